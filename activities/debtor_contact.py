@@ -1,0 +1,129 @@
+"""Contacting the debtor for one step: e-mail or a phone task for a person.
+
+Right before anything leaves, each attempt re-checks: was this step already done (idempotency key =
+case + step), is the sending window still open, and does the case still owe money and still chase
+(asked of the case itself, so a payment that arrived a second ago counts).
+"""
+
+import asyncio
+from datetime import date
+from decimal import Decimal
+
+from jinja2 import TemplateError
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+
+from activities.email_delivery import (
+    DeliveryFailed,
+    DeliveryInDoubt,
+    DeliveryRefused,
+    EmailBackend,
+    OutgoingEmail,
+)
+from activities.side_effects import SideEffects
+from relance.case import CaseStatus
+from relance.db import PhoneTask
+from relance.rendering import Rendered, render
+from relance.settings import Settings
+from relance.steps import CREATE_PHONE_TASK, SEND_EMAIL, StepRequest, StepResult
+
+
+class DebtorContact:
+    def __init__(self, client: Client, settings: Settings, backend: EmailBackend, engine: Engine):
+        self.client = client
+        self.settings = settings
+        self.backend = backend
+        self.engine = engine
+        self.side_effects = SideEffects(engine)
+
+    async def _still_wanted(self, request: StepRequest) -> tuple[StepResult | None, Decimal]:
+        """A result that stops the step (window closed, settled, paused), or None and the live balance."""
+        scheduled = activity.info().current_attempt_scheduled_time
+        if request.window_closes_at is not None and scheduled > request.window_closes_at:
+            return StepResult(status="deferred", detail="sending window closed before this attempt"), Decimal(0)
+        handle = self.client.get_workflow_handle(request.case_id)
+        status = await handle.query("status", result_type=CaseStatus)
+        if status.state == "closed" or status.balance <= 0:
+            detail = f"not sent: nothing left to collect ({status.stage})"
+            return StepResult(status="skipped_settled", detail=detail, balance=status.balance), status.balance
+        paused = status.state != "open" if request.requires_stage == "chasing" else status.stage != "payment_plan"
+        if paused:
+            detail = f"not sent: case is {status.stage} ({status.pause_reason})"
+            return StepResult(status="skipped_paused", detail=detail, balance=status.balance), status.balance
+        return None, status.balance
+
+    def _render(self, channel: str, request: StepRequest, balance: Decimal) -> Rendered:
+        try:
+            return render(channel, request, balance, self.settings)
+        except TemplateError as err:
+            raise ApplicationError(f"template {channel}/{request.template}: {err}", type="TemplateError",
+                                   non_retryable=True) from err
+
+    @activity.defn(name=SEND_EMAIL)
+    async def send_email(self, request: StepRequest) -> StepResult:
+        key = request.idempotency_key
+        stop, balance = await self._still_wanted(request)
+        if stop is not None:
+            return stop
+        message = self._render("email", request, balance)
+        claim = await asyncio.to_thread(self.side_effects.claim, key, request.case_id, request.step_id, "email")
+        if claim.state == "sent":
+            return StepResult(status="already_done", detail="e-mail already sent", channel="email",
+                              provider_id=claim.provider_id)
+        if claim.state == "in_doubt":
+            found = self.backend.find_sent(key) if self.backend.knows_what_it_sent else None
+            if found is not None:
+                await asyncio.to_thread(self.side_effects.confirm, key, found, "found already delivered")
+                return StepResult(status="already_done", detail="e-mail already delivered", channel="email",
+                                  provider_id=found)
+            if not self.backend.knows_what_it_sent:
+                return StepResult(status="in_doubt", channel="email",
+                                  detail="an earlier attempt stopped mid-send; not repeated, check the provider")
+        email = OutgoingEmail(
+            to=request.customer.email, to_name=request.customer.name, sender=self.settings.email_from,
+            sender_name=self.settings.creditor_name, subject=message.subject, text=message.body,
+            idempotency_key=key, case_id=request.case_id, categories=["relance", request.template],
+        )
+        try:
+            provider_id = await asyncio.to_thread(self.backend.send, email)
+        except DeliveryInDoubt as err:
+            return StepResult(status="in_doubt", channel="email", detail=str(err))
+        except DeliveryRefused as err:
+            await asyncio.to_thread(self.side_effects.release, key, str(err))
+            raise ApplicationError(str(err), type="DeliveryRefused", non_retryable=True) from err
+        except DeliveryFailed as err:
+            await asyncio.to_thread(self.side_effects.release, key, str(err))
+            raise ApplicationError(str(err), type="DeliveryFailed") from err
+        await asyncio.to_thread(self.side_effects.confirm, key, provider_id, message.subject)
+        return StepResult(status="sent", channel="email", provider_id=provider_id, balance=balance,
+                          detail=f"e-mail to {request.customer.email}: {message.subject}")
+
+    @activity.defn(name=CREATE_PHONE_TASK)
+    async def create_phone_task(self, request: StepRequest) -> StepResult:
+        stop, balance = await self._still_wanted(request)
+        if stop is not None:
+            return stop
+        script = self._render("phone", request, balance)
+        task_id, created = await asyncio.to_thread(self._record_task, request, script, request.as_of)
+        detail = f"phone task #{task_id}: {script.subject}"
+        return StepResult(status="sent" if created else "already_done", channel="phone",
+                          provider_id=str(task_id), balance=balance, detail=detail)
+
+    def _record_task(self, request: StepRequest, script: Rendered, due_on: date) -> tuple[int, bool]:
+        with Session(self.engine) as session, session.begin():
+            existing = session.execute(
+                select(PhoneTask).where(PhoneTask.key == request.idempotency_key).with_for_update()
+            ).scalar()
+            if existing is not None:
+                return existing.id, False
+            task = PhoneTask(
+                key=request.idempotency_key, case_id=request.case_id, invoice_id=request.invoice_id,
+                step_id=request.step_id, customer_name=request.customer.name, phone=request.customer.phone,
+                script=f"{script.subject}\n\n{script.body}", due_on=due_on.isoformat(),
+            )
+            session.add(task)
+            session.flush()
+            return task.id, True

@@ -1,0 +1,1 @@
+"""Relance: invoice collection engine, one durable Temporal workflow per unpaid invoice."""

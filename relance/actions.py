@@ -1,0 +1,114 @@
+"""Ops actions on a case: the public contract shared by updates, signals and the CLI.
+
+Shape checks live here (they need no case); checks against the case's state live in relance.case.
+"""
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import EmailStr, Field, model_validator
+
+from relance.invoice import Address, Strict
+
+
+class Action(Strict):
+    name: ClassVar[str]
+    by: str | None = Field(default=None, description="who did it (person or system)")
+
+
+class PaymentReceived(Action):
+    name: ClassVar[str] = "payment_received"
+    amount: Decimal
+    paid_on: date
+    reference: str = Field(min_length=1)
+
+
+class DisputeOpened(Action):
+    name: ClassVar[str] = "dispute_opened"
+    reason: str = Field(min_length=1)
+
+
+class DisputeOutcome(StrEnum):
+    rejected = "rejected"
+    accepted = "accepted"
+    partially_accepted = "partially_accepted"
+
+
+class DisputeResolved(Action):
+    name: ClassVar[str] = "dispute_resolved"
+    outcome: DisputeOutcome
+    credited_amount: Decimal | None = None
+
+    @model_validator(mode="after")
+    def _credit_fits_outcome(self) -> "DisputeResolved":
+        if self.outcome is DisputeOutcome.partially_accepted and self.credited_amount is None:
+            raise ValueError("credited_amount is required when the outcome is partially_accepted")
+        if self.outcome is DisputeOutcome.rejected and self.credited_amount is not None:
+            raise ValueError("credited_amount makes no sense when the dispute is rejected")
+        return self
+
+
+class PromiseToPay(Action):
+    name: ClassVar[str] = "promise_to_pay"
+    promised_on: date
+    amount: Decimal | None = Field(default=None, description="defaults to the balance")
+
+
+class Installment(Strict):
+    due_on: date
+    amount: Decimal
+
+
+class PaymentPlanAgreed(Action):
+    name: ClassVar[str] = "payment_plan_agreed"
+    installments: list[Installment] = Field(min_length=1)
+
+
+class Pause(Action):
+    name: ClassVar[str] = "pause"
+    until: date | None = None
+    reason: str = Field(min_length=1)
+
+
+class Resume(Action):
+    name: ClassVar[str] = "resume"
+
+
+class WriteOff(Action):
+    name: ClassVar[str] = "write_off"
+    reason: str = Field(min_length=1)
+
+
+class ContactUpdated(Action):
+    name: ClassVar[str] = "contact_updated"
+    email: EmailStr | None = None
+    address: Address | None = None
+    phone: str | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> "ContactUpdated":
+        if self.email is None and self.address is None and self.phone is None:
+            raise ValueError("give at least one of email, address, phone")
+        return self
+
+
+class ReapplyPolicy(Action):
+    """An operator's explicit choice to move a running case to another policy (or the latest version)."""
+
+    name: ClassVar[str] = "reapply_policy"
+    policy: str | None = Field(default=None, description="policy name; default: select again by rules")
+
+
+OPS_ACTIONS: tuple[type[Action], ...] = (
+    PaymentReceived,
+    DisputeOpened,
+    DisputeResolved,
+    PromiseToPay,
+    PaymentPlanAgreed,
+    Pause,
+    Resume,
+    WriteOff,
+    ContactUpdated,
+)

@@ -1,0 +1,265 @@
+"""Collection policies: the YAML schema, loading with located errors, and selection for a case."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from relance.calendar import CalendarSpec
+from relance.invoice import CaseInput, CustomerKind, Strict
+
+SLUG = r"^[a-z0-9][a-z0-9_-]*$"
+
+
+class StepAction(StrEnum):
+    email = "email"
+    phone_task = "phone_task"
+
+
+# Where the message for each action is rendered from (templates/<channel>/<template>.<lang>.j2).
+TEMPLATE_CHANNEL: dict[StepAction, str] = {StepAction.email: "email", StepAction.phone_task: "phone"}
+
+
+class StepConditions(Strict):
+    min_balance: Decimal | None = Field(default=None, ge=0, description="skip the step below this balance")
+    customer_kinds: list[CustomerKind] | None = None
+
+
+class Step(Strict):
+    id: str = Field(pattern=SLUG)
+    offset_days: int = Field(ge=-60, le=3650, description="days relative to the due date; negative = before")
+    action: StepAction
+    template: str = Field(pattern=SLUG)
+    stage: str | None = Field(default=None, pattern=SLUG, description="stage shown once this step ran")
+    conditions: StepConditions = Field(default_factory=StepConditions)
+
+    @property
+    def stage_name(self) -> str:
+        return self.stage or ("pre_due" if self.offset_days < 0 else "reminder")
+
+
+class Selection(Strict):
+    priority: int = 0
+    customer_kinds: list[CustomerKind] = Field(default_factory=list, description="empty = any")
+    segments: list[str] = Field(default_factory=list, description="empty = any")
+    currencies: list[str] = Field(default_factory=list, description="empty = any")
+    min_amount: Decimal | None = Field(default=None, ge=0)
+    max_amount: Decimal | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _range(self) -> "Selection":
+        if self.min_amount is not None and self.max_amount is not None and self.min_amount > self.max_amount:
+            raise ValueError(f"min_amount {self.min_amount} is above max_amount {self.max_amount}")
+        return self
+
+    def mismatch(self, case: CaseInput) -> str | None:
+        """Why this policy does not fit the case, or None when it does."""
+        customer = case.customer
+        if self.customer_kinds and customer.kind not in self.customer_kinds:
+            return f"customer kind {customer.kind.value} not in {[k.value for k in self.customer_kinds]}"
+        if self.segments and customer.segment not in self.segments:
+            return f"segment {customer.segment!r} not in {self.segments}"
+        if self.currencies and case.currency not in self.currencies:
+            return f"currency {case.currency} not in {self.currencies}"
+        if self.min_amount is not None and case.amount < self.min_amount:
+            return f"amount {case.amount} below {self.min_amount}"
+        if self.max_amount is not None and case.amount > self.max_amount:
+            return f"amount {case.amount} above {self.max_amount}"
+        return None
+
+
+class PromiseRules(Strict):
+    grace_days: int = Field(default=2, ge=0, le=60, description="days a promise is trusted after its date")
+    on_broken: str | None = Field(default=None, description="step to jump to when a promise is broken")
+
+
+class PlanRules(Strict):
+    grace_days: int = Field(default=3, ge=0, le=60)
+    on_missed: str | None = Field(default=None, description="step to jump to when an installment is missed")
+    reminder_days_before: int | None = Field(default=3, ge=0, le=30, description="None: no reminder")
+    reminder_template: str = Field(default="installment_reminder", pattern=SLUG)
+    max_installments: int = Field(default=12, ge=1, le=120)
+
+
+class EndRules(Strict):
+    close_after_days: int = Field(default=30, ge=0, description="open days after the last step, for payments")
+
+
+class Policy(Strict):
+    name: str = Field(pattern=SLUG)
+    version: int = Field(ge=1)
+    description: str = ""
+    selection: Selection = Field(default_factory=Selection)
+    calendar: CalendarSpec = Field(default_factory=CalendarSpec)
+    min_days_between_steps: int = Field(default=3, ge=0, le=60)
+    steps: list[Step] = Field(min_length=1)
+    promise: PromiseRules = Field(default_factory=PromiseRules)
+    payment_plan: PlanRules = Field(default_factory=PlanRules)
+    end: EndRules = Field(default_factory=EndRules)
+
+    @model_validator(mode="after")
+    def _coherent_steps(self) -> "Policy":
+        ids = [step.id for step in self.steps]
+        duplicated = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicated:
+            raise ValueError(f"step ids must be unique; repeated: {duplicated}")
+        for before, after in zip(self.steps, self.steps[1:], strict=False):
+            if after.offset_days < before.offset_days:
+                raise ValueError(
+                    f"steps must be in offset order: {after.id} ({after.offset_days}) "
+                    f"comes after {before.id} ({before.offset_days})"
+                )
+        for where, target in (("promise.on_broken", self.promise.on_broken),
+                              ("payment_plan.on_missed", self.payment_plan.on_missed)):
+            if target is not None and target not in ids:
+                raise ValueError(f"{where} names step {target!r}, which is not one of {ids}")
+        return self
+
+    def step_index(self, step_id: str) -> int:
+        return [step.id for step in self.steps].index(step_id)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}@v{self.version}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a policy file, located for a person to fix it."""
+
+    file: str
+    location: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.location or '<document>'}: {self.message}"
+
+
+class PolicyError(Exception):
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    """Line (1-based) of the deepest YAML node on the error's path."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == key), None)
+            if match is None:
+                # an unknown key is reported on the key itself
+                key_node = next((k for k, _ in node.value if k.value == key), None)
+                return key_node.start_mark.line + 1 if key_node is not None else line
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def parse_policy(text: str, file: str, template_dir: Path | None = None) -> Policy:
+    try:
+        tree = yaml.compose(text)
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise PolicyError([Problem(file, "", line, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from exc
+    if not isinstance(data, dict):
+        raise PolicyError([Problem(file, "", 1, "a policy is a YAML mapping (name, version, steps, ...)")])
+    try:
+        policy = Policy.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            location = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
+            problems.append(Problem(file, location, _line_of(tree, loc), err["msg"]))
+        raise PolicyError(problems) from exc
+    if template_dir is not None:
+        missing = missing_templates(policy, template_dir)
+        if missing:
+            problems = [Problem(file, loc, _line_of(tree, tuple(_path(loc))), msg) for loc, msg in missing]
+            raise PolicyError(problems)
+    return policy
+
+
+def _path(location: str) -> list[int | str]:
+    parts: list[int | str] = []
+    for chunk in location.replace("]", "").split("."):
+        name, _, index = chunk.partition("[")
+        parts.append(name)
+        if index:
+            parts.append(int(index))
+    return parts
+
+
+def missing_templates(policy: Policy, template_dir: Path) -> list[tuple[str, str]]:
+    from relance.invoice import Language
+
+    wanted = [(f"steps[{i}].template", TEMPLATE_CHANNEL[s.action], s.template) for i, s in enumerate(policy.steps)]
+    if policy.payment_plan.reminder_days_before is not None:
+        wanted.append(("payment_plan.reminder_template", "email", policy.payment_plan.reminder_template))
+    problems = []
+    for location, channel, template in wanted:
+        for lang in Language:
+            path = template_dir / channel / f"{template}.{lang.value}.j2"
+            if not path.is_file():
+                problems.append((location, f"template {channel}/{template}.{lang.value}.j2 does not exist"))
+    return problems
+
+
+def load_policy(path: Path, template_dir: Path | None = None) -> Policy:
+    return parse_policy(path.read_text(encoding="utf-8"), str(path), template_dir)
+
+
+def load_policies(directory: Path, template_dir: Path | None = None) -> dict[str, Policy]:
+    """Newest version of every policy in a folder; any broken file fails the whole load, loudly."""
+    files = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+    if not files:
+        raise PolicyError([Problem(str(directory), "", None, "no policy files (*.yaml) in this folder")])
+    problems: list[Problem] = []
+    found: dict[str, Policy] = {}
+    seen: dict[tuple[str, int], str] = {}
+    for path in files:
+        try:
+            policy = load_policy(path, template_dir)
+        except PolicyError as exc:
+            problems.extend(exc.problems)
+            continue
+        key = (policy.name, policy.version)
+        if key in seen:
+            problems.append(Problem(str(path), "version", None, f"{policy.label} is also defined in {seen[key]}"))
+            continue
+        seen[key] = str(path)
+        if policy.name not in found or found[policy.name].version < policy.version:
+            found[policy.name] = policy
+    if problems:
+        raise PolicyError(problems)
+    return found
+
+
+class NoPolicy(Exception):
+    pass
+
+
+def select_policy(policies: dict[str, Policy], case: CaseInput) -> Policy:
+    """The named policy, or the highest-priority policy whose rules fit the case (ties broken by name)."""
+    if case.policy is not None:
+        if case.policy not in policies:
+            raise NoPolicy(f"policy {case.policy!r} does not exist; known: {sorted(policies)}")
+        return policies[case.policy]
+    fitting = [p for p in policies.values() if p.selection.mismatch(case) is None]
+    if not fitting:
+        reasons = "; ".join(f"{p.name}: {p.selection.mismatch(case)}" for p in policies.values())
+        raise NoPolicy(f"no policy fits invoice {case.invoice_id} ({reasons})")
+    return sorted(fitting, key=lambda p: (-p.selection.priority, p.name))[0]

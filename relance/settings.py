@@ -1,0 +1,39 @@
+"""Settings from environment variables; the worker and every CLI command read the same ones."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    temporal_address: str = Field("localhost:7233", validation_alias=_env("TEMPORAL_ADDRESS"))
+    temporal_namespace: str = Field("default", validation_alias=_env("TEMPORAL_NAMESPACE"))
+    task_queue: str = Field("relance", validation_alias=_env("RELANCE_TASK_QUEUE"))
+    database_url: str = Field("sqlite:///var/relance.db", validation_alias=_env("RELANCE_DATABASE_URL"))
+    email_backend: Literal["outbox", "sendgrid"] = Field("outbox", validation_alias=_env("RELANCE_EMAIL_BACKEND"))
+    outbox_dir: Path = Field(Path("var/outbox"), validation_alias=_env("RELANCE_OUTBOX_DIR"))
+    sendgrid_api_key: SecretStr | None = Field(None, validation_alias=_env("SENDGRID_API_KEY"))
+    sendgrid_api_host: str = Field("https://api.sendgrid.com", validation_alias=_env("SENDGRID_API_HOST"))
+    policy_dir: Path = Field(Path("policies"), validation_alias=_env("RELANCE_POLICY_DIR"))
+    email_from: str = Field("relances@example.com", validation_alias=_env("RELANCE_EMAIL_FROM"))
+    creditor_name: str = Field("Relance Demo SAS", validation_alias=_env("RELANCE_CREDITOR_NAME"))
+    creditor_iban: str | None = Field(None, validation_alias=_env("RELANCE_CREDITOR_IBAN"))
+    build_id: str = Field("relance-dev", validation_alias=_env("RELANCE_BUILD_ID"))
+
+    @property
+    def template_dir(self) -> Path:
+        return Path(__file__).parent / "templates"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

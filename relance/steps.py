@@ -1,0 +1,50 @@
+"""What the workflow asks an activity to do for one step, and what it gets back.
+
+Kept free of I/O libraries so the workflow sandbox can import it cheaply.
+"""
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel
+
+from relance.invoice import Customer
+
+RESOLVE_POLICY = "resolve_policy"
+SEND_EMAIL = "send_email"
+CREATE_PHONE_TASK = "create_phone_task"
+
+
+class InstallmentDue(BaseModel):
+    number: int
+    of: int
+    amount: Decimal
+    due_on: date
+
+
+class StepRequest(BaseModel):
+    case_id: str
+    invoice_id: str
+    step_id: str
+    idempotency_key: str
+    template: str
+    customer: Customer
+    amount: Decimal
+    currency: str
+    issue_date: date
+    due_date: date
+    as_of: date
+    # Real (server) time after which this attempt must not contact the debtor: the sending window closed.
+    window_closes_at: datetime | None = None
+    # A step runs only while the case is chasing; an installment reminder only while a plan runs.
+    requires_stage: Literal["chasing", "payment_plan"] = "chasing"
+    installment: InstallmentDue | None = None
+
+
+class StepResult(BaseModel):
+    status: Literal["sent", "already_done", "in_doubt", "skipped_settled", "skipped_paused", "deferred"]
+    detail: str
+    channel: str | None = None
+    provider_id: str | None = None
+    balance: Decimal | None = None

@@ -1,0 +1,51 @@
+"""The worker process: the collection workflow and its activities on one task queue."""
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.debtor_contact import DebtorContact
+from activities.email_delivery import EmailBackend, OutboxBackend, SendGridBackend
+from activities.policy_resolution import PolicyResolution
+from relance.db import engine_for
+from relance.settings import Settings
+from starter.connect import connect
+from workflows import InvoiceCollection
+from workflows.sandbox import workflow_runner
+
+
+def email_backend(settings: Settings) -> EmailBackend:
+    if settings.email_backend == "sendgrid":
+        if settings.sendgrid_api_key is None:
+            raise SystemExit("RELANCE_EMAIL_BACKEND=sendgrid needs SENDGRID_API_KEY")
+        return SendGridBackend(settings.sendgrid_api_key.get_secret_value(), settings.sendgrid_api_host)
+    return OutboxBackend(settings.outbox_dir)
+
+
+def build_worker(client: Client, settings: Settings, *, task_queue: str | None = None) -> Worker:
+    contact = DebtorContact(client, settings, email_backend(settings), engine_for(settings.database_url))
+    policies = PolicyResolution(settings.policy_dir, settings.template_dir)
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=[InvoiceCollection],
+        workflow_runner=workflow_runner(),
+        activities=[policies.resolve_policy, contact.send_email, contact.create_phone_task],
+        activity_executor=ThreadPoolExecutor(max_workers=16),
+        build_id=settings.build_id,
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    client = await connect(settings)
+    worker = build_worker(client, settings)
+    logging.getLogger("relance").info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
+    await worker.run()
+
+
+def main(settings: Settings) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(run_worker(settings))

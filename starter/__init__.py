@@ -1,0 +1,1 @@
+"""Starting and driving cases from outside: client connection, invoice import, ops actions."""

