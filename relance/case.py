@@ -137,7 +137,8 @@ class CaseState(BaseModel):
     overpaid: Decimal = ZERO
     payments: list[PaymentRecord] = Field(default_factory=list)
     cursor: int = 0
-    last_step_at: datetime | None = None
+    # Last step done or last exchange with the debtor (promise, resolution): the cadence counts from it.
+    last_contact_at: datetime | None = None
     steps_finished_at: datetime | None = None
     escalate: bool = False
     steps: list[StepRecord] = Field(default_factory=list)
@@ -183,7 +184,7 @@ class CaseState(BaseModel):
     def step_done(self, now: datetime, record: StepRecord) -> None:
         self.steps.append(record)
         if record.status == "done":
-            self.last_step_at = now
+            self.last_contact_at = now
         self.record(now, f"step_{record.status}", f"{record.step_id}: {record.detail}", step_id=record.step_id)
 
     def advance_past(self, index: int, now: datetime) -> None:
@@ -203,6 +204,8 @@ class CaseState(BaseModel):
         if target >= len(self.policy.steps):
             self.record(now, "escalation", f"{why}; every step already ran")
             return
+        for step in self.policy.steps[self.cursor:target]:
+            self.step_done(now, StepRecord(step_id=step.id, at=now, status="skipped", detail=f"{why}: escalated past"))
         self.cursor = target
         self.escalate = True
         self.steps_finished_at = None
@@ -308,6 +311,7 @@ class CaseState(BaseModel):
                 self.promise = PromiseState(
                     promised_on=action.promised_on, amount=amount, paid_before=self.total_paid, made_at=now
                 )
+                self.last_contact_at = now
                 self.record(
                     now, "promise_to_pay", f"promise to pay {amount} {self.case.currency} by {action.promised_on}",
                     by=by, promised_on=action.promised_on.isoformat(), amount=str(amount),
@@ -318,6 +322,7 @@ class CaseState(BaseModel):
                 self.plan = PlanState(
                     number=self.plans_made, installments=action.installments, paid_before=self.total_paid
                 )
+                self.last_contact_at = now
                 lines = ", ".join(f"{i.amount} on {i.due_on}" for i in action.installments)
                 self.record(now, "payment_plan_agreed", f"payment plan of {len(action.installments)}: {lines}", by=by)
             case Pause():
@@ -352,10 +357,12 @@ class CaseState(BaseModel):
         if self.promise is not None and self.total_paid - self.promise.paid_before >= self.promise.amount:
             self.record(now, "promise_kept", f"promise of {self.promise.amount} kept; balance {self.balance}")
             self.promise = None
+            self.last_contact_at = now
 
     def _apply_dispute_resolved(self, action: DisputeResolved, now: datetime) -> None:
         self.dispute = None
         by = action.by
+        self.last_contact_at = now
         if action.outcome is DisputeOutcome.rejected:
             self.record(now, "dispute_resolved", "dispute rejected; chasing resumes", by=by)
             return
@@ -390,6 +397,7 @@ class CaseState(BaseModel):
         paid = self.total_paid - promise.paid_before
         if paid >= promise.amount:
             self.record(now, "promise_kept", f"promise of {promise.amount} kept")
+            self.last_contact_at = now
             return
         self.record(now, "promise_broken", f"promise of {promise.amount} by {promise.promised_on} broken; paid {paid}")
         self.escalate_to(self.policy.promise.on_broken, now, "promise broken")
@@ -406,6 +414,7 @@ class CaseState(BaseModel):
             self.record(now, "installment_kept", f"installment {k + 1} of {item.amount} due {item.due_on} paid")
             if plan.checked == len(plan.installments):
                 self.plan = None
+                self.last_contact_at = now
                 self.record(now, "payment_plan_completed", f"plan completed; balance {self.balance}")
             return
         self.plan = None
@@ -443,14 +452,10 @@ class CaseState(BaseModel):
             return "payment_plan"
         if self.promise is not None:
             return "promise_to_pay"
-        if self.policy is not None and self.cursor >= len(self.policy.steps):
-            return "awaiting_payment"
-        done = [s for s in self.steps if s.status == "done"]
-        if done and self.policy is not None:
-            last = next(st for st in self.policy.steps if st.id == done[-1].step_id) \
-                if any(st.id == done[-1].step_id for st in self.policy.steps) else None
-            if last is not None:
-                return last.stage_name
+        done = [s.step_id for s in self.steps if s.status == "done"]
+        stages = {step.id: step.stage_name for step in self.policy.steps} if self.policy else {}
+        if done and done[-1] in stages:
+            return stages[done[-1]]
         return "overdue" if self.days_late(now) > 0 else "not_due"
 
     def days_late(self, now: datetime) -> int:

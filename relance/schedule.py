@@ -43,7 +43,7 @@ def plan_steps(
     now: datetime,
     *,
     cursor: int = 0,
-    last_step_at: datetime | None = None,
+    last_contact_at: datetime | None = None,
     escalate: bool = False,
 ) -> Schedule:
     """Skipped and dated steps from `cursor` on, as seen at `now`."""
@@ -81,7 +81,7 @@ def plan_steps(
         )
 
     planned: list[PlannedStep] = []
-    previous = last_step_at
+    previous = last_contact_at
     for offset, step in enumerate(steps[first:]):
         candidate = first_at if offset == 0 and first_at is not None else nominal_time(policy, due_date, step)
         at = not_before(candidate, previous)

@@ -4,13 +4,12 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -100,7 +99,8 @@ class Case:
         self.handle = handle
 
     async def status(self) -> CaseStatus:
-        return await self.handle.query("status", result_type=CaseStatus)
+        """The case seen at the server's current (skipped) time."""
+        return await self.handle.query("status", await self.env.get_current_time(), result_type=CaseStatus)
 
     async def advance_to(self, when: datetime) -> CaseStatus:
         """Skip server time until the case's clock reads `when` (case time)."""
@@ -114,17 +114,31 @@ class Case:
 
 
 @pytest.fixture
-def open_case(env: WorkflowEnvironment, worker: Settings) -> Any:
+async def open_case(env: WorkflowEnvironment, worker: Settings) -> AsyncIterator[Any]:
+    """Start cases on this test's worker; terminate them after the test.
+
+    The time-skipping server will not skip time while a workflow task waits for a worker, so a case
+    left running after its test would stall every later test.
+    """
+    opened: list[Case] = []
+
     async def _open(case: CaseInput) -> Case:
         handle = await start_case(env.client, case, worker.task_queue)
-        opened = Case(env, handle)
-        # let the case resolve its policy before the test acts on it
-        for _ in range(200):
-            if (await opened.status()).policy is not None:
+        started = Case(env, handle)
+        opened.append(started)
+        for _ in range(200):  # let the case resolve its policy before the test acts on it
+            if (await started.status()).policy is not None:
                 break
-        return opened
+        return started
 
-    return _open
+    yield _open
+    await terminate_all(c.handle for c in opened)
+
+
+async def terminate_all(handles: Any) -> None:
+    for handle in handles:
+        if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+            await handle.terminate(reason="test finished")
 
 
 def outbox_messages(settings: Settings) -> list[str]:
@@ -135,9 +149,6 @@ def paris(y: int, m: int, d: int, hh: int = 0, mm: int = 0) -> datetime:
     return datetime(y, m, d, hh, mm, tzinfo=PARIS)
 
 
-def euros(text: str) -> Decimal:
-    return Decimal(text)
-
-
-async def client_of(env: WorkflowEnvironment) -> Client:
-    return env.client
+def minute(at: datetime) -> datetime:
+    """Case times to the minute, in Paris: steps fire a few real milliseconds after their instant."""
+    return at.astimezone(PARIS).replace(second=0, microsecond=0)

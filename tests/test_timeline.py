@@ -19,7 +19,7 @@ async def test_full_escalation_timeline_follows_calendar(open_case, worker):
         ("call-1", "Fri 15 May 09:00"),          # +15 = Friday 15
         ("final-reminder", "Tue 26 May 09:00"),  # +25 = Whit Monday 25 May → Tuesday 26
     ]
-    assert status.stage == "awaiting_payment"
+    assert status.stage == "final_reminder"
     assert outbox_messages(worker) == [
         "invoice-TL-1_courtesy.eml", "invoice-TL-1_final-reminder.eml",
         "invoice-TL-1_reminder-1.eml", "invoice-TL-1_reminder-2.eml",

@@ -7,7 +7,7 @@ Ops actions arrive as updates (validated, answering the new status) or as signal
 """
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -21,7 +21,6 @@ with workflow.unsafe.imports_passed_through():
     from relance.case import CaseState, CaseStatus, NextEvent, Outcome, Rejected, StepRecord
     from relance.clock import CaseClock
     from relance.invoice import CaseInput
-    from relance.money import format_money
     from relance.policy import Policy, StepAction
     from relance.schedule import plan_steps
     from relance.steps import (
@@ -81,7 +80,7 @@ class InvoiceCollection:
                     await workflow.wait_condition(workflow.all_handlers_finished)
                     workflow.continue_as_new(args=[case, RunOptions(
                         carried=state, continue_as_new_after_events=options.continue_as_new_after_events)])
-                self._next = self._plan_next()
+                self._next = self._plan_next(commit=True)
                 self._show_details()
                 if self._next is None:
                     await self._wait_for_change()
@@ -96,9 +95,13 @@ class InvoiceCollection:
                 state.close(self.now(), Outcome.cancelled, "case cancelled in Temporal")
             raise
 
-    def _plan_next(self) -> NextEvent | None:
-        """The next thing this case waits for; records steps that a late start or a pause made moot."""
-        state, policy, now = self.state, self._policy, self.now()
+    def _plan_next(self, *, commit: bool, now: datetime | None = None) -> NextEvent | None:
+        """The next thing this case waits for.
+
+        With `commit`, steps that a late start or a pause made moot are recorded as skipped; without,
+        nothing changes (for queries and update answers).
+        """
+        state, policy, now = self.state, self._policy, now or self.now()
         if state.on_hold:
             if state.dispute is None and state.manual_pause and state.manual_pause.until:
                 return NextEvent(kind="resume", id="pause-end",
@@ -107,20 +110,21 @@ class InvoiceCollection:
         if state.promise is not None:
             return NextEvent(kind="promise_check", id="promise", at=state.promise_deadline())
         if state.plan is not None:
-            return self._next_installment_event()
+            return self._next_installment_event(now)
         schedule = plan_steps(policy, state.case.due_date, now, cursor=state.cursor,
-                              last_step_at=state.last_step_at, escalate=state.escalate)
-        for step, why in schedule.skipped:
-            state.step_done(now, StepRecord(step_id=step.id, at=now, status="skipped", detail=why))
-        if schedule.skipped:
-            state.advance_past(policy.step_index(schedule.skipped[-1][0].id), now)
+                              last_contact_at=state.last_contact_at, escalate=state.escalate)
+        if commit:
+            for step, why in schedule.skipped:
+                state.step_done(now, StepRecord(step_id=step.id, at=now, status="skipped", detail=why))
+            if schedule.skipped:
+                state.advance_past(policy.step_index(schedule.skipped[-1][0].id), now)
         if schedule.next is not None:
             nxt = schedule.next
             return NextEvent(kind="step", id=nxt.step.id, action=nxt.step.action.value, at=nxt.at, index=nxt.index)
         finished = state.steps_finished_at or now
         return NextEvent(kind="close", id="policy-end", at=finished + timedelta(days=policy.end.close_after_days))
 
-    def _next_installment_event(self) -> NextEvent:
+    def _next_installment_event(self, now: datetime) -> NextEvent:
         state, policy = self.state, self._policy
         assert state.plan is not None
         k = state.plan.checked
@@ -130,7 +134,7 @@ class InvoiceCollection:
             return check
         due_on = state.plan.installments[k].due_on
         remind_at = max(slot_on_or_after_day(due_on - timedelta(days=days_before), policy.calendar),
-                        next_send_slot(self.now(), policy.calendar))
+                        next_send_slot(now, policy.calendar))
         if local_day(remind_at, policy.calendar) > due_on:
             return check
         return NextEvent(kind="installment_reminder", id=f"installment-{k + 1}-reminder",
@@ -151,11 +155,11 @@ class InvoiceCollection:
             case "resume":
                 state.lift_expired_pause(now)
             case "close":
-                balance = format_money(state.balance, state.case.currency, "en")
-                state.close(now, Outcome.policy_completed, f"policy completed; {balance} still unpaid")
+                state.close(now, Outcome.policy_completed,
+                            f"policy completed; {state.balance} {state.case.currency} still unpaid")
         self._changed()
 
-    async def _run_step(self, index: int, now: Any) -> None:
+    async def _run_step(self, index: int, now: datetime) -> None:
         state, policy = self.state, self._policy
         step = policy.steps[index]
         blocker = self._step_blocker(index)
@@ -188,7 +192,7 @@ class InvoiceCollection:
             return f"step is not for {state.case.customer.kind.value} customers"
         return None
 
-    async def _remind_installment(self, now: Any) -> None:
+    async def _remind_installment(self, now: datetime) -> None:
         state, policy = self.state, self._policy
         plan = state.plan
         assert plan is not None
@@ -207,7 +211,7 @@ class InvoiceCollection:
         if result is not None:
             state.record(self.now(), "installment_reminder", f"{key}: {result.detail}", status=result.status)
 
-    async def _execute(self, activity: str, request: StepRequest, label: str, now: Any) -> StepResult | None:
+    async def _execute(self, activity: str, request: StepRequest, label: str, now: datetime) -> StepResult | None:
         """Run a step's activity; a permanent failure is recorded and the case goes on."""
         try:
             return await workflow.execute_activity(
@@ -220,7 +224,7 @@ class InvoiceCollection:
             self.state.step_done(self.now(), StepRecord(step_id=label, at=self.now(), status="failed", detail=cause))
             return None
 
-    def _request(self, step_id: str, template: str, now: Any) -> StepRequest:
+    def _request(self, step_id: str, template: str, now: datetime) -> StepRequest:
         state, cal = self.state, self._policy.calendar
         case = state.case
         closes = window_closes(local_day(now, cal), cal)
@@ -240,7 +244,7 @@ class InvoiceCollection:
 
     # ---- time ----------------------------------------------------------------------------------------
 
-    def now(self) -> Any:
+    def now(self) -> datetime:
         """Case time: real time, or the compressed time of a demo case."""
         return self.state.clock.case_time(workflow.now())
 
@@ -332,8 +336,14 @@ class InvoiceCollection:
             raise Rejected("case is closed")
 
     @workflow.query(name="status")
-    def status(self) -> CaseStatus:
-        return self._status()
+    def status(self, at: datetime | None = None) -> CaseStatus:
+        """The case as seen at `at` (real time, given by the caller), else at the case's last activity.
+
+        Inside a query the workflow clock stands still at the last activation, so callers that want
+        "now" for a sleeping case (days late, next step) pass their own clock.
+        """
+        seen_at = self.state.clock.case_time(at) if at is not None and at > workflow.now() else None
+        return self._status(seen_at)
 
     # ---- reading -------------------------------------------------------------------------------------
 
@@ -342,8 +352,10 @@ class InvoiceCollection:
         assert self.state.policy is not None
         return self.state.policy
 
-    def _status(self) -> CaseStatus:
-        return self.state.status(self.now(), self._next)
+    def _status(self, seen_at: datetime | None = None) -> CaseStatus:
+        now = seen_at or self.now()
+        upcoming = None if self.state.closed or self.state.policy is None else self._plan_next(commit=False, now=now)
+        return self.state.status(now, upcoming)
 
     def _show_details(self) -> None:
         """What the Temporal UI shows for the case right now."""
@@ -351,8 +363,7 @@ class InvoiceCollection:
         currency = state.case.currency
         lines = [
             f"**Stage:** {state.stage(now)}",
-            f"**Balance:** {format_money(state.balance, currency, 'fr')} of "
-            f"{format_money(state.case.amount, currency, 'fr')}",
+            f"**Balance:** {state.balance} {currency} of {state.case.amount} {currency}",
         ]
         if self._next is not None:
             lines.append(f"**Next:** {self._next.kind} {self._next.id} at {self._next.at.isoformat()}")

@@ -1,0 +1,237 @@
+"""Ops actions on running cases: payments, disputes, promises, plans, pauses, contact changes."""
+
+from datetime import date
+from decimal import Decimal
+from email import message_from_bytes
+from email.policy import default
+
+import pytest
+from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
+
+from tests.conftest import invoice, minute, outbox_messages, paris
+
+START = paris(2026, 4, 20, 8)  # the case clock's origin; the invoice is due Thursday 30 April 2026
+
+
+def body_of(settings, name: str) -> str:
+    mail = message_from_bytes((settings.outbox_dir / f"{name}.eml").read_bytes(), policy=default)
+    return mail.get_content()
+
+
+def done_steps(status) -> list[str]:
+    return [s.step_id for s in status.steps if s.status == "done"]
+
+
+def events(status) -> list[str]:
+    return [h.event for h in status.history]
+
+
+async def test_payment_before_first_reminder_sends_nothing(open_case, worker):
+    case = await open_case(invoice("PAY-1", starts_at=START))
+    await case.advance_to(paris(2026, 4, 22, 11))
+    status = await case.update("payment_received",
+                               {"amount": "1250.00", "paid_on": "2026-04-22", "reference": "VIR-1"})
+    assert (status.state, status.outcome, status.balance) == ("closed", "paid", Decimal("0"))
+    await case.env.sleep(60 * 60 * 24 * 60)
+    assert outbox_messages(worker) == []
+    assert (await case.handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+
+
+async def test_partial_payment_shows_new_amount_in_next_message(open_case, worker):
+    case = await open_case(invoice("PART-1", starts_at=START))
+    await case.advance_to(paris(2026, 4, 28, 12))
+    assert "1\u202f250,00\xa0€" in body_of(worker, "invoice-PART-1_courtesy")
+    status = await case.update("payment_received", {"amount": "500", "paid_on": "2026-04-28", "reference": "CHQ-7"})
+    assert (status.balance, status.total_paid, status.state) == (Decimal("750.00"), Decimal("500"), "open")
+    await case.advance_to(paris(2026, 5, 4, 12))
+    body = body_of(worker, "invoice-PART-1_reminder-1")
+    assert "Le montant restant dû est de 750,00\xa0€." in body
+    assert "Nous avons bien reçu 500,00\xa0€ ; il reste 750,00\xa0€ à régler sur un total de 1\u202f250,00\xa0€." in body
+
+
+async def test_overpayment_is_recorded(open_case, worker):
+    case = await open_case(invoice("OVER-1", starts_at=START))
+    status = await case.update("payment_received", {"amount": "1300", "paid_on": "2026-04-20", "reference": "X1"})
+    assert (status.outcome, status.balance, status.overpaid) == ("paid", Decimal("0"), Decimal("50"))
+    assert "overpaid by 50.00 EUR" in status.history[-1].detail
+
+
+async def test_dispute_pauses_then_rejection_resumes_with_latest_missed_step(open_case, worker):
+    case = await open_case(invoice("DSP-1", starts_at=START))
+    await case.advance_to(paris(2026, 5, 5, 12))
+    status = await case.update("dispute_opened", {"reason": "goods damaged on delivery", "by": "marie"})
+    assert (status.state, status.stage, status.next_step) == ("paused", "disputed", None)
+    assert status.pause_reason == "dispute: goods damaged on delivery"
+    status = await case.advance_to(paris(2026, 5, 20, 12))
+    assert done_steps(status) == ["courtesy", "reminder-1"]
+    status = await case.update("dispute_resolved", {"outcome": "rejected"})
+    assert status.state == "open"
+    status = await case.advance_to(paris(2026, 6, 5, 12))
+    records = {(s.step_id, s.status): minute(s.at) for s in status.steps}
+    # reminder-2 (11 May) and call-1 (15 May) were missed during the dispute: only the latest one runs,
+    # 3 days after the resolution (the cadence counts from the last exchange), then the final reminder.
+    assert records[("reminder-2", "skipped")] == paris(2026, 5, 20, 12)
+    assert records[("call-1", "done")] == paris(2026, 5, 25 + 1, 9)  # 23 May is a Saturday; 25 is Whit Monday
+    assert records[("final-reminder", "done")] == paris(2026, 5, 29, 9)
+    assert "invoice-DSP-1_reminder-2.eml" not in outbox_messages(worker)
+
+
+async def test_dispute_partially_accepted_credits_and_accepted_cancels(open_case, worker):
+    case = await open_case(invoice("DSP-2", starts_at=START))
+    await case.update("dispute_opened", {"reason": "two items missing"})
+    status = await case.update("dispute_resolved", {"outcome": "partially_accepted", "credited_amount": "250"})
+    assert (status.balance, status.credited, status.state) == (Decimal("1000.00"), Decimal("250"), "open")
+    await case.update("dispute_opened", {"reason": "whole order refused"})
+    status = await case.update("dispute_resolved", {"outcome": "accepted"})
+    assert (status.state, status.outcome, status.balance) == ("closed", "cancelled", Decimal("0"))
+
+
+async def test_promise_kept_closes_the_case(open_case, worker):
+    case = await open_case(invoice("PRM-1", starts_at=START))
+    await case.advance_to(paris(2026, 5, 5, 12))
+    status = await case.update("promise_to_pay", {"promised_on": "2026-05-12"})
+    assert (status.stage, status.next_step.kind) == ("promise_to_pay", "promise_check")
+    assert minute(status.next_step.at) == paris(2026, 5, 15)  # promised date + 2 grace days, end of day
+    await case.advance_to(paris(2026, 5, 12, 15))
+    status = await case.update("payment_received", {"amount": "1250", "paid_on": "2026-05-12", "reference": "P1"})
+    assert status.outcome == "paid"
+    assert done_steps(status) == ["courtesy", "reminder-1"]
+
+
+async def test_partial_promise_kept_resumes_chasing_after_a_quiet_gap(open_case, worker):
+    case = await open_case(invoice("PRM-2", starts_at=START))
+    await case.advance_to(paris(2026, 5, 5, 12))
+    await case.update("promise_to_pay", {"promised_on": "2026-05-12", "amount": "500"})
+    await case.advance_to(paris(2026, 5, 11, 10))
+    status = await case.update("payment_received", {"amount": "500", "paid_on": "2026-05-11", "reference": "P2"})
+    assert "promise_kept" in events(status) and status.state == "open"
+    status = await case.advance_to(paris(2026, 5, 20, 12))
+    at = {s.step_id: minute(s.at) for s in status.steps if s.status == "done"}
+    # reminder-2 (11 May 09:00) was due when the promise was kept at 10:00; it waits 3 days after that
+    # exchange (14 May is Ascension Day), and call-1 keeps 3 days after it (17 May is a Sunday).
+    assert (at["reminder-2"], at["call-1"]) == (paris(2026, 5, 15, 9), paris(2026, 5, 18, 9))
+    assert "Le montant restant dû est de 750,00" not in "".join(outbox_messages(worker))
+
+
+async def test_promise_broken_escalates_to_the_named_step(open_case, worker):
+    case = await open_case(invoice("PRM-3", starts_at=START))
+    await case.advance_to(paris(2026, 5, 5, 12))
+    await case.update("promise_to_pay", {"promised_on": "2026-05-12"})
+    status = await case.advance_to(paris(2026, 5, 16, 12))
+    assert "promise_broken" in events(status)
+    records = {(s.step_id, s.status): minute(s.at) for s in status.steps}
+    assert records[("reminder-2", "skipped")] == paris(2026, 5, 15)
+    assert records[("call-1", "skipped")] == paris(2026, 5, 15)
+    assert records[("final-reminder", "done")] == paris(2026, 5, 15, 9)
+    assert status.stage == "final_reminder"
+
+
+async def test_payment_plan_kept_reminds_before_each_installment(open_case, worker):
+    case = await open_case(invoice("PLN-1", starts_at=START))
+    await case.advance_to(paris(2026, 5, 5, 12))
+    plan = {"installments": [{"due_on": "2026-05-15", "amount": "600"}, {"due_on": "2026-06-15", "amount": "650"}]}
+    status = await case.update("payment_plan_agreed", plan)
+    assert (status.stage, status.next_step.kind) == ("payment_plan", "installment_reminder")
+    assert minute(status.next_step.at) == paris(2026, 5, 12, 9)
+    await case.advance_to(paris(2026, 5, 14, 12))
+    await case.update("payment_received", {"amount": "600", "paid_on": "2026-05-14", "reference": "I1"})
+    await case.advance_to(paris(2026, 6, 13, 12))
+    status = await case.update("payment_received", {"amount": "650", "paid_on": "2026-06-13", "reference": "I2"})
+    assert status.outcome == "paid"
+    assert outbox_messages(worker) == [
+        "invoice-PLN-1_courtesy.eml", "invoice-PLN-1_plan1-installment1-reminder.eml",
+        "invoice-PLN-1_plan1-installment2-reminder.eml", "invoice-PLN-1_reminder-1.eml",
+    ]
+    body = body_of(worker, "invoice-PLN-1_plan1-installment2-reminder")
+    assert "l'échéance 2\nsur 2, d'un montant de 650,00\xa0€, est à régler le 15 juin 2026" in body
+    assert "installment_kept" in events(status)
+
+
+async def test_missed_installment_escalates(open_case, worker):
+    case = await open_case(invoice("PLN-2", starts_at=START))
+    await case.advance_to(paris(2026, 5, 5, 12))
+    await case.update("payment_plan_agreed", {"installments": [
+        {"due_on": "2026-05-15", "amount": "600"}, {"due_on": "2026-06-15", "amount": "650"}]})
+    await case.advance_to(paris(2026, 5, 15, 12))
+    await case.update("payment_received", {"amount": "100", "paid_on": "2026-05-15", "reference": "I1"})
+    status = await case.advance_to(paris(2026, 5, 20, 12))
+    missed = next(h for h in status.history if h.event == "installment_missed")
+    assert minute(missed.at) == paris(2026, 5, 19)
+    assert missed.detail == "installment 1 of 600 due 2026-05-15 missed: 100 paid of 600 due so far"
+    final = next(s for s in status.steps if s.step_id == "final-reminder")
+    assert (final.status, minute(final.at)) == ("done", paris(2026, 5, 19, 9))
+    assert status.stage == "final_reminder"
+
+
+async def test_manual_pause_until_a_date_then_resume(open_case, worker):
+    case = await open_case(invoice("PSE-1", starts_at=START))
+    status = await case.update("pause", {"reason": "sales negotiating a renewal", "until": "2026-05-06"})
+    assert (status.stage, status.paused_until, status.next_step.kind) == ("paused", date(2026, 5, 6), "resume")
+    status = await case.advance_to(paris(2026, 5, 6, 12))
+    assert done_steps(status) == ["reminder-1"]  # courtesy was pre-due and the invoice is now due
+    assert minute(status.steps[-1].at) == paris(2026, 5, 6, 9)
+    status = await case.update("pause", {"reason": "customer on holiday"})
+    assert status.next_step is None
+    status = await case.update("resume", {"by": "paul"})
+    assert status.state == "open" and status.history[-1].by == "paul"
+
+
+async def test_write_off_closes_the_case(open_case, worker):
+    case = await open_case(invoice("WO-1", starts_at=START))
+    status = await case.update("write_off", {"reason": "debtor in liquidation", "by": "marie"})
+    assert (status.state, status.outcome, status.balance) == ("closed", "written_off", Decimal("1250.00"))
+    await case.env.sleep(1)
+    assert (await case.handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+
+
+async def test_contact_update_is_used_for_the_next_message(open_case, worker):
+    case = await open_case(invoice("CNT-1", starts_at=START))
+    await case.update("contact_updated", {"email": "ap@acme.example", "phone": "+33 1 23 45 67 89"})
+    await case.advance_to(paris(2026, 4, 27, 12))
+    mail = message_from_bytes((worker.outbox_dir / "invoice-CNT-1_courtesy.eml").read_bytes(), policy=default)
+    assert mail["To"] == "ACME SAS <ap@acme.example>"
+
+
+async def test_long_overdue_import_starts_at_the_step_that_fits(open_case, worker):
+    case = await open_case(invoice("OLD-1", due=date(2026, 3, 2), starts_at=START))
+    status = await case.advance_to(paris(2026, 4, 21, 12))
+    assert [(s.step_id, s.status) for s in status.steps] == [
+        ("courtesy", "skipped"), ("reminder-1", "skipped"), ("reminder-2", "skipped"), ("call-1", "skipped"),
+        ("final-reminder", "done"),
+    ]
+    assert minute(status.steps[-1].at) == paris(2026, 4, 20, 9)
+    assert outbox_messages(worker) == ["invoice-OLD-1_final-reminder.eml"]
+    assert (status.as_of.date(), status.days_late) == (date(2026, 4, 21), 50)
+
+
+async def test_small_balance_skips_conditional_steps(open_case, worker):
+    case = await open_case(invoice("SMALL-1", amount="40.00", starts_at=START))
+    status = await case.advance_to(paris(2026, 5, 16, 12))
+    assert [(s.step_id, s.status) for s in status.steps] == [
+        ("courtesy", "skipped"), ("reminder-1", "done"), ("reminder-2", "done"), ("call-1", "skipped"),
+    ]
+    assert status.steps[0].detail == "balance 40.00 below the step's minimum 50.00"
+
+
+async def test_policy_ends_and_case_closes_after_waiting_for_payment(open_case, worker):
+    case = await open_case(invoice("END-1", starts_at=START))
+    status = await case.advance_to(paris(2026, 6, 20, 12))
+    assert (status.stage, status.next_step.kind, minute(status.next_step.at)) == (
+        "final_reminder", "close", paris(2026, 6, 25, 9))
+    status = await case.advance_to(paris(2026, 6, 26))
+    assert (status.state, status.outcome) == ("closed", "policy_completed")
+    assert status.history[-1].detail == "policy completed; 1250.00 EUR still unpaid"
+
+
+async def test_operator_reapplies_another_policy(open_case, worker):
+    case = await open_case(invoice("RPL-1", starts_at=START))
+    status = await case.advance_to(paris(2026, 5, 5, 12))
+    assert status.policy == "b2b-standard@v1"
+    status = await case.update("reapply_policy", {"policy": "key-accounts", "by": "marie"})
+    assert status.policy == "key-accounts@v1"
+    # followup (+5, 5 May) is the latest missed step of the new policy; its cadence of 5 days from
+    # reminder-1 (4 May) puts it on Saturday 9 May, so Monday 11 May when its window opens at 10:00.
+    assert (status.next_step.id, minute(status.next_step.at)) == ("followup", paris(2026, 5, 11, 10))
+    with pytest.raises(WorkflowUpdateFailedError) as err:
+        await case.update("reapply_policy", {"policy": "no-such-policy"})
+    assert "policy 'no-such-policy' does not exist" in str(err.value.cause)
