@@ -17,12 +17,17 @@ class ActionRejected(Exception):
     pass
 
 
-def _translate(err: RPCError, invoice_id: str) -> Exception:
-    if err.status == RPCStatusCode.NOT_FOUND:
-        if "completed" in err.message.lower() or "closed" in err.message.lower():
-            return ActionRejected(f"case {invoice_id} is closed: {err.message}")
+async def _translate(client: Client, err: RPCError, invoice_id: str) -> Exception:
+    """NOT_FOUND means no such case, or a closed one that can no longer take actions: say which."""
+    if err.status != RPCStatusCode.NOT_FOUND:
+        return err
+    handle = client.get_workflow_handle(workflow_id_for(invoice_id))
+    try:
+        described = await handle.describe()
+    except RPCError:
         return UnknownCase(f"no case for invoice {invoice_id} (workflow {workflow_id_for(invoice_id)} not found)")
-    return err
+    closed = described.status.name.lower() if described.status else "closed"
+    return ActionRejected(f"case {invoice_id} is closed ({closed}); it takes no more actions")
 
 
 async def status(client: Client, invoice_id: str) -> CaseStatus:
@@ -30,16 +35,17 @@ async def status(client: Client, invoice_id: str) -> CaseStatus:
     try:
         return await handle.query("status", result_type=CaseStatus)
     except RPCError as err:
-        raise _translate(err, invoice_id) from err
+        raise await _translate(client, err, invoice_id) from err
 
 
-async def act(client: Client, invoice_id: str, action: Action, *, update_name: str | None = None) -> CaseStatus:
+async def act(client: Client, invoice_id: str, action: Action) -> CaseStatus:
     handle = client.get_workflow_handle(workflow_id_for(invoice_id))
     try:
-        return await handle.execute_update(update_name or action.name, action, result_type=CaseStatus)
+        payload = action.model_dump(mode="json", exclude_none=True)
+        return await handle.execute_update(action.name, payload, result_type=CaseStatus)
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
         raise ActionRejected(f"{action.name} refused for {invoice_id}: {message}") from err
     except RPCError as err:
-        raise _translate(err, invoice_id) from err
+        raise await _translate(client, err, invoice_id) from err

@@ -276,14 +276,16 @@ class InvoiceCollection:
 
     # ---- ops actions -----------------------------------------------------------------------------------
 
-    def _validate(self, action: Action) -> None:
-        """Update validator: reject before anything is written to history."""
+    def _validate(self, action_type: type[Action], payload: Any) -> None:
+        """Update validator: reject before anything is written to history, naming what is wrong."""
+        if self.state.closed:
+            raise Rejected(f"case is closed ({self.state.outcome})")
+        action = _parse(action_type, payload)
         if self.state.policy is not None:
             self.state.check(action, self.now())
-        elif self.state.closed:
-            raise Rejected("case is closed")
 
-    async def _on_update(self, action: Action) -> CaseStatus:
+    async def _on_update(self, action_type: type[Action], payload: Any) -> CaseStatus:
+        action = _parse(action_type, payload)
         await workflow.wait_condition(lambda: self.state.policy is not None)
         try:
             self.state.check(action, self.now())
@@ -295,11 +297,10 @@ class InvoiceCollection:
     async def _on_signal(self, action_type: type[Action], payload: Any) -> None:
         await workflow.wait_condition(lambda: self.state.policy is not None)
         try:
-            action = action_type.model_validate(payload)
+            action = _parse(action_type, payload)
             self.state.check(action, self.now())
-        except (ValidationError, Rejected) as err:
-            reason = _reason(err)
-            self.state.record(self.now(), "rejected", f"{action_type.name} rejected: {reason}",
+        except Rejected as err:
+            self.state.record(self.now(), "rejected", f"{action_type.name} rejected: {err}",
                               action=action_type.name, payload=payload if isinstance(payload, dict) else None)
             return
         self._apply(action)
@@ -370,27 +371,30 @@ class InvoiceCollection:
         workflow.set_current_details("\n\n".join(lines))
 
 
-def _reason(err: Exception) -> str:
-    if isinstance(err, ValidationError):
-        return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in err.errors())
-    return str(err)
+def _parse(action_type: type[Action], payload: Any) -> Action:
+    """Ops payloads arrive as plain JSON so that a malformed one is refused with its field errors."""
+    try:
+        return action_type.model_validate(payload)
+    except ValidationError as err:
+        reasons = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in err.errors(include_url=False)
+        )
+        raise Rejected(reasons) from None
 
 
 def _ops_action_handlers(action_type: type[Action]) -> None:
     """Make `action_type` an update (validated, answers the new status) and a signal of the same name."""
     name = action_type.name
 
-    async def update(self: InvoiceCollection, action: Action) -> CaseStatus:
-        return await self._on_update(action)
+    async def update(self: InvoiceCollection, payload: dict[str, Any]) -> CaseStatus:
+        return await self._on_update(action_type, payload)
 
-    def validate(self: InvoiceCollection, action: Action) -> None:
-        self._validate(action)
+    def validate(self: InvoiceCollection, payload: dict[str, Any]) -> None:
+        self._validate(action_type, payload)
 
     async def signal(self: InvoiceCollection, payload: dict[str, Any]) -> None:
         await self._on_signal(action_type, payload)
 
-    update.__annotations__ = {"action": action_type, "return": CaseStatus}
-    validate.__annotations__ = {"action": action_type, "return": None}
     for handler, prefix in ((update, "update"), (validate, "validate"), (signal, "signal")):
         handler.__name__ = f"{prefix}_{name}"
         handler.__qualname__ = f"InvoiceCollection.{prefix}_{name}"
