@@ -17,7 +17,7 @@ class PolicyResolution:
         self.template_dir = template_dir
 
     def choose(self, case: CaseInput) -> Policy:
-        return select_policy(load_policies(self.policy_dir, self.template_dir), case)
+        return select_policy(load_policies(self.policy_dir, self.template_dir), case).for_case(case.due_date)
 
     @activity.defn(name=RESOLVE_POLICY)
     async def resolve_policy(self, case: CaseInput) -> Policy:

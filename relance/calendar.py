@@ -8,7 +8,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from relance.invoice import Strict
 
@@ -16,14 +16,27 @@ from relance.invoice import Strict
 class HolidayCalendar(Strict):
     country: str = Field(default="FR", pattern=r"^[A-Z]{2}$")
     subdivision: str | None = Field(default=None, description="e.g. '57' for Moselle (Alsace-Moselle days)")
+    # Filled when a case takes the policy: the case keeps these dates for life, so workflows read data
+    # (no library call in the sandbox) and a newer `holidays` release never moves a running case's steps.
+    dates: list[date] | None = None
+    _date_set: frozenset[date] | None = PrivateAttr(default=None)
 
-    @model_validator(mode="after")
-    def _known(self) -> "HolidayCalendar":
+    def check_known(self) -> None:
         try:
             _holidays(self.country, self.subdivision, 2026)
         except NotImplementedError as exc:
             raise ValueError(f"no holiday calendar for country {self.country!r}") from exc
-        return self
+
+    def contains(self, day: date) -> bool:
+        if self.dates is None:
+            return day in _holidays(self.country, self.subdivision, day.year)
+        if self._date_set is None:
+            self._date_set = frozenset(self.dates)
+        return day in self._date_set
+
+    def frozen(self, first_year: int, last_year: int) -> "HolidayCalendar":
+        dates = sorted(d for y in range(first_year, last_year + 1) for d in _holidays(self.country, self.subdivision, y))
+        return self.model_copy(update={"dates": dates})
 
 
 class SendingWindow(Strict):
@@ -63,9 +76,7 @@ def _holidays(country: str, subdivision: str | None, year: int) -> frozenset[dat
 
 
 def is_holiday(day: date, cal: CalendarSpec) -> bool:
-    if cal.holidays is None:
-        return False
-    return day in _holidays(cal.holidays.country, cal.holidays.subdivision, day.year)
+    return cal.holidays is not None and cal.holidays.contains(day)
 
 
 def is_contact_day(day: date, cal: CalendarSpec) -> bool:

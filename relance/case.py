@@ -119,6 +119,7 @@ class CaseStatus(BaseModel):
     days_late: int
     as_of: datetime
     policy: str | None
+    timezone: str
     pause_reason: str | None
     paused_until: date | None
     next_step: NextEvent | None
@@ -495,6 +496,7 @@ class CaseState(BaseModel):
             days_late=self.days_late(now),
             as_of=now,
             policy=self.policy.label if self.policy else None,
+            timezone=self.policy.calendar.timezone if self.policy else "UTC",
             pause_reason=pause_reason,
             paused_until=self.manual_pause.until if self.manual_pause else None,
             next_step=None if self.closed else next_event,

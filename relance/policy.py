@@ -1,6 +1,7 @@
 """Collection policies: the YAML schema, loading with located errors, and selection for a case."""
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -126,6 +127,14 @@ class Policy(Strict):
     def label(self) -> str:
         return f"{self.name}@v{self.version}"
 
+    def for_case(self, due: date) -> "Policy":
+        """The policy as a case keeps it: holiday dates frozen from a year before the due date to ten after."""
+        holidays = self.calendar.holidays
+        if holidays is None:
+            return self
+        calendar = self.calendar.model_copy(update={"holidays": holidays.frozen(due.year - 1, due.year + 10)})
+        return self.model_copy(update={"calendar": calendar})
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -178,7 +187,12 @@ def parse_policy(text: str, file: str, template_dir: Path | None = None) -> Poli
         raise PolicyError([Problem(file, "", 1, "a policy is a YAML mapping (name, version, steps, ...)")])
     try:
         policy = Policy.model_validate(data)
-    except ValidationError as exc:
+        if policy.calendar.holidays is not None:
+            policy.calendar.holidays.check_known()
+    except ValueError as exc:
+        if not isinstance(exc, ValidationError):
+            raise PolicyError([Problem(file, "calendar.holidays.country", _line_of(tree, ("calendar", "holidays")),
+                                       str(exc))]) from exc
         problems = []
         for err in exc.errors():
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))

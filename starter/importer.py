@@ -18,6 +18,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from relance.errors import explain
 from relance.invoice import CaseInput, DemoClock
 from relance.money import format_money
 from relance.policy import NoPolicy, Policy, select_policy
@@ -110,9 +111,7 @@ def _nest(row: dict[str, str]) -> dict[str, Any]:
 
 def _reason(err: Exception) -> str:
     if isinstance(err, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'row'}: {e['msg']}" for e in err.errors(include_url=False)
-        )
+        return explain(err)
     if isinstance(err, json.JSONDecodeError):
         return f"metadata is not valid JSON: {err.msg}"
     return str(err)

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from relance.calendar import local_day, next_send_slot, slot_on_or_after_day, start_of_day, window_closes
     from relance.case import CaseState, CaseStatus, NextEvent, Outcome, Rejected, StepRecord
     from relance.clock import CaseClock
+    from relance.errors import explain
     from relance.invoice import CaseInput
     from relance.policy import Policy, StepAction
     from relance.schedule import plan_steps
@@ -376,10 +377,7 @@ def _parse(action_type: type[Action], payload: Any) -> Action:
     try:
         return action_type.model_validate(payload)
     except ValidationError as err:
-        reasons = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in err.errors(include_url=False)
-        )
-        raise Rejected(reasons) from None
+        raise Rejected(explain(err)) from None
 
 
 def _ops_action_handlers(action_type: type[Action]) -> None:

@@ -1,0 +1,407 @@
+"""`relance`: the ops command line. Every command reads the same settings as the worker."""
+
+import asyncio
+import getpass
+import json
+from collections.abc import Coroutine
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+from zoneinfo import ZoneInfo
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from relance.actions import (
+    Action,
+    ContactUpdated,
+    DisputeOpened,
+    DisputeResolved,
+    Pause,
+    PaymentPlanAgreed,
+    PaymentReceived,
+    PromiseToPay,
+    ReapplyPolicy,
+    Resume,
+    WriteOff,
+)
+from relance.case import CaseStatus
+from relance.errors import explain
+from relance.invoice import DemoClock
+from relance.policy import PolicyError, load_policies, load_policy
+from relance.schedule import plan_steps
+from relance.settings import Settings, get_settings
+
+app = typer.Typer(help="Relance: one durable Temporal workflow per unpaid invoice.", no_args_is_help=True)
+policy_app = typer.Typer(help="Check, explain and re-apply collection policies.", no_args_is_help=True)
+dispute_app = typer.Typer(help="Open or resolve a dispute on an invoice.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+app.add_typer(dispute_app, name="dispute")
+
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+By = Annotated[str | None, typer.Option("--by", help="who does it (default: your login)")]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def parse_date(text: str, what: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        fail(f"{what} {text!r} is not a date (YYYY-MM-DD)")
+
+
+def parse_amount(text: str, what: str = "amount") -> Decimal:
+    try:
+        return Decimal(text.replace(",", "."))
+    except InvalidOperation:
+        fail(f"{what} {text!r} is not a number")
+
+
+def who(by: str | None) -> str:
+    if by:
+        return by
+    try:
+        return getpass.getuser()
+    except OSError:
+        return "cli"
+
+
+def build(action_type: type[Action], **fields: Any) -> Action:
+    try:
+        return action_type.model_validate({k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        fail(f"{action_type.name}: {explain(exc)}")
+
+
+# ---- showing a case -----------------------------------------------------------------------------------
+
+
+def show_status(status: CaseStatus, as_json: bool, *, history: int = 12) -> None:
+    if as_json:
+        out.print_json(status.model_dump_json())
+        return
+    from relance.money import format_money
+
+    zone = ZoneInfo(status.timezone)
+
+    def money(amount: Decimal) -> str:
+        return format_money(amount, status.currency, "fr")
+
+    def when(at: datetime) -> str:
+        return at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+    out.print(f"[bold]Invoice {status.invoice_id}[/]  stage [cyan]{status.stage}[/]  state {status.state}"
+              + (f"  outcome [green]{status.outcome}[/]" if status.outcome else ""), highlight=False)
+    paid = f", paid {money(status.total_paid)}" if status.total_paid else ""
+    credited = f", credited {money(status.credited)}" if status.credited else ""
+    over = f", overpaid {money(status.overpaid)}" if status.overpaid else ""
+    out.print(f"Balance {money(status.balance)} of {money(status.amount)}{paid}{credited}{over} · "
+              f"due {status.due_date} · {status.days_late} days late · policy {status.policy}", highlight=False)
+    if status.pause_reason:
+        until = f" until {status.paused_until}" if status.paused_until else ""
+        out.print(f"Paused: {status.pause_reason}{until}", highlight=False)
+    if status.next_step:
+        nxt = status.next_step
+        action = f" ({nxt.action})" if nxt.action else ""
+        out.print(f"Next: {nxt.kind} [bold]{nxt.id}[/]{action} at {when(nxt.at)} {status.timezone}", highlight=False)
+    table = Table("when", "event", "detail", "by", title=f"last {history} events", title_justify="left")
+    for entry in status.history[-history:]:
+        table.add_row(when(entry.at), entry.event, entry.detail, entry.by or "")
+    out.print(table)
+
+
+def act(invoice: str, action: Action, as_json: bool) -> None:
+    from starter.connect import connect
+    from starter.ops import ActionRejected, UnknownCase
+    from starter.ops import act as send
+
+    async def go() -> CaseStatus:
+        return await send(await connect(get_settings()), invoice, action)
+
+    try:
+        status = run(go())
+    except UnknownCase as exc:
+        fail(str(exc), 2)
+    except ActionRejected as exc:
+        fail(str(exc))
+    show_status(status, as_json)
+
+
+# ---- worker and import ---------------------------------------------------------------------------------
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker: the collection workflow and its activities on the task queue."""
+    from relance.worker_runtime import main
+
+    main(get_settings())
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or JSON invoices")],
+    seconds_per_day: Annotated[float | None, typer.Option(help="demo clock: real seconds per case day")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Start one case per invoice; bad rows are reported by line, existing cases are left unchanged."""
+    from starter.connect import connect
+    from starter.importer import ImportFileError, check_policies, parse_file, start_cases
+
+    settings = get_settings()
+    clock = DemoClock(seconds_per_day=seconds_per_day) if seconds_per_day else None
+    try:
+        parsed = parse_file(file, clock=clock)
+        check_policies(parsed, load_policies(settings.policy_dir, settings.template_dir))
+    except (ImportFileError, PolicyError) as exc:
+        fail(f"nothing imported: {exc}")
+
+    async def go() -> Any:
+        client = await connect(settings)
+        with Progress(console=err, transient=True, disable=as_json) as progress:
+            task = progress.add_task("starting cases", total=len(parsed.cases))
+            return await start_cases(client, parsed, settings.task_queue,
+                                     on_progress=lambda: progress.advance(task))
+
+    report = run(go())
+    if as_json:
+        out.print_json(json.dumps({"started": sorted(report.started), "existing": sorted(report.existing),
+                                   "rejected": [{"line": e.line, "invoice_id": e.invoice_id, "reason": e.reason}
+                                                for e in report.errors]}))
+    else:
+        for error in report.errors:
+            err.print(f"[red]rejected[/] {error}", highlight=False)
+        out.print(f"started {len(report.started)}, already existing {len(report.existing)} (left unchanged), "
+                  f"rejected {len(report.errors)}", highlight=False)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(invoice: str, as_json: JsonFlag = False,
+           history: Annotated[int, typer.Option(help="history lines to show")] = 12) -> None:
+    """Show a case: stage, balance, next step, history."""
+    from starter.connect import connect
+    from starter.ops import UnknownCase
+    from starter.ops import status as fetch
+
+    async def go() -> CaseStatus:
+        return await fetch(await connect(get_settings()), invoice)
+
+    try:
+        show_status(run(go()), as_json, history=history)
+    except UnknownCase as exc:
+        fail(str(exc), 2)
+
+
+# ---- ops actions ----------------------------------------------------------------------------------------
+
+
+@app.command()
+def pay(
+    invoice: str,
+    amount: str,
+    reference: Annotated[str, typer.Option(help="bank or cheque reference (unique per case)")],
+    on: Annotated[str | None, typer.Option(help="date paid, YYYY-MM-DD (default today)")] = None,
+    by: By = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Record a payment received (partial payments reduce the balance)."""
+    paid_on = parse_date(on, "--on") if on else date.today()
+    act(invoice, build(PaymentReceived, amount=parse_amount(amount), paid_on=paid_on, reference=reference,
+                       by=who(by)), as_json)
+
+
+@dispute_app.command("open")
+def dispute_open(invoice: str, reason: Annotated[str, typer.Option()], by: By = None,
+                 as_json: JsonFlag = False) -> None:
+    """Open a dispute: all chasing pauses."""
+    act(invoice, build(DisputeOpened, reason=reason, by=who(by)), as_json)
+
+
+@dispute_app.command("resolve")
+def dispute_resolve(
+    invoice: str,
+    outcome: Annotated[str, typer.Option(help="rejected | accepted | partially_accepted")],
+    credited: Annotated[str | None, typer.Option(help="amount credited (partially_accepted)")] = None,
+    by: By = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Resolve the open dispute: resume chasing, or credit and close."""
+    credited_amount = parse_amount(credited, "--credited") if credited else None
+    act(invoice, build(DisputeResolved, outcome=outcome, credited_amount=credited_amount, by=who(by)), as_json)
+
+
+@app.command()
+def promise(
+    invoice: str,
+    on: Annotated[str, typer.Option(help="promised payment date, YYYY-MM-DD")],
+    amount: Annotated[str | None, typer.Option(help="promised amount (default: the balance)")] = None,
+    by: By = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Record a promise to pay: chasing pauses until the date plus the policy's grace days."""
+    promised = parse_amount(amount) if amount else None
+    act(invoice, build(PromiseToPay, promised_on=parse_date(on, "--on"), amount=promised, by=who(by)), as_json)
+
+
+@app.command()
+def plan(
+    invoice: str,
+    installment: Annotated[list[str], typer.Option(help="DATE:AMOUNT, repeat for each installment")],
+    by: By = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Agree a payment plan; the case follows its installments and escalates on a missed one."""
+    installments = []
+    for item in installment:
+        day, sep, amount = item.partition(":")
+        if not sep:
+            fail(f"installment {item!r} must be DATE:AMOUNT, e.g. 2026-12-15:500.00")
+        installments.append({"due_on": parse_date(day, "installment date"), "amount": parse_amount(amount)})
+    act(invoice, build(PaymentPlanAgreed, installments=installments, by=who(by)), as_json)
+
+
+@app.command()
+def pause(
+    invoice: str,
+    reason: Annotated[str, typer.Option()],
+    until: Annotated[str | None, typer.Option(help="resume on this date, YYYY-MM-DD")] = None,
+    by: By = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Pause chasing (until a date, or until resumed)."""
+    act(invoice, build(Pause, reason=reason, until=parse_date(until, "--until") if until else None, by=who(by)),
+        as_json)
+
+
+@app.command()
+def resume(invoice: str, by: By = None, as_json: JsonFlag = False) -> None:
+    """Lift a manual pause; missed steps collapse to the latest one."""
+    act(invoice, build(Resume, by=who(by)), as_json)
+
+
+@app.command("write-off")
+def write_off(invoice: str, reason: Annotated[str, typer.Option()], by: By = None, as_json: JsonFlag = False) -> None:
+    """Write the invoice off and close the case."""
+    act(invoice, build(WriteOff, reason=reason, by=who(by)), as_json)
+
+
+@app.command()
+def contact(
+    invoice: str,
+    email: Annotated[str | None, typer.Option()] = None,
+    phone: Annotated[str | None, typer.Option()] = None,
+    address: Annotated[str | None, typer.Option(help='JSON: {"line1","postal_code","city","country"}')] = None,
+    by: By = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Update the debtor's contact details used by the next messages."""
+    try:
+        parsed_address = json.loads(address) if address else None
+    except json.JSONDecodeError as exc:
+        fail(f"--address is not valid JSON: {exc.msg}")
+    act(invoice, build(ContactUpdated, email=email, phone=phone, address=parsed_address, by=who(by)), as_json)
+
+
+# ---- policies ---------------------------------------------------------------------------------------------
+
+
+@policy_app.command("check")
+def policy_check(files: Annotated[list[Path], typer.Argument(help="policy files or folders")]) -> None:
+    """Validate policies; every problem is printed with its file, line and field."""
+    settings = get_settings()
+    paths = [p for f in files for p in (sorted(f.glob("*.y*ml")) if f.is_dir() else [f])]
+    problems = 0
+    for path in paths:
+        if not path.exists():
+            err.print(f"{path}: no such file", highlight=False)
+            problems += 1
+            continue
+        try:
+            policy = load_policy(path, settings.template_dir)
+        except PolicyError as exc:
+            for problem in exc.problems:
+                err.print(str(problem), highlight=False)
+            problems += len(exc.problems)
+            continue
+        out.print(f"ok {path}: {policy.label}, {len(policy.steps)} steps", highlight=False)
+    if problems:
+        fail(f"{problems} problem(s) found")
+
+
+@policy_app.command("explain")
+def policy_explain(
+    policy: Annotated[str, typer.Argument(help="policy name, or a policy file")],
+    due: Annotated[str, typer.Option(help="invoice due date, YYYY-MM-DD")],
+    now: Annotated[str | None, typer.Option(help="as seen at (ISO date-time; default: now)")] = None,
+) -> None:
+    """Print the dated steps a policy would run for an invoice due on a date."""
+    settings = get_settings()
+    try:
+        chosen = load_policy(Path(policy), settings.template_dir) if Path(policy).is_file() else \
+            load_policies(settings.policy_dir, settings.template_dir).get(policy)
+    except PolicyError as exc:
+        fail(str(exc))
+    if chosen is None:
+        fail(f"no policy named {policy!r} in {settings.policy_dir}")
+    zone = chosen.calendar.zone
+    try:
+        seen = datetime.fromisoformat(now) if now else datetime.now(UTC)
+    except ValueError:
+        fail(f"--now {now!r} is not an ISO date-time")
+    seen = seen if seen.tzinfo else seen.replace(tzinfo=zone)
+    schedule = plan_steps(chosen, parse_date(due, "--due"), seen)
+    table = Table("step", "action", "template", f"when ({chosen.calendar.timezone})", "note",
+                  title=f"{chosen.label} for an invoice due {due}, seen at {seen.astimezone(zone):%Y-%m-%d %H:%M}")
+    for step, why in schedule.skipped:
+        table.add_row(step.id, step.action.value, step.template, "—", f"skipped: {why}")
+    for planned in schedule.planned:
+        step = planned.step
+        note = f"if balance ≥ {step.conditions.min_balance}" if step.conditions.min_balance else ""
+        table.add_row(step.id, step.action.value, step.template,
+                      planned.at.astimezone(zone).strftime("%a %Y-%m-%d %H:%M"), note)
+    out.print(table)
+
+
+@policy_app.command("reapply")
+def policy_reapply(
+    invoice: str,
+    policy: Annotated[str | None, typer.Option(help="policy name (default: choose again by the rules)")] = None,
+    by: By = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Move a running case to another policy, or to the newest version of the rules."""
+    act(invoice, build(ReapplyPolicy, policy=policy, by=who(by)), as_json)
+
+
+@app.command()
+def demo(
+    seconds_per_day: Annotated[float, typer.Option(help="real seconds per case day")] = 6.0,
+    minutes: Annotated[float, typer.Option(help="how long to watch the cases")] = 5.0,
+) -> None:
+    """Import a sample portfolio on a compressed clock and watch the cases move."""
+    from relance.demo import run_demo
+
+    run(run_demo(get_settings(), out, seconds_per_day=seconds_per_day, minutes=minutes))
+
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,122 @@
+"""The product as an operator runs it: dev server, `relance worker` and `relance` commands as processes.
+
+A fresh worker process is the only place some faults show (e.g. a library that touches restricted
+calls the first time it runs inside the workflow sandbox), so this test keeps nothing in-process.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from relance.demo import dated_sample
+from tests.conftest import ROOT, server_binary
+
+RELANCE = [sys.executable, "-m", "relance.cli"]
+
+
+@pytest.fixture(scope="module")
+async def dev_server() -> Iterator[str]:
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=server_binary("temporal"), ui=False,
+        dev_server_extra_args=["--log-level", "error"],
+    ) as environment:
+        yield environment.client.service_client.config.target_host
+
+
+@pytest.fixture
+def ops_env(dev_server: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    environment = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": dev_server,
+        "RELANCE_TASK_QUEUE": f"e2e-{tmp_path.name}",
+        "RELANCE_DATABASE_URL": f"sqlite:///{tmp_path / 'relance.db'}",
+        "RELANCE_OUTBOX_DIR": str(tmp_path / "outbox"),
+        "RELANCE_POLICY_DIR": str(ROOT / "policies"),
+        "COLUMNS": "200",
+    }
+    worker = subprocess.Popen([*RELANCE, "worker"], env=environment, cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=open(tmp_path / "worker.log", "w"))
+    yield environment
+    worker.terminate()
+    worker.wait(timeout=30)
+    log = (tmp_path / "worker.log").read_text()
+    assert "Traceback" not in log, log
+
+
+def relance(environment: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*RELANCE, *args], env=environment, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def wait_for(predicate, seconds: float = 60):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError("condition not met in time")
+
+
+async def test_import_run_and_operate_cases_from_the_command_line(ops_env, tmp_path):
+    stamp = tmp_path.name[-6:].replace("_", "")
+    sample = tmp_path / "invoices.csv"
+    sample.write_text(dated_sample(date.today(), stamp), encoding="utf-8")
+
+    first = relance(ops_env, "import", str(sample), "--seconds-per-day", "4")
+    assert first.returncode == 0, first.stderr
+    assert "started 8, already existing 0 (left unchanged), rejected 0" in first.stdout
+    again = relance(ops_env, "import", str(sample), "--seconds-per-day", "4", "--json")
+    assert again.returncode == 0, again.stderr
+    report = json.loads(again.stdout)
+    assert (report["started"], len(report["existing"]), report["rejected"]) == ([], 8, [])
+
+    def first_step_done() -> dict | None:
+        shown = relance(ops_env, "status", f"F-1001-{stamp}", "--json")
+        status = json.loads(shown.stdout) if shown.returncode == 0 else None
+        return status if status and any(s["status"] == "done" for s in status["steps"]) else None
+
+    status = wait_for(first_step_done)
+    assert status["policy"] == "b2b-standard@v1"
+    assert (tmp_path / "outbox" / f"invoice-F-1001-{stamp}_courtesy.eml").exists()
+
+    paid = relance(ops_env, "pay", f"F-1008-{stamp}", "420.00", "--reference", "VIR-8", "--json")
+    assert paid.returncode == 0, paid.stderr
+    assert (json.loads(paid.stdout)["outcome"], json.loads(paid.stdout)["balance"]) == ("paid", "0")
+
+    nothing = relance(ops_env, "pay", f"F-1002-{stamp}", "0", "--reference", "X")
+    assert nothing.returncode == 1
+    assert "payment amount must be greater than 0, got 0" in nothing.stderr
+    unknown = relance(ops_env, "pay", "NOPE-404", "5", "--reference", "X")
+    assert unknown.returncode == 2
+    assert "no case for invoice NOPE-404" in unknown.stderr
+
+    disputed = relance(ops_env, "dispute", "open", f"F-1003-{stamp}", "--reason", "colis abîmé")
+    assert disputed.returncode == 0, disputed.stderr
+    assert "Paused: dispute: colis abîmé" in disputed.stdout
+    planned = relance(ops_env, "plan", f"F-1005-{stamp}", "--installment", "2099-01-15:600",
+                      "--installment", "2099-02-15:650.00", "--json")
+    assert json.loads(planned.stdout)["stage"] == "payment_plan", planned.stderr
+
+
+async def test_a_broken_row_is_reported_by_line_and_the_others_start(ops_env, tmp_path):
+    rows = dated_sample(date.today(), "BAD").splitlines()
+    rows[2] = rows[2].replace(",640.00,", ",-640.00,")           # line 3: negative amount
+    rows[4] = rows[4].replace("ap@globex.example", "not-an-email")  # line 5: bad e-mail
+    rows.append(rows[1])                                          # line 10: the same invoice again
+    broken = tmp_path / "broken.csv"
+    broken.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = relance(ops_env, "import", str(broken))
+    assert result.returncode == 1
+    assert "line 3 (F-1002-BAD): amount must be greater than 0, got -640.00" in result.stderr
+    assert ("line 5 (F-1004-BAD): customer.email: value is not a valid email address: "
+            "An email address must have an @-sign.") in result.stderr
+    assert "line 10 (F-1001-BAD): invoice_id repeats line 2" in result.stderr
+    assert "started 6, already existing 0 (left unchanged), rejected 3" in result.stdout
