@@ -104,20 +104,22 @@ class Policy(Strict):
 
     @model_validator(mode="after")
     def _coherent_steps(self) -> "Policy":
+        # Messages start with "@<path>: " so that policy files report the exact line (see parse_policy).
         ids = [step.id for step in self.steps]
-        duplicated = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicated:
-            raise ValueError(f"step ids must be unique; repeated: {duplicated}")
-        for before, after in zip(self.steps, self.steps[1:], strict=False):
+        for index, step_id in enumerate(ids):
+            if step_id in ids[:index]:
+                raise ValueError(f"@steps[{index}].id: step id {step_id!r} is used twice")
+        for index in range(1, len(self.steps)):
+            before, after = self.steps[index - 1], self.steps[index]
             if after.offset_days < before.offset_days:
                 raise ValueError(
-                    f"steps must be in offset order: {after.id} ({after.offset_days}) "
-                    f"comes after {before.id} ({before.offset_days})"
+                    f"@steps[{index}].offset_days: steps must be in offset order: {after.id} "
+                    f"({after.offset_days}) comes after {before.id} ({before.offset_days})"
                 )
         for where, target in (("promise.on_broken", self.promise.on_broken),
                               ("payment_plan.on_missed", self.payment_plan.on_missed)):
             if target is not None and target not in ids:
-                raise ValueError(f"{where} names step {target!r}, which is not one of {ids}")
+                raise ValueError(f"@{where}: names step {target!r}, which is not one of {ids}")
         return self
 
     def step_index(self, step_id: str) -> int:
@@ -196,8 +198,12 @@ def parse_policy(text: str, file: str, template_dir: Path | None = None) -> Poli
         problems = []
         for err in exc.errors():
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            message = err["msg"].removeprefix("Value error, ")
+            if message.startswith("@"):
+                path, _, message = message[1:].partition(": ")
+                loc = (*loc, *_path(path))
             location = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
-            problems.append(Problem(file, location, _line_of(tree, loc), err["msg"]))
+            problems.append(Problem(file, location, _line_of(tree, loc), message))
         raise PolicyError(problems) from exc
     if template_dir is not None:
         missing = missing_templates(policy, template_dir)

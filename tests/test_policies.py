@@ -1,0 +1,135 @@
+"""Policy files: validation with located errors, selection rules, and the shipped policies."""
+
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from relance.policy import NoPolicy, PolicyError, load_policies, parse_policy, select_policy
+from relance.settings import Settings
+from tests.conftest import ROOT, invoice
+
+TEMPLATES = Settings().template_dir
+
+VALID = """\
+name: test-policy
+version: 2
+selection: {customer_kinds: [business]}
+steps:
+  - {id: first, offset_days: 1, action: email, template: reminder_1}
+  - {id: second, offset_days: 8, action: phone_task, template: call_script}
+promise: {on_broken: second}
+"""
+
+
+def problems(text: str) -> list[tuple[int | None, str, str]]:
+    with pytest.raises(PolicyError) as err:
+        parse_policy(text, "p.yaml", TEMPLATES)
+    return [(p.line, p.location, p.message) for p in err.value.problems]
+
+
+def test_a_valid_policy_loads_with_defaults():
+    policy = parse_policy(VALID, "p.yaml", TEMPLATES)
+    assert (policy.label, policy.calendar.timezone, policy.min_days_between_steps) == (
+        "test-policy@v2", "Europe/Paris", 3)
+    assert [s.stage_name for s in policy.steps] == ["reminder", "reminder"]
+
+
+BROKEN = [
+    ("steps:\n  - {id: a, offset_days: 1, action: email, template: reminder_1}\n",
+     [(1, "name", "Field required"), (1, "version", "Field required")]),
+    (VALID.replace("action: phone_task", "action: fax"),
+     [(6, "steps[1].action", "Input should be 'email' or 'phone_task'")]),
+    (VALID.replace("offset_days: 8", "offset_days: -1"),
+     [(6, "steps[1].offset_days", "steps must be in offset order: second (-1) comes after first (1)")]),
+    (VALID.replace("on_broken: second", "on_broken: third"),
+     [(7, "promise.on_broken", "names step 'third', which is not one of ['first', 'second']")]),
+    (VALID.replace("template: reminder_1", "template: no_such_template"),
+     [(5, "steps[0].template", "template email/no_such_template.fr.j2 does not exist"),
+      (5, "steps[0].template", "template email/no_such_template.en.j2 does not exist")]),
+    (VALID + "calendar: {timezone: Europe/Pariss, sending_window: {start: '18:00', end: '09:00'}}\n",
+     [(8, "calendar.timezone", "unknown time zone 'Europe/Pariss'"),
+      (8, "calendar.sending_window", "sending window start 18:00:00 must be before its end 09:00:00")]),
+    (VALID + "calendar: {holidays: {country: XX}}\n",
+     [(8, "calendar.holidays.country", "no holiday calendar for country 'XX'")]),
+    (VALID + "colour: blue\n", [(8, "colour", "Extra inputs are not permitted")]),
+    (VALID.replace("id: first", "id: second"),
+     [(6, "steps[1].id", "step id 'second' is used twice")]),
+    ("name: [unclosed\n", [(2, "", "not valid YAML: expected ',' or ']', but got '<stream end>'")]),
+    ("- just a list\n", [(1, "", "a policy is a YAML mapping (name, version, steps, ...)")]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), BROKEN, ids=[f"broken-{i}" for i in range(len(BROKEN))])
+def test_invalid_policies_are_rejected_with_their_location(text, expected):
+    assert problems(text) == expected
+
+
+def test_policy_check_command_reports_every_problem_and_fails(tmp_path: Path):
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text(VALID)
+    bad.write_text(VALID.replace("action: phone_task", "action: fax").replace("version: 2", "version: 0"))
+    result = subprocess.run([sys.executable, "-m", "relance.cli", "policy", "check", str(good), str(bad)],
+                            capture_output=True, text=True, cwd=ROOT, env={"COLUMNS": "200", "PATH": ""})
+    assert result.returncode == 1
+    assert f"ok {good}: test-policy@v2, 2 steps" in result.stdout
+    assert f"{bad}:2: version: Input should be greater than or equal to 1" in result.stderr
+    assert f"{bad}:6: steps[1].action: Input should be 'email' or 'phone_task'" in result.stderr
+    assert "2 problem(s) found" in result.stderr
+
+
+def test_shipped_policies_are_valid():
+    policies = load_policies(ROOT / "policies", TEMPLATES)
+    assert sorted(policies) == ["b2b-standard", "consumer", "key-accounts"]
+
+
+def test_two_files_with_the_same_name_and_version_are_refused(tmp_path: Path):
+    (tmp_path / "a.yaml").write_text(VALID)
+    (tmp_path / "b.yaml").write_text(VALID)
+    with pytest.raises(PolicyError, match=r"test-policy@v2 is also defined in .*a.yaml"):
+        load_policies(tmp_path, TEMPLATES)
+
+
+def test_the_newest_version_of_a_policy_is_used_for_new_cases(tmp_path: Path):
+    (tmp_path / "v2.yaml").write_text(VALID)
+    (tmp_path / "v3.yaml").write_text(VALID.replace("version: 2", "version: 3"))
+    assert load_policies(tmp_path, TEMPLATES)["test-policy"].version == 3
+
+
+SELECTION = [
+    # kind, segment, amount, named policy -> chosen
+    ("business", None, "1250.00", None, "b2b-standard"),
+    ("business", "smb", "99999.00", None, "b2b-standard"),
+    ("business", "key-account", "50.00", None, "key-accounts"),
+    ("consumer", None, "80.00", None, "consumer"),
+    ("consumer", "key-account", "80.00", None, "consumer"),
+    ("business", None, "1250.00", "consumer", "consumer"),
+]
+
+
+@pytest.mark.parametrize(("kind", "segment", "amount", "named", "chosen"), SELECTION)
+def test_policy_selection(kind, segment, amount, named, chosen):
+    policies = load_policies(ROOT / "policies", TEMPLATES)
+    case = invoice(kind=kind, amount=amount, customer={"segment": segment}, policy=named)
+    assert select_policy(policies, case).name == chosen
+
+
+def test_selection_explains_why_nothing_fits(tmp_path: Path):
+    (tmp_path / "p.yaml").write_text(VALID.replace("customer_kinds: [business]",
+                                                   "customer_kinds: [business], min_amount: 5000"))
+    policies = load_policies(tmp_path, TEMPLATES)
+    with pytest.raises(NoPolicy, match=r"no policy fits invoice X-1 \(test-policy: amount 1250.00 below 5000\)"):
+        select_policy(policies, invoice("X-1"))
+    with pytest.raises(NoPolicy, match=r"policy 'other' does not exist; known: \['test-policy'\]"):
+        select_policy(policies, invoice("X-2", policy="other"))
+
+
+def test_a_case_keeps_its_holiday_dates():
+    policy = load_policies(ROOT / "policies", TEMPLATES)["b2b-standard"]
+    frozen = policy.for_case(invoice().due_date)
+    dates = frozen.calendar.holidays.dates
+    assert (dates[0].isoformat(), dates[-1].isoformat(), len(dates)) == ("2025-01-01", "2036-12-25", 132)
+    assert frozen.model_dump()["steps"] == policy.model_dump()["steps"]
+    assert Decimal(str(frozen.steps[0].conditions.min_balance)) == Decimal("50.00")
