@@ -203,7 +203,9 @@ class CaseState(BaseModel):
             return
         target = max(self.policy.step_index(step_id), self.cursor)
         if target >= len(self.policy.steps):
-            self.record(now, "escalation", f"{why}; every step already ran")
+            self.steps_finished_at = now
+            days = self.policy.end.close_after_days
+            self.record(now, "escalation", f"{why}; every step already ran, the case stays open {days} days")
             return
         for step in self.policy.steps[self.cursor:target]:
             self.step_done(now, StepRecord(step_id=step.id, at=now, status="skipped", detail=f"{why}: escalated past"))
@@ -431,6 +433,12 @@ class CaseState(BaseModel):
             self.record(now, "resumed", "pause ended as planned")
 
     # ---- reading ------------------------------------------------------------------------------------------
+
+    def policy_end(self) -> datetime:
+        """When a case whose steps all ran closes: the policy's wait, from the last step or exchange."""
+        assert self.policy is not None and self.steps_finished_at is not None
+        last = max(self.steps_finished_at, self.last_contact_at or self.steps_finished_at)
+        return last + timedelta(days=self.policy.end.close_after_days)
 
     def promise_deadline(self) -> datetime:
         assert self.policy is not None and self.promise is not None

@@ -109,6 +109,13 @@ class Case:
             await self.env.sleep(when - current)
         return await self.status()
 
+    async def settled(self) -> None:
+        """Wait until the case has chosen its policy (its first activity), before acting on it or ending it."""
+        for _ in range(500):
+            if (await self.status()).policy is not None:
+                return
+        raise AssertionError(f"{self.handle.id} did not resolve its policy")
+
     async def update(self, name: str, payload: dict[str, Any]) -> CaseStatus:
         return await self.handle.execute_update(name, payload, result_type=CaseStatus)
 
@@ -123,12 +130,9 @@ async def open_case(env: WorkflowEnvironment, worker: Settings) -> AsyncIterator
     opened: list[Case] = []
 
     async def _open(case: CaseInput) -> Case:
-        handle = await start_case(env.client, case, worker.task_queue)
-        started = Case(env, handle)
+        started = Case(env, await start_case(env.client, case, worker.task_queue))
         opened.append(started)
-        for _ in range(200):  # let the case resolve its policy before the test acts on it
-            if (await started.status()).policy is not None:
-                break
+        await started.settled()
         return started
 
     yield _open

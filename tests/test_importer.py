@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from starter.importer import ImportFileError, check_policies, parse_file, start_cases
-from tests.conftest import ROOT, terminate_all
+from tests.conftest import ROOT, Case, terminate_all
 
 HEADER = ("invoice_id;customer_id;customer_name;customer_kind;customer_email;address_line1;postal_code;city;"
           "country;amount;issue_date;due_date")
@@ -84,8 +84,11 @@ async def test_importing_the_same_file_twice_starts_nothing_new(env, worker, tmp
     check_policies(parsed, load_policies(worker.policy_dir, worker.template_dir))
     first = await start_cases(env.client, parsed, worker.task_queue)
     second = await start_cases(env.client, parse_file(sample), worker.task_queue)
+    cases = [Case(env, env.client.get_workflow_handle(f"invoice-{i}")) for i in first.started]
     try:
         assert (len(first.started), first.existing) == (8, [])
         assert (second.started, sorted(second.existing)) == ([], sorted(first.started))
     finally:
-        await terminate_all(env.client.get_workflow_handle(f"invoice-{i}") for i in first.started)
+        for case in cases:
+            await case.settled()
+        await terminate_all(case.handle for case in cases)

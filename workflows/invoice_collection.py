@@ -122,8 +122,7 @@ class InvoiceCollection:
         if schedule.next is not None:
             nxt = schedule.next
             return NextEvent(kind="step", id=nxt.step.id, action=nxt.step.action.value, at=nxt.at, index=nxt.index)
-        finished = state.steps_finished_at or now
-        return NextEvent(kind="close", id="policy-end", at=finished + timedelta(days=policy.end.close_after_days))
+        return NextEvent(kind="close", id="policy-end", at=state.policy_end())
 
     def _next_installment_event(self, now: datetime) -> NextEvent:
         state, policy = self.state, self._policy
@@ -327,7 +326,7 @@ class InvoiceCollection:
         state.policy = policy
         state.cursor = passed[-1] + 1 if passed else 0
         state.escalate = False
-        state.steps_finished_at = None
+        state.steps_finished_at = self.now() if state.cursor >= len(policy.steps) else None
         state.record(self.now(), "policy_reapplied", f"policy {old} replaced by {policy.label}", by=action.by)
         self._changed()
         return self._status()

@@ -1,0 +1,86 @@
+"""Record workflow histories for the replay test: `python -m tests.record_histories`.
+
+Run it when a change to InvoiceCollection is released, and keep the old files: every history ever
+recorded must still replay, which is what makes a workflow change safe for cases already running.
+"""
+
+import asyncio
+import tempfile
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from relance.settings import Settings
+from relance.worker_runtime import build_worker
+from starter.importer import start_case
+from tests.conftest import ROOT, Case, invoice, paris, server_binary
+from workflows import InvoiceCollection, RunOptions
+
+HISTORIES = Path(__file__).parent / "histories"
+START = paris(2026, 4, 20, 8)
+
+
+async def full_timeline(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any]:
+    handle = await start_case(env.client, invoice("H-TIMELINE", starts_at=START), queue)
+    case = Case(env, handle)
+    await case.advance_to(paris(2026, 5, 5, 12))
+    await case.update("payment_received", {"amount": "250", "paid_on": "2026-05-05", "reference": "P1"})
+    await case.advance_to(paris(2026, 6, 30))
+    return handle
+
+
+async def arrangements(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any]:
+    handle = await start_case(env.client, invoice("H-ARRANGE", starts_at=START), queue)
+    case = Case(env, handle)
+    await case.advance_to(paris(2026, 5, 5, 12))
+    await case.update("dispute_opened", {"reason": "damaged"})
+    await handle.signal("payment_received", {"amount": "-1"})
+    await case.advance_to(paris(2026, 5, 8, 12))
+    await case.update("dispute_resolved", {"outcome": "partially_accepted", "credited_amount": "250"})
+    await case.update("promise_to_pay", {"promised_on": "2026-05-15", "amount": "300"})
+    await case.advance_to(paris(2026, 5, 20, 12))
+    await case.update("payment_plan_agreed", {"installments": [
+        {"due_on": "2026-06-01", "amount": "500"}, {"due_on": "2026-07-01", "amount": "500"}]})
+    await case.advance_to(paris(2026, 6, 2, 12))
+    await case.update("payment_received", {"amount": "500", "paid_on": "2026-06-01", "reference": "I1"})
+    await case.update("pause", {"reason": "holiday", "until": "2026-06-10"})
+    await case.advance_to(paris(2026, 7, 10, 12))
+    await handle.signal("payment_received", {"amount": "500", "paid_on": "2026-07-10", "reference": "I2"})
+    await env.sleep(timedelta(seconds=5))
+    return handle
+
+
+async def continued(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any]:
+    case_input = invoice("H-CONTINUED", starts_at=START)
+    handle = await env.client.start_workflow(
+        InvoiceCollection.run, args=[case_input, RunOptions(continue_as_new_after_events=20)],
+        id=case_input.workflow_id, task_queue=queue)
+    for n in range(12):
+        await handle.signal("payment_received", {"amount": "1", "paid_on": "2026-04-20", "reference": f"R{n}"})
+    await Case(env, handle).advance_to(paris(2026, 5, 12, 12))
+    return handle
+
+
+async def main() -> None:
+    HISTORIES.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        settings = Settings(database_url=f"sqlite:///{scratch}/r.db", outbox_dir=Path(scratch) / "outbox",
+                            policy_dir=ROOT / "policies", task_queue=f"record-{uuid.uuid4().hex[:6]}")
+        async with await WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=server_binary("temporal-test-server"), data_converter=pydantic_data_converter
+        ) as env, build_worker(env.client, settings):
+            for scenario in (full_timeline, arrangements, continued):
+                handle = await scenario(env, settings.task_queue)
+                first = env.client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
+                target = HISTORIES / f"{scenario.__name__}.json"
+                target.write_text((await first.fetch_history()).to_json(), encoding="utf-8")
+                print(f"recorded {target}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,30 @@
+"""Every recorded history must replay on the current workflow code (see tests/record_histories.py).
+
+A change that breaks this would break cases already running in production: guard it with
+`workflow.patched(...)` and record new histories, keeping the old ones.
+"""
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from workflows import InvoiceCollection
+from workflows.sandbox import workflow_runner
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def test_histories_are_present():
+    assert [p.stem for p in HISTORIES] == ["arrangements", "continued", "full_timeline"]
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_history_replays_on_current_code(path: Path):
+    replayer = Replayer(workflows=[InvoiceCollection], data_converter=pydantic_data_converter,
+                        workflow_runner=workflow_runner())
+    history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
