@@ -59,8 +59,9 @@ class DebtorContact:
         try:
             return render(channel, request, balance, self.settings)
         except TemplateError as err:
-            raise ApplicationError(f"template {channel}/{request.template}: {err}", type="TemplateError",
-                                   non_retryable=True) from err
+            raise ApplicationError(
+                f"template {channel}/{request.template}: {err}", type="TemplateError", non_retryable=True
+            ) from err
 
     @activity.defn(name=SEND_EMAIL)
     async def send_email(self, request: StepRequest) -> StepResult:
@@ -71,21 +72,32 @@ class DebtorContact:
         message = self._render("email", request, balance)
         claim = await asyncio.to_thread(self.side_effects.claim, key, request.case_id, request.step_id, "email")
         if claim.state == "sent":
-            return StepResult(status="already_done", detail="e-mail already sent", channel="email",
-                              provider_id=claim.provider_id)
+            return StepResult(
+                status="already_done", detail="e-mail already sent", channel="email", provider_id=claim.provider_id
+            )
         if claim.state == "in_doubt":
             found = self.backend.find_sent(key) if self.backend.knows_what_it_sent else None
             if found is not None:
                 await asyncio.to_thread(self.side_effects.confirm, key, found, "found already delivered")
-                return StepResult(status="already_done", detail="e-mail already delivered", channel="email",
-                                  provider_id=found)
+                return StepResult(
+                    status="already_done", detail="e-mail already delivered", channel="email", provider_id=found
+                )
             if not self.backend.knows_what_it_sent:
-                return StepResult(status="in_doubt", channel="email",
-                                  detail="an earlier attempt stopped mid-send; not repeated, check the provider")
+                return StepResult(
+                    status="in_doubt",
+                    channel="email",
+                    detail="an earlier attempt stopped mid-send; not repeated, check the provider",
+                )
         email = OutgoingEmail(
-            to=request.customer.email, to_name=request.customer.name, sender=self.settings.email_from,
-            sender_name=self.settings.creditor_name, subject=message.subject, text=message.body,
-            idempotency_key=key, case_id=request.case_id, categories=["relance", request.template],
+            to=request.customer.email,
+            to_name=request.customer.name,
+            sender=self.settings.email_from,
+            sender_name=self.settings.creditor_name,
+            subject=message.subject,
+            text=message.body,
+            idempotency_key=key,
+            case_id=request.case_id,
+            categories=["relance", request.template],
         )
         try:
             provider_id = await asyncio.to_thread(self.backend.send, email)
@@ -98,8 +110,13 @@ class DebtorContact:
             await asyncio.to_thread(self.side_effects.release, key, str(err))
             raise ApplicationError(str(err), type="DeliveryFailed") from err
         await asyncio.to_thread(self.side_effects.confirm, key, provider_id, message.subject)
-        return StepResult(status="sent", channel="email", provider_id=provider_id, balance=balance,
-                          detail=f"e-mail to {request.customer.email}: {message.subject}")
+        return StepResult(
+            status="sent",
+            channel="email",
+            provider_id=provider_id,
+            balance=balance,
+            detail=f"e-mail to {request.customer.email}: {message.subject}",
+        )
 
     @activity.defn(name=CREATE_PHONE_TASK)
     async def create_phone_task(self, request: StepRequest) -> StepResult:
@@ -109,8 +126,13 @@ class DebtorContact:
         script = self._render("phone", request, balance)
         task_id, created = await asyncio.to_thread(self._record_task, request, script, request.as_of)
         detail = f"phone task #{task_id}: {script.subject}"
-        return StepResult(status="sent" if created else "already_done", channel="phone",
-                          provider_id=str(task_id), balance=balance, detail=detail)
+        return StepResult(
+            status="sent" if created else "already_done",
+            channel="phone",
+            provider_id=str(task_id),
+            balance=balance,
+            detail=detail,
+        )
 
     def _record_task(self, request: StepRequest, script: Rendered, due_on: date) -> tuple[int, bool]:
         with Session(self.engine) as session, session.begin():
@@ -120,9 +142,14 @@ class DebtorContact:
             if existing is not None:
                 return existing.id, False
             task = PhoneTask(
-                key=request.idempotency_key, case_id=request.case_id, invoice_id=request.invoice_id,
-                step_id=request.step_id, customer_name=request.customer.name, phone=request.customer.phone,
-                script=f"{script.subject}\n\n{script.body}", due_on=due_on.isoformat(),
+                key=request.idempotency_key,
+                case_id=request.case_id,
+                invoice_id=request.invoice_id,
+                step_id=request.step_id,
+                customer_name=request.customer.name,
+                phone=request.customer.phone,
+                script=f"{script.subject}\n\n{script.body}",
+                due_on=due_on.isoformat(),
             )
             session.add(task)
             session.flush()

@@ -35,7 +35,8 @@ class HolidayCalendar(Strict):
         return day in self._date_set
 
     def frozen(self, first_year: int, last_year: int) -> "HolidayCalendar":
-        dates = sorted(d for y in range(first_year, last_year + 1) for d in _holidays(self.country, self.subdivision, y))
+        years = range(first_year, last_year + 1)
+        dates = sorted(day for year in years for day in _holidays(self.country, self.subdivision, year))
         return self.model_copy(update={"dates": dates})
 
 

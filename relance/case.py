@@ -207,7 +207,7 @@ class CaseState(BaseModel):
             days = self.policy.end.close_after_days
             self.record(now, "escalation", f"{why}; every step already ran, the case stays open {days} days")
             return
-        for step in self.policy.steps[self.cursor:target]:
+        for step in self.policy.steps[self.cursor : target]:
             self.step_done(now, StepRecord(step_id=step.id, at=now, status="skipped", detail=f"{why}: escalated past"))
         self.cursor = target
         self.escalate = True
@@ -316,8 +316,12 @@ class CaseState(BaseModel):
                 )
                 self.last_contact_at = now
                 self.record(
-                    now, "promise_to_pay", f"promise to pay {amount} {self.case.currency} by {action.promised_on}",
-                    by=by, promised_on=action.promised_on.isoformat(), amount=str(amount),
+                    now,
+                    "promise_to_pay",
+                    f"promise to pay {amount} {self.case.currency} by {action.promised_on}",
+                    by=by,
+                    promised_on=action.promised_on.isoformat(),
+                    amount=str(amount),
                 )
             case PaymentPlanAgreed():
                 self.plans_made += 1
@@ -347,9 +351,12 @@ class CaseState(BaseModel):
         self.total_paid += payment.amount
         self.balance -= payment.amount
         self.record(
-            now, "payment_received",
+            now,
+            "payment_received",
             f"payment {payment.amount} {self.case.currency} ref {payment.reference} paid on {payment.paid_on}",
-            by=payment.by, amount=str(payment.amount), reference=payment.reference,
+            by=payment.by,
+            amount=str(payment.amount),
+            reference=payment.reference,
         )
         if self.balance <= 0:
             self.overpaid = -self.balance
@@ -373,8 +380,11 @@ class CaseState(BaseModel):
         self.credited += credit
         self.balance -= credit
         self.record(
-            now, "dispute_resolved", f"dispute {action.outcome.value}: {credit} {self.case.currency} credited",
-            by=by, credited=str(credit),
+            now,
+            "dispute_resolved",
+            f"dispute {action.outcome.value}: {credit} {self.case.currency} credited",
+            by=by,
+            credited=str(credit),
         )
         if self.balance <= 0:
             self.balance = ZERO
@@ -422,7 +432,8 @@ class CaseState(BaseModel):
             return
         self.plan = None
         self.record(
-            now, "installment_missed",
+            now,
+            "installment_missed",
             f"installment {k + 1} of {item.amount} due {item.due_on} missed: {paid} paid of {due} due so far",
         )
         self.escalate_to(self.policy.payment_plan.on_missed, now, "payment plan broken")

@@ -34,7 +34,7 @@ from relance.errors import explain
 from relance.invoice import DemoClock
 from relance.policy import PolicyError, load_policies, load_policy
 from relance.schedule import plan_steps
-from relance.settings import Settings, get_settings
+from relance.settings import get_settings
 
 app = typer.Typer(help="Relance: one durable Temporal workflow per unpaid invoice.", no_args_is_help=True)
 policy_app = typer.Typer(help="Check, explain and re-apply collection policies.", no_args_is_help=True)
@@ -106,13 +106,19 @@ def show_status(status: CaseStatus, as_json: bool, *, history: int = 12) -> None
     def when(at: datetime) -> str:
         return at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
-    out.print(f"[bold]Invoice {status.invoice_id}[/]  stage [cyan]{status.stage}[/]  state {status.state}"
-              + (f"  outcome [green]{status.outcome}[/]" if status.outcome else ""), highlight=False)
+    out.print(
+        f"[bold]Invoice {status.invoice_id}[/]  stage [cyan]{status.stage}[/]  state {status.state}"
+        + (f"  outcome [green]{status.outcome}[/]" if status.outcome else ""),
+        highlight=False,
+    )
     paid = f", paid {money(status.total_paid)}" if status.total_paid else ""
     credited = f", credited {money(status.credited)}" if status.credited else ""
     over = f", overpaid {money(status.overpaid)}" if status.overpaid else ""
-    out.print(f"Balance {money(status.balance)} of {money(status.amount)}{paid}{credited}{over} · "
-              f"due {status.due_date} · {status.days_late} days late · policy {status.policy}", highlight=False)
+    out.print(
+        f"Balance {money(status.balance)} of {money(status.amount)}{paid}{credited}{over} · "
+        f"due {status.due_date} · {status.days_late} days late · policy {status.policy}",
+        highlight=False,
+    )
     if status.pause_reason:
         until = f" until {status.paused_until}" if status.paused_until else ""
         out.print(f"Paused: {status.pause_reason}{until}", highlight=False)
@@ -176,26 +182,37 @@ def import_(
         client = await connect(settings)
         with Progress(console=err, transient=True, disable=as_json) as progress:
             task = progress.add_task("starting cases", total=len(parsed.cases))
-            return await start_cases(client, parsed, settings.task_queue,
-                                     on_progress=lambda: progress.advance(task))
+            return await start_cases(client, parsed, settings.task_queue, on_progress=lambda: progress.advance(task))
 
     report = run(go())
     if as_json:
-        out.print_json(json.dumps({"started": sorted(report.started), "existing": sorted(report.existing),
-                                   "rejected": [{"line": e.line, "invoice_id": e.invoice_id, "reason": e.reason}
-                                                for e in report.errors]}))
+        out.print_json(
+            json.dumps(
+                {
+                    "started": sorted(report.started),
+                    "existing": sorted(report.existing),
+                    "rejected": [
+                        {"line": e.line, "invoice_id": e.invoice_id, "reason": e.reason} for e in report.errors
+                    ],
+                }
+            )
+        )
     else:
         for error in report.errors:
             err.print(f"[red]rejected[/] {error}", highlight=False)
-        out.print(f"started {len(report.started)}, already existing {len(report.existing)} (left unchanged), "
-                  f"rejected {len(report.errors)}", highlight=False)
+        out.print(
+            f"started {len(report.started)}, already existing {len(report.existing)} (left unchanged), "
+            f"rejected {len(report.errors)}",
+            highlight=False,
+        )
     if report.errors:
         raise typer.Exit(1)
 
 
 @app.command()
-def status(invoice: str, as_json: JsonFlag = False,
-           history: Annotated[int, typer.Option(help="history lines to show")] = 12) -> None:
+def status(
+    invoice: str, as_json: JsonFlag = False, history: Annotated[int, typer.Option(help="history lines to show")] = 12
+) -> None:
     """Show a case: stage, balance, next step, history."""
     from starter.connect import connect
     from starter.ops import UnknownCase
@@ -224,13 +241,17 @@ def pay(
 ) -> None:
     """Record a payment received (partial payments reduce the balance)."""
     paid_on = parse_date(on, "--on") if on else date.today()
-    act(invoice, build(PaymentReceived, amount=parse_amount(amount), paid_on=paid_on, reference=reference,
-                       by=who(by)), as_json)
+    act(
+        invoice,
+        build(PaymentReceived, amount=parse_amount(amount), paid_on=paid_on, reference=reference, by=who(by)),
+        as_json,
+    )
 
 
 @dispute_app.command("open")
-def dispute_open(invoice: str, reason: Annotated[str, typer.Option()], by: By = None,
-                 as_json: JsonFlag = False) -> None:
+def dispute_open(
+    invoice: str, reason: Annotated[str, typer.Option()], by: By = None, as_json: JsonFlag = False
+) -> None:
     """Open a dispute: all chasing pauses."""
     act(invoice, build(DisputeOpened, reason=reason, by=who(by)), as_json)
 
@@ -287,8 +308,9 @@ def pause(
     as_json: JsonFlag = False,
 ) -> None:
     """Pause chasing (until a date, or until resumed)."""
-    act(invoice, build(Pause, reason=reason, until=parse_date(until, "--until") if until else None, by=who(by)),
-        as_json)
+    act(
+        invoice, build(Pause, reason=reason, until=parse_date(until, "--until") if until else None, by=who(by)), as_json
+    )
 
 
 @app.command()
@@ -355,8 +377,11 @@ def policy_explain(
     """Print the dated steps a policy would run for an invoice due on a date."""
     settings = get_settings()
     try:
-        chosen = load_policy(Path(policy), settings.template_dir) if Path(policy).is_file() else \
-            load_policies(settings.policy_dir, settings.template_dir).get(policy)
+        chosen = (
+            load_policy(Path(policy), settings.template_dir)
+            if Path(policy).is_file()
+            else load_policies(settings.policy_dir, settings.template_dir).get(policy)
+        )
     except PolicyError as exc:
         fail(str(exc))
     if chosen is None:
@@ -368,15 +393,22 @@ def policy_explain(
         fail(f"--now {now!r} is not an ISO date-time")
     seen = seen if seen.tzinfo else seen.replace(tzinfo=zone)
     schedule = plan_steps(chosen, parse_date(due, "--due"), seen)
-    table = Table("step", "action", "template", f"when ({chosen.calendar.timezone})", "note",
-                  title=f"{chosen.label} for an invoice due {due}, seen at {seen.astimezone(zone):%Y-%m-%d %H:%M}")
+    table = Table(
+        "step",
+        "action",
+        "template",
+        f"when ({chosen.calendar.timezone})",
+        "note",
+        title=f"{chosen.label} for an invoice due {due}, seen at {seen.astimezone(zone):%Y-%m-%d %H:%M}",
+    )
     for step, why in schedule.skipped:
         table.add_row(step.id, step.action.value, step.template, "—", f"skipped: {why}")
     for planned in schedule.planned:
         step = planned.step
         note = f"if balance ≥ {step.conditions.min_balance}" if step.conditions.min_balance else ""
-        table.add_row(step.id, step.action.value, step.template,
-                      planned.at.astimezone(zone).strftime("%a %Y-%m-%d %H:%M"), note)
+        table.add_row(
+            step.id, step.action.value, step.template, planned.at.astimezone(zone).strftime("%a %Y-%m-%d %H:%M"), note
+        )
     out.print(table)
 
 
@@ -400,7 +432,6 @@ def demo(
     from relance.demo import run_demo
 
     run(run_demo(get_settings(), out, seconds_per_day=seconds_per_day, minutes=minutes))
-
 
 
 if __name__ == "__main__":

@@ -49,19 +49,40 @@ def cues(today: date) -> list[Cue]:
         return today + timedelta(days=days)
 
     return [
-        Cue(0.5, "F-1008", PaymentReceived(amount=Decimal("420.00"), paid_on=today, reference="VIR-8", by="demo"),
-            "paid before any reminder"),
-        Cue(1.5, "F-1002", PaymentReceived(amount=Decimal("240.00"), paid_on=on(1), reference="CHQ-2", by="demo"),
-            "partial payment: the next reminder asks for 400,00 €"),
+        Cue(
+            0.5,
+            "F-1008",
+            PaymentReceived(amount=Decimal("420.00"), paid_on=today, reference="VIR-8", by="demo"),
+            "paid before any reminder",
+        ),
+        Cue(
+            1.5,
+            "F-1002",
+            PaymentReceived(amount=Decimal("240.00"), paid_on=on(1), reference="CHQ-2", by="demo"),
+            "partial payment: the next reminder asks for 400,00 €",
+        ),
         Cue(2.5, "F-1006", PromiseToPay(promised_on=on(6), by="demo"), "promise to pay in 6 days (will be broken)"),
         Cue(3.5, "F-1003", DisputeOpened(reason="article reçu défectueux", by="demo"), "dispute: chasing pauses"),
-        Cue(4.5, "F-1005", PaymentPlanAgreed(installments=[
-            {"due_on": on(10), "amount": Decimal("600.00")}, {"due_on": on(25), "amount": Decimal("650.00")}],
-            by="demo"), "payment plan in two installments"),
+        Cue(
+            4.5,
+            "F-1005",
+            PaymentPlanAgreed(
+                installments=[
+                    {"due_on": on(10), "amount": Decimal("600.00")},
+                    {"due_on": on(25), "amount": Decimal("650.00")},
+                ],
+                by="demo",
+            ),
+            "payment plan in two installments",
+        ),
         Cue(6.5, "F-1007", WriteOff(reason="montant trop faible pour être poursuivi", by="demo"), "written off"),
         Cue(10.5, "F-1003", DisputeResolved(outcome="rejected", by="demo"), "dispute rejected: chasing resumes"),
-        Cue(13.5, "F-1005", PaymentReceived(amount=Decimal("600.00"), paid_on=on(13), reference="VIR-5a", by="demo"),
-            "first installment paid"),
+        Cue(
+            13.5,
+            "F-1005",
+            PaymentReceived(amount=Decimal("600.00"), paid_on=on(13), reference="VIR-5a", by="demo"),
+            "first installment paid",
+        ),
     ]
 
 
@@ -87,8 +108,13 @@ def board(statuses: list[CaseStatus], day: float, log: list[str], stamp: str) ->
     table.add_column("last event", no_wrap=True, overflow="ellipsis", ratio=1)
     for s in statuses:
         nxt = f"{s.next_step.id} d+{(s.next_step.at - s.as_of).days}" if s.next_step else "—"
-        table.add_row(s.invoice_id.removesuffix(f"-{stamp}"), s.stage, format_money(s.balance, s.currency, "fr"),
-                      nxt, s.history[-1].detail if s.history else "")
+        table.add_row(
+            s.invoice_id.removesuffix(f"-{stamp}"),
+            s.stage,
+            format_money(s.balance, s.currency, "fr"),
+            nxt,
+            s.history[-1].detail if s.history else "",
+        )
     table.caption = "\n".join(log[-4:])
     table.caption_justify = "left"
     return table

@@ -116,8 +116,10 @@ class Policy(Strict):
                     f"@steps[{index}].offset_days: steps must be in offset order: {after.id} "
                     f"({after.offset_days}) comes after {before.id} ({before.offset_days})"
                 )
-        for where, target in (("promise.on_broken", self.promise.on_broken),
-                              ("payment_plan.on_missed", self.payment_plan.on_missed)):
+        for where, target in (
+            ("promise.on_broken", self.promise.on_broken),
+            ("payment_plan.on_missed", self.payment_plan.on_missed),
+        ):
             if target is not None and target not in ids:
                 raise ValueError(f"@{where}: names step {target!r}, which is not one of {ids}")
         return self
@@ -193,8 +195,9 @@ def parse_policy(text: str, file: str, template_dir: Path | None = None) -> Poli
             policy.calendar.holidays.check_known()
     except ValueError as exc:
         if not isinstance(exc, ValidationError):
-            raise PolicyError([Problem(file, "calendar.holidays.country", _line_of(tree, ("calendar", "holidays")),
-                                       str(exc))]) from exc
+            raise PolicyError(
+                [Problem(file, "calendar.holidays.country", _line_of(tree, ("calendar", "holidays")), str(exc))]
+            ) from exc
         problems = []
         for err in exc.errors():
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))

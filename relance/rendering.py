@@ -65,7 +65,10 @@ def message_context(request: StepRequest, balance: Decimal, settings: Settings) 
     if request.installment is not None:
         inst = request.installment
         context["installment"] = {
-            "number": inst.number, "of": inst.of, "amount": money(inst.amount), "due_on": day(inst.due_on)
+            "number": inst.number,
+            "of": inst.of,
+            "amount": money(inst.amount),
+            "due_on": day(inst.due_on),
         }
     return context
 

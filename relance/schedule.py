@@ -63,6 +63,7 @@ def plan_steps(
 
     skipped: list[tuple[Step, str]] = []
     due_started = now >= start_of_day(due_date, cal)
+    first_at: datetime | None
     if escalate:
         first = 0
         first_at = next_send_slot(now, cal)

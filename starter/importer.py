@@ -45,8 +45,20 @@ CSV_COLUMNS = {
     "policy": ("policy",),
     "metadata": ("metadata",),
 }
-REQUIRED_CSV = ["invoice_id", "customer_id", "customer_name", "customer_kind", "customer_email", "address_line1",
-                "postal_code", "city", "country", "amount", "issue_date", "due_date"]
+REQUIRED_CSV = [
+    "invoice_id",
+    "customer_id",
+    "customer_name",
+    "customer_kind",
+    "customer_email",
+    "address_line1",
+    "postal_code",
+    "city",
+    "country",
+    "amount",
+    "issue_date",
+    "due_date",
+]
 
 
 class ImportFileError(Exception):
@@ -132,7 +144,7 @@ def _rows_from_csv(text: str) -> Iterable[tuple[int, dict[str, Any] | Exception]
     for row in reader:
         line = reader.line_num
         if None in row:
-            yield line, ValueError(f"{len(header) + len(row[None])} cells for {len(header)} columns")  # type: ignore[index]
+            yield line, ValueError(f"{len(header) + len(row[None])} cells for {len(header)} columns")
             continue
         if not any((v or "").strip() for v in row.values()):
             continue
@@ -204,7 +216,7 @@ def summary_for(case: CaseInput) -> str:
 
 async def start_case(client: Client, case: CaseInput, task_queue: str) -> WorkflowHandle[Any, Any]:
     return await client.start_workflow(
-        InvoiceCollection.run,  # type: ignore[attr-defined]
+        InvoiceCollection.run,
         args=[case, None],
         id=case.workflow_id,
         task_queue=task_queue,
@@ -214,7 +226,11 @@ async def start_case(client: Client, case: CaseInput, task_queue: str) -> Workfl
 
 
 async def start_cases(
-    client: Client, parsed: ParsedFile, task_queue: str, *, on_progress: Callable[[], None] | None = None,
+    client: Client,
+    parsed: ParsedFile,
+    task_queue: str,
+    *,
+    on_progress: Callable[[], None] | None = None,
     concurrency: int = 20,
 ) -> ImportReport:
     report = ImportReport(errors=list(parsed.errors))

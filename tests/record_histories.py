@@ -44,8 +44,10 @@ async def arrangements(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[A
     await case.update("dispute_resolved", {"outcome": "partially_accepted", "credited_amount": "250"})
     await case.update("promise_to_pay", {"promised_on": "2026-05-15", "amount": "300"})
     await case.advance_to(paris(2026, 5, 20, 12))
-    await case.update("payment_plan_agreed", {"installments": [
-        {"due_on": "2026-06-01", "amount": "500"}, {"due_on": "2026-07-01", "amount": "500"}]})
+    await case.update(
+        "payment_plan_agreed",
+        {"installments": [{"due_on": "2026-06-01", "amount": "500"}, {"due_on": "2026-07-01", "amount": "500"}]},
+    )
     await case.advance_to(paris(2026, 6, 2, 12))
     await case.update("payment_received", {"amount": "500", "paid_on": "2026-06-01", "reference": "I1"})
     await case.update("pause", {"reason": "holiday", "until": "2026-06-10"})
@@ -58,8 +60,11 @@ async def arrangements(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[A
 async def continued(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any]:
     case_input = invoice("H-CONTINUED", starts_at=START)
     handle = await env.client.start_workflow(
-        InvoiceCollection.run, args=[case_input, RunOptions(continue_as_new_after_events=20)],
-        id=case_input.workflow_id, task_queue=queue)
+        InvoiceCollection.run,
+        args=[case_input, RunOptions(continue_as_new_after_events=20)],
+        id=case_input.workflow_id,
+        task_queue=queue,
+    )
     for n in range(12):
         await handle.signal("payment_received", {"amount": "1", "paid_on": "2026-04-20", "reference": f"R{n}"})
     await Case(env, handle).advance_to(paris(2026, 5, 12, 12))
@@ -69,11 +74,18 @@ async def continued(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any,
 async def main() -> None:
     HISTORIES.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
-        settings = Settings(database_url=f"sqlite:///{scratch}/r.db", outbox_dir=Path(scratch) / "outbox",
-                            policy_dir=ROOT / "policies", task_queue=f"record-{uuid.uuid4().hex[:6]}")
-        async with await WorkflowEnvironment.start_time_skipping(
-            test_server_existing_path=server_binary("temporal-test-server"), data_converter=pydantic_data_converter
-        ) as env, build_worker(env.client, settings):
+        settings = Settings(
+            database_url=f"sqlite:///{scratch}/r.db",
+            outbox_dir=Path(scratch) / "outbox",
+            policy_dir=ROOT / "policies",
+            task_queue=f"record-{uuid.uuid4().hex[:6]}",
+        )
+        async with (
+            await WorkflowEnvironment.start_time_skipping(
+                test_server_existing_path=server_binary("temporal-test-server"), data_converter=pydantic_data_converter
+            ) as env,
+            build_worker(env.client, settings),
+        ):
             for scenario in (full_timeline, arrangements, continued):
                 handle = await scenario(env, settings.task_queue)
                 first = env.client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)

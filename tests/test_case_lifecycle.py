@@ -29,8 +29,7 @@ def events(status) -> list[str]:
 async def test_payment_before_first_reminder_sends_nothing(open_case, worker):
     case = await open_case(invoice("PAY-1", starts_at=START))
     await case.advance_to(paris(2026, 4, 22, 11))
-    status = await case.update("payment_received",
-                               {"amount": "1250.00", "paid_on": "2026-04-22", "reference": "VIR-1"})
+    status = await case.update("payment_received", {"amount": "1250.00", "paid_on": "2026-04-22", "reference": "VIR-1"})
     assert (status.state, status.outcome, status.balance) == ("closed", "paid", Decimal("0"))
     await case.env.sleep(60 * 60 * 24 * 60)
     assert outbox_messages(worker) == []
@@ -46,7 +45,9 @@ async def test_partial_payment_shows_new_amount_in_next_message(open_case, worke
     await case.advance_to(paris(2026, 5, 4, 12))
     body = body_of(worker, "invoice-PART-1_reminder-1")
     assert "Le montant restant dû est de 750,00\xa0€." in body
-    assert "Nous avons bien reçu 500,00\xa0€ ; il reste 750,00\xa0€ à régler sur un total de 1\u202f250,00\xa0€." in body
+    assert (
+        "Nous avons bien reçu 500,00\xa0€ ; il reste 750,00\xa0€ à régler sur un total de 1\u202f250,00\xa0€."
+    ) in body
 
 
 async def test_overpayment_is_recorded(open_case, worker):
@@ -139,8 +140,10 @@ async def test_payment_plan_kept_reminds_before_each_installment(open_case, work
     status = await case.update("payment_received", {"amount": "650", "paid_on": "2026-06-13", "reference": "I2"})
     assert status.outcome == "paid"
     assert outbox_messages(worker) == [
-        "invoice-PLN-1_courtesy.eml", "invoice-PLN-1_plan1-installment1-reminder.eml",
-        "invoice-PLN-1_plan1-installment2-reminder.eml", "invoice-PLN-1_reminder-1.eml",
+        "invoice-PLN-1_courtesy.eml",
+        "invoice-PLN-1_plan1-installment1-reminder.eml",
+        "invoice-PLN-1_plan1-installment2-reminder.eml",
+        "invoice-PLN-1_reminder-1.eml",
     ]
     body = body_of(worker, "invoice-PLN-1_plan1-installment2-reminder")
     assert "l'échéance 2\nsur 2, d'un montant de 650,00\xa0€, est à régler le 15 juin 2026" in body
@@ -150,8 +153,10 @@ async def test_payment_plan_kept_reminds_before_each_installment(open_case, work
 async def test_missed_installment_escalates(open_case, worker):
     case = await open_case(invoice("PLN-2", starts_at=START))
     await case.advance_to(paris(2026, 5, 5, 12))
-    await case.update("payment_plan_agreed", {"installments": [
-        {"due_on": "2026-05-15", "amount": "600"}, {"due_on": "2026-06-15", "amount": "650"}]})
+    await case.update(
+        "payment_plan_agreed",
+        {"installments": [{"due_on": "2026-05-15", "amount": "600"}, {"due_on": "2026-06-15", "amount": "650"}]},
+    )
     await case.advance_to(paris(2026, 5, 15, 12))
     await case.update("payment_received", {"amount": "100", "paid_on": "2026-05-15", "reference": "I1"})
     status = await case.advance_to(paris(2026, 5, 20, 12))
@@ -196,7 +201,10 @@ async def test_long_overdue_import_starts_at_the_step_that_fits(open_case, worke
     case = await open_case(invoice("OLD-1", due=date(2026, 3, 2), starts_at=START))
     status = await case.advance_to(paris(2026, 4, 21, 12))
     assert [(s.step_id, s.status) for s in status.steps] == [
-        ("courtesy", "skipped"), ("reminder-1", "skipped"), ("reminder-2", "skipped"), ("call-1", "skipped"),
+        ("courtesy", "skipped"),
+        ("reminder-1", "skipped"),
+        ("reminder-2", "skipped"),
+        ("call-1", "skipped"),
         ("final-reminder", "done"),
     ]
     assert minute(status.steps[-1].at) == paris(2026, 4, 20, 9)
@@ -208,7 +216,10 @@ async def test_small_balance_skips_conditional_steps(open_case, worker):
     case = await open_case(invoice("SMALL-1", amount="40.00", starts_at=START))
     status = await case.advance_to(paris(2026, 5, 16, 12))
     assert [(s.step_id, s.status) for s in status.steps] == [
-        ("courtesy", "skipped"), ("reminder-1", "done"), ("reminder-2", "done"), ("call-1", "skipped"),
+        ("courtesy", "skipped"),
+        ("reminder-1", "done"),
+        ("reminder-2", "done"),
+        ("call-1", "skipped"),
     ]
     assert status.steps[0].detail == "balance 40.00 below the step's minimum 50.00"
 
@@ -217,7 +228,10 @@ async def test_policy_ends_and_case_closes_after_waiting_for_payment(open_case, 
     case = await open_case(invoice("END-1", starts_at=START))
     status = await case.advance_to(paris(2026, 6, 20, 12))
     assert (status.stage, status.next_step.kind, minute(status.next_step.at)) == (
-        "final_reminder", "close", paris(2026, 6, 25, 9))
+        "final_reminder",
+        "close",
+        paris(2026, 6, 25, 9),
+    )
     status = await case.advance_to(paris(2026, 6, 26))
     assert (status.state, status.outcome) == ("closed", "policy_completed")
     assert status.history[-1].detail == "policy completed; 1250.00 EUR still unpaid"

@@ -13,8 +13,10 @@ START = paris(2026, 4, 20, 8)
 async def test_continue_as_new_keeps_state_and_actions_sent_meanwhile(env, worker):
     case_input = invoice("CAN-1", starts_at=START)
     handle = await env.client.start_workflow(
-        InvoiceCollection.run, args=[case_input, RunOptions(continue_as_new_after_events=25)],
-        id=case_input.workflow_id, task_queue=worker.task_queue,
+        InvoiceCollection.run,
+        args=[case_input, RunOptions(continue_as_new_after_events=25)],
+        id=case_input.workflow_id,
+        task_queue=worker.task_queue,
     )
     first_run = (await handle.describe()).run_id
     for n in range(30):
@@ -24,18 +26,21 @@ async def test_continue_as_new_keeps_state_and_actions_sent_meanwhile(env, worke
     assert (await env.client.get_workflow_handle(case_input.workflow_id).describe()).run_id != first_run
     assert status.balance == Decimal("950.00")
     assert [h.data["reference"] for h in status.history if h.event == "payment_received"] == [
-        f"B{n}" for n in range(30)]
+        f"B{n}" for n in range(30)
+    ]
     assert status.stage == "disputed"
     await handle.execute_update("dispute_resolved", {"outcome": "rejected"})
     final = await handle.execute_update(
-        "payment_received", {"amount": "950", "paid_on": "2026-04-20", "reference": "LAST"}, result_type=CaseStatus)
+        "payment_received", {"amount": "950", "paid_on": "2026-04-20", "reference": "LAST"}, result_type=CaseStatus
+    )
     assert (final.outcome, final.total_paid) == ("paid", Decimal("1250"))
 
 
 async def test_demo_clock_compresses_days_into_seconds(env, open_case):
     # One case day lasts 60 real seconds: 27 April, 09:00 is 7 days and 1 hour after the start.
-    case = await open_case(invoice("DEMO-1", starts_at=START, clock={"seconds_per_day": 60,
-                                                                     "starts_at": START.isoformat()}))
+    case = await open_case(
+        invoice("DEMO-1", starts_at=START, clock={"seconds_per_day": 60, "starts_at": START.isoformat()})
+    )
     await env.sleep(timedelta(seconds=7 * 60 + 3))
     status = await case.status()
     # real time also runs while the test works: each real millisecond is 1.44 case seconds

@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -23,9 +23,10 @@ RELANCE = [sys.executable, "-m", "relance.cli"]
 
 
 @pytest.fixture(scope="module")
-async def dev_server() -> Iterator[str]:
+async def dev_server() -> AsyncIterator[str]:
     async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=server_binary("temporal"), ui=False,
+        dev_server_existing_path=server_binary("temporal"),
+        ui=False,
         dev_server_extra_args=["--log-level", "error"],
     ) as environment:
         yield environment.client.service_client.config.target_host
@@ -42,11 +43,13 @@ def ops_env(dev_server: str, tmp_path: Path) -> Iterator[dict[str, str]]:
         "RELANCE_POLICY_DIR": str(ROOT / "policies"),
         "COLUMNS": "200",
     }
-    worker = subprocess.Popen([*RELANCE, "worker"], env=environment, cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=open(tmp_path / "worker.log", "w"))
-    yield environment
-    worker.terminate()
-    worker.wait(timeout=30)
+    with open(tmp_path / "worker.log", "w") as log_file:
+        worker = subprocess.Popen(
+            [*RELANCE, "worker"], env=environment, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log_file
+        )
+        yield environment
+        worker.terminate()
+        worker.wait(timeout=30)
     log = (tmp_path / "worker.log").read_text()
     assert "Traceback" not in log, log
 
@@ -55,7 +58,7 @@ def relance(environment: dict[str, str], *args: str) -> subprocess.CompletedProc
     return subprocess.run([*RELANCE, *args], env=environment, cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
-def wait_for(predicate, seconds: float = 60):  # type: ignore[no-untyped-def]
+def wait_for(predicate, seconds: float = 60):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         value = predicate()
@@ -101,22 +104,31 @@ async def test_import_run_and_operate_cases_from_the_command_line(ops_env, tmp_p
     disputed = relance(ops_env, "dispute", "open", f"F-1003-{stamp}", "--reason", "colis abîmé")
     assert disputed.returncode == 0, disputed.stderr
     assert "Paused: dispute: colis abîmé" in disputed.stdout
-    planned = relance(ops_env, "plan", f"F-1005-{stamp}", "--installment", "2099-01-15:600",
-                      "--installment", "2099-02-15:650.00", "--json")
+    planned = relance(
+        ops_env,
+        "plan",
+        f"F-1005-{stamp}",
+        "--installment",
+        "2099-01-15:600",
+        "--installment",
+        "2099-02-15:650.00",
+        "--json",
+    )
     assert json.loads(planned.stdout)["stage"] == "payment_plan", planned.stderr
 
 
 async def test_a_broken_row_is_reported_by_line_and_the_others_start(ops_env, tmp_path):
     rows = dated_sample(date.today(), "BAD").splitlines()
-    rows[2] = rows[2].replace(",640.00,", ",-640.00,")           # line 3: negative amount
+    rows[2] = rows[2].replace(",640.00,", ",-640.00,")  # line 3: negative amount
     rows[4] = rows[4].replace("ap@globex.example", "not-an-email")  # line 5: bad e-mail
-    rows.append(rows[1])                                          # line 10: the same invoice again
+    rows.append(rows[1])  # line 10: the same invoice again
     broken = tmp_path / "broken.csv"
     broken.write_text("\n".join(rows) + "\n", encoding="utf-8")
     result = relance(ops_env, "import", str(broken))
     assert result.returncode == 1
     assert "line 3 (F-1002-BAD): amount must be greater than 0, got -640.00" in result.stderr
-    assert ("line 5 (F-1004-BAD): customer.email: value is not a valid email address: "
-            "An email address must have an @-sign.") in result.stderr
+    assert (
+        "line 5 (F-1004-BAD): customer.email: value is not a valid email address: An email address must have an @-sign."
+    ) in result.stderr
     assert "line 10 (F-1001-BAD): invoice_id repeats line 2" in result.stderr
     assert "started 6, already existing 0 (left unchanged), rejected 3" in result.stdout

@@ -9,8 +9,10 @@ import pytest
 from starter.importer import ImportFileError, check_policies, parse_file, start_cases
 from tests.conftest import ROOT, Case, terminate_all
 
-HEADER = ("invoice_id;customer_id;customer_name;customer_kind;customer_email;address_line1;postal_code;city;"
-          "country;amount;issue_date;due_date")
+HEADER = (
+    "invoice_id;customer_id;customer_name;customer_kind;customer_email;address_line1;postal_code;city;"
+    "country;amount;issue_date;due_date"
+)
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -20,31 +22,51 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def test_french_csv_with_semicolons_and_decimal_commas(tmp_path):
-    path = write(tmp_path, "f.csv", HEADER + "\n"
-                 "A-1;C1;Dupont SA;business;a@d.example;1 rue X;75001;Paris;FR;1250,50;2026-04-01;2026-04-30\n"
-                 "A-2;C1;Dupont SA;business;a@d.example;1 rue X;75001;Paris;FR;1 250,50;2026-04-01;2026-04-30\n"
-                 "A-3;C1;Dupont SA;business;a@d.example;1 rue X;75001;Paris;FR;1,250.50;2026-04-01;2026-04-30\n")
+    path = write(
+        tmp_path,
+        "f.csv",
+        HEADER + "\n"
+        "A-1;C1;Dupont SA;business;a@d.example;1 rue X;75001;Paris;FR;1250,50;2026-04-01;2026-04-30\n"
+        "A-2;C1;Dupont SA;business;a@d.example;1 rue X;75001;Paris;FR;1 250,50;2026-04-01;2026-04-30\n"
+        "A-3;C1;Dupont SA;business;a@d.example;1 rue X;75001;Paris;FR;1,250.50;2026-04-01;2026-04-30\n",
+    )
     parsed = parse_file(path)
-    assert [(c.invoice_id, c.amount) for _, c in parsed.cases] == [("A-1", Decimal("1250.50")),
-                                                                   ("A-2", Decimal("1250.50"))]
+    assert [(c.invoice_id, c.amount) for _, c in parsed.cases] == [
+        ("A-1", Decimal("1250.50")),
+        ("A-2", Decimal("1250.50")),
+    ]
     assert [str(e) for e in parsed.errors] == ["line 4: amount '1,250.50' mixes ',' and '.'; write it as 1250.50"]
 
 
 ROW_ERRORS = [
-    ("B-1;C1;X;business;a@d.example;1 rue X;75001;Paris;FR;10;2026-04-30;2026-04-01",
-     "line 2 (B-1): due_date 2026-04-01 is before issue_date 2026-04-30"),
-    ("B-1;C1;X;company;a@d.example;1 rue X;75001;Paris;FR;10;2026-04-01;2026-04-30",
-     "line 2 (B-1): customer.kind: Input should be 'business' or 'consumer'"),
-    ("B-1;C1;X;business;a@d.example;1 rue X;75001;Paris;France;10;2026-04-01;2026-04-30",
-     "line 2 (B-1): customer.address.country: String should match pattern '^[A-Z]{2}$'"),
-    ("B-1;C1;X;business;a@d.example;1 rue X;75001;Paris;FR;dix;2026-04-01;2026-04-30",
-     "line 2: amount 'dix' is not a number"),
-    ("B-1;C1;X;business;a@d.example;1 rue X;75001;Paris;FR;10;2026-02-30;2026-04-30",
-     "line 2 (B-1): issue_date: Input should be a valid date or datetime, day value is outside expected range"),
-    ("B-1;C1;X;business;a@d.example;1 rue X;75001;Paris;FR;10;2026-04-01;2026-04-30;extra",
-     "line 2: 13 cells for 12 columns"),
-    ("B 1;C1;X;business;a@d.example;1 rue X;75001;Paris;FR;10;2026-04-01;2026-04-30",
-     "line 2 (B 1): invoice_id: String should match pattern '^[^\\s/]+$'"),
+    (
+        "B-1;C1;X;business;a@d.example;1 rue X;75001;Paris;FR;10;2026-04-30;2026-04-01",
+        "line 2 (B-1): due_date 2026-04-01 is before issue_date 2026-04-30",
+    ),
+    (
+        "B-1;C1;X;company;a@d.example;1 rue X;75001;Paris;FR;10;2026-04-01;2026-04-30",
+        "line 2 (B-1): customer.kind: Input should be 'business' or 'consumer'",
+    ),
+    (
+        "B-1;C1;X;business;a@d.example;1 rue X;75001;Paris;France;10;2026-04-01;2026-04-30",
+        "line 2 (B-1): customer.address.country: String should match pattern '^[A-Z]{2}$'",
+    ),
+    (
+        "B-1;C1;X;business;a@d.example;1 rue X;75001;Paris;FR;dix;2026-04-01;2026-04-30",
+        "line 2: amount 'dix' is not a number",
+    ),
+    (
+        "B-1;C1;X;business;a@d.example;1 rue X;75001;Paris;FR;10;2026-02-30;2026-04-30",
+        "line 2 (B-1): issue_date: Input should be a valid date or datetime, day value is outside expected range",
+    ),
+    (
+        "B-1;C1;X;business;a@d.example;1 rue X;75001;Paris;FR;10;2026-04-01;2026-04-30;extra",
+        "line 2: 13 cells for 12 columns",
+    ),
+    (
+        "B 1;C1;X;business;a@d.example;1 rue X;75001;Paris;FR;10;2026-04-01;2026-04-30",
+        "line 2 (B 1): invoice_id: String should match pattern '^[^\\s/]+$'",
+    ),
 ]
 
 
@@ -59,19 +81,32 @@ def test_header_problems_stop_the_whole_file(tmp_path):
         parse_file(write(tmp_path, "h.csv", HEADER.replace(";amount", "").replace(";due_date", "") + "\n"))
     with pytest.raises(ImportFileError, match="CSV header has unknown columns: colour"):
         parse_file(write(tmp_path, "u.csv", HEADER + ";colour\n"))
-    with pytest.raises(ImportFileError, match="expected a .csv or .json file"):
+    with pytest.raises(ImportFileError, match=r"expected a \.csv or \.json file"):
         parse_file(write(tmp_path, "x.txt", "hello"))
 
 
 def test_json_list_with_metadata_and_a_bad_item(tmp_path):
-    good = {"invoice_id": "J-1", "customer": {"id": "C", "name": "N", "kind": "consumer", "email": "n@x.example",
-            "address": {"line1": "l", "postal_code": "p", "city": "c", "country": "FR"}},
-            "amount": "99.90", "issue_date": "2026-04-01", "due_date": "2026-04-30", "metadata": {"po": "77"}}
+    good = {
+        "invoice_id": "J-1",
+        "customer": {
+            "id": "C",
+            "name": "N",
+            "kind": "consumer",
+            "email": "n@x.example",
+            "address": {"line1": "l", "postal_code": "p", "city": "c", "country": "FR"},
+        },
+        "amount": "99.90",
+        "issue_date": "2026-04-01",
+        "due_date": "2026-04-30",
+        "metadata": {"po": "77"},
+    }
     bad = {**good, "invoice_id": "J-2", "amount": "99.999"}
     parsed = parse_file(write(tmp_path, "i.json", json.dumps({"invoices": [good, bad, "oops"]})))
     assert [(line, c.metadata) for line, c in parsed.cases] == [(1, {"po": "77"})]
-    assert [str(e) for e in parsed.errors] == ["line 2 (J-2): amount 99.999 has more than 2 decimals for EUR",
-                                               "line 3: an invoice must be a JSON object"]
+    assert [str(e) for e in parsed.errors] == [
+        "line 2 (J-2): amount 99.999 has more than 2 decimals for EUR",
+        "line 3: an invoice must be a JSON object",
+    ]
     with pytest.raises(ImportFileError, match="not valid JSON at line 1"):
         parse_file(write(tmp_path, "b.json", "{nope"))
 

@@ -12,25 +12,45 @@ from tests.conftest import invoice, paris
 START = paris(2026, 4, 20, 8)
 
 REJECTED_UPDATES = [
-    ("payment_received", {"amount": "-5", "paid_on": "2026-04-20", "reference": "N1"},
-     "payment amount must be greater than 0, got -5"),
-    ("payment_received", {"amount": "10.005", "paid_on": "2026-04-20", "reference": "N2"},
-     "payment amount 10.005 has more than 2 decimals for EUR"),
-    ("payment_received", {"amount": "10", "paid_on": "2026-05-01", "reference": "N3"},
-     "paid_on 2026-05-01 is in the future (today is 2026-04-20)"),
+    (
+        "payment_received",
+        {"amount": "-5", "paid_on": "2026-04-20", "reference": "N1"},
+        "payment amount must be greater than 0, got -5",
+    ),
+    (
+        "payment_received",
+        {"amount": "10.005", "paid_on": "2026-04-20", "reference": "N2"},
+        "payment amount 10.005 has more than 2 decimals for EUR",
+    ),
+    (
+        "payment_received",
+        {"amount": "10", "paid_on": "2026-05-01", "reference": "N3"},
+        "paid_on 2026-05-01 is in the future (today is 2026-04-20)",
+    ),
     ("payment_received", {"amount": "10", "paid_on": "2026-04-20"}, "reference"),
-    ("payment_received", {"amount": "10", "paid_on": "2026-04-20", "reference": "R", "currency": "USD"},
-     "Extra inputs are not permitted"),
+    (
+        "payment_received",
+        {"amount": "10", "paid_on": "2026-04-20", "reference": "R", "currency": "USD"},
+        "Extra inputs are not permitted",
+    ),
     ("dispute_resolved", {"outcome": "rejected"}, "no dispute is open on this case"),
     ("dispute_resolved", {"outcome": "partially_accepted"}, "credited_amount is required"),
     ("promise_to_pay", {"promised_on": "2026-04-01"}, "promised_on 2026-04-01 is in the past (today is 2026-04-20)"),
-    ("promise_to_pay", {"promised_on": "2026-05-01", "amount": "5000"},
-     "promised amount 5000 is above the balance 1250.00"),
-    ("payment_plan_agreed", {"installments": [{"due_on": "2026-05-15", "amount": "600"}]},
-     "installments add up to 600, the balance is 1250.00"),
-    ("payment_plan_agreed", {"installments": [{"due_on": "2026-06-15", "amount": "600"},
-                                              {"due_on": "2026-05-15", "amount": "650"}]},
-     "installment 2 (2026-05-15) must fall after installment 1"),
+    (
+        "promise_to_pay",
+        {"promised_on": "2026-05-01", "amount": "5000"},
+        "promised amount 5000 is above the balance 1250.00",
+    ),
+    (
+        "payment_plan_agreed",
+        {"installments": [{"due_on": "2026-05-15", "amount": "600"}]},
+        "installments add up to 600, the balance is 1250.00",
+    ),
+    (
+        "payment_plan_agreed",
+        {"installments": [{"due_on": "2026-06-15", "amount": "600"}, {"due_on": "2026-05-15", "amount": "650"}]},
+        "installment 2 (2026-05-15) must fall after installment 1",
+    ),
     ("payment_plan_agreed", {"installments": []}, "installments"),
     ("pause", {"reason": "x", "until": "2026-04-20"}, "until 2026-04-20 must be after today (2026-04-20)"),
     ("resume", {}, "the case is not paused"),
@@ -40,8 +60,9 @@ REJECTED_UPDATES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "payload", "reason"), REJECTED_UPDATES,
-                         ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(REJECTED_UPDATES)])
+@pytest.mark.parametrize(
+    ("name", "payload", "reason"), REJECTED_UPDATES, ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(REJECTED_UPDATES)]
+)
 async def test_invalid_update_is_rejected_and_changes_nothing(open_case, name, payload, reason):
     case = await open_case(invoice(starts_at=START))
     before = await case.status()

@@ -33,30 +33,50 @@ def problems(text: str) -> list[tuple[int | None, str, str]]:
 def test_a_valid_policy_loads_with_defaults():
     policy = parse_policy(VALID, "p.yaml", TEMPLATES)
     assert (policy.label, policy.calendar.timezone, policy.min_days_between_steps) == (
-        "test-policy@v2", "Europe/Paris", 3)
+        "test-policy@v2",
+        "Europe/Paris",
+        3,
+    )
     assert [s.stage_name for s in policy.steps] == ["reminder", "reminder"]
 
 
 BROKEN = [
-    ("steps:\n  - {id: a, offset_days: 1, action: email, template: reminder_1}\n",
-     [(1, "name", "Field required"), (1, "version", "Field required")]),
-    (VALID.replace("action: phone_task", "action: fax"),
-     [(6, "steps[1].action", "Input should be 'email' or 'phone_task'")]),
-    (VALID.replace("offset_days: 8", "offset_days: -1"),
-     [(6, "steps[1].offset_days", "steps must be in offset order: second (-1) comes after first (1)")]),
-    (VALID.replace("on_broken: second", "on_broken: third"),
-     [(7, "promise.on_broken", "names step 'third', which is not one of ['first', 'second']")]),
-    (VALID.replace("template: reminder_1", "template: no_such_template"),
-     [(5, "steps[0].template", "template email/no_such_template.fr.j2 does not exist"),
-      (5, "steps[0].template", "template email/no_such_template.en.j2 does not exist")]),
-    (VALID + "calendar: {timezone: Europe/Pariss, sending_window: {start: '18:00', end: '09:00'}}\n",
-     [(8, "calendar.timezone", "unknown time zone 'Europe/Pariss'"),
-      (8, "calendar.sending_window", "sending window start 18:00:00 must be before its end 09:00:00")]),
-    (VALID + "calendar: {holidays: {country: XX}}\n",
-     [(8, "calendar.holidays.country", "no holiday calendar for country 'XX'")]),
+    (
+        "steps:\n  - {id: a, offset_days: 1, action: email, template: reminder_1}\n",
+        [(1, "name", "Field required"), (1, "version", "Field required")],
+    ),
+    (
+        VALID.replace("action: phone_task", "action: fax"),
+        [(6, "steps[1].action", "Input should be 'email' or 'phone_task'")],
+    ),
+    (
+        VALID.replace("offset_days: 8", "offset_days: -1"),
+        [(6, "steps[1].offset_days", "steps must be in offset order: second (-1) comes after first (1)")],
+    ),
+    (
+        VALID.replace("on_broken: second", "on_broken: third"),
+        [(7, "promise.on_broken", "names step 'third', which is not one of ['first', 'second']")],
+    ),
+    (
+        VALID.replace("template: reminder_1", "template: no_such_template"),
+        [
+            (5, "steps[0].template", "template email/no_such_template.fr.j2 does not exist"),
+            (5, "steps[0].template", "template email/no_such_template.en.j2 does not exist"),
+        ],
+    ),
+    (
+        VALID + "calendar: {timezone: Europe/Pariss, sending_window: {start: '18:00', end: '09:00'}}\n",
+        [
+            (8, "calendar.timezone", "unknown time zone 'Europe/Pariss'"),
+            (8, "calendar.sending_window", "sending window start 18:00:00 must be before its end 09:00:00"),
+        ],
+    ),
+    (
+        VALID + "calendar: {holidays: {country: XX}}\n",
+        [(8, "calendar.holidays.country", "no holiday calendar for country 'XX'")],
+    ),
     (VALID + "colour: blue\n", [(8, "colour", "Extra inputs are not permitted")]),
-    (VALID.replace("id: first", "id: second"),
-     [(6, "steps[1].id", "step id 'second' is used twice")]),
+    (VALID.replace("id: first", "id: second"), [(6, "steps[1].id", "step id 'second' is used twice")]),
     ("name: [unclosed\n", [(2, "", "not valid YAML: expected ',' or ']', but got '<stream end>'")]),
     ("- just a list\n", [(1, "", "a policy is a YAML mapping (name, version, steps, ...)")]),
 ]
@@ -71,8 +91,13 @@ def test_policy_check_command_reports_every_problem_and_fails(tmp_path: Path):
     good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
     good.write_text(VALID)
     bad.write_text(VALID.replace("action: phone_task", "action: fax").replace("version: 2", "version: 0"))
-    result = subprocess.run([sys.executable, "-m", "relance.cli", "policy", "check", str(good), str(bad)],
-                            capture_output=True, text=True, cwd=ROOT, env={"COLUMNS": "200", "PATH": ""})
+    result = subprocess.run(
+        [sys.executable, "-m", "relance.cli", "policy", "check", str(good), str(bad)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"COLUMNS": "200", "PATH": ""},
+    )
     assert result.returncode == 1
     assert f"ok {good}: test-policy@v2, 2 steps" in result.stdout
     assert f"{bad}:2: version: Input should be greater than or equal to 1" in result.stderr
@@ -117,8 +142,9 @@ def test_policy_selection(kind, segment, amount, named, chosen):
 
 
 def test_selection_explains_why_nothing_fits(tmp_path: Path):
-    (tmp_path / "p.yaml").write_text(VALID.replace("customer_kinds: [business]",
-                                                   "customer_kinds: [business], min_amount: 5000"))
+    (tmp_path / "p.yaml").write_text(
+        VALID.replace("customer_kinds: [business]", "customer_kinds: [business], min_amount: 5000")
+    )
     policies = load_policies(tmp_path, TEMPLATES)
     with pytest.raises(NoPolicy, match=r"no policy fits invoice X-1 \(test-policy: amount 1250.00 below 5000\)"):
         select_policy(policies, invoice("X-1"))

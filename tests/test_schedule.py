@@ -25,33 +25,93 @@ def fmt(at: datetime) -> str:
 
 SCHEDULES = [
     # (seen at, cursor, last contact, escalate) -> planned [(step, when)], skipped [step]
-    ("fresh case, a month ahead", paris(2026, 4, 1, 10), 0, None, False,
-     [("courtesy", "Mon 27 Apr 09:00"), ("reminder-1", "Mon 04 May 09:00"), ("reminder-2", "Mon 11 May 09:00"),
-      ("call-1", "Fri 15 May 09:00"), ("final-reminder", "Tue 26 May 09:00")], []),
-    ("imported on the due date, 10:30: courtesy is pre-due and moot", paris(2026, 4, 30, 10, 30), 0, None, False,
-     [("reminder-1", "Mon 04 May 09:00"), ("reminder-2", "Mon 11 May 09:00"), ("call-1", "Fri 15 May 09:00"),
-      ("final-reminder", "Tue 26 May 09:00")], ["courtesy"]),
-    ("imported two days before due, evening: courtesy next morning", paris(2026, 4, 28, 20), 0, None, False,
-     [("courtesy", "Wed 29 Apr 09:00"), ("reminder-1", "Mon 04 May 09:00"), ("reminder-2", "Mon 11 May 09:00"),
-      ("call-1", "Fri 15 May 09:00"), ("final-reminder", "Tue 26 May 09:00")], []),
-    ("imported 40 days late on a Saturday: only the final reminder, Monday", paris(2026, 6, 6, 11), 0, None, False,
-     [("final-reminder", "Mon 08 Jun 09:00")], ["courtesy", "reminder-1", "reminder-2", "call-1"]),
-    ("resumed inside the window after reminder-1: the latest missed runs at once", paris(2026, 5, 12, 15), 2,
-     paris(2026, 5, 4, 9), False,
-     [("reminder-2", "Tue 12 May 15:00"), ("call-1", "Fri 15 May 09:00"), ("final-reminder", "Tue 26 May 09:00")],
-     []),
-    ("a recent contact holds the next step 3 days (14 May is Ascension)", paris(2026, 5, 11, 10), 2,
-     paris(2026, 5, 11, 10), False,
-     [("reminder-2", "Fri 15 May 09:00"), ("call-1", "Mon 18 May 09:00"), ("final-reminder", "Tue 26 May 09:00")],
-     []),
-    ("escalation makes the target due at the next slot", paris(2026, 5, 7, 19), 4, paris(2026, 5, 4, 9), True,
-     [("final-reminder", "Mon 11 May 09:00")], []),
+    (
+        "fresh case, a month ahead",
+        paris(2026, 4, 1, 10),
+        0,
+        None,
+        False,
+        [
+            ("courtesy", "Mon 27 Apr 09:00"),
+            ("reminder-1", "Mon 04 May 09:00"),
+            ("reminder-2", "Mon 11 May 09:00"),
+            ("call-1", "Fri 15 May 09:00"),
+            ("final-reminder", "Tue 26 May 09:00"),
+        ],
+        [],
+    ),
+    (
+        "imported on the due date, 10:30: courtesy is pre-due and moot",
+        paris(2026, 4, 30, 10, 30),
+        0,
+        None,
+        False,
+        [
+            ("reminder-1", "Mon 04 May 09:00"),
+            ("reminder-2", "Mon 11 May 09:00"),
+            ("call-1", "Fri 15 May 09:00"),
+            ("final-reminder", "Tue 26 May 09:00"),
+        ],
+        ["courtesy"],
+    ),
+    (
+        "imported two days before due, evening: courtesy next morning",
+        paris(2026, 4, 28, 20),
+        0,
+        None,
+        False,
+        [
+            ("courtesy", "Wed 29 Apr 09:00"),
+            ("reminder-1", "Mon 04 May 09:00"),
+            ("reminder-2", "Mon 11 May 09:00"),
+            ("call-1", "Fri 15 May 09:00"),
+            ("final-reminder", "Tue 26 May 09:00"),
+        ],
+        [],
+    ),
+    (
+        "imported 40 days late on a Saturday: only the final reminder, Monday",
+        paris(2026, 6, 6, 11),
+        0,
+        None,
+        False,
+        [("final-reminder", "Mon 08 Jun 09:00")],
+        ["courtesy", "reminder-1", "reminder-2", "call-1"],
+    ),
+    (
+        "resumed inside the window after reminder-1: the latest missed runs at once",
+        paris(2026, 5, 12, 15),
+        2,
+        paris(2026, 5, 4, 9),
+        False,
+        [("reminder-2", "Tue 12 May 15:00"), ("call-1", "Fri 15 May 09:00"), ("final-reminder", "Tue 26 May 09:00")],
+        [],
+    ),
+    (
+        "a recent contact holds the next step 3 days (14 May is Ascension)",
+        paris(2026, 5, 11, 10),
+        2,
+        paris(2026, 5, 11, 10),
+        False,
+        [("reminder-2", "Fri 15 May 09:00"), ("call-1", "Mon 18 May 09:00"), ("final-reminder", "Tue 26 May 09:00")],
+        [],
+    ),
+    (
+        "escalation makes the target due at the next slot",
+        paris(2026, 5, 7, 19),
+        4,
+        paris(2026, 5, 4, 9),
+        True,
+        [("final-reminder", "Mon 11 May 09:00")],
+        [],
+    ),
     ("every step done", paris(2026, 6, 1, 10), 5, paris(2026, 5, 26, 9), False, [], []),
 ]
 
 
-@pytest.mark.parametrize(("label", "now", "cursor", "last", "escalate", "planned", "skipped"), SCHEDULES,
-                         ids=[row[0] for row in SCHEDULES])
+@pytest.mark.parametrize(
+    ("label", "now", "cursor", "last", "escalate", "planned", "skipped"), SCHEDULES, ids=[row[0] for row in SCHEDULES]
+)
 def test_schedule(label, now, cursor, last, escalate, planned, skipped):
     schedule = plan_steps(POLICY, DUE, now, cursor=cursor, last_contact_at=last, escalate=escalate)
     assert [(p.step.id, fmt(p.at)) for p in schedule.planned] == planned
@@ -60,11 +120,11 @@ def test_schedule(label, now, cursor, last, escalate, planned, skipped):
 
 CAL = CalendarSpec(sending_window=SendingWindow(start="10:00", end="13:00"))
 SLOTS = [
-    (paris(2026, 5, 4, 8), "Mon 04 May 10:00"),        # before the window: opening
-    (paris(2026, 5, 4, 11, 15), "Mon 04 May 11:15"),   # inside: right away
-    (paris(2026, 5, 4, 13), "Tue 05 May 10:00"),       # at closing: next day
-    (paris(2026, 5, 7, 14), "Mon 11 May 10:00"),       # Thursday after closing: Fri 8 May holiday, weekend
-    (paris(2026, 12, 24, 16), "Mon 28 Dec 10:00"),     # Christmas Friday, weekend
+    (paris(2026, 5, 4, 8), "Mon 04 May 10:00"),  # before the window: opening
+    (paris(2026, 5, 4, 11, 15), "Mon 04 May 11:15"),  # inside: right away
+    (paris(2026, 5, 4, 13), "Tue 05 May 10:00"),  # at closing: next day
+    (paris(2026, 5, 7, 14), "Mon 11 May 10:00"),  # Thursday after closing: Fri 8 May holiday, weekend
+    (paris(2026, 12, 24, 16), "Mon 28 Dec 10:00"),  # Christmas Friday, weekend
     (datetime.fromisoformat("2026-05-04T07:30:00+00:00"), "Mon 04 May 10:00"),  # 09:30 in Paris
 ]
 
@@ -74,10 +134,16 @@ def test_next_send_slot(at, slot):
     assert fmt(next_send_slot(at, CAL)) == slot
 
 
-@pytest.mark.parametrize(("day", "contact"), [
-    (date(2026, 5, 1), False), (date(2026, 5, 2), False), (date(2026, 5, 4), True), (date(2026, 7, 14), False),
-    (date(2025, 12, 26), True),
-])
+@pytest.mark.parametrize(
+    ("day", "contact"),
+    [
+        (date(2026, 5, 1), False),
+        (date(2026, 5, 2), False),
+        (date(2026, 5, 4), True),
+        (date(2026, 7, 14), False),
+        (date(2025, 12, 26), True),
+    ],
+)
 def test_contact_days_in_france(day, contact):
     assert is_contact_day(day, CAL) is contact
 

@@ -21,10 +21,18 @@ START = paris(2026, 4, 20, 8)
 
 def request_for(case_input, step_id: str = "reminder-1", template: str = "reminder_1", **extra) -> StepRequest:
     return StepRequest(
-        case_id=case_input.workflow_id, invoice_id=case_input.invoice_id, step_id=step_id,
-        idempotency_key=f"{case_input.workflow_id}:{step_id}", template=template, customer=case_input.customer,
-        amount=case_input.amount, currency=case_input.currency, issue_date=case_input.issue_date,
-        due_date=case_input.due_date, as_of=date(2026, 5, 4), **extra,
+        case_id=case_input.workflow_id,
+        invoice_id=case_input.invoice_id,
+        step_id=step_id,
+        idempotency_key=f"{case_input.workflow_id}:{step_id}",
+        template=template,
+        customer=case_input.customer,
+        amount=case_input.amount,
+        currency=case_input.currency,
+        issue_date=case_input.issue_date,
+        due_date=case_input.due_date,
+        as_of=date(2026, 5, 4),
+        **extra,
     )
 
 

@@ -26,9 +26,13 @@ def endpoint() -> Iterator[RecordingEndpoint]:
 @pytest.fixture
 def settings(tmp_path: Path, endpoint: RecordingEndpoint) -> Settings:
     return Settings(
-        database_url=f"sqlite:///{tmp_path / 'relance.db'}", policy_dir=ROOT / "policies",
-        task_queue=f"test-{uuid.uuid4().hex[:8]}", email_backend="sendgrid",
-        sendgrid_api_key="SG.test-key", sendgrid_api_host=endpoint.url, email_from="relances@vendor.example",
+        database_url=f"sqlite:///{tmp_path / 'relance.db'}",
+        policy_dir=ROOT / "policies",
+        task_queue=f"test-{uuid.uuid4().hex[:8]}",
+        email_backend="sendgrid",
+        sendgrid_api_key="SG.test-key",
+        sendgrid_api_host=endpoint.url,
+        email_from="relances@vendor.example",
         creditor_name="Vendor SAS",
     )
 
@@ -43,8 +47,7 @@ async def test_server_error_is_retried_without_a_duplicate(open_case, endpoint, 
     assert first.path == "/v3/mail/send"
     assert first.headers["Authorization"] == "Bearer SG.test-key"
     assert first.body["personalizations"][0]["to"] == [{"email": "compta@acme.example", "name": "ACME SAS"}]
-    assert first.body["custom_args"] == {"relance_key": "invoice-SG-1:courtesy",
-                                         "relance_case": "invoice-SG-1"}
+    assert first.body["custom_args"] == {"relance_key": "invoice-SG-1:courtesy", "relance_case": "invoice-SG-1"}
     assert first.body["from"] == {"email": "relances@vendor.example", "name": "Vendor SAS"}
     assert first.body["subject"] == "Facture SG-1 : échéance le 30 avril 2026"
     assert first.body["content"][0]["type"] == "text/plain"
@@ -60,15 +63,26 @@ async def test_bad_request_is_not_retried_and_the_case_goes_on(open_case, endpoi
     case = await open_case(invoice("SG-2", starts_at=START))
     status = await case.advance_to(paris(2026, 5, 4, 12))
     assert [r.body["subject"] for r in endpoint.requests] == [
-        "Facture SG-2 : échéance le 30 avril 2026", "Rappel : facture SG-2 échue depuis 4 jours"]
+        "Facture SG-2 : échéance le 30 avril 2026",
+        "Rappel : facture SG-2 échue depuis 4 jours",
+    ]
     assert [(s.step_id, s.status) for s in status.steps] == [("courtesy", "failed"), ("reminder-1", "failed")]
     assert status.steps[0].detail == (
-        'SendGrid answered 400: {"errors": [{"message": "Does not contain a valid address."}]}')
+        'SendGrid answered 400: {"errors": [{"message": "Does not contain a valid address."}]}'
+    )
 
 
 def email() -> OutgoingEmail:
-    return OutgoingEmail(to="a@b.example", to_name="A", sender="s@v.example", sender_name="V", subject="S",
-                         text="T", idempotency_key="invoice-X:step", case_id="invoice-X")
+    return OutgoingEmail(
+        to="a@b.example",
+        to_name="A",
+        sender="s@v.example",
+        sender_name="V",
+        subject="S",
+        text="T",
+        idempotency_key="invoice-X:step",
+        case_id="invoice-X",
+    )
 
 
 def test_rate_limit_is_a_transient_failure(endpoint):

@@ -10,19 +10,24 @@ async def test_full_escalation_timeline_follows_calendar(open_case, worker):
     # Due Thursday 30 April 2026. 1 May (Labour Day) is a Friday, 25 May is Whit Monday.
     case = await open_case(invoice("TL-1", starts_at=paris(2026, 4, 20, 8)))
     status = await case.advance_to(paris(2026, 6, 1, 12))
-    done = [(s.step_id, s.at.astimezone(paris(2026, 1, 1).tzinfo).strftime("%a %d %b %H:%M"))
-            for s in status.steps if s.status == "done"]
+    done = [
+        (s.step_id, s.at.astimezone(paris(2026, 1, 1).tzinfo).strftime("%a %d %b %H:%M"))
+        for s in status.steps
+        if s.status == "done"
+    ]
     assert done == [
-        ("courtesy", "Mon 27 Apr 09:00"),        # -5 days = Saturday 25 → Monday, window opens 09:00
-        ("reminder-1", "Mon 04 May 09:00"),      # +1 = Friday 1 May, a holiday → Monday 4
-        ("reminder-2", "Mon 11 May 09:00"),      # +10 = Sunday 10 → Monday 11
-        ("call-1", "Fri 15 May 09:00"),          # +15 = Friday 15
+        ("courtesy", "Mon 27 Apr 09:00"),  # -5 days = Saturday 25 → Monday, window opens 09:00
+        ("reminder-1", "Mon 04 May 09:00"),  # +1 = Friday 1 May, a holiday → Monday 4
+        ("reminder-2", "Mon 11 May 09:00"),  # +10 = Sunday 10 → Monday 11
+        ("call-1", "Fri 15 May 09:00"),  # +15 = Friday 15
         ("final-reminder", "Tue 26 May 09:00"),  # +25 = Whit Monday 25 May → Tuesday 26
     ]
     assert status.stage == "final_reminder"
     assert outbox_messages(worker) == [
-        "invoice-TL-1_courtesy.eml", "invoice-TL-1_final-reminder.eml",
-        "invoice-TL-1_reminder-1.eml", "invoice-TL-1_reminder-2.eml",
+        "invoice-TL-1_courtesy.eml",
+        "invoice-TL-1_final-reminder.eml",
+        "invoice-TL-1_reminder-1.eml",
+        "invoice-TL-1_reminder-2.eml",
     ]
     mail = message_from_bytes((worker.outbox_dir / "invoice-TL-1_reminder-2.eml").read_bytes(), policy=default)
     assert mail["To"] == "ACME SAS <compta@acme.example>"

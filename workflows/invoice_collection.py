@@ -79,8 +79,14 @@ class InvoiceCollection:
             while not state.closed:
                 if self._history_is_long(options):
                     await workflow.wait_condition(workflow.all_handlers_finished)
-                    workflow.continue_as_new(args=[case, RunOptions(
-                        carried=state, continue_as_new_after_events=options.continue_as_new_after_events)])
+                    workflow.continue_as_new(
+                        args=[
+                            case,
+                            RunOptions(
+                                carried=state, continue_as_new_after_events=options.continue_as_new_after_events
+                            ),
+                        ]
+                    )
                 self._next = self._plan_next(commit=True)
                 self._show_details()
                 if self._next is None:
@@ -105,15 +111,22 @@ class InvoiceCollection:
         state, policy, now = self.state, self._policy, now or self.now()
         if state.on_hold:
             if state.dispute is None and state.manual_pause and state.manual_pause.until:
-                return NextEvent(kind="resume", id="pause-end",
-                                 at=start_of_day(state.manual_pause.until, policy.calendar))
+                return NextEvent(
+                    kind="resume", id="pause-end", at=start_of_day(state.manual_pause.until, policy.calendar)
+                )
             return None
         if state.promise is not None:
             return NextEvent(kind="promise_check", id="promise", at=state.promise_deadline())
         if state.plan is not None:
             return self._next_installment_event(now)
-        schedule = plan_steps(policy, state.case.due_date, now, cursor=state.cursor,
-                              last_contact_at=state.last_contact_at, escalate=state.escalate)
+        schedule = plan_steps(
+            policy,
+            state.case.due_date,
+            now,
+            cursor=state.cursor,
+            last_contact_at=state.last_contact_at,
+            escalate=state.escalate,
+        )
         if commit:
             for step, why in schedule.skipped:
                 state.step_done(now, StepRecord(step_id=step.id, at=now, status="skipped", detail=why))
@@ -133,12 +146,19 @@ class InvoiceCollection:
         if days_before is None or k in state.plan.reminded:
             return check
         due_on = state.plan.installments[k].due_on
-        remind_at = max(slot_on_or_after_day(due_on - timedelta(days=days_before), policy.calendar),
-                        next_send_slot(now, policy.calendar))
+        remind_at = max(
+            slot_on_or_after_day(due_on - timedelta(days=days_before), policy.calendar),
+            next_send_slot(now, policy.calendar),
+        )
         if local_day(remind_at, policy.calendar) > due_on:
             return check
-        return NextEvent(kind="installment_reminder", id=f"installment-{k + 1}-reminder",
-                         action=StepAction.email.value, at=remind_at, index=k)
+        return NextEvent(
+            kind="installment_reminder",
+            id=f"installment-{k + 1}-reminder",
+            action=StepAction.email.value,
+            at=remind_at,
+            index=k,
+        )
 
     async def _fire(self, event: NextEvent) -> None:
         state, now = self.state, max(self.now(), event.at)
@@ -155,8 +175,11 @@ class InvoiceCollection:
             case "resume":
                 state.lift_expired_pause(now)
             case "close":
-                state.close(now, Outcome.policy_completed,
-                            f"policy completed; {state.balance} {state.case.currency} still unpaid")
+                state.close(
+                    now,
+                    Outcome.policy_completed,
+                    f"policy completed; {state.balance} {state.case.currency} still unpaid",
+                )
         self._changed()
 
     async def _run_step(self, index: int, now: datetime) -> None:
@@ -176,8 +199,17 @@ class InvoiceCollection:
             state.record(self.now(), "step_postponed", f"{step.id}: {result.detail}", step_id=step.id)
             return
         status = "skipped" if result.status == "skipped_settled" else "done"
-        state.step_done(self.now(), StepRecord(step_id=step.id, at=self.now(), status=status, detail=result.detail,
-                                               channel=result.channel, provider_id=result.provider_id))
+        state.step_done(
+            self.now(),
+            StepRecord(
+                step_id=step.id,
+                at=self.now(),
+                status=status,
+                detail=result.detail,
+                channel=result.channel,
+                provider_id=result.provider_id,
+            ),
+        )
         state.advance_past(index, self.now())
 
     def _step_blocker(self, index: int) -> str | None:
@@ -205,8 +237,9 @@ class InvoiceCollection:
         key = f"plan{plan.number}-installment{k + 1}-reminder"
         request = self._request(key, policy.payment_plan.reminder_template, now)
         request.requires_stage = "payment_plan"
-        request.installment = InstallmentDue(number=k + 1, of=len(plan.installments), amount=item.amount,
-                                             due_on=item.due_on)
+        request.installment = InstallmentDue(
+            number=k + 1, of=len(plan.installments), amount=item.amount, due_on=item.due_on
+        )
         result = await self._execute(SEND_EMAIL, request, key, now)
         if result is not None:
             state.record(self.now(), "installment_reminder", f"{key}: {result.detail}", status=result.status)
@@ -215,8 +248,11 @@ class InvoiceCollection:
         """Run a step's activity; a permanent failure is recorded and the case goes on."""
         try:
             return await workflow.execute_activity(
-                activity, request, result_type=StepResult,
-                start_to_close_timeout=timedelta(minutes=2), retry_policy=STEP_RETRY,
+                activity,
+                request,
+                result_type=StepResult,
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=STEP_RETRY,
                 summary=f"{label} for {request.invoice_id}",
             )
         except ActivityError as err:
@@ -229,17 +265,28 @@ class InvoiceCollection:
         case = state.case
         closes = window_closes(local_day(now, cal), cal)
         return StepRequest(
-            case_id=workflow.info().workflow_id, invoice_id=case.invoice_id, step_id=step_id,
-            idempotency_key=f"{workflow.info().workflow_id}:{step_id}", template=template,
-            customer=case.customer, amount=case.amount, currency=case.currency,
-            issue_date=case.issue_date, due_date=case.due_date, as_of=local_day(now, cal),
+            case_id=workflow.info().workflow_id,
+            invoice_id=case.invoice_id,
+            step_id=step_id,
+            idempotency_key=f"{workflow.info().workflow_id}:{step_id}",
+            template=template,
+            customer=case.customer,
+            amount=case.amount,
+            currency=case.currency,
+            issue_date=case.issue_date,
+            due_date=case.due_date,
+            as_of=local_day(now, cal),
             window_closes_at=state.clock.real_time(closes),
         )
 
     async def _resolve_policy(self, case: CaseInput) -> Policy:
         return await workflow.execute_activity(
-            RESOLVE_POLICY, case, result_type=Policy, start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=POLICY_RETRY, summary=f"choose policy for {case.invoice_id}",
+            RESOLVE_POLICY,
+            case,
+            result_type=Policy,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=POLICY_RETRY,
+            summary=f"choose policy for {case.invoice_id}",
         )
 
     # ---- time ----------------------------------------------------------------------------------------
@@ -255,9 +302,11 @@ class InvoiceCollection:
             return True
         version = self._version
         try:
-            await workflow.wait_condition(lambda: self._version != version,
-                                          timeout=self.state.clock.real_delay(remaining),
-                                          timeout_summary=f"until {event.kind} {event.id}")
+            await workflow.wait_condition(
+                lambda: self._version != version,
+                timeout=self.state.clock.real_delay(remaining),
+                timeout_summary=f"until {event.kind} {event.id}",
+            )
         except TimeoutError:
             return True
         return False
@@ -271,8 +320,10 @@ class InvoiceCollection:
 
     def _history_is_long(self, options: RunOptions) -> bool:
         info = workflow.info()
-        return (info.is_continue_as_new_suggested()
-                or info.get_current_history_length() >= options.continue_as_new_after_events)
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= options.continue_as_new_after_events
+        )
 
     # ---- ops actions -----------------------------------------------------------------------------------
 
@@ -300,8 +351,13 @@ class InvoiceCollection:
             action = _parse(action_type, payload)
             self.state.check(action, self.now())
         except Rejected as err:
-            self.state.record(self.now(), "rejected", f"{action_type.name} rejected: {err}",
-                              action=action_type.name, payload=payload if isinstance(payload, dict) else None)
+            self.state.record(
+                self.now(),
+                "rejected",
+                f"{action_type.name} rejected: {err}",
+                action=action_type.name,
+                payload=payload if isinstance(payload, dict) else None,
+            )
             return
         self._apply(action)
 
