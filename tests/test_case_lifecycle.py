@@ -249,3 +249,25 @@ async def test_operator_reapplies_another_policy(open_case, worker):
     with pytest.raises(WorkflowUpdateFailedError) as err:
         await case.update("reapply_policy", {"policy": "no-such-policy"})
     assert "policy 'no-such-policy' does not exist" in str(err.value.cause)
+
+
+async def test_cancelling_the_workflow_closes_the_case_as_cancelled(open_case, worker):
+    case = await open_case(invoice("CXL-1", starts_at=START))
+    await case.handle.cancel()
+    await case.env.sleep(1)
+    status = await case.status()
+    assert (status.state, status.outcome, status.history[-1].detail) == (
+        "closed",
+        "cancelled",
+        "case cancelled in Temporal",
+    )
+    assert (await case.handle.describe()).status == WorkflowExecutionStatus.CANCELED
+
+
+async def test_english_speaking_customer_gets_english_messages(open_case, worker):
+    case = await open_case(invoice("EN-1", starts_at=START, customer={"language": "en", "name": "Initech Ltd"}))
+    await case.advance_to(paris(2026, 5, 4, 12))
+    mail = message_from_bytes((worker.outbox_dir / "invoice-EN-1_reminder-1.eml").read_bytes(), policy=default)
+    assert mail["Subject"] == "Reminder: invoice EN-1 is 4 days overdue"
+    assert "Dear Initech Ltd," in mail.get_content()
+    assert "The amount outstanding is €1,250.00." in mail.get_content()
