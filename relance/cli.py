@@ -33,6 +33,7 @@ from relance.case import CaseStatus
 from relance.errors import explain
 from relance.invoice import DemoClock
 from relance.policy import PolicyError, load_policies, load_policy
+from relance.process import end_process
 from relance.schedule import plan_steps
 from relance.settings import get_settings
 
@@ -434,5 +435,15 @@ def demo(
     run(run_demo(get_settings(), out, seconds_per_day=seconds_per_day, minutes=minutes))
 
 
+def main() -> None:
+    """Console entry point (see end_process for why it does not return)."""
+    code = 0
+    try:
+        app()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    end_process(code)
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -2,7 +2,9 @@
 
 import asyncio
 import logging
+import signal
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -36,14 +38,23 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
         activities=[policies.resolve_policy, contact.send_email, contact.create_phone_task],
         activity_executor=ThreadPoolExecutor(max_workers=16),
         build_id=settings.build_id,
+        graceful_shutdown_timeout=timedelta(seconds=30),
     )
 
 
 async def run_worker(settings: Settings) -> None:
+    """Poll until SIGTERM or SIGINT, then stop taking work and let running activities finish."""
     client = await connect(settings)
     worker = build_worker(client, settings)
-    logging.getLogger("relance").info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
-    await worker.run()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    log = logging.getLogger("relance")
+    async with worker:
+        log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
+        await stop.wait()
+        log.info("worker stopping: finishing running activities")
 
 
 def main(settings: Settings) -> None:
