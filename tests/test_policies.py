@@ -159,3 +159,33 @@ def test_a_case_keeps_its_holiday_dates():
     assert (dates[0].isoformat(), dates[-1].isoformat(), len(dates)) == ("2025-01-01", "2036-12-25", 132)
     assert frozen.model_dump()["steps"] == policy.model_dump()["steps"]
     assert Decimal(str(frozen.steps[0].conditions.min_balance)) == Decimal("50.00")
+
+
+def test_policy_explain_prints_the_dated_schedule():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "relance.cli",
+            "policy",
+            "explain",
+            "b2b-standard",
+            "--due",
+            "2026-04-30",
+            "--now",
+            "2026-04-29T20:00",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"COLUMNS": "200", "PATH": ""},
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [" ".join(line.replace("│", " ").split()) for line in result.stdout.splitlines() if "│" in line]
+    assert rows == [
+        "courtesy email pre_due Thu 2026-04-30 09:00 if balance ≥ 50.00",
+        "reminder-1 email reminder_1 Mon 2026-05-04 09:00",
+        "reminder-2 email reminder_2 Mon 2026-05-11 09:00",
+        "call-1 phone_task call_script Fri 2026-05-15 09:00 if balance ≥ 500.00",
+        "final-reminder email final_reminder Tue 2026-05-26 09:00",
+    ]

@@ -35,3 +35,10 @@ async def test_full_escalation_timeline_follows_calendar(open_case, worker):
     body = mail.get_content()
     assert "reste impayée depuis\n11 jours" in body
     assert "40,00\xa0€" in body
+
+
+async def test_courtesy_note_wording_follows_the_days_left(open_case, worker):
+    case = await open_case(invoice("TL-2", starts_at=paris(2026, 4, 29, 20)))
+    await case.advance_to(paris(2026, 4, 30, 10))
+    mail = message_from_bytes((worker.outbox_dir / "invoice-TL-2_courtesy.eml").read_bytes(), policy=default)
+    assert "arrive à échéance le 30 avril 2026 (aujourd'hui)" in mail.get_content()

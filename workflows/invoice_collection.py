@@ -191,7 +191,7 @@ class InvoiceCollection:
             state.advance_past(index, now)
             return
         request = self._request(step.id, step.template, now)
-        result = await self._execute(ACTIVITY_FOR_ACTION[step.action], request, step.id, now)
+        result = await self._execute(ACTIVITY_FOR_ACTION[step.action], request, step.id)
         if result is None:
             state.advance_past(index, now)
             return
@@ -240,11 +240,11 @@ class InvoiceCollection:
         request.installment = InstallmentDue(
             number=k + 1, of=len(plan.installments), amount=item.amount, due_on=item.due_on
         )
-        result = await self._execute(SEND_EMAIL, request, key, now)
+        result = await self._execute(SEND_EMAIL, request, key)
         if result is not None:
             state.record(self.now(), "installment_reminder", f"{key}: {result.detail}", status=result.status)
 
-    async def _execute(self, activity: str, request: StepRequest, label: str, now: datetime) -> StepResult | None:
+    async def _execute(self, activity: str, request: StepRequest, label: str) -> StepResult | None:
         """Run a step's activity; a permanent failure is recorded and the case goes on."""
         try:
             return await workflow.execute_activity(
