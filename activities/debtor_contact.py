@@ -6,7 +6,6 @@ case + step), is the sending window still open, and does the case still owe mone
 """
 
 import asyncio
-from datetime import date
 from decimal import Decimal
 
 from jinja2 import TemplateError
@@ -25,7 +24,7 @@ from activities.email_delivery import (
 )
 from activities.side_effects import SideEffects
 from relance.case import CaseStatus
-from relance.db import PhoneTask
+from relance.db import Task
 from relance.rendering import Rendered, render
 from relance.settings import Settings
 from relance.steps import CREATE_PHONE_TASK, SEND_EMAIL, StepRequest, StepResult
@@ -124,7 +123,7 @@ class DebtorContact:
         if stop is not None:
             return stop
         script = self._render("phone", request, balance)
-        task_id, created = await asyncio.to_thread(self._record_task, request, script, request.as_of)
+        task_id, created = await asyncio.to_thread(self._record_task, request, script)
         detail = f"phone task #{task_id}: {script.subject}"
         return StepResult(
             status="sent" if created else "already_done",
@@ -134,22 +133,25 @@ class DebtorContact:
             detail=detail,
         )
 
-    def _record_task(self, request: StepRequest, script: Rendered, due_on: date) -> tuple[int, bool]:
+    def _record_task(self, request: StepRequest, script: Rendered) -> tuple[int, bool]:
         with Session(self.engine) as session, session.begin():
             existing = session.execute(
-                select(PhoneTask).where(PhoneTask.key == request.idempotency_key).with_for_update()
+                select(Task).where(Task.key == request.idempotency_key).with_for_update()
             ).scalar()
             if existing is not None:
                 return existing.id, False
-            task = PhoneTask(
+            task = Task(
                 key=request.idempotency_key,
+                kind="phone",
                 case_id=request.case_id,
                 invoice_id=request.invoice_id,
                 step_id=request.step_id,
+                customer_id=request.customer.id,
                 customer_name=request.customer.name,
                 phone=request.customer.phone,
                 script=f"{script.subject}\n\n{script.body}",
-                due_on=due_on.isoformat(),
+                due_on=request.as_of,
+                assignee=request.assignee,
             )
             session.add(task)
             session.flush()

@@ -58,6 +58,9 @@ class PaymentRecord(BaseModel):
     paid_on: date
     reference: str
     recorded_at: datetime
+    # what had been done when the money came: for "recovered per stage and per channel"
+    stage: str | None = None
+    channel: str | None = None
 
 
 class PromiseState(BaseModel):
@@ -151,6 +154,7 @@ class CaseState(BaseModel):
     outcome: Outcome | None = None
     closed_at: datetime | None = None
     history: list[HistoryEntry] = Field(default_factory=list)
+    ledger_synced: int = 0  # history entries already written to the SQL ledger
 
     @classmethod
     def open(cls, case: CaseInput, clock: CaseClock, now: datetime) -> "CaseState":
@@ -345,8 +349,16 @@ class CaseState(BaseModel):
                 self._apply_contact(action, now)
 
     def _apply_payment(self, payment: PaymentReceived, now: datetime) -> None:
+        channels = [s.channel for s in self.steps if s.status == "done" and s.channel]
         self.payments.append(
-            PaymentRecord(amount=payment.amount, paid_on=payment.paid_on, reference=payment.reference, recorded_at=now)
+            PaymentRecord(
+                amount=payment.amount,
+                paid_on=payment.paid_on,
+                reference=payment.reference,
+                recorded_at=now,
+                stage=self.stage(now),
+                channel=channels[-1] if channels else None,
+            )
         )
         self.total_paid += payment.amount
         self.balance -= payment.amount

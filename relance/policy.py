@@ -36,6 +36,7 @@ class Step(Strict):
     action: StepAction
     template: str = Field(pattern=SLUG)
     stage: str | None = Field(default=None, pattern=SLUG, description="stage shown once this step ran")
+    assignee: str = Field(default="collections", min_length=1, description="who gets the task (manual steps)")
     conditions: StepConditions = Field(default_factory=StepConditions)
 
     @property

@@ -9,11 +9,13 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from relance.invoice import Customer
+from relance.case import HistoryEntry, PaymentRecord
+from relance.invoice import CaseInput, Customer
 
 RESOLVE_POLICY = "resolve_policy"
 SEND_EMAIL = "send_email"
 CREATE_PHONE_TASK = "create_phone_task"
+RECORD_CASE = "record_case"
 
 
 class InstallmentDue(BaseModel):
@@ -40,6 +42,7 @@ class StepRequest(BaseModel):
     # A step runs only while the case is chasing; an installment reminder only while a plan runs.
     requires_stage: Literal["chasing", "payment_plan"] = "chasing"
     installment: InstallmentDue | None = None
+    assignee: str = "collections"
 
 
 class StepResult(BaseModel):
@@ -48,3 +51,23 @@ class StepResult(BaseModel):
     channel: str | None = None
     provider_id: str | None = None
     balance: Decimal | None = None
+
+
+class LedgerEntry(BaseModel):
+    seq: int
+    entry: HistoryEntry
+
+
+class LedgerUpdate(BaseModel):
+    """A case's state and the history entries the ledger has not seen yet (seq = index in the history)."""
+
+    case_id: str
+    case: CaseInput
+    policy: str | None
+    stage: str
+    balance: Decimal
+    outcome: str | None
+    opened_at: datetime
+    closed_at: datetime | None
+    events: list[LedgerEntry]
+    payments: list[PaymentRecord]

@@ -11,6 +11,7 @@ from temporalio.worker import Worker
 
 from activities.debtor_contact import DebtorContact
 from activities.email_delivery import EmailBackend, OutboxBackend, SendGridBackend
+from activities.ledger import LedgerWriter
 from activities.policy_resolution import PolicyResolution
 from relance.db import engine_for
 from relance.settings import Settings
@@ -28,14 +29,16 @@ def email_backend(settings: Settings) -> EmailBackend:
 
 
 def build_worker(client: Client, settings: Settings, *, task_queue: str | None = None) -> Worker:
-    contact = DebtorContact(client, settings, email_backend(settings), engine_for(settings.database_url))
+    engine = engine_for(settings.database_url)
+    contact = DebtorContact(client, settings, email_backend(settings), engine)
     policies = PolicyResolution(settings.policy_dir, settings.template_dir)
+    ledger = LedgerWriter(engine)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=[InvoiceCollection],
         workflow_runner=workflow_runner(),
-        activities=[policies.resolve_policy, contact.send_email, contact.create_phone_task],
+        activities=[policies.resolve_policy, contact.send_email, contact.create_phone_task, ledger.record_case],
         activity_executor=ThreadPoolExecutor(max_workers=16),
         build_id=settings.build_id,
         graceful_shutdown_timeout=timedelta(seconds=30),

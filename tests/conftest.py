@@ -1,5 +1,6 @@
 """Shared fixtures: one real Temporal time-skipping server per session, one worker per test."""
 
+import asyncio
 import shutil
 import uuid
 from collections.abc import AsyncIterator
@@ -137,12 +138,33 @@ async def open_case(env: WorkflowEnvironment, worker: Settings) -> AsyncIterator
 
     yield _open
     await terminate_all(c.handle for c in opened)
+    try:  # name the test that leaves the server's clock locked, rather than fail a later one
+        await asyncio.wait_for(env.sleep(1), 15)
+    except TimeoutError:
+        details = [(c.handle.id, (await c.handle.describe()).status) for c in opened]
+        raise AssertionError(f"time-skipping is locked after this test; its cases: {details}") from None
 
 
 async def terminate_all(handles: Any) -> None:
+    """End the cases a test left running, without leaving work in flight.
+
+    The time-skipping server keeps time locked for work left in flight by a worker that is gone, and
+    after a workflow is terminated while it finishes; so a closed case is left to complete by itself,
+    and an open one is terminated only once no activity or workflow task of its is in flight.
+    """
     for handle in handles:
-        if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
-            await handle.terminate(reason="test finished")
+        for _ in range(400):
+            described = await handle.describe()
+            if described.status != WorkflowExecutionStatus.RUNNING:
+                break
+            raw = described.raw_description
+            idle = not raw.pending_activities and not raw.HasField("pending_workflow_task")
+            if idle and (await handle.query("status", result_type=CaseStatus)).state != "closed":
+                await handle.terminate(reason="test finished")
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError(f"{handle.id} did not settle after the test")
 
 
 def outbox_messages(settings: Settings) -> list[str]:

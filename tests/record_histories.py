@@ -1,10 +1,11 @@
-"""Record workflow histories for the replay test: `python -m tests.record_histories`.
+"""Record workflow histories for the replay test: `python -m tests.record_histories TAG`.
 
 Run it when a change to InvoiceCollection is released, and keep the old files: every history ever
 recorded must still replay, which is what makes a workflow change safe for cases already running.
 """
 
 import asyncio
+import sys
 import tempfile
 import uuid
 from datetime import timedelta
@@ -71,7 +72,7 @@ async def continued(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any,
     return handle
 
 
-async def main() -> None:
+async def main(tag: str) -> None:
     HISTORIES.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         settings = Settings(
@@ -89,10 +90,12 @@ async def main() -> None:
             for scenario in (full_timeline, arrangements, continued):
                 handle = await scenario(env, settings.task_queue)
                 first = env.client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
-                target = HISTORIES / f"{scenario.__name__}.json"
+                target = HISTORIES / f"{scenario.__name__}-{tag}.json"
                 target.write_text((await first.fetch_history()).to_json(), encoding="utf-8")
                 print(f"recorded {target}")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if len(sys.argv) != 2:
+        raise SystemExit("usage: python -m tests.record_histories TAG   (e.g. v3-what-changed)")
+    asyncio.run(main(sys.argv[1]))

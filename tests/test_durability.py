@@ -4,7 +4,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from relance.case import CaseStatus
-from tests.conftest import invoice, minute, paris
+from tests.conftest import invoice, minute, paris, terminate_all
 from workflows import InvoiceCollection, RunOptions
 
 START = paris(2026, 4, 20, 8)
@@ -34,6 +34,7 @@ async def test_continue_as_new_keeps_state_and_actions_sent_meanwhile(env, worke
         "payment_received", {"amount": "950", "paid_on": "2026-04-20", "reference": "LAST"}, result_type=CaseStatus
     )
     assert (final.outcome, final.total_paid) == ("paid", Decimal("1250"))
+    await terminate_all([env.client.get_workflow_handle(case_input.workflow_id)])
 
 
 async def test_demo_clock_compresses_days_into_seconds(env, open_case):

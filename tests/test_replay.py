@@ -17,8 +17,12 @@ from workflows.sandbox import workflow_runner
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 
-def test_histories_are_present():
-    assert [p.stem for p in HISTORIES] == ["arrangements", "continued", "full_timeline"]
+def test_histories_of_every_generation_are_present():
+    assert [p.stem for p in HISTORIES] == [
+        f"{scenario}-{tag}"
+        for scenario in ("arrangements", "continued", "full_timeline")
+        for tag in ("v1", "v2-ledger")
+    ]
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])

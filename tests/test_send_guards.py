@@ -12,7 +12,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.debtor_contact import DebtorContact
 from activities.email_delivery import OutboxBackend
 from activities.side_effects import SideEffects
-from relance.db import PhoneTask, SideEffect, engine_for
+from relance.db import SideEffect, Task, engine_for
 from relance.steps import StepRequest
 from tests.conftest import invoice, outbox_messages, paris
 
@@ -89,8 +89,10 @@ async def test_a_step_is_sent_once_even_when_its_activity_runs_again(open_case, 
     tasks = [await activity_env().run(contact.create_phone_task, call) for _ in range(2)]
     assert [t.status for t in tasks] == ["sent", "already_done"]
     with Session(engine_for(worker.database_url)) as session:
-        rows = session.execute(select(PhoneTask)).scalars().all()
-    assert [(r.invoice_id, r.step_id, r.due_on) for r in rows] == [("G-ONCE", "call-1", "2026-05-04")]
+        rows = session.execute(select(Task)).scalars().all()
+    assert [(r.invoice_id, r.step_id, r.due_on, r.assignee) for r in rows] == [
+        ("G-ONCE", "call-1", date(2026, 5, 4), "collections")
+    ]
     assert "Il reste 1\u202f250,00\xa0€ à régler, avec 4 jours de retard." in rows[0].script
 
 

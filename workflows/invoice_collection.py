@@ -26,9 +26,12 @@ with workflow.unsafe.imports_passed_through():
     from relance.schedule import plan_steps
     from relance.steps import (
         CREATE_PHONE_TASK,
+        RECORD_CASE,
         RESOLVE_POLICY,
         SEND_EMAIL,
         InstallmentDue,
+        LedgerEntry,
+        LedgerUpdate,
         StepRequest,
         StepResult,
     )
@@ -43,6 +46,7 @@ STEP_RETRY = RetryPolicy(
     non_retryable_error_types=["DeliveryRefused", "TemplateError"],
 )
 POLICY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5), non_retryable_error_types=["NoPolicy"])
+LEDGER_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 
 
 class RunOptions(BaseModel):
@@ -76,7 +80,10 @@ class InvoiceCollection:
                 state.policy = policy
                 state.record(self.now(), "policy_resolved", f"policy {policy.label} chosen for the case")
                 self._changed()
-            while not state.closed:
+            while True:
+                await self._sync_ledger()
+                if state.closed:  # re-checked after every await: an update may have closed the case meanwhile
+                    break
                 if self._history_is_long(options):
                     await workflow.wait_condition(workflow.all_handlers_finished)
                     workflow.continue_as_new(
@@ -96,6 +103,7 @@ class InvoiceCollection:
             self._next = None
             self._show_details()
             await workflow.wait_condition(workflow.all_handlers_finished)
+            await self._sync_ledger()
             return self._status()
         except asyncio.CancelledError:
             if not state.closed:
@@ -191,6 +199,7 @@ class InvoiceCollection:
             state.advance_past(index, now)
             return
         request = self._request(step.id, step.template, now)
+        request.assignee = step.assignee
         result = await self._execute(ACTIVITY_FOR_ACTION[step.action], request, step.id)
         if result is None:
             state.advance_past(index, now)
@@ -288,6 +297,35 @@ class InvoiceCollection:
             retry_policy=POLICY_RETRY,
             summary=f"choose policy for {case.invoice_id}",
         )
+
+    async def _sync_ledger(self) -> None:
+        """Write history entries the SQL ledger has not seen, with the case's current state."""
+        state = self.state
+        if not workflow.patched("ledger-v1") or state.ledger_synced >= len(state.history):
+            return
+        upto = len(state.history)
+        now = self.now()
+        update = LedgerUpdate(
+            case_id=workflow.info().workflow_id,
+            case=state.case,
+            policy=state.policy.label if state.policy else None,
+            stage=state.stage(now) if state.policy else "starting",
+            balance=state.balance,
+            outcome=state.outcome.value if state.outcome else None,
+            opened_at=state.history[0].at,
+            closed_at=state.closed_at,
+            events=[LedgerEntry(seq=i, entry=state.history[i]) for i in range(state.ledger_synced, upto)],
+            payments=state.payments,
+        )
+        await workflow.execute_activity(
+            RECORD_CASE,
+            update,
+            result_type=int,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=LEDGER_RETRY,
+            summary=f"ledger for {state.case.invoice_id}",
+        )
+        state.ledger_synced = upto
 
     # ---- time ----------------------------------------------------------------------------------------
 

@@ -1,0 +1,78 @@
+"""Writing a case's state and history to the SQL ledger, idempotently (a retry never writes twice)."""
+
+import asyncio
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+from temporalio import activity
+
+from relance.db import CaseEvent, CaseRow, PaymentRow
+from relance.steps import RECORD_CASE, LedgerUpdate
+
+
+class LedgerWriter:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    @activity.defn(name=RECORD_CASE)
+    async def record_case(self, update: LedgerUpdate) -> int:
+        """Returns how many new history entries were written."""
+        return await asyncio.to_thread(self.write, update)
+
+    def write(self, update: LedgerUpdate) -> int:
+        case = update.case
+        with Session(self.engine) as session, session.begin():
+            session.merge(
+                CaseRow(
+                    case_id=update.case_id,
+                    invoice_id=case.invoice_id,
+                    customer_id=case.customer.id,
+                    customer_name=case.customer.name,
+                    customer_kind=case.customer.kind.value,
+                    segment=case.customer.segment,
+                    currency=case.currency,
+                    amount=case.amount,
+                    balance=update.balance,
+                    issue_date=case.issue_date,
+                    due_date=case.due_date,
+                    policy=update.policy,
+                    stage=update.stage,
+                    outcome=update.outcome,
+                    opened_at=update.opened_at,
+                    closed_at=update.closed_at,
+                )
+            )
+            known_seqs = set(session.scalars(select(CaseEvent.seq).where(CaseEvent.case_id == update.case_id)).all())
+            new = [e for e in update.events if e.seq not in known_seqs]
+            for item in new:
+                entry = item.entry
+                session.add(
+                    CaseEvent(
+                        case_id=update.case_id,
+                        seq=item.seq,
+                        at=entry.at,
+                        event=entry.event,
+                        detail=entry.detail,
+                        by=entry.by,
+                        data=entry.data,
+                    )
+                )
+            known_refs = set(
+                session.scalars(select(PaymentRow.reference).where(PaymentRow.case_id == update.case_id)).all()
+            )
+            for payment in update.payments:
+                if payment.reference in known_refs:
+                    continue
+                session.add(
+                    PaymentRow(
+                        case_id=update.case_id,
+                        reference=payment.reference,
+                        amount=payment.amount,
+                        currency=case.currency,
+                        paid_on=payment.paid_on,
+                        recorded_at=payment.recorded_at,
+                        stage=payment.stage,
+                        channel=payment.channel,
+                    )
+                )
+            return len(new)
