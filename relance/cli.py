@@ -425,6 +425,51 @@ def policy_reapply(
 
 
 @app.command()
+def report(
+    as_of: Annotated[str | None, typer.Option(help="report date, YYYY-MM-DD (default today)")] = None,
+    as_json: JsonFlag = False,
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="write the aging balance as CSV")] = None,
+    chart: Annotated[Path | None, typer.Option(help="write the aging balance as a PNG chart")] = None,
+) -> None:
+    """Aging balance, DSO, amounts recovered per stage and channel, promises and disputes (from the ledger)."""
+    import csv
+
+    from relance.db import engine_for
+    from relance.reports import aging_chart, build_report
+
+    day = parse_date(as_of, "--as-of") if as_of else date.today()
+    result = build_report(engine_for(get_settings().database_url), day)
+    if csv_file:
+        with csv_file.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["bucket", "currency", "count", "amount"])
+            writer.writerows([a.label, a.currency, a.count, f"{a.amount:.2f}"] for a in result.aging)
+    if chart:
+        aging_chart(result.aging, str(chart))
+    if as_json:
+        out.print_json(json.dumps(result.as_dict(), default=str))
+        return
+    aging_table = Table("days past due", "currency", "invoices", "open balance", title=f"Aging at {day}")
+    for a in result.aging:
+        aging_table.add_row(a.label, a.currency, str(a.count), f"{a.amount:,.2f}")
+    out.print(aging_table)
+    for currency, days in result.dso_days.items():
+        out.print(f"DSO {currency} {days if days is not None else 'n/a'} days (90-day sales)", highlight=False)
+    recovered = Table("by", "value", "currency", "payments", "recovered", title="Recovered")
+    for by, rows in (("stage", result.recovered_by_stage), ("channel", result.recovered_by_channel)):
+        for a in rows:
+            recovered.add_row(by, a.label, a.currency, str(a.count), f"{a.amount:,.2f}")
+    out.print(recovered)
+    settled = result.promises_kept + result.promises_broken
+    rate = f" ({result.promise_kept_rate * 100:.1f} %)" if result.promise_kept_rate is not None else ""
+    out.print(
+        f"promises kept {result.promises_kept} of {settled} settled{rate}; {result.promises_made} made", highlight=False
+    )
+    causes = ", ".join(f"{cause} ({n})" for cause, n in result.dispute_causes) or "none"
+    out.print(f"disputes: {result.disputed_cases} of {result.cases} cases; causes: {causes}", highlight=False)
+
+
+@app.command()
 def demo(
     seconds_per_day: Annotated[float, typer.Option(help="real seconds per case day")] = 6.0,
     minutes: Annotated[float, typer.Option(help="how long to watch the cases")] = 5.0,

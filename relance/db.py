@@ -178,6 +178,7 @@ class Task(Base):
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = int.from_bytes(b"rela")  # PostgreSQL advisory lock serialising concurrent migrations
 
 
 def migrate(engine: Engine) -> None:
@@ -189,7 +190,7 @@ def migrate(engine: Engine) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(72656c61)"))
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

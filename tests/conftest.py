@@ -1,20 +1,23 @@
 """Shared fixtures: one real Temporal time-skipping server per session, one worker per test."""
 
 import asyncio
+import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import create_engine, text
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from relance.case import CaseStatus
+from relance.db import engine_for
 from relance.invoice import CaseInput
 from relance.settings import Settings
 from relance.worker_runtime import build_worker
@@ -178,3 +181,25 @@ def paris(y: int, m: int, d: int, hh: int = 0, mm: int = 0) -> datetime:
 def minute(at: datetime) -> datetime:
     """Case times to the minute, in Paris: steps fire a few real milliseconds after their instant."""
     return at.astimezone(PARIS).replace(second=0, microsecond=0)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty ledger database of each kind. CI sets RELANCE_TEST_POSTGRES_URL (see .ci/run)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    admin_url = os.environ.get("RELANCE_TEST_POSTGRES_URL")
+    if not admin_url:
+        if os.environ.get("CI"):
+            pytest.fail("RELANCE_TEST_POSTGRES_URL is not set: CI must run the ledger tests on PostgreSQL")
+        pytest.skip("no PostgreSQL here (set RELANCE_TEST_POSTGRES_URL; .ci/postgres.sh starts one)")
+    name = f"relance_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    engine_for.cache_clear()
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+    admin.dispose()

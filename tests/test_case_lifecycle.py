@@ -271,3 +271,25 @@ async def test_english_speaking_customer_gets_english_messages(open_case, worker
     assert mail["Subject"] == "Reminder: invoice EN-1 is 4 days overdue"
     assert "Dear Initech Ltd," in mail.get_content()
     assert "The amount outstanding is €1,250.00." in mail.get_content()
+
+
+async def test_the_ledger_receives_history_and_payments(open_case, worker):
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from relance.db import CaseEvent, CaseRow, PaymentRow, engine_for
+
+    case = await open_case(invoice("LED-1", starts_at=START))
+    await case.advance_to(paris(2026, 4, 28, 12))
+    status = await case.update("payment_received", {"amount": "250", "paid_on": "2026-04-28", "reference": "L1"})
+    await case.advance_to(paris(2026, 4, 28, 13))
+    with Session(engine_for(worker.database_url)) as session:
+        events = session.scalars(
+            select(CaseEvent.event).where(CaseEvent.case_id == "invoice-LED-1").order_by(CaseEvent.seq)
+        ).all()
+        payment = session.execute(select(PaymentRow.amount, PaymentRow.stage, PaymentRow.channel)).one()
+        row = session.get(CaseRow, "invoice-LED-1")
+    assert events == [h.event for h in status.history]
+    assert events[-1] == "payment_received"
+    assert tuple(payment) == (Decimal("250.00"), "pre_due", "email")
+    assert (row.balance, row.stage, row.policy) == (Decimal("1000.00"), "pre_due", "b2b-standard@v1")

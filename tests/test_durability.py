@@ -1,5 +1,6 @@
 """Long-lived cases: continue-as-new keeps state and pending actions; the demo clock compresses time."""
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
@@ -22,8 +23,14 @@ async def test_continue_as_new_keeps_state_and_actions_sent_meanwhile(env, worke
     for n in range(30):
         await handle.signal("payment_received", {"amount": "10", "paid_on": "2026-04-20", "reference": f"B{n}"})
     await handle.execute_update("dispute_opened", {"reason": "checking the burst"})
+    latest = env.client.get_workflow_handle(case_input.workflow_id)
+    for _ in range(200):  # the case continues as new at its next turn, after its ledger write
+        if (await latest.describe()).run_id != first_run:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the case never continued as new")
     status = await handle.query("status", await env.get_current_time(), result_type=CaseStatus)
-    assert (await env.client.get_workflow_handle(case_input.workflow_id).describe()).run_id != first_run
     assert status.balance == Decimal("950.00")
     assert [h.data["reference"] for h in status.history if h.event == "payment_received"] == [
         f"B{n}" for n in range(30)

@@ -1,0 +1,196 @@
+"""The SQL ledger and its reports on SQLite and PostgreSQL, with figures computed by hand.
+
+Portfolio at 30 June 2026 (EUR unless said):
+  A 1000.00 due 30/06, open                          -> not yet due
+  B 2500.00 due 10/06, paid 1000.00 (reminder, email), promise broken -> 1-30, balance 1500.00
+  C  800.00 due 20/04, disputed "goods damaged"      -> 61-90
+  D  333.33 due 01/02, disputed "goods damaged"      -> over 90
+  E 1200.00 due 15/05, paid in full (final_reminder, phone), promise kept -> closed
+  F  500.00 USD due 01/06, open                      -> 1-30 (USD)
+  G   90.10 due 29/06, issued 01/03, disputed "price disagreement" -> 1-30
+DSO (90 days, sales issued after 01/04): EUR (1000 + 1500 + 800 + 333.33 + 90.10) / (1000 + 2500 + 1200) x 90
+  = 3723.43 / 4700 x 90 = 71.3; USD 500 / 500 x 90 = 90.0.
+"""
+
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from activities.ledger import LedgerWriter
+from relance.case import HistoryEntry, PaymentRecord
+from relance.db import CaseEvent, CaseRow, PaymentRow, engine_for
+from relance.reports import Amount, aging_chart, build_report
+from relance.steps import LedgerEntry, LedgerUpdate
+from tests.conftest import ROOT, invoice
+
+AT = datetime(2026, 6, 30, 12, tzinfo=UTC)
+
+
+def update(invoice_id, amount, due, issued, balance, *, currency="EUR", outcome=None, events=(), payments=()):
+    case = invoice(invoice_id, amount=amount, due=due, issued=issued, currency=currency)
+    entries = [HistoryEntry(at=AT, event="case_opened", detail="opened")] + [
+        HistoryEntry(at=AT, event=name, detail=detail) for name, detail in events
+    ]
+    return LedgerUpdate(
+        case_id=case.workflow_id,
+        case=case,
+        policy="b2b-standard@v1",
+        stage="reminder",
+        balance=Decimal(balance),
+        outcome=outcome,
+        opened_at=AT,
+        closed_at=AT if outcome else None,
+        events=[LedgerEntry(seq=i, entry=e) for i, e in enumerate(entries)],
+        payments=[
+            PaymentRecord(amount=Decimal(a), paid_on=p, reference=r, recorded_at=AT, stage=s, channel=c)
+            for a, p, r, s, c in payments
+        ],
+    )
+
+
+PORTFOLIO = [
+    update("A", "1000.00", date(2026, 6, 30), date(2026, 5, 31), "1000.00"),
+    update(
+        "B",
+        "2500.00",
+        date(2026, 6, 10),
+        date(2026, 5, 11),
+        "1500.00",
+        events=[("promise_to_pay", "promise"), ("promise_broken", "broken")],
+        payments=[("1000.00", date(2026, 6, 15), "VIR-B", "reminder", "email")],
+    ),
+    update(
+        "C",
+        "800.00",
+        date(2026, 4, 20),
+        date(2026, 3, 21),
+        "800.00",
+        events=[("dispute_opened", "dispute opened: goods damaged; chasing paused")],
+    ),
+    update(
+        "D",
+        "333.33",
+        date(2026, 2, 1),
+        date(2026, 1, 2),
+        "333.33",
+        events=[("dispute_opened", "dispute opened: goods damaged; chasing paused")],
+    ),
+    update(
+        "E",
+        "1200.00",
+        date(2026, 5, 15),
+        date(2026, 4, 15),
+        "0",
+        outcome="paid",
+        events=[("promise_to_pay", "promise"), ("promise_kept", "kept")],
+        payments=[("1200.00", date(2026, 5, 20), "VIR-E", "final_reminder", "phone")],
+    ),
+    update("F", "500.00", date(2026, 6, 1), date(2026, 5, 2), "500.00", currency="USD"),
+    update(
+        "G",
+        "90.10",
+        date(2026, 6, 29),
+        date(2026, 3, 1),
+        "90.10",
+        events=[("dispute_opened", "dispute opened: price disagreement; chasing paused")],
+    ),
+]
+
+
+def load(url: str) -> None:
+    writer = LedgerWriter(engine_for(url))
+    for item in PORTFOLIO:
+        assert writer.write(item) == len(item.events)
+    for item in PORTFOLIO:  # a retried activity writes nothing twice
+        assert writer.write(item) == 0
+
+
+def test_ledger_writes_are_idempotent(ledger_url):
+    load(ledger_url)
+    with Session(engine_for(ledger_url)) as session:
+        assert session.scalar(select(func.count()).select_from(CaseRow)) == 7
+        assert session.scalar(select(func.count()).select_from(CaseEvent)) == 7 + 7
+        assert session.execute(
+            select(PaymentRow.reference, PaymentRow.amount).order_by(PaymentRow.reference)
+        ).all() == [("VIR-B", Decimal("1000.00")), ("VIR-E", Decimal("1200.00"))]
+        assert session.get(CaseRow, "invoice-D").balance == Decimal("333.33")
+
+
+def test_reports_on_the_fixture_portfolio(ledger_url):
+    load(ledger_url)
+    report = build_report(engine_for(ledger_url), date(2026, 6, 30))
+    assert [(a.label, a.currency, a.count, a.amount) for a in report.aging] == [
+        ("not yet due", "EUR", 1, Decimal("1000.00")),
+        ("1-30", "EUR", 2, Decimal("1590.10")),
+        ("31-60", "EUR", 0, Decimal("0.00")),
+        ("61-90", "EUR", 1, Decimal("800.00")),
+        ("over 90", "EUR", 1, Decimal("333.33")),
+        ("not yet due", "USD", 0, Decimal("0.00")),
+        ("1-30", "USD", 1, Decimal("500.00")),
+        ("31-60", "USD", 0, Decimal("0.00")),
+        ("61-90", "USD", 0, Decimal("0.00")),
+        ("over 90", "USD", 0, Decimal("0.00")),
+    ]
+    assert report.dso_days == {"EUR": Decimal("71.3"), "USD": Decimal("90.0")}
+    assert report.recovered_by_stage == [
+        Amount("final_reminder", "EUR", 1, Decimal("1200.00")),
+        Amount("reminder", "EUR", 1, Decimal("1000.00")),
+    ]
+    assert report.recovered_by_channel == [
+        Amount("email", "EUR", 1, Decimal("1000.00")),
+        Amount("phone", "EUR", 1, Decimal("1200.00")),
+    ]
+    assert (report.promises_made, report.promises_kept, report.promises_broken, report.promise_kept_rate) == (
+        2,
+        1,
+        1,
+        Decimal("0.500"),
+    )
+    assert (report.cases, report.disputed_cases, report.dispute_rate) == (7, 3, Decimal("0.429"))
+    assert report.dispute_causes == [("goods damaged", 2), ("price disagreement", 1)]
+
+
+def test_report_command_prints_table_csv_and_chart(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    load(url)
+    csv_path, png_path = tmp_path / "aging.csv", tmp_path / "aging.png"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "relance.cli",
+            "report",
+            "--as-of",
+            "2026-06-30",
+            "--csv",
+            str(csv_path),
+            "--chart",
+            str(png_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"RELANCE_DATABASE_URL": url, "COLUMNS": "160", "PATH": ""},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "DSO EUR 71.3 days" in result.stdout
+    assert "promises kept 1 of 2 settled (50.0 %)" in result.stdout
+    assert csv_path.read_text().splitlines()[:3] == [
+        "bucket,currency,count,amount",
+        "not yet due,EUR,1,1000.00",
+        "1-30,EUR,2,1590.10",
+    ]
+    assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_aging_chart_draws_a_png(tmp_path: Path):
+    aging_chart(
+        [Amount(b, "EUR", 1, Decimal("10.00")) for b in ("not yet due", "1-30", "31-60", "61-90", "over 90")],
+        str(tmp_path / "a.png"),
+    )
+    assert (tmp_path / "a.png").stat().st_size > 1000
