@@ -424,6 +424,114 @@ def policy_reapply(
     act(invoice, build(ReapplyPolicy, policy=policy, by=who(by)), as_json)
 
 
+task_app = typer.Typer(help="Complete a task of the work queue.", no_args_is_help=True)
+app.add_typer(task_app, name="task")
+
+
+@app.command()
+def tasks(
+    due: Annotated[str, typer.Option(help="today | overdue | open | all")] = "open",
+    assignee: Annotated[str | None, typer.Option(help="only this person or team")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The work queue: calls and other manual steps, by due date."""
+    from relance.db import engine_for
+    from relance.work_queue import list_tasks
+
+    if due not in ("today", "overdue", "open", "all"):
+        fail(f"--due {due!r}: expected today, overdue, open or all")
+    found = list_tasks(
+        engine_for(get_settings().database_url),
+        today=date.today(),
+        due=due,  # type: ignore[arg-type]
+        assignee=assignee,
+    )
+    if as_json:
+        out.print_json(json.dumps([vars(t) for t in found], default=str))
+        return
+    table = Table("#", "due", "assignee", "invoice", "customer", "phone", "status", title=f"tasks ({due})")
+    for t in found:
+        late = " [red](late)[/]" if t.status == "open" and t.due_on < date.today() else ""
+        table.add_row(
+            str(t.id),
+            f"{t.due_on}{late}",
+            t.assignee,
+            t.invoice_id,
+            t.customer_name,
+            t.phone or "",
+            t.status if not t.outcome else f"{t.status}: {t.outcome}",
+        )
+    out.print(table)
+
+
+TASK_OUTCOMES = ("promise", "paid", "dispute", "plan", "unreachable", "no_answer")
+
+
+@task_app.command("done")
+def task_done(
+    task_id: int,
+    outcome: Annotated[str, typer.Option(help=" | ".join(TASK_OUTCOMES))],
+    on: Annotated[str | None, typer.Option(help="promised date, or payment date (default today)")] = None,
+    amount: Annotated[str | None, typer.Option(help="promised or paid amount")] = None,
+    reference: Annotated[str | None, typer.Option(help="payment reference (outcome paid)")] = None,
+    reason: Annotated[str | None, typer.Option(help="dispute reason (outcome dispute)")] = None,
+    installment: Annotated[list[str] | None, typer.Option(help="DATE:AMOUNT (outcome plan)")] = None,
+    note: Annotated[str | None, typer.Option(help="free note kept with the task")] = None,
+    by: By = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Close a task with its outcome; promise, paid, dispute and plan feed the case as ops actions."""
+    from relance.db import engine_for
+    from relance.work_queue import TaskError, complete_task, open_task
+
+    engine = engine_for(get_settings().database_url)
+    try:
+        task = open_task(engine, task_id)
+    except TaskError as exc:
+        fail(str(exc), 2)
+    person = who(by)
+    action: Action | None
+    if outcome == "promise":
+        if not on:
+            fail("outcome promise needs --on DATE")
+        action = build(
+            PromiseToPay, promised_on=parse_date(on, "--on"), amount=parse_amount(amount) if amount else None, by=person
+        )
+    elif outcome == "paid":
+        if not (amount and reference):
+            fail("outcome paid needs --amount and --reference")
+        action = build(
+            PaymentReceived,
+            amount=parse_amount(amount),
+            reference=reference,
+            paid_on=parse_date(on, "--on") if on else date.today(),
+            by=person,
+        )
+    elif outcome == "dispute":
+        action = build(DisputeOpened, reason=reason or note or "", by=person)
+    elif outcome == "plan":
+        items = [item.partition(":") for item in installment or []]
+        action = build(
+            PaymentPlanAgreed,
+            by=person,
+            installments=[
+                {"due_on": parse_date(d, "installment date"), "amount": parse_amount(a)} for d, _, a in items
+            ],
+        )
+    elif outcome in TASK_OUTCOMES:
+        action = None
+    else:
+        fail(f"--outcome {outcome!r}: expected one of {', '.join(TASK_OUTCOMES)}")
+    if action is not None:
+        act(task.invoice_id, action, as_json)
+    try:
+        complete_task(engine, task_id, outcome, note or "", person)
+    except TaskError as exc:
+        fail(str(exc))
+    if not as_json:
+        out.print(f"task #{task_id} done: {outcome}", highlight=False)
+
+
 @app.command()
 def report(
     as_of: Annotated[str | None, typer.Option(help="report date, YYYY-MM-DD (default today)")] = None,

@@ -1,0 +1,79 @@
+"""Work for people: the tasks that manual steps create, listed by due date and assignee, and closed with
+the outcome a person obtained (which then feeds the case as an ops action)."""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Literal
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from relance.db import Task
+
+Due = Literal["today", "overdue", "open", "all"]
+
+
+@dataclass(frozen=True)
+class TaskView:
+    id: int
+    kind: str
+    invoice_id: str
+    customer_name: str
+    phone: str | None
+    due_on: date
+    assignee: str
+    status: str
+    outcome: str | None
+    script: str
+
+
+class TaskError(Exception):
+    pass
+
+
+def list_tasks(engine: Engine, *, today: date, due: Due = "open", assignee: str | None = None) -> list[TaskView]:
+    query = select(Task).order_by(Task.due_on, Task.id)
+    if due != "all":
+        query = query.where(Task.status == "open")
+    if due == "today":
+        query = query.where(Task.due_on == today)
+    elif due == "overdue":
+        query = query.where(Task.due_on < today)
+    if assignee:
+        query = query.where(Task.assignee == assignee)
+    with Session(engine) as session:
+        return [
+            TaskView(
+                t.id,
+                t.kind,
+                t.invoice_id,
+                t.customer_name,
+                t.phone,
+                t.due_on,
+                t.assignee,
+                t.status,
+                t.outcome,
+                t.script,
+            )
+            for t in session.scalars(query)
+        ]
+
+
+def open_task(engine: Engine, task_id: int) -> TaskView:
+    found = [t for t in list_tasks(engine, today=date.today(), due="all") if t.id == task_id]
+    if not found:
+        raise TaskError(f"no task #{task_id}")
+    if found[0].status != "open":
+        raise TaskError(f"task #{task_id} is already {found[0].status} ({found[0].outcome})")
+    return found[0]
+
+
+def complete_task(engine: Engine, task_id: int, outcome: str, detail: str, by: str) -> None:
+    with Session(engine) as session, session.begin():
+        task = session.get(Task, task_id, with_for_update=True)
+        if task is None:
+            raise TaskError(f"no task #{task_id}")
+        if task.status != "open":
+            raise TaskError(f"task #{task_id} is already {task.status} ({task.outcome})")
+        task.status, task.outcome, task.outcome_detail = "done", outcome, detail
+        task.done_at, task.done_by = datetime.now(UTC), by
