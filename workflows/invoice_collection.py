@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from relance.actions import OPS_ACTIONS, Action, ReapplyPolicy
@@ -105,7 +105,10 @@ class InvoiceCollection:
             await workflow.wait_condition(workflow.all_handlers_finished)
             await self._sync_ledger()
             return self._status()
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, ActivityError) as err:
+            # a cancellation reaches us as CancelledError, or wrapped in the activity it interrupted
+            if not is_cancelled_exception(err):
+                raise
             if not state.closed:
                 state.close(self.now(), Outcome.cancelled, "case cancelled in Temporal")
             raise
