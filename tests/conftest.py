@@ -34,8 +34,9 @@ def server_binary(name: str) -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of the test's own: its clock is global, so one test's leftovers can't stall another."""
     async with await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=server_binary("temporal-test-server"), data_converter=pydantic_data_converter
     ) as environment:
