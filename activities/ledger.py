@@ -1,6 +1,7 @@
 """Writing a case's state and history to the SQL ledger, idempotently (a retry never writes twice)."""
 
 import asyncio
+from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -42,7 +43,7 @@ class LedgerWriter:
                     closed_at=update.closed_at,
                 )
             )
-            known_seqs = set(session.scalars(select(CaseEvent.seq).where(CaseEvent.case_id == update.case_id)).all())
+            known_seqs = _stored(session, CaseEvent.seq, CaseEvent.case_id, update.case_id)
             new = [e for e in update.events if e.seq not in known_seqs]
             for item in new:
                 entry = item.entry
@@ -57,9 +58,7 @@ class LedgerWriter:
                         data=entry.data,
                     )
                 )
-            known_refs = set(
-                session.scalars(select(PaymentRow.reference).where(PaymentRow.case_id == update.case_id)).all()
-            )
+            known_refs = _stored(session, PaymentRow.reference, PaymentRow.case_id, update.case_id)
             for payment in update.payments:
                 if payment.reference in known_refs:
                     continue
@@ -76,3 +75,8 @@ class LedgerWriter:
                     )
                 )
             return len(new)
+
+
+def _stored(session: Session, key: Any, case_column: Any, case_id: str) -> set[Any]:
+    """The natural keys already in the ledger for a case: what a retried write must skip."""
+    return set(session.scalars(select(key).where(case_column == case_id)).all())

@@ -11,7 +11,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from relance.calendar import CalendarSpec
-from relance.invoice import CaseInput, CustomerKind, Strict
+from relance.invoice import CaseInput, CustomerKind, Language, Strict
 
 SLUG = r"^[a-z0-9][a-z0-9_-]*$"
 
@@ -228,8 +228,6 @@ def _path(location: str) -> list[int | str]:
 
 
 def missing_templates(policy: Policy, template_dir: Path) -> list[tuple[str, str]]:
-    from relance.invoice import Language
-
     wanted = [(f"steps[{i}].template", TEMPLATE_CHANNEL[s.action], s.template) for i, s in enumerate(policy.steps)]
     if policy.payment_plan.reminder_days_before is not None:
         wanted.append(("payment_plan.reminder_template", "email", policy.payment_plan.reminder_template))

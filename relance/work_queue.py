@@ -42,30 +42,23 @@ def list_tasks(engine: Engine, *, today: date, due: Due = "open", assignee: str 
     if assignee:
         query = query.where(Task.assignee == assignee)
     with Session(engine) as session:
-        return [
-            TaskView(
-                t.id,
-                t.kind,
-                t.invoice_id,
-                t.customer_name,
-                t.phone,
-                t.due_on,
-                t.assignee,
-                t.status,
-                t.outcome,
-                t.script,
-            )
-            for t in session.scalars(query)
-        ]
+        return [_view(t) for t in session.scalars(query)]
 
 
 def open_task(engine: Engine, task_id: int) -> TaskView:
-    found = [t for t in list_tasks(engine, today=date.today(), due="all") if t.id == task_id]
-    if not found:
-        raise TaskError(f"no task #{task_id}")
-    if found[0].status != "open":
-        raise TaskError(f"task #{task_id} is already {found[0].status} ({found[0].outcome})")
-    return found[0]
+    with Session(engine) as session:
+        task = session.get(Task, task_id)
+        if task is None:
+            raise TaskError(f"no task #{task_id}")
+        if task.status != "open":
+            raise TaskError(f"task #{task_id} is already {task.status} ({task.outcome})")
+        return _view(task)
+
+
+def _view(t: Task) -> TaskView:
+    return TaskView(
+        t.id, t.kind, t.invoice_id, t.customer_name, t.phone, t.due_on, t.assignee, t.status, t.outcome, t.script
+    )
 
 
 def complete_task(engine: Engine, task_id: int, outcome: str, detail: str, by: str) -> None:
