@@ -1,9 +1,9 @@
 """Run the Relance worker (same as `relance worker`)."""
 
-from relance.process import end_process
-from relance.settings import get_settings
-from relance.worker_runtime import main
+import sys
 
 if __name__ == "__main__":
-    main(get_settings())
-    end_process(0)
+    from relance.cli import main
+
+    sys.argv[1:1] = ["worker"]
+    main()

@@ -156,9 +156,31 @@ def act(invoice: str, action: Action, as_json: bool) -> None:
 @app.command()
 def worker() -> None:
     """Run a worker: the collection workflow and its activities on the task queue."""
-    from relance.worker_runtime import main
+    from relance.worker_runtime import WorkerConfigError, main
 
-    main(get_settings())
+    try:
+        main(get_settings())
+    except WorkerConfigError as exc:
+        fail(str(exc))
+
+
+@app.command()
+def setup() -> None:
+    """Prepare a Temporal namespace for Relance: register the case search attributes (safe to re-run)."""
+    from relance.search_attributes import register_attributes
+    from starter.connect import connect
+
+    settings = get_settings()
+
+    async def go() -> list[str]:
+        return await register_attributes(await connect(settings), settings.temporal_namespace)
+
+    try:
+        added = run(go())
+    except ValueError as exc:
+        fail(str(exc))
+    done = f"registered {', '.join(added)}" if added else "search attributes already registered"
+    out.print(f"namespace {settings.temporal_namespace}: {done}", highlight=False)
 
 
 @app.command("import")
@@ -424,6 +446,104 @@ def policy_reapply(
     act(invoice, build(ReapplyPolicy, policy=policy, by=who(by)), as_json)
 
 
+@app.command()
+def cases(
+    stage: Annotated[list[str] | None, typer.Option(help="collection stage (repeat for several)")] = None,
+    customer: Annotated[str | None, typer.Option(help="customer id")] = None,
+    policy: Annotated[str | None, typer.Option(help="policy name")] = None,
+    min_amount: Annotated[str | None, typer.Option(help="amount due at least")] = None,
+    max_amount: Annotated[str | None, typer.Option(help="amount due at most")] = None,
+    overdue_days: Annotated[int | None, typer.Option(help="due at least this many days ago")] = None,
+    disputed: Annotated[bool | None, typer.Option("--disputed/--not-disputed", help="only (not) disputed")] = None,
+    include_closed: Annotated[bool, typer.Option("--all", help="closed cases too")] = False,
+    limit: Annotated[int, typer.Option(help="at most this many cases")] = 200,
+    show_query: Annotated[bool, typer.Option("--query", help="print the visibility query (for the Web UI)")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Cases from Temporal visibility, filtered like the Web UI."""
+    from starter.case_search import CaseFilter, list_cases, visibility_query
+    from starter.connect import connect
+
+    wanted = CaseFilter(
+        stages=tuple(stage or ()),
+        customer_id=customer,
+        policy=policy,
+        min_amount=parse_amount(min_amount, "--min-amount") if min_amount else None,
+        max_amount=parse_amount(max_amount, "--max-amount") if max_amount else None,
+        overdue_days=overdue_days,
+        disputed=disputed,
+        include_closed=include_closed,
+    )
+    query = visibility_query(wanted, date.today())
+    if show_query:
+        err.print(query, highlight=False, soft_wrap=True)
+
+    async def go() -> list[Any]:
+        return await list_cases(await connect(get_settings()), query, limit)
+
+    found = run(go())
+    if as_json:
+        out.print_json(json.dumps([c.as_dict() for c in found], default=str))
+        return
+    table = Table("invoice", "customer", "stage", "due", "amount due", "policy", "next action", title="cases")
+    for c in found:
+        amount = f"{c.amount_due:,.2f} {c.currency}" if c.amount_due is not None else ""
+        nxt = c.next_action_at.astimezone().strftime("%Y-%m-%d %H:%M") if c.next_action_at else ""
+        stage_shown = c.stage if c.status == "running" else f"{c.stage} ({c.status})"
+        table.add_row(
+            c.invoice_id, c.customer_id or "", stage_shown or "", str(c.due_date or ""), amount, c.policy or "", nxt
+        )
+    out.print(table)
+    out.print(f"{len(found)} case(s)", highlight=False)
+
+
+@app.command()
+def customer(
+    customer_id: str,
+    as_of: Annotated[str | None, typer.Option(help="date of the view, YYYY-MM-DD (default today)")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """A customer's open cases, balance and payment behaviour (from the ledger)."""
+    from relance.customer_view import UnknownCustomer, customer_view
+    from relance.db import engine_for
+
+    day = parse_date(as_of, "--as-of") if as_of else date.today()
+    try:
+        view = customer_view(engine_for(get_settings().database_url), customer_id, day)
+    except UnknownCustomer as exc:
+        fail(str(exc), 2)
+    if as_json:
+        out.print_json(json.dumps(view.as_dict(), default=str))
+        return
+    balance = ", ".join(f"{amount:,.2f} {currency}" for currency, amount in view.balance.items()) or "nothing"
+    out.print(f"[bold]{view.name}[/] ({view.customer_id}) at {view.as_of}: {balance} open", highlight=False)
+    table = Table("invoice", "due", "days late", "amount", "balance", "stage", title="open cases")
+    for c in view.open_cases:
+        table.add_row(
+            c.invoice_id,
+            str(c.due_date),
+            str(c.days_late),
+            f"{c.amount:,.2f} {c.currency}",
+            f"{c.balance:,.2f} {c.currency}",
+            c.stage,
+        )
+    out.print(table)
+
+    def days(value: Decimal | None) -> str:
+        return f"{value} days" if value is not None else "n/a"
+
+    out.print(
+        f"{view.cases} invoices in the ledger, {view.payments} payments; average days late: "
+        f"{days(view.average_days_late_paid)} when paid, {days(view.average_days_late_open)} on open overdue invoices",
+        highlight=False,
+    )
+    out.print(
+        f"promises: {view.promises_made} made, {view.promises_kept} kept, {view.promises_broken} broken; "
+        f"disputes: {view.disputes_opened} opened, {view.disputes_open} open now",
+        highlight=False,
+    )
+
+
 task_app = typer.Typer(help="Complete a task of the work queue.", no_args_is_help=True)
 app.add_typer(task_app, name="task")
 
@@ -590,9 +710,14 @@ def demo(
 
 def main() -> None:
     """Console entry point (see end_process for why it does not return)."""
+    from starter.connect import TemporalUnreachable
+
     code = 0
     try:
         app()
+    except TemporalUnreachable as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        code = 1
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     end_process(code)

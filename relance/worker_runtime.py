@@ -14,16 +14,21 @@ from activities.email_delivery import EmailBackend, OutboxBackend, SendGridBacke
 from activities.ledger import LedgerWriter
 from activities.policy_resolution import PolicyResolution
 from relance.db import engine_for
+from relance.search_attributes import missing_attributes
 from relance.settings import Settings
 from starter.connect import connect
 from workflows import InvoiceCollection
 from workflows.sandbox import workflow_runner
 
 
+class WorkerConfigError(Exception):
+    """The worker cannot start as configured; the message says what to fix."""
+
+
 def email_backend(settings: Settings) -> EmailBackend:
     if settings.email_backend == "sendgrid":
         if settings.sendgrid_api_key is None:
-            raise SystemExit("RELANCE_EMAIL_BACKEND=sendgrid needs SENDGRID_API_KEY")
+            raise WorkerConfigError("RELANCE_EMAIL_BACKEND=sendgrid needs SENDGRID_API_KEY")
         return SendGridBackend(settings.sendgrid_api_key.get_secret_value(), settings.sendgrid_api_host)
     return OutboxBackend(settings.outbox_dir)
 
@@ -48,6 +53,12 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
 async def run_worker(settings: Settings) -> None:
     """Poll until SIGTERM or SIGINT, then stop taking work and let running activities finish."""
     client = await connect(settings)
+    missing = await missing_attributes(client, settings.temporal_namespace)
+    if missing:
+        raise WorkerConfigError(
+            f"namespace {settings.temporal_namespace} lacks the case search attributes {', '.join(missing)}: "
+            "run `relance setup` first"
+        )
     worker = build_worker(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -6,7 +6,17 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from relance.settings import Settings
 
 
+class TemporalUnreachable(Exception):
+    pass
+
+
 async def connect(settings: Settings) -> Client:
-    return await Client.connect(
-        settings.temporal_address, namespace=settings.temporal_namespace, data_converter=pydantic_data_converter
-    )
+    try:
+        return await Client.connect(
+            settings.temporal_address, namespace=settings.temporal_namespace, data_converter=pydantic_data_converter
+        )
+    except RuntimeError as exc:
+        raise TemporalUnreachable(
+            f"cannot reach Temporal at {settings.temporal_address} (TEMPORAL_ADDRESS): {exc}; "
+            "is the server running? `./dev demo` starts a local one"
+        ) from None

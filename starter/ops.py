@@ -7,6 +7,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from relance.actions import Action
 from relance.case import CaseStatus
 from relance.invoice import workflow_id_for
+from starter.executions import execution_status
 
 
 class UnknownCase(Exception):
@@ -21,13 +22,11 @@ async def _translate(client: Client, err: RPCError, invoice_id: str) -> Exceptio
     """NOT_FOUND means no such case, or a closed one that can no longer take actions: say which."""
     if err.status != RPCStatusCode.NOT_FOUND:
         return err
-    handle = client.get_workflow_handle(workflow_id_for(invoice_id))
     try:
-        described = await handle.describe()
+        closed = await execution_status(client, workflow_id_for(invoice_id))
     except RPCError:
         return UnknownCase(f"no case for invoice {invoice_id} (workflow {workflow_id_for(invoice_id)} not found)")
-    closed = described.status.name.lower() if described.status else "closed"
-    return ActionRejected(f"case {invoice_id} is closed ({closed}); it takes no more actions")
+    return ActionRejected(f"case {invoice_id} is closed ({closed.name.lower()}); it takes no more actions")
 
 
 async def status(client: Client, invoice_id: str) -> CaseStatus:

@@ -5,6 +5,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,15 +13,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import create_engine, text
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from relance.case import CaseStatus
 from relance.db import engine_for
 from relance.invoice import CaseInput
+from relance.search_attributes import attribute_types
 from relance.settings import Settings
 from relance.worker_runtime import build_worker
+from starter.executions import describe_execution, execution_status
 from starter.importer import start_case
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,12 +38,22 @@ def server_binary(name: str) -> str:
     return found
 
 
-@pytest.fixture
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping server of the test's own: its clock is global, so one test's leftovers can't stall another."""
+@asynccontextmanager
+async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
+    """A real time-skipping server with the case search attributes registered (it refuses unknown ones)."""
     async with await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=server_binary("temporal-test-server"), data_converter=pydantic_data_converter
     ) as environment:
+        await environment.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=environment.client.namespace, search_attributes=attribute_types())
+        )
+        yield environment
+
+
+@pytest.fixture
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of the test's own: its clock is global, so one test's leftovers can't stall another."""
+    async with time_skipping_server() as environment:
         yield environment
 
 
@@ -141,15 +155,15 @@ async def open_case(env: WorkflowEnvironment, worker: Settings) -> AsyncIterator
         return started
 
     yield _open
-    await terminate_all(c.handle for c in opened)
+    await terminate_all(env.client, (c.handle for c in opened))
     try:  # name the test that leaves the server's clock locked, rather than fail a later one
         await asyncio.wait_for(env.sleep(1), 15)
     except TimeoutError:
-        details = [(c.handle.id, (await c.handle.describe()).status) for c in opened]
+        details = [(c.handle.id, await execution_status(env.client, c.handle.id)) for c in opened]
         raise AssertionError(f"time-skipping is locked after this test; its cases: {details}") from None
 
 
-async def terminate_all(handles: Any) -> None:
+async def terminate_all(client: Client, handles: Any) -> None:
     """End the cases a test left running, without leaving work in flight.
 
     The time-skipping server keeps time locked for work left in flight by a worker that is gone, and
@@ -158,10 +172,9 @@ async def terminate_all(handles: Any) -> None:
     """
     for handle in handles:
         for _ in range(400):
-            described = await handle.describe()
-            if described.status != WorkflowExecutionStatus.RUNNING:
+            raw = await describe_execution(client, handle.id)
+            if raw.workflow_execution_info.status != WorkflowExecutionStatus.RUNNING:
                 break
-            raw = described.raw_description
             idle = not raw.pending_activities and not raw.HasField("pending_workflow_task")
             if idle and (await handle.query("status", result_type=CaseStatus)).state != "closed":
                 await handle.terminate(reason="test finished")

@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from relance.settings import Settings
 from relance.worker_runtime import build_worker
 from starter.importer import start_case
-from tests.conftest import ROOT, Case, invoice, paris, server_binary
+from tests.conftest import ROOT, Case, invoice, paris, time_skipping_server
 from workflows import InvoiceCollection, RunOptions
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -82,9 +81,7 @@ async def main(tag: str) -> None:
             task_queue=f"record-{uuid.uuid4().hex[:6]}",
         )
         async with (
-            await WorkflowEnvironment.start_time_skipping(
-                test_server_existing_path=server_binary("temporal-test-server"), data_converter=pydantic_data_converter
-            ) as env,
+            time_skipping_server() as env,
             build_worker(env.client, settings),
         ):
             for scenario in (full_timeline, arrangements, continued):

@@ -8,6 +8,7 @@ from email.policy import default
 import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 
+from starter.executions import execution_status
 from tests.conftest import invoice, minute, outbox_messages, paris
 
 START = paris(2026, 4, 20, 8)  # the case clock's origin; the invoice is due Thursday 30 April 2026
@@ -33,7 +34,7 @@ async def test_payment_before_first_reminder_sends_nothing(open_case, worker):
     assert (status.state, status.outcome, status.balance) == ("closed", "paid", Decimal("0"))
     await case.env.sleep(60 * 60 * 24 * 60)
     assert outbox_messages(worker) == []
-    assert (await case.handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+    assert await execution_status(case.env.client, case.handle.id) == WorkflowExecutionStatus.COMPLETED
 
 
 async def test_partial_payment_shows_new_amount_in_next_message(open_case, worker):
@@ -186,7 +187,7 @@ async def test_write_off_closes_the_case(open_case, worker):
     status = await case.update("write_off", {"reason": "debtor in liquidation", "by": "marie"})
     assert (status.state, status.outcome, status.balance) == ("closed", "written_off", Decimal("1250.00"))
     await case.env.sleep(1)
-    assert (await case.handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+    assert await execution_status(case.env.client, case.handle.id) == WorkflowExecutionStatus.COMPLETED
 
 
 async def test_contact_update_is_used_for_the_next_message(open_case, worker):
@@ -261,7 +262,7 @@ async def test_cancelling_the_workflow_closes_the_case_as_cancelled(open_case, w
         "cancelled",
         "case cancelled in Temporal",
     )
-    assert (await case.handle.describe()).status == WorkflowExecutionStatus.CANCELED
+    assert await execution_status(case.env.client, case.handle.id) == WorkflowExecutionStatus.CANCELED
 
 
 async def test_english_speaking_customer_gets_english_messages(open_case, worker):

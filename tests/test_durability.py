@@ -5,6 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from relance.case import CaseStatus
+from starter.executions import describe_execution
 from tests.conftest import invoice, minute, paris, terminate_all
 from workflows import InvoiceCollection, RunOptions
 
@@ -19,13 +20,13 @@ async def test_continue_as_new_keeps_state_and_actions_sent_meanwhile(env, worke
         id=case_input.workflow_id,
         task_queue=worker.task_queue,
     )
-    first_run = (await handle.describe()).run_id
+    first_run = handle.result_run_id
     for n in range(30):
         await handle.signal("payment_received", {"amount": "10", "paid_on": "2026-04-20", "reference": f"B{n}"})
     await handle.execute_update("dispute_opened", {"reason": "checking the burst"})
-    latest = env.client.get_workflow_handle(case_input.workflow_id)
     for _ in range(200):  # the case continues as new at its next turn, after its ledger write
-        if (await latest.describe()).run_id != first_run:
+        latest = await describe_execution(env.client, case_input.workflow_id)
+        if latest.workflow_execution_info.execution.run_id != first_run:
             break
         await asyncio.sleep(0.05)
     else:
@@ -41,7 +42,7 @@ async def test_continue_as_new_keeps_state_and_actions_sent_meanwhile(env, worke
         "payment_received", {"amount": "950", "paid_on": "2026-04-20", "reference": "LAST"}, result_type=CaseStatus
     )
     assert (final.outcome, final.total_paid) == ("paid", Decimal("1250"))
-    await terminate_all([env.client.get_workflow_handle(case_input.workflow_id)])
+    await terminate_all(env.client, [env.client.get_workflow_handle(case_input.workflow_id)])
 
 
 async def test_demo_clock_compresses_days_into_seconds(env, open_case):

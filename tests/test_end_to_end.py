@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,9 +27,16 @@ async def dev_server() -> AsyncIterator[str]:
     async with await WorkflowEnvironment.start_local(
         dev_server_existing_path=server_binary("temporal"),
         ui=False,
-        dev_server_extra_args=["--log-level", "error"],
+        dev_server_extra_args=["--log-level", "error", "--namespace", "bare"],
     ) as environment:
-        yield environment.client.service_client.config.target_host
+        address = environment.client.service_client.config.target_host
+        environment_vars = {**os.environ, "TEMPORAL_ADDRESS": address}
+        first = subprocess.run([*RELANCE, "setup"], env=environment_vars, cwd=ROOT, capture_output=True, text=True)
+        assert first.returncode == 0, first.stderr
+        assert first.stdout.startswith("namespace default: registered AmountDue, CollectionStage, Currency,")
+        again = subprocess.run([*RELANCE, "setup"], env=environment_vars, cwd=ROOT, capture_output=True, text=True)
+        assert again.stdout.strip() == "namespace default: search attributes already registered"
+        yield address
 
 
 @pytest.fixture
@@ -115,6 +122,46 @@ async def test_import_run_and_operate_cases_from_the_command_line(ops_env, tmp_p
         "--json",
     )
     assert json.loads(planned.stdout)["stage"] == "payment_plan", planned.stderr
+
+    # the same cases through visibility, as the Web UI filters them (visibility lags the updates a little)
+    def listed(*filters: str) -> list[dict]:
+        shown = relance(ops_env, "cases", *filters, "--json")
+        assert shown.returncode == 0, shown.stderr
+        return [c for c in json.loads(shown.stdout) if c["invoice_id"].endswith(stamp)]
+
+    def ids(*filters: str) -> list[str]:
+        return sorted(c["invoice_id"].removesuffix(f"-{stamp}") for c in listed(*filters))
+
+    wait_for(lambda: ids("--stage", "disputed") == ["F-1003"] and ids("--stage", "payment_plan") == ["F-1005"])
+    (dubois,) = listed("--customer", "P-DUBOIS")
+    assert {k: dubois[k] for k in ("stage", "amount_due", "currency", "disputed", "policy", "status")} == {
+        "stage": "disputed",
+        "amount_due": 189.9,
+        "currency": "EUR",
+        "disputed": True,
+        "policy": "consumer",
+        "status": "running",
+    }
+    assert dubois["due_date"] == (date.today() + timedelta(days=2)).isoformat()
+    assert ids("--min-amount", "20000") == ["F-1004"]
+    assert ids("--overdue-days", "10") == ["F-1005", "F-1007"]
+    assert ids("--customer", "C-PORT") == []
+    (port,) = listed("--customer", "C-PORT", "--all")
+    assert (port["stage"], port["amount_due"], port["status"], port["next_action_at"]) == (
+        "paid",
+        0.0,
+        "completed",
+        None,
+    )
+
+
+def test_the_worker_refuses_a_namespace_without_the_case_attributes(ops_env):
+    refused = subprocess.run(
+        [*RELANCE, "worker"], env={**ops_env, "TEMPORAL_NAMESPACE": "bare"}, cwd=ROOT, capture_output=True, text=True
+    )
+    assert refused.returncode == 1
+    assert "namespace bare lacks the case search attributes InvoiceId (Keyword), CustomerId (Keyword)" in refused.stderr
+    assert "run `relance setup` first" in refused.stderr
 
 
 async def test_a_broken_row_is_reported_by_line_and_the_others_start(ops_env, tmp_path):

@@ -126,4 +126,4 @@ async def test_importing_the_same_file_twice_starts_nothing_new(env, worker, tmp
     finally:
         for case in cases:
             await case.settled()
-        await terminate_all(case.handle for case in cases)
+        await terminate_all(env.client, (case.handle for case in cases))

@@ -18,11 +18,13 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from activities.ledger import LedgerWriter
 from relance.case import HistoryEntry, PaymentRecord
+from relance.customer_view import UnknownCustomer, customer_view
 from relance.db import CaseEvent, CaseRow, PaymentRow, engine_for
 from relance.reports import Amount, aging_chart, build_report
 from relance.steps import LedgerEntry, LedgerUpdate
@@ -194,3 +196,42 @@ def test_aging_chart_draws_a_png(tmp_path: Path):
         str(tmp_path / "a.png"),
     )
     assert (tmp_path / "a.png").stat().st_size > 1000
+
+
+def test_customer_view_from_the_ledger(ledger_url):
+    """C-ACME holds the whole fixture portfolio; C-OTHER one disputed case that must not leak into it.
+
+    Open: A (due 30/06, 0 days), B (20), C (71), D (149), F (USD, 29), G (1) -> overdue mean 270 / 5 = 54.0.
+    Payments: B 15/06 for 10/06 and E 20/05 for 15/05 -> 5 and 5 days late, mean 5.0.
+    """
+    load(ledger_url)
+    engine = engine_for(ledger_url)
+    other = update("Z", "70.00", date(2026, 6, 1), date(2026, 5, 1), "70.00", events=[("dispute_opened", "x")])
+    other.case.customer.id = "C-OTHER"
+    other.stage = "disputed"
+    LedgerWriter(engine).write(other)
+
+    acme = customer_view(engine, "C-ACME", date(2026, 6, 30))
+    assert [(c.invoice_id, c.days_late, c.balance) for c in acme.open_cases] == [
+        ("D", 149, Decimal("333.33")),
+        ("C", 71, Decimal("800.00")),
+        ("F", 29, Decimal("500.00")),
+        ("B", 20, Decimal("1500.00")),
+        ("G", 1, Decimal("90.10")),
+        ("A", 0, Decimal("1000.00")),
+    ]
+    assert acme.balance == {"EUR": Decimal("3723.43"), "USD": Decimal("500.00")}
+    assert (acme.cases, acme.payments, acme.average_days_late_paid, acme.average_days_late_open) == (
+        7,
+        2,
+        Decimal("5.0"),
+        Decimal("54.0"),
+    )
+    assert (acme.promises_made, acme.promises_kept, acme.promises_broken) == (2, 1, 1)
+    assert (acme.disputes_opened, acme.disputes_open) == (3, 0)
+
+    zed = customer_view(engine, "C-OTHER", date(2026, 6, 30))
+    assert (zed.cases, zed.disputes_opened, zed.disputes_open, zed.balance) == (1, 1, 1, {"EUR": Decimal("70.00")})
+    assert zed.average_days_late_paid is None
+    with pytest.raises(UnknownCustomer, match="no case for customer C-NOBODY in the ledger"):
+        customer_view(engine, "C-NOBODY", date(2026, 6, 30))

@@ -21,7 +21,7 @@ def test_histories_of_every_generation_are_present():
     assert [p.stem for p in HISTORIES] == [
         f"{scenario}-{tag}"
         for scenario in ("arrangements", "continued", "full_timeline")
-        for tag in ("v1", "v2-ledger")
+        for tag in ("v1", "v2-ledger", "v3-search-attributes")
     ]
 
 

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from relance.invoice import CaseInput
     from relance.policy import Policy, StepAction
     from relance.schedule import plan_steps
+    from relance.search_attributes import case_attributes
     from relance.steps import (
         CREATE_PHONE_TASK,
         RECORD_CASE,
@@ -67,6 +68,7 @@ class InvoiceCollection:
             self.state = CaseState.open(case, clock, clock.case_time(workflow.now()))
         self._version = 0
         self._next: NextEvent | None = None
+        self._shown: list[Any] = []
 
     # ---- the collection process ------------------------------------------------------------------
 
@@ -456,7 +458,7 @@ class InvoiceCollection:
         return self.state.status(now, upcoming)
 
     def _show_details(self) -> None:
-        """What the Temporal UI shows for the case right now."""
+        """What the Temporal UI shows and filters on for the case right now."""
         state, now = self.state, self.now()
         currency = state.case.currency
         lines = [
@@ -466,6 +468,27 @@ class InvoiceCollection:
         if self._next is not None:
             lines.append(f"**Next:** {self._next.kind} {self._next.id} at {self._next.at.isoformat()}")
         workflow.set_current_details("\n\n".join(lines))
+        if workflow.patched("search-attributes-v1"):
+            self._upsert_search_attributes(now)
+
+    def _upsert_search_attributes(self, now: datetime) -> None:
+        """Only changes are upserted: each upsert is an event in the case's history."""
+        state = self.state
+        updates = case_attributes(
+            invoice_id=state.case.invoice_id,
+            customer_id=state.case.customer.id,
+            stage=state.stage(now),
+            balance=state.balance,
+            currency=state.case.currency,
+            due_date=state.case.due_date,
+            policy_name=state.policy.name if state.policy else None,
+            disputed=state.dispute is not None,
+            next_action_at=state.clock.real_time(self._next.at) if self._next is not None else None,
+        )
+        changed = [u for u in updates if u not in self._shown]
+        if changed:
+            workflow.upsert_search_attributes(changed)
+            self._shown = updates
 
 
 def _parse(action_type: type[Action], payload: Any) -> Action:
