@@ -1,6 +1,7 @@
 """`relance`: the ops command line. Every command reads the same settings as the worker."""
 
 import asyncio
+import contextlib
 import getpass
 import json
 from collections.abc import Coroutine
@@ -74,6 +75,11 @@ def parse_amount(text: str, what: str = "amount") -> Decimal:
         fail(f"{what} {text!r} is not a number")
 
 
+def working(what: str) -> Any:
+    """A spinner on a terminal's stderr while a long command works; nothing when output is piped."""
+    return err.status(what) if err.is_terminal else contextlib.nullcontext()
+
+
 def who(by: str | None) -> str:
     if by:
         return by
@@ -143,11 +149,28 @@ def act(invoice: str, action: Action, as_json: bool) -> None:
 
     try:
         status = run(go())
-    except UnknownCase as exc:
-        fail(str(exc), 2)
-    except ActionRejected as exc:
-        fail(str(exc))
+    except (UnknownCase, ActionRejected) as exc:
+        from relance.rejections import rejected_action
+
+        payload = action.model_dump(mode="json", exclude_none=True)
+        keep_rejections(
+            [rejected_action(invoice, action.name, payload, str(exc), getattr(action, "by", None) or who(None))]
+        )
+        fail(str(exc), 2 if isinstance(exc, UnknownCase) else 1)
     show_status(status, as_json)
+
+
+def keep_rejections(rejections: list[Any]) -> None:
+    """Refused input goes to the ledger; a ledger that can't be reached must not hide the refusal itself."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from relance.db import engine_for
+    from relance.rejections import record_rejections
+
+    try:
+        record_rejections(engine_for(get_settings().database_url), rejections)
+    except SQLAlchemyError as exc:
+        err.print(f"[yellow]warning:[/] the refusal was not written to the ledger: {exc}", highlight=False)
 
 
 # ---- worker and import ---------------------------------------------------------------------------------
@@ -229,6 +252,10 @@ def import_(
             highlight=False,
         )
     if report.errors:
+        from relance.rejections import rejected_row
+
+        person = who(None)
+        keep_rejections([rejected_row(str(file), e.line, e.invoice_id, e.reason, person) for e in report.errors])
         raise typer.Exit(1)
 
 
@@ -396,6 +423,7 @@ def policy_explain(
     policy: Annotated[str, typer.Argument(help="policy name, or a policy file")],
     due: Annotated[str, typer.Option(help="invoice due date, YYYY-MM-DD")],
     now: Annotated[str | None, typer.Option(help="as seen at (ISO date-time; default: now)")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Print the dated steps a policy would run for an invoice due on a date."""
     settings = get_settings()
@@ -416,6 +444,14 @@ def policy_explain(
         fail(f"--now {now!r} is not an ISO date-time")
     seen = seen if seen.tzinfo else seen.replace(tzinfo=zone)
     schedule = plan_steps(chosen, parse_date(due, "--due"), seen)
+    if as_json:
+        steps = [
+            {"step": p.step.id, "action": p.step.action.value, "template": p.step.template, "at": p.at.isoformat()}
+            for p in schedule.planned
+        ]
+        skipped = [{"step": step.id, "why": why} for step, why in schedule.skipped]
+        out.print_json(json.dumps({"policy": chosen.label, "planned": steps, "skipped": skipped}))
+        return
     table = Table(
         "step",
         "action",
@@ -481,7 +517,8 @@ def cases(
     async def go() -> list[Any]:
         return await list_cases(await connect(get_settings()), query, limit)
 
-    found = run(go())
+    with working("searching cases"):
+        found = run(go())
     if as_json:
         out.print_json(json.dumps([c.as_dict() for c in found], default=str))
         return
@@ -509,7 +546,8 @@ def customer(
 
     day = parse_date(as_of, "--as-of") if as_of else date.today()
     try:
-        view = customer_view(engine_for(get_settings().database_url), customer_id, day)
+        with working(f"reading {customer_id} from the ledger"):
+            view = customer_view(engine_for(get_settings().database_url), customer_id, day)
     except UnknownCustomer as exc:
         fail(str(exc), 2)
     if as_json:
@@ -666,7 +704,8 @@ def report(
     from relance.reports import aging_chart, build_report
 
     day = parse_date(as_of, "--as-of") if as_of else date.today()
-    result = build_report(engine_for(get_settings().database_url), day)
+    with working("computing the report in the ledger database"):
+        result = build_report(engine_for(get_settings().database_url), day)
     if csv_file:
         with csv_file.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)

@@ -177,6 +177,27 @@ class Task(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class RejectedInput(Base):
+    """Input refused before it reached a case: an ops update its validator refused, an unknown case, a bad row.
+
+    Rejected signals are in `case_events` (they reach the case's history); these never do, so the
+    command that was refused writes them here.
+    """
+
+    __tablename__ = "rejected_inputs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    source: Mapped[str] = mapped_column(String(30))  # ops_action | import
+    invoice_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    action: Mapped[str | None] = mapped_column(String(60))
+    line: Mapped[int | None] = mapped_column(Integer)
+    file: Mapped[str | None] = mapped_column(String(500))
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text)
+    by: Mapped[str | None] = mapped_column(String(200))
+
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = int.from_bytes(b"rela")  # PostgreSQL advisory lock serialising concurrent migrations
 

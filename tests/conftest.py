@@ -163,6 +163,18 @@ async def open_case(env: WorkflowEnvironment, worker: Settings) -> AsyncIterator
         raise AssertionError(f"time-skipping is locked after this test; its cases: {details}") from None
 
 
+async def until_idle(client: Client, workflow_id: str) -> bool:
+    """Wait until no activity or workflow task of the case is in flight; False if it is no longer running."""
+    for _ in range(400):
+        raw = await describe_execution(client, workflow_id)
+        if raw.workflow_execution_info.status != WorkflowExecutionStatus.RUNNING:
+            return False
+        if not raw.pending_activities and not raw.HasField("pending_workflow_task"):
+            return True
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{workflow_id} never became idle")
+
+
 async def terminate_all(client: Client, handles: Any) -> None:
     """End the cases a test left running, without leaving work in flight.
 
@@ -172,11 +184,9 @@ async def terminate_all(client: Client, handles: Any) -> None:
     """
     for handle in handles:
         for _ in range(400):
-            raw = await describe_execution(client, handle.id)
-            if raw.workflow_execution_info.status != WorkflowExecutionStatus.RUNNING:
+            if not await until_idle(client, handle.id):
                 break
-            idle = not raw.pending_activities and not raw.HasField("pending_workflow_task")
-            if idle and (await handle.query("status", result_type=CaseStatus)).state != "closed":
+            if (await handle.query("status", result_type=CaseStatus)).state != "closed":
                 await handle.terminate(reason="test finished")
                 break
             await asyncio.sleep(0.05)

@@ -6,10 +6,13 @@ from email import message_from_bytes
 from email.policy import default
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 
+from relance.db import CaseEvent, CaseRow, engine_for
 from starter.executions import execution_status
-from tests.conftest import invoice, minute, outbox_messages, paris
+from tests.conftest import invoice, minute, outbox_messages, paris, until_idle
 
 START = paris(2026, 4, 20, 8)  # the case clock's origin; the invoice is due Thursday 30 April 2026
 
@@ -254,6 +257,8 @@ async def test_operator_reapplies_another_policy(open_case, worker):
 
 async def test_cancelling_the_workflow_closes_the_case_as_cancelled(open_case, worker):
     case = await open_case(invoice("CXL-1", starts_at=START))
+    # the time-skipping server refuses a cancelled activity plus a new one in one task; the dev server takes it
+    assert await until_idle(case.env.client, case.handle.id)
     await case.handle.cancel()
     await case.env.sleep(1)
     status = await case.status()
@@ -263,6 +268,14 @@ async def test_cancelling_the_workflow_closes_the_case_as_cancelled(open_case, w
         "case cancelled in Temporal",
     )
     assert await execution_status(case.env.client, case.handle.id) == WorkflowExecutionStatus.CANCELED
+    with Session(engine_for(worker.database_url)) as session:  # the ledger saw the end too
+        row = session.get(CaseRow, case.handle.id)
+        assert row is not None
+        assert (row.outcome, row.stage, row.closed_at is not None) == ("cancelled", "cancelled", True)
+        last = session.scalars(
+            select(CaseEvent.detail).where(CaseEvent.case_id == case.handle.id).order_by(CaseEvent.seq.desc())
+        ).first()
+        assert last == "case cancelled in Temporal"
 
 
 async def test_english_speaking_customer_gets_english_messages(open_case, worker):

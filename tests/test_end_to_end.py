@@ -14,8 +14,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from temporalio.testing import WorkflowEnvironment
 
+from relance.db import RejectedInput, engine_for
 from relance.demo import dated_sample
 from tests.conftest import ROOT, server_binary
 
@@ -65,6 +68,13 @@ def relance(environment: dict[str, str], *args: str) -> subprocess.CompletedProc
     return subprocess.run([*RELANCE, *args], env=environment, cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
+def rejected_inputs(environment: dict[str, str]) -> list[tuple]:
+    """What the ledger kept of refused input: source, invoice, action, line, and the start of the reason."""
+    with Session(engine_for(environment["RELANCE_DATABASE_URL"])) as session:
+        rows = session.scalars(select(RejectedInput).order_by(RejectedInput.id)).all()
+        return [(r.source, r.invoice_id, r.action, r.line, r.reason.split(" (")[0].split(": ")[-1]) for r in rows]
+
+
 def wait_for(predicate, seconds: float = 60):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -107,6 +117,10 @@ async def test_import_run_and_operate_cases_from_the_command_line(ops_env, tmp_p
     unknown = relance(ops_env, "pay", "NOPE-404", "5", "--reference", "X")
     assert unknown.returncode == 2
     assert "no case for invoice NOPE-404" in unknown.stderr
+    assert rejected_inputs(ops_env) == [
+        ("ops_action", f"F-1002-{stamp}", "payment_received", None, "payment amount must be greater than 0, got 0"),
+        ("ops_action", "NOPE-404", "payment_received", None, "no case for invoice NOPE-404"),
+    ]
 
     disputed = relance(ops_env, "dispute", "open", f"F-1003-{stamp}", "--reason", "colis abîmé")
     assert disputed.returncode == 0, disputed.stderr
@@ -179,3 +193,8 @@ async def test_a_broken_row_is_reported_by_line_and_the_others_start(ops_env, tm
     ) in result.stderr
     assert "line 10 (F-1001-BAD): invoice_id repeats line 2" in result.stderr
     assert "started 6, already existing 0 (left unchanged), rejected 3" in result.stdout
+    assert [(source, invoice_id, line) for source, invoice_id, _, line, _ in rejected_inputs(ops_env)] == [
+        ("import", "F-1002-BAD", 3),
+        ("import", "F-1004-BAD", 5),
+        ("import", "F-1001-BAD", 10),
+    ]

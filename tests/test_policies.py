@@ -1,5 +1,6 @@
 """Policy files: validation with located errors, selection rules, and the shipped policies."""
 
+import json
 import subprocess
 import sys
 from decimal import Decimal
@@ -188,4 +189,23 @@ def test_policy_explain_prints_the_dated_schedule():
         "reminder-2 email reminder_2 Mon 2026-05-11 09:00",
         "call-1 phone_task call_script Fri 2026-05-15 09:00 if balance ≥ 500.00",
         "final-reminder email final_reminder Tue 2026-05-26 09:00",
+    ]
+
+
+def test_policy_explain_as_json():
+    args = ["policy", "explain", "b2b-standard", "--due", "2026-04-30", "--now", "2026-05-05T10:00", "--json"]
+    result = subprocess.run(
+        [sys.executable, "-m", "relance.cli", *args], capture_output=True, text=True, cwd=ROOT, env={"PATH": ""}
+    )
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown["policy"] == "b2b-standard@v1"
+    assert shown["skipped"] == [
+        {"step": "courtesy", "why": "missed while the case was late or paused; only the latest missed step runs"}
+    ]
+    assert [(s["step"], s["at"]) for s in shown["planned"]] == [
+        ("reminder-1", "2026-05-05T10:00:00+02:00"),  # the latest missed step runs at once
+        ("reminder-2", "2026-05-11T09:00:00+02:00"),
+        ("call-1", "2026-05-15T09:00:00+02:00"),
+        ("final-reminder", "2026-05-26T09:00:00+02:00"),
     ]

@@ -113,6 +113,10 @@ class InvoiceCollection:
                 raise
             if not state.closed:
                 state.close(self.now(), Outcome.cancelled, "case cancelled in Temporal")
+            if workflow.patched("ledger-on-cancel-v1"):  # cancellation was delivered: activities run again
+                self._next = None
+                self._show_details()
+                await self._sync_ledger()
             raise
 
     def _plan_next(self, *, commit: bool, now: datetime | None = None) -> NextEvent | None:
