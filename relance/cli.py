@@ -522,7 +522,9 @@ def cases(
     if as_json:
         out.print_json(json.dumps([c.as_dict() for c in found], default=str))
         return
-    table = Table("invoice", "customer", "stage", "due", "amount due", "policy", "next action", title="cases")
+    table = Table(title="cases")
+    for column in ("invoice", "customer", "stage", "due", "amount due", "policy", "next action"):
+        table.add_column(column, no_wrap=column in ("invoice", "due", "amount due"))
     for c in found:
         amount = f"{c.amount_due:,.2f} {c.currency}" if c.amount_due is not None else ""
         nxt = c.next_action_at.astimezone().strftime("%Y-%m-%d %H:%M") if c.next_action_at else ""

@@ -13,6 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from relance.actions import (
     Action,
@@ -105,7 +106,7 @@ def board(statuses: list[CaseStatus], day: float, log: list[str], stamp: str) ->
     table = Table(title=f"Relance demo · case day {day:.1f} · invoices *-{stamp}", title_justify="left")
     for column, width in (("invoice", 6), ("stage", 14), ("balance", 11), ("next step", 16)):
         table.add_column(column, no_wrap=True, min_width=width)
-    table.add_column("last event", no_wrap=True, overflow="ellipsis", ratio=1)
+    table.add_column("last event", overflow="ellipsis", ratio=1)  # the only column that shrinks
     for s in statuses:
         nxt = f"{s.next_step.id} d+{(s.next_step.at - s.as_of).days}" if s.next_step else "—"
         table.add_row(
@@ -113,7 +114,7 @@ def board(statuses: list[CaseStatus], day: float, log: list[str], stamp: str) ->
             s.stage,
             format_money(s.balance, s.currency, "fr"),
             nxt,
-            s.history[-1].detail if s.history else "",
+            Text(s.history[-1].detail if s.history else "", no_wrap=True, overflow="ellipsis"),
         )
     table.caption = "\n".join(log[-4:])
     table.caption_justify = "left"
