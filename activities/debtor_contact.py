@@ -9,12 +9,12 @@ import asyncio
 from decimal import Decimal
 
 from jinja2 import TemplateError
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from activities.case_guard import live_balance, still_wanted
 from activities.email_delivery import (
     DeliveryFailed,
     DeliveryInDoubt,
@@ -23,11 +23,10 @@ from activities.email_delivery import (
     OutgoingEmail,
 )
 from activities.side_effects import SideEffects
-from relance.case import CaseStatus
-from relance.db import Task
 from relance.rendering import Rendered, render
 from relance.settings import Settings
 from relance.steps import CREATE_PHONE_TASK, SEND_EMAIL, StepRequest, StepResult
+from relance.work_queue import create_task
 
 
 class DebtorContact:
@@ -39,20 +38,8 @@ class DebtorContact:
         self.side_effects = SideEffects(engine)
 
     async def _still_wanted(self, request: StepRequest) -> tuple[StepResult | None, Decimal]:
-        """A result that stops the step (window closed, settled, paused), or None and the live balance."""
-        scheduled = activity.info().current_attempt_scheduled_time
-        if request.window_closes_at is not None and scheduled > request.window_closes_at:
-            return StepResult(status="deferred", detail="sending window closed before this attempt"), Decimal(0)
-        handle = self.client.get_workflow_handle(request.case_id)
-        status = await handle.query("status", result_type=CaseStatus)
-        if status.state == "closed" or status.balance <= 0:
-            detail = f"not sent: nothing left to collect ({status.stage})"
-            return StepResult(status="skipped_settled", detail=detail, balance=status.balance), status.balance
-        paused = status.state != "open" if request.requires_stage == "chasing" else status.stage != "payment_plan"
-        if paused:
-            detail = f"not sent: case is {status.stage} ({status.pause_reason})"
-            return StepResult(status="skipped_paused", detail=detail, balance=status.balance), status.balance
-        return None, status.balance
+        stop, status = await still_wanted(self.client, request)
+        return stop, live_balance(status)
 
     def _render(self, channel: str, request: StepRequest, balance: Decimal) -> Rendered:
         try:
@@ -123,7 +110,9 @@ class DebtorContact:
         if stop is not None:
             return stop
         script = self._render("phone", request, balance)
-        task_id, created = await asyncio.to_thread(self._record_task, request, script)
+        task_id, created = await asyncio.to_thread(
+            create_task, self.engine, request, "phone", f"{script.subject}\n\n{script.body}"
+        )
         detail = f"phone task #{task_id}: {script.subject}"
         return StepResult(
             status="sent" if created else "already_done",
@@ -132,27 +121,3 @@ class DebtorContact:
             balance=balance,
             detail=detail,
         )
-
-    def _record_task(self, request: StepRequest, script: Rendered) -> tuple[int, bool]:
-        with Session(self.engine) as session, session.begin():
-            existing = session.execute(
-                select(Task).where(Task.key == request.idempotency_key).with_for_update()
-            ).scalar()
-            if existing is not None:
-                return existing.id, False
-            task = Task(
-                key=request.idempotency_key,
-                kind="phone",
-                case_id=request.case_id,
-                invoice_id=request.invoice_id,
-                step_id=request.step_id,
-                customer_id=request.customer.id,
-                customer_name=request.customer.name,
-                phone=request.customer.phone,
-                script=f"{script.subject}\n\n{script.body}",
-                due_on=request.as_of,
-                assignee=request.assignee,
-            )
-            session.add(task)
-            session.flush()
-            return task.id, True

@@ -94,6 +94,68 @@ class ContactUpdated(Action):
         return self
 
 
+class RegisteredLetterDelivered(Action):
+    """Proof of delivery of the formal notice (the signed acknowledgement): its deadline runs from here."""
+
+    name: ClassVar[str] = "registered_letter_delivered"
+    tracking_number: str = Field(min_length=1)
+    delivered_on: date
+
+
+class MailReturned(Action):
+    """A letter came back (NPAI: n'habite pas à l'adresse indiquée, refused, unclaimed)."""
+
+    name: ClassVar[str] = "mail_returned"
+    reason: str = Field(min_length=1)
+    returned_on: date
+
+
+class EmailBounced(Action):
+    name: ClassVar[str] = "email_bounced"
+    reason: str = Field(min_length=1)
+
+
+class CourtOrderIssued(Action):
+    """The judge granted the injonction de payer (ordonnance portant injonction de payer)."""
+
+    name: ClassVar[str] = "court_order_issued"
+    issued_on: date
+    reference: str = Field(min_length=1)
+
+
+class OrderServed(Action):
+    """A commissaire de justice served the order on the debtor (CPC 1411: within 6 months of issue)."""
+
+    name: ClassVar[str] = "order_served"
+    served_on: date
+
+
+class OppositionFiled(Action):
+    """The debtor opposed the order (CPC 1416: within one month of service); the claim goes to trial."""
+
+    name: ClassVar[str] = "opposition_filed"
+    filed_on: date
+
+
+class JudgmentPaid(Action):
+    """The debtor paid under the order or judgment."""
+
+    name: ClassVar[str] = "judgment_paid"
+    amount: Decimal
+    paid_on: date
+    reference: str = Field(min_length=1)
+
+
+class AgencyUpdate(Action):
+    """A report from the collection agency: what it collected since its last report, and whether it is done."""
+
+    name: ClassVar[str] = "agency_update"
+    status: str = Field(min_length=1)
+    collected_amount: Decimal = Field(default=Decimal("0"), ge=0)
+    reported_on: date
+    final: bool = False
+
+
 class ReapplyPolicy(Action):
     """An operator's explicit choice to move a running case to another policy (or the latest version)."""
 
@@ -111,4 +173,12 @@ OPS_ACTIONS: tuple[type[Action], ...] = (
     Resume,
     WriteOff,
     ContactUpdated,
+    RegisteredLetterDelivered,
+    MailReturned,
+    EmailBounced,
+    CourtOrderIssued,
+    OrderServed,
+    OppositionFiled,
+    JudgmentPaid,
+    AgencyUpdate,
 )

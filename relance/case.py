@@ -26,16 +26,17 @@ from relance.actions import (
     WriteOff,
 )
 from relance.calendar import local_day, start_of_day
+from relance.case_legal import LEGAL_OPS, AgencyFile, ContactFlags, CourtProceeding, FormalNotice
+from relance.case_legal import apply as apply_legal
+from relance.case_legal import check as check_legal
 from relance.clock import CaseClock
+from relance.errors import Rejected
 from relance.invoice import CaseInput
 from relance.money import check_amount
+from relance.penalties import limitation_date
 from relance.policy import Policy
 
 ZERO = Decimal("0")
-
-
-class Rejected(ValueError):
-    """An ops action that does not fit the case; the message says why, for the person who sent it."""
 
 
 class Outcome(StrEnum):
@@ -43,6 +44,7 @@ class Outcome(StrEnum):
     written_off = "written_off"
     cancelled = "cancelled"
     policy_completed = "policy_completed"
+    agency_closed = "agency_closed"
 
 
 class HistoryEntry(BaseModel):
@@ -129,6 +131,16 @@ class CaseStatus(BaseModel):
     customer_email: str
     steps: list[StepRecord]
     history: list[HistoryEntry]
+    customer_kind: str = "business"
+    payments: list[PaymentRecord] = Field(default_factory=list)
+    limitation_date: date | None = None
+    waiting_for: str | None = None  # what a due step waits for (a proof of delivery, an address)
+    formal_notice: FormalNotice | None = None
+    court: CourtProceeding | None = None
+    agency: AgencyFile | None = None
+    flags: ContactFlags = Field(default_factory=ContactFlags)
+    imputation: str = "interest_first"
+    penalty_rate: Decimal | None = None
 
 
 class CaseState(BaseModel):
@@ -155,6 +167,12 @@ class CaseState(BaseModel):
     closed_at: datetime | None = None
     history: list[HistoryEntry] = Field(default_factory=list)
     ledger_synced: int = 0  # history entries already written to the SQL ledger
+    formal_notice: FormalNotice | None = None
+    court: CourtProceeding | None = None
+    agency: AgencyFile | None = None
+    flags: ContactFlags = Field(default_factory=ContactFlags)
+    # the debtor's last acknowledgement of the debt (part payment, promise, plan): limitation restarts
+    acknowledged_on: date | None = None
 
     @classmethod
     def open(cls, case: CaseInput, clock: CaseClock, now: datetime) -> "CaseState":
@@ -226,6 +244,9 @@ class CaseState(BaseModel):
             raise Rejected(f"case {self.case.invoice_id} is closed ({self.outcome.value if self.outcome else ''})")
         if self.policy is None:
             raise Rejected("case is starting (policy not resolved yet); try again in a moment")
+        if isinstance(action, LEGAL_OPS):
+            check_legal(self, action, now)
+            return
         today = self.today(now)
         currency = self.case.currency
 
@@ -301,6 +322,9 @@ class CaseState(BaseModel):
 
     def apply(self, action: Action, now: datetime) -> None:
         by = action.by
+        if isinstance(action, LEGAL_OPS):
+            apply_legal(self, action, now)
+            return
         match action:
             case PaymentReceived():
                 self._apply_payment(action, now)
@@ -318,6 +342,7 @@ class CaseState(BaseModel):
                 self.promise = PromiseState(
                     promised_on=action.promised_on, amount=amount, paid_before=self.total_paid, made_at=now
                 )
+                self.acknowledge(self.today(now))
                 self.last_contact_at = now
                 self.record(
                     now,
@@ -333,6 +358,7 @@ class CaseState(BaseModel):
                 self.plan = PlanState(
                     number=self.plans_made, installments=action.installments, paid_before=self.total_paid
                 )
+                self.acknowledge(self.today(now))
                 self.last_contact_at = now
                 lines = ", ".join(f"{i.amount} on {i.due_on}" for i in action.installments)
                 self.record(now, "payment_plan_agreed", f"payment plan of {len(action.installments)}: {lines}", by=by)
@@ -362,6 +388,7 @@ class CaseState(BaseModel):
         )
         self.total_paid += payment.amount
         self.balance -= payment.amount
+        self.acknowledge(payment.paid_on)
         self.record(
             now,
             "payment_received",
@@ -407,12 +434,29 @@ class CaseState(BaseModel):
         changes: dict[str, Any] = {}
         if action.email is not None:
             changes["email"] = action.email
+            self.flags.email_invalid = None
         if action.address is not None:
             changes["address"] = action.address
+            self.flags.address_invalid = None
         if action.phone is not None:
             changes["phone"] = action.phone
         self.case = self.case.model_copy(update={"customer": self.case.customer.model_copy(update=changes)})
         self.record(now, "contact_updated", f"contact updated: {', '.join(changes)}", by=action.by)
+        notice = self.formal_notice
+        if action.address is not None and notice is not None and notice.returned and self.policy is not None:
+            # the returned formal notice is sent again, to the new address
+            self.formal_notice = None
+            self.cursor = self.policy.step_index(notice.step_id)
+            self.steps_finished_at = None
+            self.record(now, "formal_notice_to_resend", "the formal notice will be sent again to the new address")
+
+    def acknowledge(self, day: date) -> None:
+        """A part payment, a promise or a plan is the debtor's acknowledgement: limitation starts again."""
+        if self.acknowledged_on is None or day > self.acknowledged_on:
+            self.acknowledged_on = day
+
+    def limitation(self) -> date:
+        return limitation_date(self.case.due_date, self.case.customer.kind, self.acknowledged_on)
 
     # ---- time-driven checks ---------------------------------------------------------------------------
 
@@ -480,6 +524,10 @@ class CaseState(BaseModel):
             return "disputed"
         if self.manual_pause is not None:
             return "paused"
+        if self.court is not None:
+            return "court"
+        if self.agency is not None:
+            return "agency"
         if self.plan is not None:
             return "payment_plan"
         if self.promise is not None:
@@ -494,11 +542,11 @@ class CaseState(BaseModel):
         today = self.today(now) if self.policy is not None else now.date()
         return max(0, (today - self.case.due_date).days)
 
-    def status(self, now: datetime, next_event: NextEvent | None) -> CaseStatus:
+    def status(self, now: datetime, next_event: NextEvent | None, waiting_for: str | None = None) -> CaseStatus:
         hold = self.dispute or self.manual_pause
         if self.closed:
             state: Literal["open", "paused", "closed"] = "closed"
-        elif hold is not None or self.promise is not None or self.plan is not None:
+        elif hold or self.promise or self.plan or self.court or self.agency:
             state = "paused"
         else:
             state = "open"
@@ -511,6 +559,10 @@ class CaseState(BaseModel):
             pause_reason = "payment plan"
         elif self.promise is not None:
             pause_reason = f"promise to pay by {self.promise.promised_on}"
+        elif self.court is not None:
+            pause_reason = f"in court ({self.court.court}): {self.court.status}"
+        elif self.agency is not None:
+            pause_reason = f"handed to {self.agency.agency}"
         return CaseStatus(
             invoice_id=self.case.invoice_id,
             workflow_id=self.case.workflow_id,
@@ -532,6 +584,16 @@ class CaseState(BaseModel):
             paused_until=self.manual_pause.until if self.manual_pause else None,
             next_step=None if self.closed else next_event,
             customer_email=self.case.customer.email,
+            customer_kind=self.case.customer.kind.value,
             steps=self.steps,
             history=self.history,
+            payments=self.payments,
+            limitation_date=self.limitation(),
+            waiting_for=waiting_for,
+            formal_notice=self.formal_notice,
+            court=self.court,
+            agency=self.agency,
+            flags=self.flags,
+            imputation=self.policy.legal.imputation.value if self.policy else "interest_first",
+            penalty_rate=self.case.penalty_rate,
         )

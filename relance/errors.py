@@ -10,3 +10,7 @@ def explain(err: ValidationError) -> str:
         message = error["msg"].removeprefix("Value error, ")
         reasons.append(f"{where}: {message}" if where else message)
     return "; ".join(reasons)
+
+
+class Rejected(ValueError):
+    """An ops action that does not fit the case; the message says why, for the person who sent it."""

@@ -72,6 +72,8 @@ class CaseInput(Strict):
     policy: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     clock: DemoClock | None = None
+    # the late-payment rate of the terms of sale, annual %; none: the legal default (L441-10)
+    penalty_rate: Decimal | None = Field(default=None, ge=0, le=100)
 
     @field_validator("currency")
     @classmethod

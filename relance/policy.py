@@ -5,13 +5,14 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from relance.calendar import CalendarSpec
 from relance.invoice import CaseInput, CustomerKind, Language, Strict
+from relance.penalties import Imputation
 
 SLUG = r"^[a-z0-9][a-z0-9_-]*$"
 
@@ -19,10 +20,28 @@ SLUG = r"^[a-z0-9][a-z0-9_-]*$"
 class StepAction(StrEnum):
     email = "email"
     phone_task = "phone_task"
+    formal_notice = "formal_notice"  # mise en demeure by registered letter
+    injonction_dossier = "injonction_dossier"  # court dossier, filed by a person
+    agency_handoff = "agency_handoff"  # the case goes to a collection agency
 
 
-# Where the message for each action is rendered from (templates/<channel>/<template>.<lang>.j2).
-TEMPLATE_CHANNEL: dict[StepAction, str] = {StepAction.email: "email", StepAction.phone_task: "phone"}
+# Escalations: refused once the claim is time-barred; the last two stop our own chasing.
+LEGAL_ACTIONS = frozenset({StepAction.formal_notice, StepAction.injonction_dossier, StepAction.agency_handoff})
+AFTER_FORMAL_NOTICE = frozenset({StepAction.injonction_dossier, StepAction.agency_handoff})
+
+# Where the text for each action is rendered from (templates/<channel>/<template>.<lang>.j2).
+TEMPLATE_CHANNEL: dict[StepAction, str] = {
+    StepAction.email: "email",
+    StepAction.phone_task: "phone",
+    StepAction.formal_notice: "letter",
+    StepAction.injonction_dossier: "task",
+    StepAction.agency_handoff: "task",
+}
+DEFAULT_STAGE: dict[StepAction, str] = {
+    StepAction.formal_notice: "formal_notice",
+    StepAction.injonction_dossier: "court",
+    StepAction.agency_handoff: "agency",
+}
 
 
 class StepConditions(Strict):
@@ -41,7 +60,7 @@ class Step(Strict):
 
     @property
     def stage_name(self) -> str:
-        return self.stage or ("pre_due" if self.offset_days < 0 else "reminder")
+        return self.stage or DEFAULT_STAGE.get(self.action) or ("pre_due" if self.offset_days < 0 else "reminder")
 
 
 class Selection(Strict):
@@ -87,6 +106,35 @@ class PlanRules(Strict):
     max_installments: int = Field(default=12, ge=1, le=120)
 
 
+class AgencyDelivery(Strict):
+    kind: Literal["folder", "http"]
+    path: str | None = Field(default=None, description="folder: where case files are written")
+    url: str | None = Field(default=None, description="http: where case files are POSTed (JSON)")
+
+    @model_validator(mode="after")
+    def _target(self) -> "AgencyDelivery":
+        if self.kind == "folder" and not self.path:
+            raise ValueError("a folder delivery needs a path")
+        if self.kind == "http" and not (self.url and self.url.startswith(("http://", "https://"))):
+            raise ValueError("an http delivery needs an http(s) url")
+        return self
+
+
+class Agency(Strict):
+    name: str = Field(min_length=1)
+    # The written mandate (CPCE R124-3). Without it the hand-off refuses to run.
+    mandate_reference: str | None = None
+    commission_rate: Decimal = Field(ge=0, le=100, description="percent of what the agency collects")
+    delivery: AgencyDelivery
+
+
+class LegalRules(Strict):
+    formal_notice_deadline_days: int = Field(default=8, ge=1, le=60, description="counted from delivery")
+    small_claims: bool = Field(default=False, description="use the small-claims route for claims up to 5000 EUR")
+    imputation: Imputation = Imputation.interest_first
+    agency: Agency | None = None
+
+
 class EndRules(Strict):
     close_after_days: int = Field(default=30, ge=0, description="open days after the last step, for payments")
 
@@ -102,6 +150,7 @@ class Policy(Strict):
     promise: PromiseRules = Field(default_factory=PromiseRules)
     payment_plan: PlanRules = Field(default_factory=PlanRules)
     end: EndRules = Field(default_factory=EndRules)
+    legal: LegalRules = Field(default_factory=LegalRules)
 
     @model_validator(mode="after")
     def _coherent_steps(self) -> "Policy":
@@ -123,6 +172,9 @@ class Policy(Strict):
         ):
             if target is not None and target not in ids:
                 raise ValueError(f"@{where}: names step {target!r}, which is not one of {ids}")
+        for index, step in enumerate(self.steps):
+            if step.action is StepAction.agency_handoff and self.legal.agency is None:
+                raise ValueError(f"@steps[{index}].action: agency_handoff needs legal.agency (name, mandate, delivery)")
         return self
 
     def step_index(self, step_id: str) -> int:

@@ -48,6 +48,7 @@ def message_context(request: StepRequest, balance: Decimal, settings: Settings) 
     paid = request.amount - balance
     context: dict[str, Any] = {
         "customer_name": request.customer.name,
+        "customer_email": request.customer.email,
         "invoice_id": request.invoice_id,
         "issue_date": day(request.issue_date),
         "due_date": day(request.due_date),

@@ -4,7 +4,8 @@ Rules a credit manager can rely on:
 - a step runs at the opening of the sending window on its day (due date + offset), moved to the next
   contact day when that day is a weekend or holiday (when the policy counts business days only);
 - a case that is late when it starts or resumes runs only the latest step it has missed, never a burst;
-  a pre-due step that was missed is skipped once the invoice is due;
+  a pre-due step that was missed is skipped once the invoice is due; legal steps (formal notice, court,
+  agency) are never skipped that way: each is the premise of the next, so catching up starts at the first;
 - two steps are at least `min_days_between_steps` apart;
 - an escalation (broken promise, missed installment) makes its target step due at once.
 """
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from relance.calendar import local_day, next_send_slot, slot_on_or_after_day, start_of_day
-from relance.policy import Policy, Step
+from relance.policy import LEGAL_ACTIONS, Policy, Step
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,9 @@ def plan_steps(
     else:
         missed = [i for i, s in enumerate(steps) if nominal_time(policy, due_date, s) <= now]
         first = missed[-1] if missed else 0
+        legal = [i for i in missed if steps[i].action in LEGAL_ACTIONS]
+        if legal:
+            first = legal[0]
         for step in steps[:first]:
             skipped.append((step, "missed while the case was late or paused; only the latest missed step runs"))
         if missed and steps[first].offset_days < 0 and due_started:

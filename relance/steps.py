@@ -9,13 +9,18 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from relance.case import HistoryEntry, PaymentRecord
+from relance.case import HistoryEntry, PaymentRecord, StepRecord
+from relance.case_legal import FormalNotice
 from relance.invoice import CaseInput, Customer
+from relance.policy import Agency
 
 RESOLVE_POLICY = "resolve_policy"
 SEND_EMAIL = "send_email"
 CREATE_PHONE_TASK = "create_phone_task"
 RECORD_CASE = "record_case"
+SEND_FORMAL_NOTICE = "send_formal_notice"
+PREPARE_COURT_DOSSIER = "prepare_court_dossier"
+HAND_OFF_TO_AGENCY = "hand_off_to_agency"
 
 
 class InstallmentDue(BaseModel):
@@ -45,12 +50,30 @@ class StepRequest(BaseModel):
     assignee: str = "collections"
 
 
+class LegalStepRequest(StepRequest):
+    """A legal step needs the whole claim: the statement of account is computed where the document is made."""
+
+    payments: list[PaymentRecord]
+    credited: Decimal
+    penalty_rate: Decimal | None
+    imputation: str
+    deadline_days: int
+    small_claims: bool
+    formal_notice: FormalNotice | None
+    contacts: list[StepRecord]  # every step done, with its date and channel, for the dossier
+    agency: Agency | None
+    limitation_date: date
+
+
 class StepResult(BaseModel):
     status: Literal["sent", "already_done", "in_doubt", "skipped_settled", "skipped_paused", "deferred"]
     detail: str
     channel: str | None = None
     provider_id: str | None = None
     balance: Decimal | None = None
+    document: str | None = None  # where the letter, dossier or case file was written
+    route: str | None = None  # court steps: injonction_de_payer or small_claims
+    court: str | None = None
 
 
 class LedgerEntry(BaseModel):

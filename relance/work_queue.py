@@ -3,12 +3,15 @@ the outcome a person obtained (which then feeds the case as an ops action)."""
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from relance.db import Task
+
+if TYPE_CHECKING:
+    from relance.steps import StepRequest
 
 Due = Literal["today", "overdue", "open", "all"]
 
@@ -70,3 +73,27 @@ def complete_task(engine: Engine, task_id: int, outcome: str, detail: str, by: s
             raise TaskError(f"task #{task_id} is already {task.status} ({task.outcome})")
         task.status, task.outcome, task.outcome_detail = "done", outcome, detail
         task.done_at, task.done_by = datetime.now(UTC), by
+
+
+def create_task(engine: Engine, request: "StepRequest", kind: str, script: str) -> tuple[int, bool]:
+    """The task for this step (keyed case + step, so a retried activity finds the one it made)."""
+    with Session(engine) as session, session.begin():
+        existing = session.execute(select(Task).where(Task.key == request.idempotency_key).with_for_update()).scalar()
+        if existing is not None:
+            return existing.id, False
+        task = Task(
+            key=request.idempotency_key,
+            kind=kind,
+            case_id=request.case_id,
+            invoice_id=request.invoice_id,
+            step_id=request.step_id,
+            customer_id=request.customer.id,
+            customer_name=request.customer.name,
+            phone=request.customer.phone,
+            script=script,
+            due_on=request.as_of,
+            assignee=request.assignee,
+        )
+        session.add(task)
+        session.flush()
+        return task.id, True

@@ -14,6 +14,8 @@ from tests.conftest import ROOT, invoice
 
 TEMPLATES = Settings().template_dir
 
+ACTIONS = "'email', 'phone_task', 'formal_notice', 'injonction_dossier' or 'agency_handoff'"
+
 VALID = """\
 name: test-policy
 version: 2
@@ -48,7 +50,7 @@ BROKEN = [
     ),
     (
         VALID.replace("action: phone_task", "action: fax"),
-        [(6, "steps[1].action", "Input should be 'email' or 'phone_task'")],
+        [(6, "steps[1].action", f"Input should be {ACTIONS}")],
     ),
     (
         VALID.replace("offset_days: 8", "offset_days: -1"),
@@ -102,7 +104,7 @@ def test_policy_check_command_reports_every_problem_and_fails(tmp_path: Path):
     assert result.returncode == 1
     assert f"ok {good}: test-policy@v2, 2 steps" in result.stdout
     assert f"{bad}:2: version: Input should be greater than or equal to 1" in result.stderr
-    assert f"{bad}:6: steps[1].action: Input should be 'email' or 'phone_task'" in result.stderr
+    assert f"{bad}:6: steps[1].action: Input should be {ACTIONS}" in result.stderr
     assert "2 problem(s) found" in result.stderr
 
 

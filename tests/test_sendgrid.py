@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 from activities.email_delivery import DeliveryFailed, DeliveryInDoubt, OutgoingEmail, SendGridBackend
 from relance.db import SideEffect, engine_for
 from relance.settings import Settings
+from relance.work_queue import list_tasks
 from tests.conftest import ROOT, invoice, paris
 from tests.recording_endpoint import RecordingEndpoint, Reply
 
@@ -58,18 +60,28 @@ async def test_server_error_is_retried_without_a_duplicate(open_case, endpoint, 
         assert (row.status, row.attempts, row.provider_id) == ("sent", 2, "msg-2")
 
 
-async def test_bad_request_is_not_retried_and_the_case_goes_on(open_case, endpoint, worker):
+async def test_bad_request_flags_the_address_and_moves_to_a_call(open_case, endpoint, worker):
+    """A 400 is not retried; the address is flagged and the next e-mail steps become calls for a person."""
     endpoint.default = Reply(status=400, body={"errors": [{"message": "Does not contain a valid address."}]})
     case = await open_case(invoice("SG-2", starts_at=START))
     status = await case.advance_to(paris(2026, 5, 4, 12))
-    assert [r.body["subject"] for r in endpoint.requests] == [
-        "Facture SG-2 : échéance le 30 avril 2026",
-        "Rappel : facture SG-2 échue depuis 4 jours",
+    assert [r.body["subject"] for r in endpoint.requests] == ["Facture SG-2 : échéance le 30 avril 2026"]
+    assert [(s.step_id, s.status, s.channel) for s in status.steps] == [
+        ("courtesy", "failed", None),
+        ("courtesy", "done", "phone"),
+        ("reminder-1", "done", "phone"),
     ]
-    assert [(s.step_id, s.status) for s in status.steps] == [("courtesy", "failed"), ("reminder-1", "failed")]
     assert status.steps[0].detail == (
         'SendGrid answered 400: {"errors": [{"message": "Does not contain a valid address."}]}'
     )
+    assert status.flags.email_invalid == status.steps[0].detail
+    tasks = list_tasks(engine_for(worker.database_url), today=date(2026, 5, 4), due="all")
+    assert [(t.invoice_id, t.script.splitlines()[0]) for t in tasks] == [
+        ("SG-2", "Appeler ACME SAS : e-mail invalide, facture SG-2, 1\u202f250,00\xa0€"),
+        ("SG-2", "Appeler ACME SAS : e-mail invalide, facture SG-2, 1\u202f250,00\xa0€"),
+    ]
+    fixed = await case.update("contact_updated", {"email": "ap@acme.example"})
+    assert fixed.flags.email_invalid is None
 
 
 def email() -> OutgoingEmail:

@@ -19,25 +19,37 @@ with workflow.unsafe.imports_passed_through():
     from relance.actions import OPS_ACTIONS, Action, ReapplyPolicy
     from relance.calendar import local_day, next_send_slot, slot_on_or_after_day, start_of_day, window_closes
     from relance.case import CaseState, CaseStatus, NextEvent, Outcome, Rejected, StepRecord
+    from relance.case_legal import AgencyFile, CourtProceeding, FormalNotice, court_for, waiting_reason
     from relance.clock import CaseClock
     from relance.errors import explain
     from relance.invoice import CaseInput
-    from relance.policy import Policy, StepAction
+    from relance.policy import AFTER_FORMAL_NOTICE, LEGAL_ACTIONS, Policy, Step, StepAction
     from relance.schedule import plan_steps
     from relance.search_attributes import case_attributes
     from relance.steps import (
         CREATE_PHONE_TASK,
+        HAND_OFF_TO_AGENCY,
+        PREPARE_COURT_DOSSIER,
         RECORD_CASE,
         RESOLVE_POLICY,
         SEND_EMAIL,
+        SEND_FORMAL_NOTICE,
         InstallmentDue,
         LedgerEntry,
         LedgerUpdate,
+        LegalStepRequest,
         StepRequest,
         StepResult,
     )
 
-ACTIVITY_FOR_ACTION = {StepAction.email: SEND_EMAIL, StepAction.phone_task: CREATE_PHONE_TASK}
+ACTIVITY_FOR_ACTION = {
+    StepAction.email: SEND_EMAIL,
+    StepAction.phone_task: CREATE_PHONE_TASK,
+    StepAction.formal_notice: SEND_FORMAL_NOTICE,
+    StepAction.injonction_dossier: PREPARE_COURT_DOSSIER,
+    StepAction.agency_handoff: HAND_OFF_TO_AGENCY,
+}
+EMAIL_UNREACHABLE_TEMPLATE = "email_unreachable"  # the phone task that replaces an e-mail that cannot arrive
 
 # Provider outages are retried for as long as they last; each attempt re-checks balance and window.
 STEP_RETRY = RetryPolicy(
@@ -136,6 +148,8 @@ class InvoiceCollection:
             return NextEvent(kind="promise_check", id="promise", at=state.promise_deadline())
         if state.plan is not None:
             return self._next_installment_event(now)
+        if state.court is not None or state.agency is not None:
+            return None  # the court or the agency decides now; their outcomes arrive as ops actions
         schedule = plan_steps(
             policy,
             state.case.due_date,
@@ -151,8 +165,18 @@ class InvoiceCollection:
                 state.advance_past(policy.step_index(schedule.skipped[-1][0].id), now)
         if schedule.next is not None:
             nxt = schedule.next
-            return NextEvent(kind="step", id=nxt.step.id, action=nxt.step.action.value, at=nxt.at, index=nxt.index)
+            if waiting_reason(state, nxt.step) is not None:
+                return None
+            at = max(nxt.at, self._notice_deadline_passed(nxt.step))
+            return NextEvent(kind="step", id=nxt.step.id, action=nxt.step.action.value, at=at, index=nxt.index)
         return NextEvent(kind="close", id="policy-end", at=state.policy_end())
+
+    def _notice_deadline_passed(self, step: Step) -> datetime:
+        """Court and agency wait until the formal notice's deadline (from its delivery) has run out."""
+        notice = self.state.formal_notice
+        if step.action not in AFTER_FORMAL_NOTICE or notice is None or notice.deadline is None:
+            return datetime.min.replace(tzinfo=self.now().tzinfo)
+        return slot_on_or_after_day(notice.deadline + timedelta(days=1), self._policy.calendar)
 
     def _next_installment_event(self, now: datetime) -> NextEvent:
         state, policy = self.state, self._policy
@@ -207,10 +231,22 @@ class InvoiceCollection:
             state.step_done(now, StepRecord(step_id=step.id, at=now, status="skipped", detail=blocker))
             state.advance_past(index, now)
             return
-        request = self._request(step.id, step.template, now)
+        if step.action in LEGAL_ACTIONS:
+            request: StepRequest = self._legal_request(step, now)
+        else:
+            template = step.template
+            if (
+                step.action is StepAction.email
+                and state.flags.email_invalid
+                and workflow.patched("channel-fallback-v1")
+            ):
+                return await self._email_unreachable(index, now)
+            request = self._request(step.id, template, now)
         request.assignee = step.assignee
         result = await self._execute(ACTIVITY_FOR_ACTION[step.action], request, step.id)
         if result is None:
+            if step.action is StepAction.email and state.flags.email_invalid:
+                return await self._email_unreachable(index, now)
             state.advance_past(index, now)
             return
         if result.status in ("deferred", "skipped_paused"):
@@ -228,7 +264,59 @@ class InvoiceCollection:
                 provider_id=result.provider_id,
             ),
         )
+        if status == "done" and step.action in LEGAL_ACTIONS:
+            self._enter_legal_stage(step, result)
         state.advance_past(index, self.now())
+
+    async def _email_unreachable(self, index: int, now: datetime) -> None:
+        """The next channel: a person calls to get a working address, instead of e-mails nobody receives."""
+        state, step = self.state, self._policy.steps[index]
+        request = self._request(f"{step.id}-call", EMAIL_UNREACHABLE_TEMPLATE, now)
+        request.assignee = step.assignee
+        result = await self._execute(CREATE_PHONE_TASK, request, f"{step.id}-call")
+        if result is not None and result.status in ("sent", "already_done"):
+            state.step_done(
+                self.now(),
+                StepRecord(
+                    step_id=step.id,
+                    at=self.now(),
+                    status="done",
+                    detail=f"e-mail unreachable ({state.flags.email_invalid}); {result.detail}",
+                    channel=result.channel,
+                    provider_id=result.provider_id,
+                ),
+            )
+        state.advance_past(index, self.now())
+
+    def _enter_legal_stage(self, step: Step, result: StepResult) -> None:
+        state, today = self.state, self.state.today(self.now())
+        legal = self._policy.legal
+        match step.action:
+            case StepAction.formal_notice:
+                state.formal_notice = FormalNotice(
+                    step_id=step.id,
+                    sent_on=today,
+                    letter_id=result.provider_id,
+                    document=result.document,
+                    deadline_days=legal.formal_notice_deadline_days,
+                )
+            case StepAction.injonction_dossier:
+                route, court = court_for(state.case.customer.kind.value, state.balance, legal.small_claims)
+                state.court = CourtProceeding(
+                    route=result.route or route,
+                    court=result.court or court,
+                    dossier=result.document,
+                    opened_on=today,
+                )
+            case StepAction.agency_handoff:
+                assert legal.agency is not None and legal.agency.mandate_reference is not None
+                state.agency = AgencyFile(
+                    agency=legal.agency.name,
+                    mandate_reference=legal.agency.mandate_reference,
+                    commission_rate=legal.agency.commission_rate,
+                    handed_on=today,
+                    delivery_id=result.provider_id,
+                )
 
     def _step_blocker(self, index: int) -> str | None:
         """Why the step must not run now (balance re-checked here, and again where the message leaves)."""
@@ -240,6 +328,8 @@ class InvoiceCollection:
             return f"balance {state.balance} below the step's minimum {conditions.min_balance}"
         if conditions.customer_kinds and state.case.customer.kind not in conditions.customer_kinds:
             return f"step is not for {state.case.customer.kind.value} customers"
+        if self._policy.steps[index].action in LEGAL_ACTIONS and state.today(self.now()) > state.limitation():
+            return f"escalation refused: the claim is time-barred since {state.limitation()} (limitation period)"
         return None
 
     async def _remind_installment(self, now: datetime) -> None:
@@ -276,7 +366,28 @@ class InvoiceCollection:
         except ActivityError as err:
             cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err.cause or err)
             self.state.step_done(self.now(), StepRecord(step_id=label, at=self.now(), status="failed", detail=cause))
+            refused = isinstance(err.cause, ApplicationError) and err.cause.type == "DeliveryRefused"
+            if activity == SEND_EMAIL and refused and workflow.patched("channel-fallback-v1"):
+                self.state.flags.email_invalid = cause
+                self.state.record(self.now(), "email_bounced", f"{request.customer.email} refused: {cause}")
             return None
+
+    def _legal_request(self, step: Step, now: datetime) -> LegalStepRequest:
+        state, legal = self.state, self._policy.legal
+        base = self._request(step.id, step.template, now)
+        return LegalStepRequest(
+            **base.model_dump(),
+            payments=state.payments,
+            credited=state.credited,
+            penalty_rate=state.case.penalty_rate,
+            imputation=legal.imputation.value,
+            deadline_days=legal.formal_notice_deadline_days,
+            small_claims=legal.small_claims,
+            formal_notice=state.formal_notice,
+            contacts=[s for s in state.steps if s.status == "done"],
+            agency=legal.agency,
+            limitation_date=state.limitation(),
+        )
 
     def _request(self, step_id: str, template: str, now: datetime) -> StepRequest:
         state, cal = self.state, self._policy.calendar
@@ -459,7 +570,14 @@ class InvoiceCollection:
     def _status(self, seen_at: datetime | None = None) -> CaseStatus:
         now = seen_at or self.now()
         upcoming = None if self.state.closed or self.state.policy is None else self._plan_next(commit=False, now=now)
-        return self.state.status(now, upcoming)
+        return self.state.status(now, upcoming, self._waiting_for(now))
+
+    def _waiting_for(self, now: datetime) -> str | None:
+        state = self.state
+        if state.closed or state.policy is None or state.on_hold or state.court or state.agency:
+            return None
+        schedule = plan_steps(state.policy, state.case.due_date, now, cursor=state.cursor, escalate=state.escalate)
+        return waiting_reason(state, schedule.next.step) if schedule.next is not None else None
 
     def _show_details(self) -> None:
         """What the Temporal UI shows and filters on for the case right now."""
@@ -471,6 +589,13 @@ class InvoiceCollection:
         ]
         if self._next is not None:
             lines.append(f"**Next:** {self._next.kind} {self._next.id} at {self._next.at.isoformat()}")
+        waiting = self._waiting_for(now)
+        if waiting:
+            lines.append(f"**Waiting for:** {waiting}")
+        if state.court is not None:
+            lines.append(f"**Court:** {state.court.court}, {state.court.status}")
+        if state.agency is not None:
+            lines.append(f"**Agency:** {state.agency.agency}, collected {state.agency.collected} {currency}")
         workflow.set_current_details("\n\n".join(lines))
         if workflow.patched("search-attributes-v1"):
             self._upsert_search_attributes(now)
