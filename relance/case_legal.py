@@ -23,10 +23,12 @@ from relance.actions import (
     RegisteredLetterDelivered,
 )
 from relance.errors import Rejected
+from relance.invoice import CustomerKind
+from relance.penalties import Claim, Imputation, Paid
 from relance.policy import AFTER_FORMAL_NOTICE, Step, StepAction
 
 if TYPE_CHECKING:
-    from relance.case import CaseState
+    from relance.case import CaseState, PaymentRecord
 
 LEGAL_OPS = (
     RegisteredLetterDelivered,
@@ -251,3 +253,34 @@ def _agency_report(state: "CaseState", action: AgencyUpdate, now: datetime) -> N
             f"commission {agency.commission} {currency}, {state.balance} {currency} unrecovered",
             by=action.by,
         )
+
+
+def claim_of(
+    *,
+    invoice_id: str,
+    currency: str,
+    amount: Decimal,
+    credited: Decimal,
+    due_date: date,
+    debtor_kind: str,
+    penalty_rate: Decimal | None,
+    imputation: str,
+    formal_notice: FormalNotice | None,
+) -> Claim:
+    """The claim a case holds, for its statement of account; consumer interest runs from the notice's
+    delivery when it is proven, else from its sending."""
+    notice_on = (formal_notice.delivered_on or formal_notice.sent_on) if formal_notice else None
+    return Claim(
+        invoice_id=invoice_id,
+        currency=currency,
+        principal=amount - credited,
+        due_date=due_date,
+        debtor=CustomerKind(debtor_kind),
+        contract_rate=penalty_rate,
+        formal_notice_on=notice_on,
+        imputation=Imputation(imputation),
+    )
+
+
+def paid_of(payments: "list[PaymentRecord]") -> list[Paid]:
+    return [Paid(paid_on=p.paid_on, amount=p.amount, reference=p.reference) for p in payments]

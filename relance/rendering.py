@@ -74,11 +74,13 @@ def message_context(request: StepRequest, balance: Decimal, settings: Settings) 
     return context
 
 
-def render(channel: str, request: StepRequest, balance: Decimal, settings: Settings) -> Rendered:
+def render(
+    channel: str, request: StepRequest, balance: Decimal, settings: Settings, extra: dict[str, Any] | None = None
+) -> Rendered:
     env = _environment(settings.template_dir)
     name = f"{channel}/{request.template}.{request.customer.language.value}.j2"
     template = env.get_template(name)
-    context = template.new_context(message_context(request, balance, settings))
+    context = template.new_context(message_context(request, balance, settings) | (extra or {}))
     subject = "".join(template.blocks["subject"](context)).strip()
     body = "".join(template.blocks["body"](context)).strip() + "\n"
     return Rendered(subject=subject, body=body)

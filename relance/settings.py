@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     creditor_name: str = Field("Relance Demo SAS", validation_alias=_env("RELANCE_CREDITOR_NAME"))
     creditor_iban: str | None = Field(None, validation_alias=_env("RELANCE_CREDITOR_IBAN"))
     build_id: str = Field("relance-dev", validation_alias=_env("RELANCE_BUILD_ID"))
+    creditor_address: str = Field(
+        "10 rue de l'Exemple, 75001 Paris, France", validation_alias=_env("RELANCE_CREDITOR_ADDRESS")
+    )
+    creditor_siren: str | None = Field(None, validation_alias=_env("RELANCE_CREDITOR_SIREN"))
+    rates_file: Path = Field(Path("rates/france.yaml"), validation_alias=_env("RELANCE_RATES_FILE"))
+    documents_dir: Path = Field(Path("var/documents"), validation_alias=_env("RELANCE_DOCUMENTS_DIR"))
+    letter_outbox_dir: Path = Field(Path("var/letters"), validation_alias=_env("RELANCE_LETTER_OUTBOX_DIR"))
 
     @property
     def template_dir(self) -> Path:

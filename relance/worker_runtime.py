@@ -12,6 +12,8 @@ from temporalio.worker import Worker
 from activities.debtor_contact import DebtorContact
 from activities.email_delivery import EmailBackend, OutboxBackend, SendGridBackend
 from activities.ledger import LedgerWriter
+from activities.legal_escalation import LegalEscalation
+from activities.letter_delivery import PrintOutbox
 from activities.policy_resolution import PolicyResolution
 from relance.db import engine_for
 from relance.search_attributes import missing_attributes
@@ -38,12 +40,21 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
     contact = DebtorContact(client, settings, email_backend(settings), engine)
     policies = PolicyResolution(settings.policy_dir, settings.template_dir)
     ledger = LedgerWriter(engine)
+    legal = LegalEscalation(client, settings, PrintOutbox(settings.letter_outbox_dir), engine)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=[InvoiceCollection],
         workflow_runner=workflow_runner(),
-        activities=[policies.resolve_policy, contact.send_email, contact.create_phone_task, ledger.record_case],
+        activities=[
+            policies.resolve_policy,
+            contact.send_email,
+            contact.create_phone_task,
+            ledger.record_case,
+            legal.send_formal_notice,
+            legal.prepare_court_dossier,
+            legal.hand_off_to_agency,
+        ],
         activity_executor=ThreadPoolExecutor(max_workers=16),
         build_id=settings.build_id,
         graceful_shutdown_timeout=timedelta(seconds=30),

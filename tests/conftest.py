@@ -65,6 +65,9 @@ def settings(tmp_path: Path) -> Settings:
         policy_dir=ROOT / "policies",
         task_queue=f"test-{uuid.uuid4().hex[:8]}",
         email_backend="outbox",
+        rates_file=ROOT / "rates" / "france.yaml",
+        documents_dir=tmp_path / "documents",
+        letter_outbox_dir=tmp_path / "letters",
     )
 
 

@@ -202,6 +202,7 @@ async def test_contact_update_is_used_for_the_next_message(open_case, worker):
 
 
 async def test_long_overdue_import_starts_at_the_step_that_fits(open_case, worker):
+    """49 days late at import: the formal notice (day 35) was missed, and legal steps are never skipped."""
     case = await open_case(invoice("OLD-1", due=date(2026, 3, 2), starts_at=START))
     status = await case.advance_to(paris(2026, 4, 21, 12))
     assert [(s.step_id, s.status) for s in status.steps] == [
@@ -209,11 +210,17 @@ async def test_long_overdue_import_starts_at_the_step_that_fits(open_case, worke
         ("reminder-1", "skipped"),
         ("reminder-2", "skipped"),
         ("call-1", "skipped"),
-        ("final-reminder", "done"),
+        ("final-reminder", "skipped"),
+        ("formal-notice", "done"),
     ]
     assert minute(status.steps[-1].at) == paris(2026, 4, 20, 9)
-    assert outbox_messages(worker) == ["invoice-OLD-1_final-reminder.eml"]
-    assert (status.as_of.date(), status.days_late) == (date(2026, 4, 21), 50)
+    assert outbox_messages(worker) == []
+    assert sorted(p.name for p in worker.letter_outbox_dir.iterdir()) == [
+        "invoice-OLD-1_formal-notice.json",
+        "invoice-OLD-1_formal-notice.pdf",
+    ]
+    assert (status.as_of.date(), status.days_late, status.stage) == (date(2026, 4, 21), 50, "formal_notice")
+    assert status.waiting_for == "proof of delivery of the formal notice (registered_letter_delivered)"
 
 
 async def test_small_balance_skips_conditional_steps(open_case, worker):
@@ -229,24 +236,30 @@ async def test_small_balance_skips_conditional_steps(open_case, worker):
 
 
 async def test_policy_ends_and_case_closes_after_waiting_for_payment(open_case, worker):
-    case = await open_case(invoice("END-1", starts_at=START))
+    """90.00 is too little for a registered letter (min 100.00): the legal steps are skipped, then the case closes."""
+    case = await open_case(invoice("END-1", amount="90.00", starts_at=START))
     status = await case.advance_to(paris(2026, 6, 20, 12))
+    assert [(s.step_id, s.status) for s in status.steps][-3:] == [
+        ("final-reminder", "done"),
+        ("formal-notice", "skipped"),
+        ("injonction", "skipped"),
+    ]
     assert (status.stage, status.next_step.kind, minute(status.next_step.at)) == (
         "final_reminder",
         "close",
-        paris(2026, 6, 25, 9),
+        paris(2026, 7, 19, 9),
     )
-    status = await case.advance_to(paris(2026, 6, 26))
+    status = await case.advance_to(paris(2026, 7, 20))
     assert (status.state, status.outcome) == ("closed", "policy_completed")
-    assert status.history[-1].detail == "policy completed; 1250.00 EUR still unpaid"
+    assert status.history[-1].detail == "policy completed; 90.00 EUR still unpaid"
 
 
 async def test_operator_reapplies_another_policy(open_case, worker):
     case = await open_case(invoice("RPL-1", starts_at=START))
     status = await case.advance_to(paris(2026, 5, 5, 12))
-    assert status.policy == "b2b-standard@v1"
+    assert status.policy == "b2b-standard@v2"
     status = await case.update("reapply_policy", {"policy": "key-accounts", "by": "marie"})
-    assert status.policy == "key-accounts@v1"
+    assert status.policy == "key-accounts@v2"
     # followup (+5, 5 May) is the latest missed step of the new policy; its cadence of 5 days from
     # reminder-1 (4 May) puts it on Saturday 9 May, so Monday 11 May when its window opens at 10:00.
     assert (status.next_step.id, minute(status.next_step.at)) == ("followup", paris(2026, 5, 11, 10))
@@ -306,4 +319,4 @@ async def test_the_ledger_receives_history_and_payments(open_case, worker):
     assert events == [h.event for h in status.history]
     assert events[-1] == "payment_received"
     assert tuple(payment) == (Decimal("250.00"), "pre_due", "email")
-    assert (row.balance, row.stage, row.policy) == (Decimal("1000.00"), "pre_due", "b2b-standard@v1")
+    assert (row.balance, row.stage, row.policy) == (Decimal("1000.00"), "pre_due", "b2b-standard@v2")

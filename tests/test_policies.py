@@ -191,6 +191,8 @@ def test_policy_explain_prints_the_dated_schedule():
         "reminder-2 email reminder_2 Mon 2026-05-11 09:00",
         "call-1 phone_task call_script Fri 2026-05-15 09:00 if balance ≥ 500.00",
         "final-reminder email final_reminder Tue 2026-05-26 09:00",
+        "formal-notice formal_notice formal_notice Thu 2026-06-04 09:00 if balance ≥ 100.00",
+        "injonction injonction_dossier file_injonction Fri 2026-06-19 09:00 if balance ≥ 100.00",
     ]
 
 
@@ -201,7 +203,7 @@ def test_policy_explain_as_json():
     )
     assert result.returncode == 0, result.stderr
     shown = json.loads(result.stdout)
-    assert shown["policy"] == "b2b-standard@v1"
+    assert shown["policy"] == "b2b-standard@v2"
     assert shown["skipped"] == [
         {"step": "courtesy", "why": "missed while the case was late or paused; only the latest missed step runs"}
     ]
@@ -210,4 +212,6 @@ def test_policy_explain_as_json():
         ("reminder-2", "2026-05-11T09:00:00+02:00"),
         ("call-1", "2026-05-15T09:00:00+02:00"),
         ("final-reminder", "2026-05-26T09:00:00+02:00"),
+        ("formal-notice", "2026-06-04T09:00:00+02:00"),
+        ("injonction", "2026-06-19T09:00:00+02:00"),
     ]

@@ -374,7 +374,9 @@ class InvoiceCollection:
 
     def _legal_request(self, step: Step, now: datetime) -> LegalStepRequest:
         state, legal = self.state, self._policy.legal
-        base = self._request(step.id, step.template, now)
+        # a letter sent again (to a new address) is a new side effect, with a key of its own
+        earlier = sum(1 for s in state.steps if s.step_id == step.id and s.status == "done")
+        base = self._request(step.id if not earlier else f"{step.id}-{earlier + 1}", step.template, now)
         return LegalStepRequest(
             **base.model_dump(),
             payments=state.payments,

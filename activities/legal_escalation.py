@@ -1,0 +1,382 @@
+"""The legal steps: formal notice by registered letter, the injonction de payer dossier, the agency hand-off.
+
+Each computes the statement of account at the step's date from the rates file (a period the file does not
+cover fails the step with that reason, never a silent zero), re-checks the case right before acting,
+and acts at most once per case and step.
+"""
+
+import asyncio
+import base64
+import json
+import shutil
+import urllib.error
+import urllib.request
+import zipfile
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_date
+from jinja2 import TemplateError
+from sqlalchemy import Engine
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+
+from activities.case_guard import still_wanted
+from activities.email_delivery import DeliveryFailed, DeliveryInDoubt, DeliveryRefused
+from activities.letter_delivery import Letter, LetterProvider
+from activities.side_effects import SideEffects, run_once
+from relance.case_legal import claim_of, court_for, paid_of
+from relance.documents import LOCALES, DossierSummary, Party, dossier_summary_pdf, formal_notice_pdf
+from relance.money import format_money
+from relance.penalties import MissingRate, Statement, load_rates, statement, statement_dict
+from relance.policy import Agency
+from relance.rendering import Rendered, render
+from relance.settings import Settings
+from relance.steps import (
+    HAND_OFF_TO_AGENCY,
+    PREPARE_COURT_DOSSIER,
+    SEND_FORMAL_NOTICE,
+    LegalStepRequest,
+    StepResult,
+)
+from relance.work_queue import create_task
+
+
+def _refused(message: str, kind: str = "DeliveryRefused") -> ApplicationError:
+    return ApplicationError(message, type=kind, non_retryable=True)
+
+
+def _address_lines(request: LegalStepRequest) -> list[str]:
+    address = request.customer.address
+    if address is None:
+        raise _refused(f"no postal address for {request.customer.name}: record one with contact_updated")
+    lines = [address.line1, *([address.line2] if address.line2 else [])]
+    return [*lines, f"{address.postal_code} {address.city}", address.country]
+
+
+class LegalEscalation:
+    def __init__(self, client: Client, settings: Settings, letters: LetterProvider, engine: Engine):
+        self.client = client
+        self.settings = settings
+        self.letters = letters
+        self.engine = engine
+        self.side_effects = SideEffects(engine)
+
+    # ---- shared ---------------------------------------------------------------------------------------
+
+    def _statement(self, request: LegalStepRequest, at: date) -> Statement:
+        claim = claim_of(
+            invoice_id=request.invoice_id,
+            currency=request.currency,
+            amount=request.amount,
+            credited=request.credited,
+            due_date=request.due_date,
+            debtor_kind=request.customer.kind.value,
+            penalty_rate=request.penalty_rate,
+            imputation=request.imputation,
+            formal_notice=request.formal_notice,
+        )
+        try:
+            return statement(claim, paid_of(request.payments), at, load_rates(self.settings.rates_file))
+        except MissingRate as err:
+            raise _refused(f"statement of account impossible: {err}", "MissingRate") from err
+
+    def _render(self, channel: str, request: LegalStepRequest, balance: Any, extra: dict[str, Any]) -> Rendered:
+        try:
+            return render(channel, request, balance, self.settings, extra)
+        except TemplateError as err:
+            raise _refused(f"template {channel}/{request.template}: {err}", "TemplateError") from err
+
+    def _creditor(self) -> Party:
+        return Party(
+            self.settings.creditor_name,
+            [part.strip() for part in self.settings.creditor_address.split(",")],
+            self.settings.creditor_siren,
+        )
+
+    def _case_folder(self, request: LegalStepRequest) -> Path:
+        folder = self.settings.documents_dir / request.case_id
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def _money(self, request: LegalStepRequest, amount: Any) -> str:
+        return format_money(amount, request.currency, request.customer.language.value)
+
+    # ---- formal notice ----------------------------------------------------------------------------------
+
+    @activity.defn(name=SEND_FORMAL_NOTICE)
+    async def send_formal_notice(self, request: LegalStepRequest) -> StepResult:
+        stop, status = await still_wanted(self.client, request)
+        if stop is not None or status is None:
+            return stop or StepResult(status="deferred", detail="case not readable")
+        address = _address_lines(request)
+        result = self._statement(request, request.as_of)
+        lang = request.customer.language.value
+        _, court = court_for(request.customer.kind.value, result.total_due, False)
+        text = self._render(
+            "letter",
+            request,
+            status.balance,
+            {
+                "total_due": self._money(request, result.total_due),
+                "deadline_days": request.deadline_days,
+                "court": court,
+                "reminded": any(c.channel in ("email", "phone") for c in request.contacts),
+            },
+        )
+        dated = format_date(request.as_of, format="long", locale=LOCALES[lang])
+        pdf = formal_notice_pdf(
+            creditor=self._creditor(),
+            debtor=Party(request.customer.name, address, request.customer.id),
+            dated=f"Paris, le {dated}" if lang == "fr" else dated,
+            subject=text.subject,
+            body=text.body,
+            result=result,
+            lang=lang,
+        )
+        copy = self._case_folder(request) / f"{request.step_id}.pdf"
+        copy.write_bytes(pdf)
+        letter = Letter(request.idempotency_key, request.case_id, request.customer.name, address, text.subject, pdf)
+        find = self.letters.find_sent if self.letters.knows_what_it_sent else None
+        try:
+            done = await asyncio.to_thread(
+                run_once,
+                self.side_effects,
+                request.idempotency_key,
+                request.case_id,
+                request.step_id,
+                "letter",
+                lambda: self.letters.send(letter),
+                find,
+            )
+        except DeliveryInDoubt as err:
+            return StepResult(status="in_doubt", channel="letter", detail=str(err))
+        except DeliveryFailed as err:
+            raise ApplicationError(str(err), type="DeliveryFailed") from err
+        if done.state == "in_doubt":
+            return StepResult(status="in_doubt", channel="letter", detail="an earlier attempt stopped mid-send")
+        return StepResult(
+            status="sent" if done.state == "done" else "already_done",
+            channel="letter",
+            provider_id=done.provider_id,
+            document=str(copy),
+            balance=status.balance,
+            detail=f"formal notice by registered letter ({done.provider_id}): {self._money(request, result.total_due)} "
+            f"due, {request.deadline_days} days from delivery",
+        )
+
+    # ---- injonction de payer dossier ------------------------------------------------------------------------
+
+    @activity.defn(name=PREPARE_COURT_DOSSIER)
+    async def prepare_court_dossier(self, request: LegalStepRequest) -> StepResult:
+        stop, status = await still_wanted(self.client, request)
+        if stop is not None or status is None:
+            return stop or StepResult(status="deferred", detail="case not readable")
+        return await asyncio.to_thread(self._build_dossier, request, status.balance)
+
+    def _build_dossier(self, request: LegalStepRequest, balance: Any) -> StepResult:
+        result = self._statement(request, request.as_of)
+        route, court = court_for(request.customer.kind.value, result.total_due, request.small_claims)
+        folder = self._case_folder(request) / request.step_id
+        if folder.exists():
+            shutil.rmtree(folder)  # a retry rebuilds the whole dossier, never half of it
+        folder.mkdir()
+        documents = ["facture " + request.invoice_id + " (à joindre : original de la facture et conditions de vente)"]
+        notice = request.formal_notice
+        notice_lines = ["aucune mise en demeure envoyée"]
+        if notice is not None:
+            notice_lines = [
+                f"envoyée le {notice.sent_on:%d/%m/%Y} ({notice.letter_id}), délai de {notice.deadline_days} jours",
+                f"remise le {notice.delivered_on:%d/%m/%Y}, suivi {notice.tracking_number}"
+                if notice.delivered_on
+                else "preuve de remise non reçue",
+            ]
+            if notice.document and Path(notice.document).exists():
+                shutil.copy(notice.document, folder / "mise_en_demeure.pdf")
+                documents.append("mise_en_demeure.pdf")
+        contacts = [(f"{c.at:%d/%m/%Y}", c.channel or "", f"{c.step_id}: {c.detail}") for c in request.contacts]
+        debtor = Party(request.customer.name, _address_lines(request), request.customer.id)
+        data = {
+            "route": route,
+            "court": court,
+            "creditor": vars(self._creditor()),
+            "debtor": vars(debtor),
+            "invoice": {
+                "id": request.invoice_id,
+                "issue_date": str(request.issue_date),
+                "due_date": str(request.due_date),
+            },
+            "amounts": {
+                "currency": request.currency,
+                "principal": str(result.principal_due),
+                "interest": str(result.interest_due),
+                "indemnity": str(result.indemnity_due),
+                "costs": "0.00",
+                "total": str(result.total_due),
+            },
+            "statement": statement_dict(result),
+            "contacts": [{"date": d, "channel": ch, "what": what} for d, ch, what in contacts],
+            "formal_notice": notice.model_dump(mode="json") if notice else None,
+            "limitation_date": str(request.limitation_date),
+        }
+        (folder / "requete.json").write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+        (folder / "decompte.json").write_text(json.dumps(statement_dict(result), ensure_ascii=False, indent=2))
+        documents += ["requete.json", "decompte.json", "synthese.pdf"]
+        summary = DossierSummary(
+            creditor=self._creditor(),
+            debtor=debtor,
+            court=court,
+            route=route,
+            invoice_id=request.invoice_id,
+            issue_date=request.issue_date,
+            due_date=request.due_date,
+            result=result,
+            contacts=contacts,
+            formal_notice=notice_lines,
+            documents=documents,
+            limitation_date=request.limitation_date,
+        )
+        (folder / "synthese.pdf").write_bytes(dossier_summary_pdf(summary))
+        archive = folder.with_suffix(".zip")
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
+            for path in sorted(folder.iterdir()):
+                bundle.write(path, f"{request.invoice_id}/{path.name}")
+        total = self._money(request, result.total_due)
+        script = self._render("task", request, balance, {"dossier": str(archive), "court": court, "total_due": total})
+        task_id, _ = create_task(self.engine, request, "file_injonction", f"{script.subject}\n\n{script.body}")
+        return StepResult(
+            status="sent",
+            channel="court",
+            provider_id=f"task:{task_id}",
+            document=str(archive),
+            route=route,
+            court=court,
+            balance=balance,
+            detail=f"{route} dossier for the {court} ({total}); task #{task_id} to file it",
+        )
+
+    # ---- agency hand-off -----------------------------------------------------------------------------
+
+    @activity.defn(name=HAND_OFF_TO_AGENCY)
+    async def hand_off_to_agency(self, request: LegalStepRequest) -> StepResult:
+        agency = request.agency
+        if agency is None or not agency.mandate_reference:
+            name = agency.name if agency else "no agency"
+            raise _refused(f"hand-off to {name} refused: no written mandate reference (CPCE R124-3)")
+        stop, status = await still_wanted(self.client, request)
+        if stop is not None or status is None:
+            return stop or StepResult(status="deferred", detail="case not readable")
+        result = self._statement(request, request.as_of)
+        case_file = self._case_file(request, agency, result)
+        folder = self._case_folder(request)
+        (folder / "agency_case.json").write_text(json.dumps(case_file, ensure_ascii=False, indent=2), encoding="utf-8")
+        http = agency.delivery.kind == "http"
+        try:
+            done = await asyncio.to_thread(
+                run_once,
+                self.side_effects,
+                request.idempotency_key,
+                request.case_id,
+                request.step_id,
+                "agency",
+                lambda: self._deliver(agency, request, case_file),
+                None if http else (lambda _key: self._delivered_folder(agency, request)),
+            )
+        except DeliveryInDoubt as err:
+            return StepResult(status="in_doubt", channel="agency", detail=str(err))
+        except DeliveryRefused as err:
+            raise _refused(str(err)) from err
+        except DeliveryFailed as err:
+            raise ApplicationError(str(err), type="DeliveryFailed") from err
+        if done.state == "in_doubt":
+            return StepResult(status="in_doubt", channel="agency", detail="an earlier hand-off stopped mid-send")
+        total = self._money(request, result.total_due)
+        script = self._render(
+            "task",
+            request,
+            status.balance,
+            {
+                "agency": agency.name,
+                "mandate": agency.mandate_reference,
+                "commission_rate": agency.commission_rate,
+                "total_due": total,
+            },
+        )
+        await asyncio.to_thread(create_task, self.engine, request, "agency", f"{script.subject}\n\n{script.body}")
+        return StepResult(
+            status="sent" if done.state == "done" else "already_done",
+            channel="agency",
+            provider_id=done.provider_id,
+            document=str(folder / "agency_case.json"),
+            balance=status.balance,
+            detail=f"handed to {agency.name} (mandate {agency.mandate_reference}): {total} to recover",
+        )
+
+    def _case_file(self, request: LegalStepRequest, agency: Agency, result: Statement) -> dict[str, Any]:
+        """What the agency needs to write to the debtor (CPCE R124-4): who we are, the debt split into
+        principal, interest and other items (never the agency's fees), and the documents."""
+        documents = {}
+        notice = request.formal_notice
+        if notice is not None and notice.document and Path(notice.document).exists():
+            documents["mise_en_demeure.pdf"] = base64.b64encode(Path(notice.document).read_bytes()).decode()
+        return {
+            "mandate_reference": agency.mandate_reference,
+            "case_id": request.case_id,
+            "creditor": vars(self._creditor()),
+            "debtor": request.customer.model_dump(mode="json"),
+            "invoice": {
+                "id": request.invoice_id,
+                "issue_date": str(request.issue_date),
+                "due_date": str(request.due_date),
+            },
+            "debt": {
+                "currency": request.currency,
+                "principal": str(result.principal_due),
+                "interest": str(result.interest_due),
+                "other": str(result.indemnity_due),
+                "total": str(result.total_due),
+            },
+            "statement": statement_dict(result),
+            "contacts": [c.model_dump(mode="json") for c in request.contacts],
+            "formal_notice": notice.model_dump(mode="json") if notice else None,
+            "limitation_date": str(request.limitation_date),
+            "documents": documents,
+        }
+
+    def _delivered_folder(self, agency: Agency, request: LegalStepRequest) -> str | None:
+        target = Path(agency.delivery.path or ".") / f"{request.case_id}.json"
+        return f"folder:{target}" if target.exists() else None
+
+    def _deliver(self, agency: Agency, request: LegalStepRequest, case_file: dict[str, Any]) -> str:
+        body = json.dumps(case_file, ensure_ascii=False).encode()
+        if agency.delivery.kind == "folder":
+            target = Path(agency.delivery.path or ".") / f"{request.case_id}.json"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_suffix(".json.partial")
+            partial.write_bytes(body)
+            partial.replace(target)
+            return f"folder:{target}"
+        assert agency.delivery.url is not None
+        post = urllib.request.Request(
+            agency.delivery.url,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", "Idempotency-Key": request.idempotency_key},
+        )
+        try:
+            with urllib.request.urlopen(post, timeout=30) as answer:
+                reply = answer.read()
+        except urllib.error.HTTPError as err:
+            message = f"{agency.name} answered {err.code}: {err.read()[:300].decode(errors='replace')}"
+            raise (DeliveryRefused if 400 <= err.code < 500 and err.code != 429 else DeliveryFailed)(message) from err
+        except TimeoutError as err:
+            raise DeliveryInDoubt(f"{agency.name} did not answer in time: the case file may have arrived") from err
+        except urllib.error.URLError as err:
+            raise DeliveryFailed(f"{agency.name} unreachable: {err.reason}") from err
+        try:
+            reference = json.loads(reply).get("id")
+        except (ValueError, AttributeError):
+            reference = None
+        return f"http:{reference or request.idempotency_key}"

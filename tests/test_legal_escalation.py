@@ -1,0 +1,284 @@
+"""Escalation under French law, walked on the time-skipping server: formal notice, dossier, agency.
+
+Figures worked by hand (rates/france.yaml: B2B 12.15 % in 2026-H1, legal rate 2.62 %):
+B2B 1250.00 due 30/04/2026, notice on 04/06: 35 days -> 1250 x 0.1215 x 35 / 365 = 14.5633 -> 14.56;
+  total 1250 + 14.56 + 40 = 1304.56.
+  Paid 300.00 on 08/06: 39 days of interest 16.2277 -> 16.23 paid first, 283.77 on principal -> 966.23;
+  dossier on 19/06: 11 more days on 966.23 = 3.5380 -> 3.54; due 966.23 + 3.54 + 40 = 1009.77.
+B2C 189.90 due 31/03/2026: no interest before the notice; delivered 13/05, hand-off 01/06: 19 days at
+  2.62 % = 0.2590 -> 0.26, total 190.16.
+"""
+
+import json
+import zipfile
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+from pypdf import PdfReader
+from temporalio.client import WorkflowUpdateFailedError
+
+from relance.db import engine_for
+from relance.settings import Settings
+from relance.work_queue import list_tasks
+from tests.conftest import ROOT, invoice, minute, paris
+
+
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    """The shipped policies, with the agency's export folder moved under the test's own folder."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    for source in (ROOT / "policies").glob("*.yaml"):
+        data = yaml.safe_load(source.read_text(encoding="utf-8"))
+        agency = data.get("legal", {}).get("agency")
+        if agency:
+            agency["delivery"]["path"] = str(tmp_path / "agency-outbox")
+        (policies / source.name).write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return settings.model_copy(update={"policy_dir": policies})
+
+
+def pdf_text(path: str | Path) -> str:
+    """The PDF's words, single-spaced (Babel's no-break spaces in amounts become plain spaces)."""
+    return " ".join(" ".join(page.extract_text().split()) for page in PdfReader(path).pages)
+
+
+async def test_b2b_invoice_from_due_date_to_formal_notice_dossier_and_payment(open_case, worker):
+    case = await open_case(invoice("LEG-B2B", starts_at=paris(2026, 4, 20, 8)))
+    status = await case.advance_to(paris(2026, 6, 4, 12))
+    assert [(s.step_id, s.status) for s in status.steps] == [
+        ("courtesy", "done"),
+        ("reminder-1", "done"),
+        ("reminder-2", "done"),
+        ("call-1", "done"),
+        ("final-reminder", "done"),
+        ("formal-notice", "done"),
+    ]
+    assert (status.stage, status.formal_notice.sent_on, status.formal_notice.deadline) == (
+        "formal_notice",
+        date(2026, 6, 4),
+        None,
+    )
+    assert status.waiting_for == "proof of delivery of the formal notice (registered_letter_delivered)"
+    assert status.next_step is None
+    letter = pdf_text(status.formal_notice.document)
+    for expected in (
+        "MISE EN DEMEURE DE PAYER — facture LEG-B2B",
+        "Lettre recommandée avec demande d'avis de réception",
+        "Malgré nos relances",
+        "régler la somme de 1 304,56 €",
+        "dans un délai de 8 jours à compter de la réception",
+        "Intérêts du 01/05/2026 au 04/06/2026 : 35 j à 12,15 % sur 1 250,00 € 14,56",
+        "Indemnité forfaitaire pour frais de recouvrement (art. D441-5 C. com.) 40,00",
+        "Total dû au 04/06/2026 1 304,56 €",
+        "injonction de payer devant le tribunal de commerce",
+    ):
+        assert expected in letter, expected
+    manifest = json.loads((worker.letter_outbox_dir / "invoice-LEG-B2B_formal-notice.json").read_text())
+    assert (manifest["service"], manifest["address"]) == ("LRAR", ["1 rue de la Paix", "75002 Paris", "FR"])
+
+    # a part payment after the notice, then the proof of delivery: the deadline runs from 6 June
+    await case.advance_to(paris(2026, 6, 8, 12))
+    await case.update("payment_received", {"amount": "300.00", "paid_on": "2026-06-08", "reference": "VIR-1"})
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await case.update("registered_letter_delivered", {"tracking_number": "1A", "delivered_on": "2026-06-01"})
+    assert "delivered_on 2026-06-01 must fall between the sending (2026-06-04) and today" in str(refused.value.cause)
+    status = await case.update(
+        "registered_letter_delivered", {"tracking_number": "1A23456789012", "delivered_on": "2026-06-06"}
+    )
+    assert status.formal_notice.deadline == date(2026, 6, 14)
+    assert (status.next_step.id, minute(status.next_step.at)) == ("injonction", paris(2026, 6, 19, 9))
+
+    status = await case.advance_to(paris(2026, 6, 19, 12))
+    assert (status.stage, status.state, status.court.route, status.court.court) == (
+        "court",
+        "paused",
+        "injonction_de_payer",
+        "tribunal de commerce",
+    )
+    dossier = Path(status.court.dossier)
+    with zipfile.ZipFile(dossier) as bundle:
+        assert sorted(bundle.namelist()) == [
+            "LEG-B2B/decompte.json",
+            "LEG-B2B/mise_en_demeure.pdf",
+            "LEG-B2B/requete.json",
+            "LEG-B2B/synthese.pdf",
+        ]
+        request = json.loads(bundle.read("LEG-B2B/requete.json"))
+    assert request["amounts"] == {
+        "currency": "EUR",
+        "principal": "966.23",
+        "interest": "3.54",
+        "indemnity": "40.00",
+        "costs": "0.00",
+        "total": "1009.77",
+    }
+    assert [(c["date"], c["channel"]) for c in request["contacts"]] == [
+        ("27/04/2026", "email"),
+        ("04/05/2026", "email"),
+        ("11/05/2026", "email"),
+        ("15/05/2026", "phone"),
+        ("26/05/2026", "email"),
+        ("04/06/2026", "letter"),
+    ]
+    assert request["formal_notice"]["tracking_number"] == "1A23456789012"
+    summary = pdf_text(dossier.parent / "injonction" / "synthese.pdf")
+    for expected in (
+        "Requête en injonction de payer — dossier",
+        "tribunal de commerce, du lieu du domicile du débiteur (FR)",
+        "Total : 1 009,77 €",
+        "remise le 06/06/2026, suivi 1A23456789012",
+        "Prescription acquise le 08/06/2031",
+    ):
+        assert expected in summary, expected
+    (task,) = [t for t in list_tasks(engine_for(worker.database_url), today=date(2026, 6, 19)) if t.kind != "phone"]
+    assert (task.kind, task.assignee, task.invoice_id) == ("file_injonction", "legal", "LEG-B2B")
+
+    # the court's outcomes, then payment in full: principal, interest and indemnity
+    await case.advance_to(paris(2026, 6, 26, 12))
+    await case.update("court_order_issued", {"issued_on": "2026-06-25", "reference": "IP-2026-118"})
+    await case.advance_to(paris(2026, 7, 3, 12))
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await case.update("opposition_filed", {"filed_on": "2026-07-03"})
+    assert "an opposition needs a served order" in str(refused.value.cause)
+    status = await case.update("order_served", {"served_on": "2026-07-02"})
+    assert status.court.status == "order_served"
+    status = await case.update("judgment_paid", {"amount": "1009.77", "paid_on": "2026-07-03", "reference": "CDJ-1"})
+    assert (status.outcome, status.balance, status.overpaid) == ("paid", Decimal("0"), Decimal("59.77"))
+
+
+async def test_b2c_invoice_to_formal_notice_and_agency_until_its_final_report(open_case, worker, tmp_path):
+    customer = {"kind": "consumer", "name": "Claire Dubois", "id": "P-DUBOIS"}
+    case = await open_case(
+        invoice(
+            "LEG-B2C",
+            amount="189.90",
+            due=date(2026, 3, 31),
+            kind="consumer",
+            customer=customer,
+            starts_at=paris(2026, 3, 20, 8),
+        )
+    )
+    status = await case.advance_to(paris(2026, 5, 11, 12))
+    assert (status.policy, status.steps[-1].step_id, status.stage) == ("consumer@v2", "formal-notice", "formal_notice")
+    letter = pdf_text(status.formal_notice.document)
+    assert "Aucun intérêt n'est compté avant la mise en demeure" in letter
+    assert "Total dû au 11/05/2026 189,90 €" in letter
+    assert "Indemnité forfaitaire" not in letter  # never for a consumer (CPCE L111-8)
+    assert "injonction de payer devant le tribunal judiciaire" in letter
+    assert status.limitation_date == date(2028, 3, 31)
+
+    await case.advance_to(paris(2026, 5, 14, 12))
+    status = await case.update("registered_letter_delivered", {"tracking_number": "2C", "delivered_on": "2026-05-13"})
+    assert (status.formal_notice.deadline, status.next_step.id, minute(status.next_step.at)) == (
+        date(2026, 5, 28),
+        "agency",
+        paris(2026, 6, 1, 10),
+    )
+    status = await case.advance_to(paris(2026, 6, 1, 12))
+    assert (status.stage, status.agency.agency, status.agency.mandate_reference) == (
+        "agency",
+        "recouvra-sud",
+        "MANDAT-2026-017",
+    )
+    case_file = json.loads((tmp_path / "agency-outbox" / "invoice-LEG-B2C.json").read_text())
+    assert case_file["debt"] == {
+        "currency": "EUR",
+        "principal": "189.90",
+        "interest": "0.26",
+        "other": "0.00",
+        "total": "190.16",
+    }
+    assert case_file["mandate_reference"] == "MANDAT-2026-017"
+    assert list(case_file["documents"]) == ["mise_en_demeure.pdf"]
+
+    await case.advance_to(paris(2026, 6, 21, 12))
+    status = await case.update(
+        "agency_update", {"status": "payment received", "collected_amount": "100.00", "reported_on": "2026-06-10"}
+    )
+    assert (status.balance, status.agency.collected, status.agency.commission) == (
+        Decimal("89.90"),
+        Decimal("100.00"),
+        Decimal("12.00"),
+    )
+    assert status.payments[-1].reference == "recouvra-sud-report-1"
+    status = await case.update(
+        "agency_update", {"status": "debtor insolvent", "reported_on": "2026-06-20", "final": True}
+    )
+    assert (status.outcome, status.state) == ("agency_closed", "closed")
+    assert status.history[-1].detail == (
+        "recouvra-sud closed the file (debtor insolvent): collected 100.00 EUR, commission 12.00 EUR, "
+        "89.90 EUR unrecovered"
+    )
+
+
+async def test_a_returned_letter_waits_for_a_new_address_and_is_sent_again(open_case, worker):
+    case = await open_case(invoice("LEG-NPAI", due=date(2026, 3, 2), starts_at=paris(2026, 4, 20, 8)))
+    status = await case.advance_to(paris(2026, 4, 21, 12))
+    assert status.formal_notice is not None
+    status = await case.update("mail_returned", {"reason": "NPAI", "returned_on": "2026-04-21"})
+    assert (status.flags.address_invalid, status.waiting_for) == (
+        "NPAI",
+        "a new address: the formal notice came back (NPAI)",
+    )
+    new_address = {"line1": "5 avenue Foch", "postal_code": "69006", "city": "Lyon", "country": "FR"}
+    status = await case.update("contact_updated", {"address": new_address})
+    assert (status.formal_notice, status.flags.address_invalid) == (None, None)
+    status = await case.advance_to(paris(2026, 4, 23, 12))  # 3 days after the first letter, at the earliest
+    sent = [s for s in status.steps if s.step_id == "formal-notice"]
+    assert [s.status for s in sent] == ["done", "done"]
+    assert "5 avenue Foch" in pdf_text(status.formal_notice.document)
+
+
+async def test_an_agency_without_mandate_is_refused(open_case, worker):
+    policy_file = worker.policy_dir / "consumer.yaml"
+    data = yaml.safe_load(policy_file.read_text(encoding="utf-8"))
+    del data["legal"]["agency"]["mandate_reference"]
+    policy_file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    customer = {"kind": "consumer", "name": "Jean Petit", "id": "P-PETIT"}
+    case = await open_case(
+        invoice(
+            "LEG-NOMANDATE",
+            amount="75.50",
+            due=date(2026, 3, 31),
+            kind="consumer",
+            customer=customer,
+            starts_at=paris(2026, 3, 20, 8),
+        )
+    )
+    await case.advance_to(paris(2026, 5, 13, 12))
+    await case.update("registered_letter_delivered", {"tracking_number": "3D", "delivered_on": "2026-05-12"})
+    status = await case.advance_to(paris(2026, 6, 1, 12))
+    (refusal,) = [s for s in status.steps if s.step_id == "agency"]
+    assert (refusal.status, refusal.detail) == (
+        "failed",
+        "hand-off to recouvra-sud refused: no written mandate reference (CPCE R124-3)",
+    )
+    assert status.agency is None and status.stage == "formal_notice"
+
+
+async def test_escalation_is_refused_once_the_claim_is_time_barred(open_case, worker):
+    """A consumer debt due 15/01/2024 is time-barred on 15/01/2026 (2 years, C. conso L218-2)."""
+    customer = {"kind": "consumer", "name": "Jean Petit", "id": "P-PETIT"}
+    case = await open_case(
+        invoice(
+            "LEG-OLD",
+            amount="500.00",
+            due=date(2024, 1, 15),
+            kind="consumer",
+            customer=customer,
+            starts_at=paris(2026, 4, 20, 8),
+        )
+    )
+    status = await case.advance_to(paris(2026, 4, 21, 12))
+    assert status.limitation_date == date(2026, 1, 15)
+    assert [(s.step_id, s.status, s.detail) for s in status.steps if s.step_id in ("formal-notice", "agency")] == [
+        (
+            "formal-notice",
+            "skipped",
+            "escalation refused: the claim is time-barred since 2026-01-15 (limitation period)",
+        ),
+        ("agency", "skipped", "escalation refused: the claim is time-barred since 2026-01-15 (limitation period)"),
+    ]
