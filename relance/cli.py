@@ -1,19 +1,12 @@
 """`relance`: the ops command line. Every command reads the same settings as the worker."""
 
-import asyncio
-import contextlib
-import getpass
 import json
-from collections.abc import Coroutine
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
-from zoneinfo import ZoneInfo
+from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
@@ -31,7 +24,23 @@ from relance.actions import (
     WriteOff,
 )
 from relance.case import CaseStatus
-from relance.errors import explain
+from relance.cli_legal import agency_app, court_app, letter_app, statement
+from relance.cli_support import (
+    By,
+    JsonFlag,
+    act,
+    build,
+    err,
+    fail,
+    keep_rejections,
+    out,
+    parse_amount,
+    parse_date,
+    run,
+    show_status,
+    who,
+    working,
+)
 from relance.invoice import DemoClock
 from relance.policy import PolicyError, load_policies, load_policy
 from relance.process import end_process
@@ -43,135 +52,10 @@ policy_app = typer.Typer(help="Check, explain and re-apply collection policies."
 dispute_app = typer.Typer(help="Open or resolve a dispute on an invoice.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 app.add_typer(dispute_app, name="dispute")
-
-out = Console()
-err = Console(stderr=True)
-T = TypeVar("T")
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
-By = Annotated[str | None, typer.Option("--by", help="who does it (default: your login)")]
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(code)
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
-
-
-def parse_date(text: str, what: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        fail(f"{what} {text!r} is not a date (YYYY-MM-DD)")
-
-
-def parse_amount(text: str, what: str = "amount") -> Decimal:
-    try:
-        return Decimal(text.replace(",", "."))
-    except InvalidOperation:
-        fail(f"{what} {text!r} is not a number")
-
-
-def working(what: str) -> Any:
-    """A spinner on a terminal's stderr while a long command works; nothing when output is piped."""
-    return err.status(what) if err.is_terminal else contextlib.nullcontext()
-
-
-def who(by: str | None) -> str:
-    if by:
-        return by
-    try:
-        return getpass.getuser()
-    except OSError:
-        return "cli"
-
-
-def build(action_type: type[Action], **fields: Any) -> Action:
-    try:
-        return action_type.model_validate({k: v for k, v in fields.items() if v is not None})
-    except ValidationError as exc:
-        fail(f"{action_type.name}: {explain(exc)}")
-
-
-# ---- showing a case -----------------------------------------------------------------------------------
-
-
-def show_status(status: CaseStatus, as_json: bool, *, history: int = 12) -> None:
-    if as_json:
-        out.print_json(status.model_dump_json())
-        return
-    from relance.money import format_money
-
-    zone = ZoneInfo(status.timezone)
-
-    def money(amount: Decimal) -> str:
-        return format_money(amount, status.currency, "fr")
-
-    def when(at: datetime) -> str:
-        return at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-
-    out.print(
-        f"[bold]Invoice {status.invoice_id}[/]  stage [cyan]{status.stage}[/]  state {status.state}"
-        + (f"  outcome [green]{status.outcome}[/]" if status.outcome else ""),
-        highlight=False,
-    )
-    paid = f", paid {money(status.total_paid)}" if status.total_paid else ""
-    credited = f", credited {money(status.credited)}" if status.credited else ""
-    over = f", overpaid {money(status.overpaid)}" if status.overpaid else ""
-    out.print(
-        f"Balance {money(status.balance)} of {money(status.amount)}{paid}{credited}{over} · "
-        f"due {status.due_date} · {status.days_late} days late · policy {status.policy}",
-        highlight=False,
-    )
-    if status.pause_reason:
-        until = f" until {status.paused_until}" if status.paused_until else ""
-        out.print(f"Paused: {status.pause_reason}{until}", highlight=False)
-    if status.next_step:
-        nxt = status.next_step
-        action = f" ({nxt.action})" if nxt.action else ""
-        out.print(f"Next: {nxt.kind} [bold]{nxt.id}[/]{action} at {when(nxt.at)} {status.timezone}", highlight=False)
-    table = Table("when", "event", "detail", "by", title=f"last {history} events", title_justify="left")
-    for entry in status.history[-history:]:
-        table.add_row(when(entry.at), entry.event, entry.detail, entry.by or "")
-    out.print(table)
-
-
-def act(invoice: str, action: Action, as_json: bool) -> None:
-    from starter.connect import connect
-    from starter.ops import ActionRejected, UnknownCase
-    from starter.ops import act as send
-
-    async def go() -> CaseStatus:
-        return await send(await connect(get_settings()), invoice, action)
-
-    try:
-        status = run(go())
-    except (UnknownCase, ActionRejected) as exc:
-        from relance.rejections import rejected_action
-
-        payload = action.model_dump(mode="json", exclude_none=True)
-        keep_rejections(
-            [rejected_action(invoice, action.name, payload, str(exc), getattr(action, "by", None) or who(None))]
-        )
-        fail(str(exc), 2 if isinstance(exc, UnknownCase) else 1)
-    show_status(status, as_json)
-
-
-def keep_rejections(rejections: list[Any]) -> None:
-    """Refused input goes to the ledger; a ledger that can't be reached must not hide the refusal itself."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from relance.db import engine_for
-    from relance.rejections import record_rejections
-
-    try:
-        record_rejections(engine_for(get_settings().database_url), rejections)
-    except SQLAlchemyError as exc:
-        err.print(f"[yellow]warning:[/] the refusal was not written to the ledger: {exc}", highlight=False)
-
+app.add_typer(letter_app, name="letter")
+app.add_typer(court_app, name="court")
+app.add_typer(agency_app, name="agency")
+app.command("statement")(statement)
 
 # ---- worker and import ---------------------------------------------------------------------------------
 

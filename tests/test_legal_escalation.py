@@ -9,7 +9,11 @@ B2C 189.90 due 31/03/2026: no interest before the notice; delivered 13/05, hand-
   2.62 % = 0.2590 -> 0.26, total 190.16.
 """
 
+import asyncio
 import json
+import os
+import subprocess
+import sys
 import zipfile
 from datetime import date
 from decimal import Decimal
@@ -133,6 +137,35 @@ async def test_b2b_invoice_from_due_date_to_formal_notice_dossier_and_payment(op
         "Prescription acquise le 08/06/2031",
     ):
         assert expected in summary, expected
+    statement = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "relance.cli", "statement", "LEG-B2B", "--at", "2026-06-19", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "TEMPORAL_ADDRESS": case.env.client.service_client.config.target_host},
+    )
+    assert statement.returncode == 0, statement.stderr
+    shown = json.loads(statement.stdout)
+    assert (shown["principal_due"], shown["interest_due"], shown["indemnity_due"], shown["total_due"]) == (
+        "966.23",
+        "3.54",
+        "40.00",
+        "1009.77",
+    )
+    assert [(i["start"], i["end"], i["days"], i["amount"]) for i in shown["interest"]] == [
+        ("2026-05-01", "2026-06-08", 39, "16.23"),
+        ("2026-06-09", "2026-06-19", 11, "3.54"),
+    ]
+    assert shown["payments"][0] == {
+        "paid_on": "2026-06-08",
+        "reference": "VIR-1",
+        "amount": "300.00",
+        "to_interest": "16.23",
+        "to_principal": "283.77",
+        "to_indemnity": "0.00",
+        "excess": "0.00",
+    }
     (task,) = [t for t in list_tasks(engine_for(worker.database_url), today=date(2026, 6, 19)) if t.kind != "phone"]
     assert (task.kind, task.assignee, task.invoice_id) == ("file_injonction", "legal", "LEG-B2B")
 
