@@ -104,10 +104,17 @@ def waiting_reason(state: "CaseState", step: Step) -> str | None:
     if step.action is StepAction.formal_notice and state.flags.address_invalid:
         return f"a valid postal address (the last letter came back: {state.flags.address_invalid})"
     notice = state.formal_notice
-    if step.action in AFTER_FORMAL_NOTICE and notice is not None and notice.delivered_on is None:
+    if step.action not in AFTER_FORMAL_NOTICE:
+        return None
+    if notice is not None and notice.delivered_on is None:
         if notice.returned:
             return f"a new address: the formal notice came back ({notice.returned})"
         return "proof of delivery of the formal notice (registered_letter_delivered)"
+    if notice is None and state.policy is not None:
+        notices = {s.id for s in state.policy.steps if s.action is StepAction.formal_notice}
+        tried = [s for s in state.steps if s.step_id in notices]
+        if tried and tried[-1].status == "failed":
+            return f"a formal notice, which failed ({tried[-1].detail}); fix the cause, then re-apply the policy"
     return None
 
 

@@ -71,6 +71,25 @@ async def continued(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any,
     return handle
 
 
+async def legal(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any]:
+    """Formal notice, a bounced e-mail, proof of delivery, dossier, court outcomes, payment under the order."""
+    handle = await start_case(env.client, invoice("H-LEGAL", starts_at=START), queue)
+    case = Case(env, handle)
+    await case.advance_to(paris(2026, 5, 12, 12))
+    await case.update("email_bounced", {"reason": "mailbox full"})
+    await case.advance_to(paris(2026, 6, 8, 12))
+    await case.update("registered_letter_delivered", {"tracking_number": "1A", "delivered_on": "2026-06-06"})
+    await case.advance_to(paris(2026, 6, 26, 12))
+    await case.update("court_order_issued", {"issued_on": "2026-06-25", "reference": "IP-1"})
+    await case.update("order_served", {"served_on": "2026-06-26"})
+    await case.update("judgment_paid", {"amount": "1300", "paid_on": "2026-06-26", "reference": "CDJ-1"})
+    await env.sleep(timedelta(seconds=5))
+    return handle
+
+
+SCENARIOS = (full_timeline, arrangements, continued, legal)
+
+
 async def main(tag: str) -> None:
     HISTORIES.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
@@ -79,12 +98,15 @@ async def main(tag: str) -> None:
             outbox_dir=Path(scratch) / "outbox",
             policy_dir=ROOT / "policies",
             task_queue=f"record-{uuid.uuid4().hex[:6]}",
+            documents_dir=Path(scratch) / "documents",
+            letter_outbox_dir=Path(scratch) / "letters",
+            rates_file=ROOT / "rates" / "france.yaml",
         )
         async with (
             time_skipping_server() as env,
             build_worker(env.client, settings),
         ):
-            for scenario in (full_timeline, arrangements, continued):
+            for scenario in SCENARIOS:
                 handle = await scenario(env, settings.task_queue)
                 first = env.client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
                 target = HISTORIES / f"{scenario.__name__}-{tag}.json"

@@ -32,7 +32,7 @@ from tests.conftest import ROOT, invoice, minute, paris
 
 @pytest.fixture
 def settings(settings: Settings, tmp_path: Path) -> Settings:
-    """The shipped policies, with the agency's export folder moved under the test's own folder."""
+    """The shipped policies and rates, with the agency's export folder moved under the test's own folder."""
     policies = tmp_path / "policies"
     policies.mkdir()
     for source in (ROOT / "policies").glob("*.yaml"):
@@ -41,7 +41,9 @@ def settings(settings: Settings, tmp_path: Path) -> Settings:
         if agency:
             agency["delivery"]["path"] = str(tmp_path / "agency-outbox")
         (policies / source.name).write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return settings.model_copy(update={"policy_dir": policies})
+    rates = tmp_path / "rates.yaml"
+    rates.write_text((ROOT / "rates" / "france.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    return settings.model_copy(update={"policy_dir": policies, "rates_file": rates})
 
 
 def pdf_text(path: str | Path) -> str:
@@ -315,3 +317,27 @@ async def test_escalation_is_refused_once_the_claim_is_time_barred(open_case, wo
         ),
         ("agency", "skipped", "escalation refused: the claim is time-barred since 2026-01-15 (limitation period)"),
     ]
+
+
+async def test_a_formal_notice_without_rates_fails_loudly_and_holds_the_court_step(open_case, worker, tmp_path):
+    """Due 10/06/2026: the notice (15/07) needs the 2026-H2 rate, which the shipped file does not have."""
+    case = await open_case(invoice("LEG-NORATE", due=date(2026, 6, 10), starts_at=paris(2026, 6, 1, 8)))
+    status = await case.advance_to(paris(2026, 8, 3, 12))
+    (notice,) = [s for s in status.steps if s.step_id == "formal-notice"]
+    assert (notice.status, notice.detail) == (
+        "failed",
+        "statement of account impossible: no ECB main refinancing rate known for 2026-07-01 (the rate table is "
+        "known through 2026-01-01): add the rate in force to the rates file",
+    )
+    assert [s.step_id for s in status.steps if s.step_id == "injonction"] == []
+    assert status.waiting_for.startswith("a formal notice, which failed (statement of account impossible")
+    assert status.next_step is None
+
+    # ops add the rate (here a test figure) and re-apply the policy: the notice goes out
+    rates = yaml.safe_load((ROOT / "rates" / "france.yaml").read_text(encoding="utf-8"))
+    rates["ecb_main_refinancing"]["known_through"] = "2026-07-01"
+    worker.rates_file.write_text(yaml.safe_dump(rates), encoding="utf-8")
+    await case.update("reapply_policy", {})
+    status = await case.advance_to(paris(2026, 8, 4, 12))
+    assert [s.status for s in status.steps if s.step_id == "formal-notice"] == ["failed", "done"]
+    assert "Intérêts du 01/07/2026 au 03/08/2026 : 34 j à 12,15 %" in pdf_text(status.formal_notice.document)
