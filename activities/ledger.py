@@ -7,7 +7,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from temporalio import activity
 
-from relance.db import CaseEvent, CaseRow, PaymentRow
+from relance.db import CaseEvent, CaseRow, Document, PaymentRow
 from relance.steps import RECORD_CASE, LedgerUpdate
 
 
@@ -58,6 +58,19 @@ class LedgerWriter:
                         data=entry.data,
                     )
                 )
+            known_paths = _stored(session, Document.path, Document.case_id, update.case_id)
+            for item in new:
+                data = item.entry.data
+                if item.entry.event == "document" and data.get("path") not in known_paths:
+                    session.add(
+                        Document(
+                            case_id=update.case_id,
+                            step_id=data["step_id"],
+                            kind=data["kind"],
+                            path=data["path"],
+                            created_at=item.entry.at,
+                        )
+                    )
             known_refs = _stored(session, PaymentRow.reference, PaymentRow.case_id, update.case_id)
             for payment in update.payments:
                 if payment.reference in known_refs:

@@ -52,8 +52,8 @@ def _address_lines(request: LegalStepRequest) -> list[str]:
     address = request.customer.address
     if address is None:
         raise _refused(f"no postal address for {request.customer.name}: record one with contact_updated")
-    lines = [address.line1, *([address.line2] if address.line2 else [])]
-    return [*lines, f"{address.postal_code} {address.city}", address.country]
+    lines = [address.line1, *([address.line2] if address.line2 else []), f"{address.postal_code} {address.city}"]
+    return lines if address.country == "FR" else [*lines, address.country]  # a country line only abroad
 
 
 class LegalEscalation:
@@ -237,6 +237,7 @@ class LegalEscalation:
             formal_notice=notice_lines,
             documents=documents,
             limitation_date=request.limitation_date,
+            debtor_city=request.customer.address.city if request.customer.address else "",
         )
         (folder / "synthese.pdf").write_bytes(dossier_summary_pdf(summary))
         archive = folder.with_suffix(".zip")

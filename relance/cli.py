@@ -625,7 +625,7 @@ def report(
 @app.command()
 def demo(
     seconds_per_day: Annotated[float, typer.Option(help="real seconds per case day")] = 6.0,
-    minutes: Annotated[float, typer.Option(help="how long to watch the cases")] = 5.0,
+    minutes: Annotated[float, typer.Option(help="how long to watch the cases")] = 6.0,
 ) -> None:
     """Import a sample portfolio on a compressed clock and watch the cases move."""
     from relance.demo import run_demo

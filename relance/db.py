@@ -177,6 +177,20 @@ class Task(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class Document(Base):
+    """A document a case produced (formal notice, court dossier, agency case file), where it was written."""
+
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("case_id", "path"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(String(250), index=True)
+    step_id: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(40))
+    path: Mapped[str] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class RejectedInput(Base):
     """Input refused before it reached a case: an ops update its validator refused, an unknown case, a bad row.
 

@@ -17,11 +17,14 @@ from rich.text import Text
 
 from relance.actions import (
     Action,
+    AgencyUpdate,
+    CourtOrderIssued,
     DisputeOpened,
     DisputeResolved,
     PaymentPlanAgreed,
     PaymentReceived,
     PromiseToPay,
+    RegisteredLetterDelivered,
     WriteOff,
 )
 from relance.case import CaseStatus
@@ -76,13 +79,44 @@ def cues(today: date) -> list[Cue]:
             ),
             "payment plan in two installments",
         ),
-        Cue(6.5, "F-1007", WriteOff(reason="montant trop faible pour être poursuivi", by="demo"), "written off"),
         Cue(10.5, "F-1003", DisputeResolved(outcome="rejected", by="demo"), "dispute rejected: chasing resumes"),
         Cue(
             13.5,
             "F-1005",
             PaymentReceived(amount=Decimal("600.00"), paid_on=on(13), reference="VIR-5a", by="demo"),
             "first installment paid",
+        ),
+        Cue(20.5, "F-1003", WriteOff(reason="geste commercial", by="demo"), "written off"),
+        # the legal path: formal notices (day ~30), their proof of delivery, then court and agency
+        Cue(
+            35.5,
+            "F-1007",
+            RegisteredLetterDelivered(tracking_number="1A00000000007", delivered_on=on(34), by="demo"),
+            "formal notice delivered: 15 days to pay, then the agency",
+        ),
+        Cue(
+            36.5,
+            "F-1002",
+            RegisteredLetterDelivered(tracking_number="1A00000000002", delivered_on=on(35), by="demo"),
+            "formal notice delivered: 8 days to pay, then the court dossier",
+        ),
+        Cue(
+            53.5,
+            "F-1002",
+            CourtOrderIssued(issued_on=on(53), reference="IP-DEMO-2", by="demo"),
+            "injonction de payer granted",
+        ),
+        Cue(
+            56.5,
+            "F-1007",
+            AgencyUpdate(status="règlement partiel", collected_amount=Decimal("40.00"), reported_on=on(56), by="demo"),
+            "agency collected 40,00 €",
+        ),
+        Cue(
+            58.5,
+            "F-1007",
+            AgencyUpdate(status="débiteur insolvable", reported_on=on(58), final=True, by="demo"),
+            "agency closes its file",
         ),
     ]
 
@@ -134,6 +168,10 @@ async def run_demo(settings: Settings, out: Console, *, seconds_per_day: float, 
     out.print(f"imported {len(report.started)} invoices from {sample} (one case day = {seconds_per_day:g} s)")
     out.print(f"Temporal Web UI: http://localhost:8233/namespaces/{settings.temporal_namespace}/workflows")
     out.print(f"E-mails land in {settings.outbox_dir}/, phone tasks in {settings.database_url}")
+    out.print(
+        f"Registered letters in {settings.letter_outbox_dir}/, court dossiers and case files in "
+        f"{settings.documents_dir}/ (interest rates from {settings.rates_file})"
+    )
     ids = [case.invoice_id for _, case in parsed.cases]
     pending = cues(today)
     log: list[str] = []

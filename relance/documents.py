@@ -198,6 +198,7 @@ class DossierSummary:
     formal_notice: list[str]
     documents: list[str]
     limitation_date: date
+    debtor_city: str
 
 
 def dossier_summary_pdf(summary: DossierSummary) -> bytes:
@@ -228,7 +229,7 @@ def dossier_summary_pdf(summary: DossierSummary) -> bytes:
 
     section("Créancier", party(summary.creditor))
     section("Débiteur", party(summary.debtor))
-    section("Juridiction", [f"{summary.court}, du lieu du domicile du débiteur ({summary.debtor.address[-1]})"])
+    section("Juridiction", [f"{summary.court} du lieu du domicile du débiteur ({summary.debtor_city})"])
 
     def money(amount: Decimal) -> str:
         return fmt(amount, r, "fr")

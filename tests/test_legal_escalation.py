@@ -22,9 +22,11 @@ from pathlib import Path
 import pytest
 import yaml
 from pypdf import PdfReader
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from temporalio.client import WorkflowUpdateFailedError
 
-from relance.db import engine_for
+from relance.db import Document, engine_for
 from relance.settings import Settings
 from relance.work_queue import list_tasks
 from tests.conftest import ROOT, invoice, minute, paris
@@ -83,7 +85,7 @@ async def test_b2b_invoice_from_due_date_to_formal_notice_dossier_and_payment(op
     ):
         assert expected in letter, expected
     manifest = json.loads((worker.letter_outbox_dir / "invoice-LEG-B2B_formal-notice.json").read_text())
-    assert (manifest["service"], manifest["address"]) == ("LRAR", ["1 rue de la Paix", "75002 Paris", "FR"])
+    assert (manifest["service"], manifest["address"]) == ("LRAR", ["1 rue de la Paix", "75002 Paris"])
 
     # a part payment after the notice, then the proof of delivery: the deadline runs from 6 June
     await case.advance_to(paris(2026, 6, 8, 12))
@@ -133,7 +135,7 @@ async def test_b2b_invoice_from_due_date_to_formal_notice_dossier_and_payment(op
     summary = pdf_text(dossier.parent / "injonction" / "synthese.pdf")
     for expected in (
         "Requête en injonction de payer — dossier",
-        "tribunal de commerce, du lieu du domicile du débiteur (FR)",
+        "tribunal de commerce du lieu du domicile du débiteur (Paris)",
         "Total : 1 009,77 €",
         "remise le 06/06/2026, suivi 1A23456789012",
         "Prescription acquise le 08/06/2031",
@@ -169,6 +171,12 @@ async def test_b2b_invoice_from_due_date_to_formal_notice_dossier_and_payment(op
         "excess": "0.00",
     }
     (task,) = [t for t in list_tasks(engine_for(worker.database_url), today=date(2026, 6, 19)) if t.kind != "phone"]
+    with Session(engine_for(worker.database_url)) as session:  # the ledger knows where each document is
+        documents = session.execute(select(Document.step_id, Document.kind, Document.path).order_by(Document.id)).all()
+    assert documents == [
+        ("formal-notice", "formal_notice", status.formal_notice.document),
+        ("injonction", "injonction_dossier", status.court.dossier),
+    ]
     assert (task.kind, task.assignee, task.invoice_id) == ("file_injonction", "legal", "LEG-B2B")
 
     # the court's outcomes, then payment in full: principal, interest and indemnity

@@ -291,6 +291,11 @@ class InvoiceCollection:
     def _enter_legal_stage(self, step: Step, result: StepResult) -> None:
         state, today = self.state, self.state.today(self.now())
         legal = self._policy.legal
+        if result.document:
+            kind = step.action.value
+            state.record(
+                self.now(), "document", f"{kind}: {result.document}", kind=kind, path=result.document, step_id=step.id
+            )
         match step.action:
             case StepAction.formal_notice:
                 state.formal_notice = FormalNotice(
