@@ -114,7 +114,8 @@ def _statement_table(pdf: FPDF, result: Statement, lang: str) -> None:
     pdf.cell(40, 7, fmt(result.total_due, result, lang), align="R", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("dejavu", size=10)
     pdf.ln(2)
-    pdf.multi_cell(width, 5, result.interest_note if lang == "en" else _note_fr(result), new_x="LMARGIN", new_y="NEXT")
+    note = result.interest_note[:1].upper() + result.interest_note[1:] + "." if lang == "en" else _note_fr(result)
+    pdf.multi_cell(width, 5, note, new_x="LMARGIN", new_y="NEXT")
 
 
 def _note_fr(result: Statement) -> str:
