@@ -12,9 +12,11 @@ B2C 189.90 due 31/03/2026: no interest before the notice; delivered 13/05, hand-
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -26,10 +28,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio.client import WorkflowUpdateFailedError
 
+from activities.email_delivery import DeliveryFailed, DeliveryRefused
+from activities.legal_escalation import deliver_case_file
+from relance.case_legal import court_for
 from relance.db import Document, engine_for
+from relance.policy import Agency
 from relance.settings import Settings
 from relance.work_queue import list_tasks
 from tests.conftest import ROOT, invoice, minute, paris
+from tests.recording_endpoint import RecordingEndpoint, Reply
+
+SMALL_CLAIMS = "commissaire de justice (procédure simplifiée de recouvrement des petites créances)"
 
 
 @pytest.fixture
@@ -349,3 +358,62 @@ async def test_a_formal_notice_without_rates_fails_loudly_and_holds_the_court_st
     status = await case.advance_to(paris(2026, 8, 4, 12))
     assert [s.status for s in status.steps if s.step_id == "formal-notice"] == ["failed", "done"]
     assert "Intérêts du 01/07/2026 au 03/08/2026 : 34 j à 12,15 %" in pdf_text(status.formal_notice.document)
+
+
+@pytest.mark.parametrize(
+    ("kind", "total", "small_claims", "expected"),
+    [
+        ("business", "4000.00", False, ("injonction_de_payer", "tribunal de commerce")),
+        ("consumer", "4000.00", False, ("injonction_de_payer", "tribunal judiciaire")),
+        ("business", "5000.00", True, ("small_claims", SMALL_CLAIMS)),  # up to 5000 interest included
+        ("business", "5000.01", True, ("injonction_de_payer", "tribunal de commerce")),
+        ("consumer", "120.00", True, ("small_claims", SMALL_CLAIMS)),
+    ],
+)
+def test_court_for_a_claim(kind, total, small_claims, expected):
+    assert court_for(kind, Decimal(total), small_claims) == expected
+
+
+@pytest.fixture
+def agency_endpoint() -> Iterator[RecordingEndpoint]:
+    endpoint = RecordingEndpoint()
+    yield endpoint
+    endpoint.close()
+
+
+def http_agency(url: str) -> Agency:
+    return Agency.model_validate(
+        {
+            "name": "recouvra-nord",
+            "mandate_reference": "M-9",
+            "commission_rate": "10",
+            "delivery": {"kind": "http", "url": url},
+        }
+    )
+
+
+def test_agency_case_file_is_posted_with_its_idempotency_key(agency_endpoint):
+    agency_endpoint.default = Reply(status=201, body={"id": "AG-77"})
+    sent = deliver_case_file(http_agency(agency_endpoint.url + "/cases"), "invoice-X", "invoice-X:agency", {"a": 1})
+    assert sent == "http:AG-77"
+    (request,) = agency_endpoint.requests
+    assert (request.path, request.headers["Idempotency-Key"], request.body) == ("/cases", "invoice-X:agency", {"a": 1})
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "message"),
+    [
+        (400, DeliveryRefused, 'recouvra-nord answered 400: {"error": "no"}'),
+        (429, DeliveryFailed, 'recouvra-nord answered 429: {"error": "no"}'),
+        (503, DeliveryFailed, 'recouvra-nord answered 503: {"error": "no"}'),
+    ],
+)
+def test_agency_refusals_and_failures(agency_endpoint, status, error, message):
+    agency_endpoint.default = Reply(status=status, body={"error": "no"})
+    with pytest.raises(error, match=re.escape(message)):
+        deliver_case_file(http_agency(agency_endpoint.url), "invoice-X", "invoice-X:agency", {})
+
+
+def test_an_unreachable_agency_is_a_failure_worth_retrying():
+    with pytest.raises(DeliveryFailed, match="recouvra-nord unreachable"):
+        deliver_case_file(http_agency("http://127.0.0.1:9"), "invoice-X", "invoice-X:agency", {})
