@@ -101,7 +101,9 @@ class StepRecord(BaseModel):
 class NextEvent(BaseModel):
     """What the case waits for next: a policy step, or a check of a promise or payment plan."""
 
-    kind: Literal["step", "promise_check", "installment_reminder", "installment_check", "resume", "close"]
+    kind: Literal[
+        "step", "promise_check", "installment_reminder", "installment_check", "resume", "close", "limitation_warning"
+    ]
     id: str
     action: str | None = None
     at: datetime
@@ -173,6 +175,7 @@ class CaseState(BaseModel):
     flags: ContactFlags = Field(default_factory=ContactFlags)
     # the debtor's last acknowledgement of the debt (part payment, promise, plan): limitation restarts
     acknowledged_on: date | None = None
+    limitation_warned_for: date | None = None  # the limitation date a person was last warned about
 
     @classmethod
     def open(cls, case: CaseInput, clock: CaseClock, now: datetime) -> "CaseState":

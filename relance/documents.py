@@ -198,7 +198,7 @@ class DossierSummary:
     contacts: list[tuple[str, str, str]]  # date, channel, what
     formal_notice: list[str]
     documents: list[str]
-    limitation_date: date
+    limitation_date: date | None
     debtor_city: str
 
 
@@ -250,7 +250,7 @@ def dossier_summary_pdf(summary: DossierSummary) -> bytes:
         [
             f"Facture {summary.invoice_id} du {summary.issue_date:%d/%m/%Y}, échue le {summary.due_date:%d/%m/%Y}, "
             "restée impayée malgré les relances ci-dessous.",
-            f"Prescription acquise le {summary.limitation_date:%d/%m/%Y}.",
+            *([f"Prescription acquise le {summary.limitation_date:%d/%m/%Y}."] if summary.limitation_date else []),
         ],
     )
     section("Relances", [f"{d} — {channel} — {what}" for d, channel, what in summary.contacts] or ["aucune"])

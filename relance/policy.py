@@ -133,6 +133,9 @@ class LegalRules(Strict):
     small_claims: bool = Field(default=False, description="use the small-claims route for claims up to 5000 EUR")
     imputation: Imputation = Imputation.interest_first
     agency: Agency | None = None
+    warn_days_before_limitation: int | None = Field(
+        default=None, ge=1, le=365, description="a task for a person this many days before the claim is time-barred"
+    )
 
 
 class EndRules(Strict):

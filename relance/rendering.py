@@ -62,6 +62,7 @@ def message_context(request: StepRequest, balance: Decimal, settings: Settings) 
         "creditor_name": settings.creditor_name,
         "creditor_iban": settings.creditor_iban,
         "installment": None,
+        "limitation_date": day(request.limitation_date) if request.limitation_date else None,
     }
     if request.installment is not None:
         inst = request.installment

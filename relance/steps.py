@@ -48,6 +48,7 @@ class StepRequest(BaseModel):
     requires_stage: Literal["chasing", "payment_plan"] = "chasing"
     installment: InstallmentDue | None = None
     assignee: str = "collections"
+    limitation_date: date | None = None  # when the claim becomes time-barred (letters, dossiers, warnings)
 
 
 class LegalStepRequest(StepRequest):
@@ -62,7 +63,6 @@ class LegalStepRequest(StepRequest):
     formal_notice: FormalNotice | None
     contacts: list[StepRecord]  # every step done, with its date and channel, for the dossier
     agency: Agency | None
-    limitation_date: date
 
 
 class StepResult(BaseModel):

@@ -65,7 +65,9 @@ async def test_dispute_pauses_then_rejection_resumes_with_latest_missed_step(ope
     case = await open_case(invoice("DSP-1", starts_at=START))
     await case.advance_to(paris(2026, 5, 5, 12))
     status = await case.update("dispute_opened", {"reason": "goods damaged on delivery", "by": "marie"})
-    assert (status.state, status.stage, status.next_step) == ("paused", "disputed", None)
+    # nothing is planned while the dispute lasts, but the warning before limitation (5 years on, less 90 days)
+    assert (status.state, status.stage, status.next_step.kind) == ("paused", "disputed", "limitation_warning")
+    assert minute(status.next_step.at) == paris(2031, 1, 30)
     assert status.pause_reason == "dispute: goods damaged on delivery"
     status = await case.advance_to(paris(2026, 5, 20, 12))
     assert done_steps(status) == ["courtesy", "reminder-1"]
@@ -180,7 +182,7 @@ async def test_manual_pause_until_a_date_then_resume(open_case, worker):
     assert done_steps(status) == ["reminder-1"]  # courtesy was pre-due and the invoice is now due
     assert minute(status.steps[-1].at) == paris(2026, 5, 6, 9)
     status = await case.update("pause", {"reason": "customer on holiday"})
-    assert status.next_step is None
+    assert status.next_step.kind == "limitation_warning"  # nothing else until the pause is lifted
     status = await case.update("resume", {"by": "paul"})
     assert status.state == "open" and status.history[-1].by == "paul"
 

@@ -79,7 +79,7 @@ async def test_b2b_invoice_from_due_date_to_formal_notice_dossier_and_payment(op
         None,
     )
     assert status.waiting_for == "proof of delivery of the formal notice (registered_letter_delivered)"
-    assert status.next_step is None
+    assert status.next_step.kind == "limitation_warning"  # only the warning, years ahead
     letter = pdf_text(status.formal_notice.document)
     for expected in (
         "MISE EN DEMEURE DE PAYER — facture LEG-B2B",
@@ -348,7 +348,7 @@ async def test_a_formal_notice_without_rates_fails_loudly_and_holds_the_court_st
     )
     assert [s.step_id for s in status.steps if s.step_id == "injonction"] == []
     assert status.waiting_for.startswith("a formal notice, which failed (statement of account impossible")
-    assert status.next_step is None
+    assert status.next_step.kind == "limitation_warning"  # only the warning, years ahead
 
     # ops add the rate (here a test figure) and re-apply the policy: the notice goes out
     rates = yaml.safe_load((ROOT / "rates" / "france.yaml").read_text(encoding="utf-8"))
@@ -417,3 +417,35 @@ def test_agency_refusals_and_failures(agency_endpoint, status, error, message):
 def test_an_unreachable_agency_is_a_failure_worth_retrying():
     with pytest.raises(DeliveryFailed, match="recouvra-nord unreachable"):
         deliver_case_file(http_agency("http://127.0.0.1:9"), "invoice-X", "invoice-X:agency", {})
+
+
+async def test_a_person_is_warned_before_the_claim_is_time_barred(open_case, worker):
+    """Consumer debt due 01/06/2024: time-barred on 01/06/2026; the policy warns 90 days before, on 03/03/2026."""
+    customer = {"kind": "consumer", "name": "Jean Petit", "id": "P-PETIT"}
+    case = await open_case(
+        invoice(
+            "LEG-WARN",
+            amount="500.00",
+            due=date(2024, 6, 1),
+            kind="consumer",
+            customer=customer,
+            starts_at=paris(2026, 2, 20, 8),
+        )
+    )
+    status = await case.advance_to(paris(2026, 3, 2, 12))
+    assert (status.next_step.kind, minute(status.next_step.at)) == ("limitation_warning", paris(2026, 3, 3))
+    status = await case.advance_to(paris(2026, 3, 3, 12))
+    (warning,) = [h for h in status.history if h.event == "limitation_warning"]
+    assert warning.detail.startswith("the claim is time-barred on 2026-06-01: phone task #")
+    tasks = [t for t in list_tasks(engine_for(worker.database_url), today=date(2026, 3, 3)) if t.assignee == "legal"]
+    assert [t.script.splitlines()[0] for t in tasks] == [
+        "Prescription proche : Jean Petit, facture LEG-WARN, 500,00\xa0€"
+    ]
+    assert "sera prescrite le 1 juin 2026" in tasks[0].script
+    # a part payment is an acknowledgement: limitation restarts, and so will the warning
+    status = await case.update("payment_received", {"amount": "100.00", "paid_on": "2026-03-03", "reference": "P1"})
+    assert (status.limitation_date, status.next_step.id, minute(status.next_step.at)) == (
+        date(2028, 3, 3),
+        "limitation-2028-03-03",
+        paris(2027, 12, 4),
+    )

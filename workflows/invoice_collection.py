@@ -50,6 +50,7 @@ ACTIVITY_FOR_ACTION = {
     StepAction.agency_handoff: HAND_OFF_TO_AGENCY,
 }
 EMAIL_UNREACHABLE_TEMPLATE = "email_unreachable"  # the phone task that replaces an e-mail that cannot arrive
+LIMITATION_WARNING_TEMPLATE = "limitation_warning"  # the task that tells a person to interrupt limitation
 
 # Provider outages are retried for as long as they last; each attempt re-checks balance and window.
 STEP_RETRY = RetryPolicy(
@@ -132,12 +133,27 @@ class InvoiceCollection:
             raise
 
     def _plan_next(self, *, commit: bool, now: datetime | None = None) -> NextEvent | None:
-        """The next thing this case waits for.
+        """The next thing this case waits for: its process's next event, or a limitation warning before it.
 
         With `commit`, steps that a late start or a pause made moot are recorded as skipped; without,
         nothing changes (for queries and update answers).
         """
-        state, policy, now = self.state, self._policy, now or self.now()
+        regular = self._plan_process(commit, now or self.now())
+        warning = self._limitation_warning()
+        if warning is not None and (regular is None or warning.at < regular.at):
+            return warning
+        return regular
+
+    def _limitation_warning(self) -> NextEvent | None:
+        """A person is warned once per limitation date, the policy's number of days before it."""
+        days, state = self._policy.legal.warn_days_before_limitation, self.state
+        if days is None or state.limitation_warned_for == state.limitation():
+            return None
+        at = start_of_day(state.limitation() - timedelta(days=days), self._policy.calendar)
+        return NextEvent(kind="limitation_warning", id=f"limitation-{state.limitation()}", at=at)
+
+    def _plan_process(self, commit: bool, now: datetime) -> NextEvent | None:
+        state, policy = self.state, self._policy
         if state.on_hold:
             if state.dispute is None and state.manual_pause and state.manual_pause.until:
                 return NextEvent(
@@ -215,6 +231,8 @@ class InvoiceCollection:
                 await self._remind_installment(now)
             case "resume":
                 state.lift_expired_pause(now)
+            case "limitation_warning":
+                await self._warn_limitation(event, now)
             case "close":
                 state.close(
                     now,
@@ -337,6 +355,16 @@ class InvoiceCollection:
             return f"escalation refused: the claim is time-barred since {state.limitation()} (limitation period)"
         return None
 
+    async def _warn_limitation(self, event: NextEvent, now: datetime) -> None:
+        state = self.state
+        limitation = state.limitation()
+        state.limitation_warned_for = limitation
+        request = self._request(event.id, LIMITATION_WARNING_TEMPLATE, now)
+        request.assignee = "legal"
+        result = await self._execute(CREATE_PHONE_TASK, request, event.id)
+        detail = result.detail if result is not None else "no task could be made"
+        state.record(self.now(), "limitation_warning", f"the claim is time-barred on {limitation}: {detail}")
+
     async def _remind_installment(self, now: datetime) -> None:
         state, policy = self.state, self._policy
         plan = state.plan
@@ -393,7 +421,6 @@ class InvoiceCollection:
             formal_notice=state.formal_notice,
             contacts=[s for s in state.steps if s.status == "done"],
             agency=legal.agency,
-            limitation_date=state.limitation(),
         )
 
     def _request(self, step_id: str, template: str, now: datetime) -> StepRequest:
@@ -413,6 +440,7 @@ class InvoiceCollection:
             due_date=case.due_date,
             as_of=local_day(now, cal),
             window_closes_at=state.clock.real_time(closes),
+            limitation_date=state.limitation(),
         )
 
     async def _resolve_policy(self, case: CaseInput) -> Policy:
