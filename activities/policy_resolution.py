@@ -1,23 +1,37 @@
 """Choosing a case's policy from the YAML files on disk (once per case, or when an operator re-applies)."""
 
 import asyncio
+from datetime import date
 from pathlib import Path
 
+from sqlalchemy import Engine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from relance.customer_view import payment_behaviour
 from relance.invoice import CaseInput
 from relance.policy import NoPolicy, Policy, PolicyError, load_policies, select_policy
+from relance.risk import assess
 from relance.steps import RESOLVE_POLICY
 
 
 class PolicyResolution:
-    def __init__(self, policy_dir: Path, template_dir: Path):
+    def __init__(self, policy_dir: Path, template_dir: Path, engine: Engine | None = None):
         self.policy_dir = policy_dir
         self.template_dir = template_dir
+        self.engine = engine
 
     def choose(self, case: CaseInput) -> Policy:
-        return select_policy(load_policies(self.policy_dir, self.template_dir), case).for_case(case.due_date)
+        policies = load_policies(self.policy_dir, self.template_dir)
+        why = None
+        risk_rules = any(p.selection.risk_levels for p in policies.values())
+        if case.customer.risk is None and risk_rules and self.engine is not None:
+            # the customer's own history, as the ledger knows it today, decides between risk-based paths
+            risk = assess(payment_behaviour(self.engine, case.customer.id, date.today()))
+            case = case.model_copy(update={"customer": case.customer.model_copy(update={"risk": risk.level})})
+            why = f"customer risk {risk.level.value} (score {risk.score}): {'; '.join(risk.reasons)}"
+        chosen = select_policy(policies, case).for_case(case.due_date)
+        return chosen.model_copy(update={"selected_for": why}) if why else chosen
 
     @activity.defn(name=RESOLVE_POLICY)
     async def resolve_policy(self, case: CaseInput) -> Policy:

@@ -13,6 +13,7 @@ from sqlalchemy import BigInteger, Engine, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from relance.db import CaseEvent, CaseRow, PaymentRow, from_minor
+from relance.risk import PaymentBehaviour, RiskAssessment, assess
 
 
 class UnknownCustomer(Exception):
@@ -46,9 +47,63 @@ class CustomerView:
     promises_broken: int
     disputes_opened: int
     disputes_open: int
+    standing: str
+    risk: RiskAssessment
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# From the gravest: what a sales person must know before a visit.
+STANDINGS = (
+    ("agency", "at a collection agency"),
+    ("court", "in court"),
+    ("formal_notice", "in formal notice"),
+    ("disputed", "in dispute"),
+    ("customer_hold", "on hold"),
+    ("paused", "on hold"),
+)
+
+
+def standing_of(open_cases: list[OpenCase]) -> str:
+    stages = {c.stage for c in open_cases}
+    for stage, words in STANDINGS:
+        if stage in stages:
+            return words
+    return "overdue" if any(c.days_late > 0 for c in open_cases) else "good standing"
+
+
+def payment_behaviour(engine: Engine, customer_id: str, as_of: date) -> PaymentBehaviour:
+    """What the risk score reads: every payment's days late (oldest first), promises, disputes, overdue money."""
+    with Session(engine) as session:
+        paid = session.execute(
+            select(PaymentRow.paid_on, CaseRow.due_date)
+            .join(CaseRow, CaseRow.case_id == PaymentRow.case_id)
+            .where(CaseRow.customer_id == customer_id, PaymentRow.paid_on <= as_of)
+            .order_by(PaymentRow.paid_on, PaymentRow.id)
+        ).all()
+        first = session.scalar(select(func.min(CaseRow.issue_date)).where(CaseRow.customer_id == customer_id))
+        overdue = session.scalar(
+            select(func.coalesce(func.sum(type_coerce(CaseRow.balance, BigInteger)), 0)).where(
+                CaseRow.customer_id == customer_id, CaseRow.outcome.is_(None), CaseRow.due_date < as_of
+            )
+        )
+        counted = dict(
+            session.execute(
+                select(CaseEvent.event, func.count())
+                .join(CaseRow, CaseRow.case_id == CaseEvent.case_id)
+                .where(CaseRow.customer_id == customer_id, CaseEvent.event.in_(("promise_broken", "dispute_opened")))
+                .group_by(CaseEvent.event)
+            ).all()
+        )
+    return PaymentBehaviour(
+        as_of=as_of,
+        first_invoice_on=first,
+        days_late_per_payment=[max(0, (paid_on - due).days) for paid_on, due in paid],
+        broken_promises=counted.get("promise_broken", 0),
+        disputes=counted.get("dispute_opened", 0),
+        overdue_balance=from_minor(overdue or 0),
+    )
 
 
 def _mean(values: list[int]) -> Decimal | None:
@@ -100,4 +155,6 @@ def customer_view(engine: Engine, customer_id: str, as_of: date) -> CustomerView
         promises_broken=counted.get("promise_broken", 0),
         disputes_opened=counted.get("dispute_opened", 0),
         disputes_open=sum(1 for c in open_cases if c.stage == "disputed"),
+        standing=standing_of(open_cases),
+        risk=assess(payment_behaviour(engine, customer_id, as_of)),
     )

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from relance.money import check_amount, check_currency
+from relance.risk import RiskLevel
 
 
 class Strict(BaseModel):
@@ -43,6 +44,7 @@ class Customer(Strict):
     address: Address
     segment: str | None = None
     phone: str | None = None
+    risk: RiskLevel | None = Field(default=None, description="from a scoring system; else computed at policy choice")
 
 
 class DemoClock(Strict):

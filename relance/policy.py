@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError, model_validator
 from relance.calendar import CalendarSpec
 from relance.invoice import CaseInput, CustomerKind, Language, Strict
 from relance.penalties import Imputation
+from relance.risk import RiskLevel
 
 SLUG = r"^[a-z0-9][a-z0-9_-]*$"
 
@@ -70,6 +71,7 @@ class Selection(Strict):
     currencies: list[str] = Field(default_factory=list, description="empty = any")
     min_amount: Decimal | None = Field(default=None, ge=0)
     max_amount: Decimal | None = Field(default=None, gt=0)
+    risk_levels: list[RiskLevel] = Field(default_factory=list, description="customer risk; empty = any")
 
     @model_validator(mode="after")
     def _range(self) -> "Selection":
@@ -90,6 +92,8 @@ class Selection(Strict):
             return f"amount {case.amount} below {self.min_amount}"
         if self.max_amount is not None and case.amount > self.max_amount:
             return f"amount {case.amount} above {self.max_amount}"
+        if self.risk_levels and customer.risk not in self.risk_levels:
+            return f"customer risk {customer.risk.value if customer.risk else 'unknown'} not in {self.risk_levels}"
         return None
 
 
@@ -154,6 +158,7 @@ class Policy(Strict):
     payment_plan: PlanRules = Field(default_factory=PlanRules)
     end: EndRules = Field(default_factory=EndRules)
     legal: LegalRules = Field(default_factory=LegalRules)
+    selected_for: str | None = Field(default=None, description="set when chosen: why (e.g. the customer's risk)")
 
     @model_validator(mode="after")
     def _coherent_steps(self) -> "Policy":

@@ -38,7 +38,7 @@ def email_backend(settings: Settings) -> EmailBackend:
 def build_worker(client: Client, settings: Settings, *, task_queue: str | None = None) -> Worker:
     engine = engine_for(settings.database_url)
     contact = DebtorContact(client, settings, email_backend(settings), engine)
-    policies = PolicyResolution(settings.policy_dir, settings.template_dir)
+    policies = PolicyResolution(settings.policy_dir, settings.template_dir, engine)
     ledger = LedgerWriter(engine)
     legal = LegalEscalation(client, settings, PrintOutbox(settings.letter_outbox_dir), engine)
     return Worker(

@@ -229,9 +229,14 @@ def test_customer_view_from_the_ledger(ledger_url):
     )
     assert (acme.promises_made, acme.promises_kept, acme.promises_broken) == (2, 1, 1)
     assert (acme.disputes_opened, acme.disputes_open) == (3, 0)
+    # payments 5 and 5 days late (+5), 1 broken promise (+10), 3 disputes (+15), 3723.43 overdue (+5),
+    # first invoice 02/01/2026, 179 days before (+10)
+    assert (acme.standing, acme.risk.score, acme.risk.level) == ("overdue", 45, "medium")
+    assert acme.risk.reasons[0] == "pays 5.0 days late on average over 2 payments (+5)"
 
     zed = customer_view(engine, "C-OTHER", date(2026, 6, 30))
     assert (zed.cases, zed.disputes_opened, zed.disputes_open, zed.balance) == (1, 1, 1, {"EUR": Decimal("70.00")})
     assert zed.average_days_late_paid is None
+    assert zed.standing == "in dispute"
     with pytest.raises(UnknownCustomer, match="no case for customer C-NOBODY in the ledger"):
         customer_view(engine, "C-NOBODY", date(2026, 6, 30))

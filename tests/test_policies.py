@@ -110,7 +110,7 @@ def test_policy_check_command_reports_every_problem_and_fails(tmp_path: Path):
 
 def test_shipped_policies_are_valid():
     policies = load_policies(ROOT / "policies", TEMPLATES)
-    assert sorted(policies) == ["b2b-standard", "consumer", "key-accounts"]
+    assert sorted(policies) == ["b2b-high-risk", "b2b-standard", "consumer", "key-accounts"]
 
 
 def test_two_files_with_the_same_name_and_version_are_refused(tmp_path: Path):

@@ -93,7 +93,8 @@ class InvoiceCollection:
             if state.policy is None:
                 policy = await self._resolve_policy(case)
                 state.policy = policy
-                state.record(self.now(), "policy_resolved", f"policy {policy.label} chosen for the case")
+                why = f"; {policy.selected_for}" if policy.selected_for else ""
+                state.record(self.now(), "policy_resolved", f"policy {policy.label} chosen for the case{why}")
                 self._changed()
             while True:
                 await self._sync_ledger()
