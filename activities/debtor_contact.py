@@ -41,7 +41,7 @@ class DebtorContact:
         stop, status = await still_wanted(self.client, request)
         return stop, live_balance(status)
 
-    def _render(self, channel: str, request: StepRequest, balance: Decimal) -> Rendered:
+    def render(self, channel: str, request: StepRequest, balance: Decimal) -> Rendered:
         try:
             return render(channel, request, balance, self.settings)
         except TemplateError as err:
@@ -51,11 +51,16 @@ class DebtorContact:
 
     @activity.defn(name=SEND_EMAIL)
     async def send_email(self, request: StepRequest) -> StepResult:
-        key = request.idempotency_key
         stop, balance = await self._still_wanted(request)
         if stop is not None:
             return stop
-        message = self._render("email", request, balance)
+        return await self.deliver_email(request, self.render("email", request, balance), balance)
+
+    async def deliver_email(
+        self, request: StepRequest, message: Rendered, balance: Decimal, key: str | None = None
+    ) -> StepResult:
+        """Send at most once under `key` (the step's own key unless a grouped message brings its own)."""
+        key = key or request.idempotency_key
         claim = await asyncio.to_thread(self.side_effects.claim, key, request.case_id, request.step_id, "email")
         if claim.state == "sent":
             return StepResult(
@@ -109,7 +114,7 @@ class DebtorContact:
         stop, balance = await self._still_wanted(request)
         if stop is not None:
             return stop
-        script = self._render("phone", request, balance)
+        script = self.render("phone", request, balance)
         task_id, created = await asyncio.to_thread(
             create_task, self.engine, request, "phone", f"{script.subject}\n\n{script.body}"
         )

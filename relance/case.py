@@ -87,6 +87,7 @@ class Hold(BaseModel):
     reason: str
     since: datetime
     until: date | None = None
+    kind: str = "hold"
 
 
 class StepRecord(BaseModel):
@@ -176,6 +177,7 @@ class CaseState(BaseModel):
     # the debtor's last acknowledgement of the debt (part payment, promise, plan): limitation restarts
     acknowledged_on: date | None = None
     limitation_warned_for: date | None = None  # the limitation date a person was last warned about
+    customer_hold: Hold | None = None  # set by the customer's account: hold or exclusion of every case
 
     @classmethod
     def open(cls, case: CaseInput, clock: CaseClock, now: datetime) -> "CaseState":
@@ -194,7 +196,7 @@ class CaseState(BaseModel):
 
     @property
     def on_hold(self) -> bool:
-        return self.dispute is not None or self.manual_pause is not None
+        return self.dispute is not None or self.manual_pause is not None or self.customer_hold is not None
 
     def today(self, now: datetime) -> date:
         assert self.policy is not None
@@ -527,6 +529,8 @@ class CaseState(BaseModel):
             return "disputed"
         if self.manual_pause is not None:
             return "paused"
+        if self.customer_hold is not None:
+            return "customer_hold"
         if self.court is not None:
             return "court"
         if self.agency is not None:
@@ -546,7 +550,7 @@ class CaseState(BaseModel):
         return max(0, (today - self.case.due_date).days)
 
     def status(self, now: datetime, next_event: NextEvent | None, waiting_for: str | None = None) -> CaseStatus:
-        hold = self.dispute or self.manual_pause
+        hold = self.dispute or self.manual_pause or self.customer_hold
         if self.closed:
             state: Literal["open", "paused", "closed"] = "closed"
         elif hold or self.promise or self.plan or self.court or self.agency:
@@ -558,6 +562,8 @@ class CaseState(BaseModel):
             pause_reason = f"dispute: {self.dispute.reason}"
         elif self.manual_pause is not None:
             pause_reason = self.manual_pause.reason
+        elif self.customer_hold is not None:
+            pause_reason = f"customer account: {self.customer_hold.reason}"
         elif self.plan is not None:
             pause_reason = "payment plan"
         elif self.promise is not None:
@@ -584,7 +590,7 @@ class CaseState(BaseModel):
             policy=self.policy.label if self.policy else None,
             timezone=self.policy.calendar.timezone if self.policy else "UTC",
             pause_reason=pause_reason,
-            paused_until=self.manual_pause.until if self.manual_pause else None,
+            paused_until=held.until if (held := self.manual_pause or self.customer_hold) else None,
             next_step=None if self.closed else next_event,
             customer_email=self.case.customer.email,
             customer_kind=self.case.customer.kind.value,

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from babel.dates import format_date
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
 from relance.money import format_money
 from relance.settings import Settings
@@ -80,8 +80,25 @@ def render(
 ) -> Rendered:
     env = _environment(settings.template_dir)
     name = f"{channel}/{request.template}.{request.customer.language.value}.j2"
-    template = env.get_template(name)
-    context = template.new_context(message_context(request, balance, settings) | (extra or {}))
-    subject = "".join(template.blocks["subject"](context)).strip()
-    body = "".join(template.blocks["body"](context)).strip() + "\n"
+    return _rendered(env.get_template(name), message_context(request, balance, settings) | (extra or {}))
+
+
+def _rendered(template: Template, context: dict[str, Any]) -> Rendered:
+    bound = template.new_context(context)
+    subject = "".join(template.blocks["subject"](bound)).strip()
+    body = "".join(template.blocks["body"](bound)).strip() + "\n"
     return Rendered(subject=subject, body=body)
+
+
+def render_grouped(template: str, items: list[tuple[StepRequest, Decimal]], tone: int, settings: Settings) -> Rendered:
+    """One message for several invoices of a customer (templates/customer/), in the customer's language."""
+    first = items[0][0]
+    lang = first.customer.language.value
+    rows = [message_context(request, balance, settings) for request, balance in items]
+    total = sum((balance for _, balance in items), Decimal(0))
+    context = rows[0] | {
+        "invoices": rows,
+        "total": format_money(total, first.currency, lang),
+        "tone": tone,
+    }
+    return _rendered(_environment(settings.template_dir).get_template(f"customer/{template}.{lang}.j2"), context)

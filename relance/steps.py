@@ -66,7 +66,7 @@ class LegalStepRequest(StepRequest):
 
 
 class StepResult(BaseModel):
-    status: Literal["sent", "already_done", "in_doubt", "skipped_settled", "skipped_paused", "deferred"]
+    status: Literal["sent", "already_done", "in_doubt", "skipped_settled", "skipped_paused", "deferred", "failed"]
     detail: str
     channel: str | None = None
     provider_id: str | None = None
@@ -74,6 +74,7 @@ class StepResult(BaseModel):
     document: str | None = None  # where the letter, dossier or case file was written
     route: str | None = None  # court steps: injonction_de_payer or small_claims
     court: str | None = None
+    error_type: str | None = None  # a failed step: the error's type (e.g. DeliveryRefused: the address is bad)
 
 
 class LedgerEntry(BaseModel):

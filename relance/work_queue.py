@@ -97,3 +97,11 @@ def create_task(engine: Engine, request: "StepRequest", kind: str, script: str) 
         session.add(task)
         session.flush()
         return task.id, True
+
+
+def append_to_task(engine: Engine, task_id: int, marker: str, text: str) -> None:
+    """Add a later batch's invoices to the day's call task, once per batch (the marker says it is there)."""
+    with Session(engine) as session, session.begin():
+        task = session.get(Task, task_id, with_for_update=True)
+        if task is not None and f"[{marker}]" not in task.script:
+            task.script = f"{task.script}\n[{marker}]\n{text}"

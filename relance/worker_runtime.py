@@ -9,6 +9,7 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.customer_voice import CustomerVoice
 from activities.debtor_contact import DebtorContact
 from activities.email_delivery import EmailBackend, OutboxBackend, SendGridBackend
 from activities.ledger import LedgerWriter
@@ -19,7 +20,7 @@ from relance.db import engine_for
 from relance.search_attributes import missing_attributes
 from relance.settings import Settings
 from starter.connect import connect
-from workflows import InvoiceCollection
+from workflows import CustomerAccount, InvoiceCollection
 from workflows.sandbox import workflow_runner
 
 
@@ -41,10 +42,11 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
     policies = PolicyResolution(settings.policy_dir, settings.template_dir, engine)
     ledger = LedgerWriter(engine)
     legal = LegalEscalation(client, settings, PrintOutbox(settings.letter_outbox_dir), engine)
+    voice = CustomerVoice(client, contact, task_queue or settings.task_queue)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[InvoiceCollection],
+        workflows=[InvoiceCollection, CustomerAccount],
         workflow_runner=workflow_runner(),
         activities=[
             policies.resolve_policy,
@@ -54,6 +56,9 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
             legal.send_formal_notice,
             legal.prepare_court_dossier,
             legal.hand_off_to_agency,
+            voice.report_to_customer,
+            voice.send_customer_messages,
+            voice.read_cases,
         ],
         activity_executor=ThreadPoolExecutor(max_workers=16),
         build_id=settings.build_id,

@@ -105,7 +105,8 @@ async def test_import_run_and_operate_cases_from_the_command_line(ops_env, tmp_p
 
     status = wait_for(first_step_done)
     assert status["policy"] == "b2b-standard@v2"
-    assert (tmp_path / "outbox" / f"invoice-F-1001-{stamp}_courtesy.eml").exists()
+    history = [(h["at"], h["event"], h["detail"]) for h in status["history"]]
+    assert (tmp_path / "outbox" / f"invoice-F-1001-{stamp}_courtesy.eml").exists(), history
 
     paid = relance(ops_env, "pay", f"F-1008-{stamp}", "420.00", "--reference", "VIR-8", "--json")
     assert paid.returncode == 0, paid.stderr

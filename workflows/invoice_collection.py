@@ -7,7 +7,7 @@ Ops actions arrive as updates (validated, answering the new status) or as signal
 """
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -16,9 +16,17 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
+    from relance.account import (
+        REPORT_TO_CUSTOMER,
+        CaseClosed,
+        CaseOpened,
+        CustomerReport,
+        MessageDue,
+        MessageOutcome,
+    )
     from relance.actions import OPS_ACTIONS, Action, ReapplyPolicy
     from relance.calendar import local_day, next_send_slot, slot_on_or_after_day, start_of_day, window_closes
-    from relance.case import CaseState, CaseStatus, NextEvent, Outcome, Rejected, StepRecord
+    from relance.case import CaseState, CaseStatus, Hold, NextEvent, Outcome, Rejected, StepRecord
     from relance.case_legal import AgencyFile, CourtProceeding, FormalNotice, court_for, waiting_reason
     from relance.clock import CaseClock
     from relance.errors import explain
@@ -61,6 +69,8 @@ STEP_RETRY = RetryPolicy(
 )
 POLICY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5), non_retryable_error_types=["NoPolicy"])
 LEDGER_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+ASK_ACCOUNT_AGAIN_AFTER = timedelta(hours=1)  # a message step handed to the account that got no answer
+MAX_GROUPING_SPEED = 600.0  # a demo clock faster than a day in 2.4 minutes sends its messages itself
 
 
 class RunOptions(BaseModel):
@@ -81,6 +91,7 @@ class InvoiceCollection:
             self.state = CaseState.open(case, clock, clock.case_time(workflow.now()))
         self._version = 0
         self._next: NextEvent | None = None
+        self._outcomes: dict[str, StepResult] = {}
         self._shown: list[Any] = []
 
     # ---- the collection process ------------------------------------------------------------------
@@ -96,6 +107,14 @@ class InvoiceCollection:
                 why = f"; {policy.selected_for}" if policy.selected_for else ""
                 state.record(self.now(), "policy_resolved", f"policy {policy.label} chosen for the case{why}")
                 self._changed()
+                if self._speaks_through_account():
+                    case_info = CaseOpened(
+                        case_id=workflow.info().workflow_id,
+                        invoice_id=case.invoice_id,
+                        due_date=case.due_date,
+                        currency=case.currency,
+                    )
+                    await self._report("case_opened", case_info)
             while True:
                 await self._sync_ledger()
                 if state.closed:  # re-checked after every await: an update may have closed the case meanwhile
@@ -119,6 +138,9 @@ class InvoiceCollection:
             self._next = None
             self._show_details()
             await workflow.wait_condition(workflow.all_handlers_finished)
+            if self._speaks_through_account():
+                outcome = state.outcome.value if state.outcome else "closed"
+                await self._report("case_closed", CaseClosed(case_id=workflow.info().workflow_id, outcome=outcome))
             await self._sync_ledger()
             return self._status()
         except (asyncio.CancelledError, ActivityError) as err:
@@ -262,7 +284,11 @@ class InvoiceCollection:
                 return await self._email_unreachable(index, now)
             request = self._request(step.id, template, now)
         request.assignee = step.assignee
-        result = await self._execute(ACTIVITY_FOR_ACTION[step.action], request, step.id)
+        via_account = step.action in (StepAction.email, StepAction.phone_task) and self._groups_messages()
+        if via_account:
+            result = await self._through_account(step.action, request)
+        else:
+            result = await self._execute(ACTIVITY_FOR_ACTION[step.action], request, step.id)
         if result is None:
             if step.action is StepAction.email and state.flags.email_invalid:
                 return await self._email_unreachable(index, now)
@@ -276,7 +302,7 @@ class InvoiceCollection:
             self.now(),
             StepRecord(
                 step_id=step.id,
-                at=self.now(),
+                at=now if via_account else self.now(),  # grouped steps are dated at their slot, not the send
                 status=status,
                 detail=result.detail,
                 channel=result.channel,
@@ -286,6 +312,82 @@ class InvoiceCollection:
         if status == "done" and step.action in LEGAL_ACTIONS:
             self._enter_legal_stage(step, result)
         state.advance_past(index, self.now())
+
+    # ---- the customer's account: one voice for all of a customer's invoices ---------------------------
+
+    def _speaks_through_account(self) -> bool:
+        """Cases started with this version hand their message steps to their customer's account."""
+        return workflow.patched("customer-voice-v1")
+
+    def _groups_messages(self) -> bool:
+        """Message steps go through the account, except on demo clocks so fast that a sending window lasts
+        about a second: the round trip to the account would miss it; they send alone."""
+        return self._speaks_through_account() and self.state.clock.speed <= MAX_GROUPING_SPEED
+
+    async def _report(self, signal: str, payload: BaseModel) -> None:
+        report = CustomerReport(
+            customer_id=self.state.case.customer.id, signal=signal, payload=payload.model_dump(mode="json")
+        )
+        await workflow.execute_activity(
+            REPORT_TO_CUSTOMER,
+            report,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=LEDGER_RETRY,
+            summary=f"{signal} to customer {report.customer_id}",
+        )
+
+    async def _through_account(self, action: StepAction, request: StepRequest) -> StepResult | None:
+        """The account sends this step, alone or with the customer's other invoices due at the same time."""
+        channel = "email" if action is StepAction.email else "phone"
+        due = MessageDue(
+            case_id=workflow.info().workflow_id, channel=channel, request=request, speed=self.state.clock.speed
+        )
+        self._outcomes.pop(request.step_id, None)
+        await self._report("message_due", due)
+        while request.step_id not in self._outcomes:
+            try:
+                await workflow.wait_condition(
+                    lambda: request.step_id in self._outcomes, timeout=ASK_ACCOUNT_AGAIN_AFTER
+                )
+            except TimeoutError:
+                await self._report("message_due", due)  # the account answers again if it already had
+        result = self._outcomes.pop(request.step_id)
+        if result.status == "failed":
+            state = self.state
+            state.step_done(
+                self.now(), StepRecord(step_id=request.step_id, at=self.now(), status="failed", detail=result.detail)
+            )
+            if (
+                channel == "email"
+                and result.error_type == "DeliveryRefused"
+                and workflow.patched("channel-fallback-v1")
+            ):
+                state.flags.email_invalid = result.detail
+                state.record(self.now(), "email_bounced", f"{request.customer.email} refused: {result.detail}")
+            return None
+        return result
+
+    @workflow.signal(name="message_outcome")
+    def message_outcome(self, outcome: MessageOutcome) -> None:
+        self._outcomes[outcome.step_id] = outcome.result
+
+    @workflow.signal(name="customer_hold")
+    def customer_hold(self, hold: dict[str, Any]) -> None:
+        until = date.fromisoformat(hold["until"]) if hold.get("until") else None
+        kind = hold.get("kind", "hold")
+        self.state.customer_hold = Hold(reason=hold["reason"], since=self.now(), until=until, kind=kind)
+        self.state.record(self.now(), f"customer_{kind}", f"customer account {kind}: {hold['reason']}; chasing paused")
+        self._changed()
+
+    @workflow.signal(name="customer_release")
+    def customer_release(self, release: dict[str, Any]) -> None:
+        if self.state.customer_hold is None:
+            return
+        self.state.customer_hold = None
+        self.state.record(
+            self.now(), "customer_released", "customer account released: chasing resumes", by=release.get("by")
+        )
+        self._changed()
 
     async def _email_unreachable(self, index: int, now: datetime) -> None:
         """The next channel: a person calls to get a working address, instead of e-mails nobody receives."""

@@ -1,0 +1,130 @@
+"""The customer account's side effects: reaching it from a case, one message for many invoices, fresh balances.
+
+A grouped message is decided right before it leaves: each invoice is asked again (a payment that arrived
+a second ago leaves it out), then one e-mail or one call task covers those still due, at most once per
+batch (the batch key is made of its items' keys).
+"""
+
+import asyncio
+from datetime import date
+from decimal import Decimal
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
+
+from activities.case_guard import still_wanted
+from activities.debtor_contact import DebtorContact
+from relance.account import (
+    READ_CASES,
+    REPORT_TO_CUSTOMER,
+    SEND_CUSTOMER_MESSAGES,
+    CaseView,
+    CustomerBatch,
+    CustomerReport,
+    account_id,
+    tone_of,
+)
+from relance.case import CaseStatus
+from relance.rendering import Rendered, render_grouped
+from relance.steps import StepRequest, StepResult
+from relance.work_queue import append_to_task, create_task
+
+
+class CustomerVoice:
+    def __init__(self, client: Client, contact: DebtorContact, task_queue: str):
+        self.client = client
+        self.contact = contact
+        self.task_queue = task_queue
+
+    @activity.defn(name=REPORT_TO_CUSTOMER)
+    async def report_to_customer(self, report: CustomerReport) -> None:
+        """Signal the customer's account, starting it on the first report (signal-with-start)."""
+        await self.client.start_workflow(
+            "CustomerAccount",
+            args=[report.customer_id, None],
+            id=account_id(report.customer_id),
+            task_queue=self.task_queue,
+            start_signal=report.signal,
+            start_signal_args=[report.payload],
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            static_summary=f"Customer {report.customer_id}",
+        )
+
+    @activity.defn(name=READ_CASES)
+    async def read_cases(self, case_ids: list[str]) -> list[CaseView]:
+        async def one(case_id: str) -> CaseView:
+            status = await self.client.get_workflow_handle(case_id).query("status", result_type=CaseStatus)
+            return CaseView(
+                case_id=case_id,
+                invoice_id=status.invoice_id,
+                due_date=status.due_date,
+                balance=status.balance,
+                stage=status.stage,
+                closed=status.state == "closed",
+            )
+
+        return list(await asyncio.gather(*(one(c) for c in case_ids)))
+
+    @activity.defn(name=SEND_CUSTOMER_MESSAGES)
+    async def send_customer_messages(self, batch: CustomerBatch) -> list[StepResult]:
+        """One result per item, in order: sent (alone or grouped), or why it was left out."""
+        results: list[StepResult | None] = []
+        live: dict[str, list[tuple[int, StepRequest, Decimal]]] = {"email": [], "phone": []}
+        for n, item in enumerate(batch.items):
+            stop, status = await still_wanted(self.client, item.request)
+            results.append(stop)
+            if stop is None and status is not None:
+                live[item.channel].append((n, item.request, status.balance))
+        for channel, due in live.items():
+            if not due:
+                continue
+            if len(due) == 1:
+                n, request, balance = due[0]
+                message = self.contact.render("email" if channel == "email" else "phone", request, balance)
+                results[n] = await self._send_one(channel, request, message, balance)
+                continue
+            for n, result in zip([d[0] for d in due], await self._send_grouped(batch, channel, due), strict=True):
+                results[n] = result
+        return [r or StepResult(status="deferred", detail="not decided") for r in results]
+
+    async def _send_one(self, channel: str, request: StepRequest, message: Rendered, balance: Decimal) -> StepResult:
+        if channel == "email":
+            return await self.contact.deliver_email(request, message, balance)
+        task_id, created = await asyncio.to_thread(
+            create_task, self.contact.engine, request, "phone", f"{message.subject}\n\n{message.body}"
+        )
+        return StepResult(
+            status="sent" if created else "already_done",
+            channel="phone",
+            provider_id=str(task_id),
+            balance=balance,
+            detail=f"phone task #{task_id}: {message.subject}",
+        )
+
+    async def _send_grouped(
+        self, batch: CustomerBatch, channel: str, due: list[tuple[int, StepRequest, Decimal]]
+    ) -> list[StepResult]:
+        items = [(request, balance) for _, request, balance in due]
+        tone = max(tone_of(request.template) for request, _ in items)
+        latest = max((request for request, _ in items), key=lambda r: r.due_date)  # freshest contact details
+        settings = self.contact.settings
+        message = render_grouped("grouped_email" if channel == "email" else "grouped_call", items, tone, settings)
+        invoices = ", ".join(request.invoice_id for request, _ in items)
+        if channel == "email":
+            head = latest.model_copy(update={"step_id": f"batch-{batch.number}", "template": "grouped_email"})
+            sent = await self.contact.deliver_email(head, message, sum((b for _, b in items), Decimal(0)), batch.key)
+            detail = f"grouped e-mail for {len(items)} invoices ({invoices}): {sent.detail}"
+            return [sent.model_copy(update={"detail": detail, "balance": balance}) for _, balance in items]
+        # one call task per customer per day: a second batch the same day adds its invoices to it
+        day_key = f"customer-{batch.customer_id}:calls-{date.isoformat(latest.as_of)}"
+        head = latest.model_copy(update={"idempotency_key": day_key, "step_id": f"calls-{latest.as_of}"})
+        script = f"{message.subject}\n\n{message.body}"
+        task_id, created = await asyncio.to_thread(create_task, self.contact.engine, head, "phone", script)
+        if not created:
+            await asyncio.to_thread(append_to_task, self.contact.engine, task_id, batch.key, message.body)
+        detail = f"grouped call task #{task_id} for {len(items)} invoices ({invoices})"
+        return [
+            StepResult(status="sent", channel="phone", provider_id=str(task_id), balance=balance, detail=detail)
+            for _, balance in items
+        ]

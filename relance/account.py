@@ -1,0 +1,179 @@
+"""One voice per customer: what the CustomerAccount workflow keeps, and its pure rules.
+
+The invoice cases keep their own timelines; when a message step comes due, a case hands it to its
+customer's account, which gathers what comes due together and sends one message (or one call task) for
+all of them, at the harshest tone among them. Holds and unallocated payments are decided here too.
+"""
+
+from datetime import date, datetime
+from decimal import Decimal
+from hashlib import sha256
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from relance.actions import Action
+from relance.case import HistoryEntry
+from relance.steps import StepRequest, StepResult
+
+REPORT_TO_CUSTOMER = "report_to_customer"
+SEND_CUSTOMER_MESSAGES = "send_customer_messages"
+READ_CASES = "read_cases"
+
+
+def account_id(customer_id: str) -> str:
+    return f"customer-{customer_id}"
+
+
+class CustomerReport(BaseModel):
+    """What a case tells its customer's account (sent with signal-with-start, so the account starts on demand)."""
+
+    customer_id: str
+    signal: str
+    payload: dict[str, Any]
+
+
+# From the gentlest to the harshest: the tone of a grouped message is the harshest of its invoices'.
+TONES = ("pre_due", "account_followup", "installment_reminder", "reminder_1", "reminder_2", "final_reminder")
+
+
+def tone_of(template: str) -> int:
+    return TONES.index(template) if template in TONES else len(TONES) - 1
+
+
+class MessageDue(BaseModel):
+    """A case's message step, handed to its customer's account instead of sent by the case."""
+
+    case_id: str
+    channel: Literal["email", "phone"]
+    request: StepRequest
+    speed: float = 1.0  # the case clock's speed (demo cases run days in seconds)
+
+
+class CaseOpened(BaseModel):
+    case_id: str
+    invoice_id: str
+    due_date: date
+    currency: str
+
+
+class CaseClosed(BaseModel):
+    case_id: str
+    outcome: str
+
+
+class MessageOutcome(BaseModel):
+    step_id: str
+    result: StepResult
+
+
+class CustomerBatch(BaseModel):
+    customer_id: str
+    number: int
+    items: list[MessageDue]
+
+    @property
+    def key(self) -> str:
+        """The batch's idempotency key: the same items always make the same key, so a retry never sends twice."""
+        digest = sha256("|".join(sorted(i.request.idempotency_key for i in self.items)).encode()).hexdigest()[:16]
+        return f"customer-{self.customer_id}:batch-{digest}"
+
+
+class CaseView(BaseModel):
+    """A case as the account reads it, right before deciding on money."""
+
+    case_id: str
+    invoice_id: str
+    due_date: date
+    balance: Decimal
+    stage: str
+    closed: bool
+
+
+# ---- customer-level ops actions ---------------------------------------------------------------------
+
+
+class HoldCustomer(Action):
+    name: ClassVar[str] = "hold"
+    reason: str = Field(min_length=1)
+    until: date | None = None
+
+
+class ReleaseCustomer(Action):
+    name: ClassVar[str] = "release"
+
+
+class ExcludeCustomer(Action):
+    name: ClassVar[str] = "exclude"
+    reason: str = Field(min_length=1)
+
+
+class IncludeCustomer(Action):
+    name: ClassVar[str] = "include"
+
+
+class UnallocatedPayment(Action):
+    name: ClassVar[str] = "unallocated_payment_received"
+    amount: Decimal = Field(gt=0)
+    paid_on: date
+    reference: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _cents(self) -> "UnallocatedPayment":
+        if self.amount != self.amount.quantize(Decimal("0.01")):
+            raise ValueError(f"amount {self.amount} has more than 2 decimals")
+        return self
+
+
+ACCOUNT_ACTIONS: tuple[type[Action], ...] = (
+    HoldCustomer,
+    ReleaseCustomer,
+    ExcludeCustomer,
+    IncludeCustomer,
+    UnallocatedPayment,
+)
+
+
+class AccountHold(BaseModel):
+    kind: Literal["hold", "exclude"]
+    reason: str
+    since: datetime
+    until: date | None = None
+
+
+class Allocation(BaseModel):
+    case_id: str
+    invoice_id: str
+    amount: Decimal
+
+
+class AccountState(BaseModel):
+    customer_id: str
+    cases: dict[str, CaseOpened] = Field(default_factory=dict)  # open cases only
+    stages: dict[str, str] = Field(default_factory=dict)  # as last read
+    pending: list[MessageDue] = Field(default_factory=list)
+    answered: dict[str, StepResult] = Field(default_factory=dict)  # by step key, for cases that ask again
+    hold: AccountHold | None = None
+    batches: int = 0
+    payments: list[str] = Field(default_factory=list)  # unallocated payment references
+    credit: Decimal = Decimal("0")  # money received beyond every open balance
+    history: list[HistoryEntry] = Field(default_factory=list)
+
+    def record(self, now: datetime, event: str, detail: str, by: str | None = None, **data: Any) -> None:
+        self.history.append(HistoryEntry(at=now, event=event, detail=detail, by=by, data=data))
+        del self.history[:-200]  # the account is long-lived: keep its recent history only
+
+
+def allocate_oldest_first(amount: Decimal, cases: list[CaseView]) -> tuple[list[Allocation], Decimal]:
+    """Spread a payment over open balances, oldest due date first; what is left over is a credit."""
+    left = amount
+    allocations = []
+    for case in sorted(cases, key=lambda c: (c.due_date, c.invoice_id)):
+        if left <= 0:
+            break
+        if case.closed or case.balance <= 0:
+            continue
+        share = min(left, case.balance)
+        allocations.append(Allocation(case_id=case.case_id, invoice_id=case.invoice_id, amount=share))
+        left -= share
+    return allocations, left

@@ -1,0 +1,319 @@
+"""CustomerAccount: one voice per customer (workflow id `customer-<customer_id>`, started on demand).
+
+Its invoice cases keep their own timelines and hand it their message steps. It gathers what comes due
+together, sends one message (or one call task) listing every invoice still due, and tells each case
+what became of its step. It also holds, excludes or releases every open case of the customer, and
+spreads a payment that names no invoice over the oldest balances first.
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from relance.account import (
+        ACCOUNT_ACTIONS,
+        READ_CASES,
+        SEND_CUSTOMER_MESSAGES,
+        AccountHold,
+        AccountState,
+        Action,
+        Allocation,
+        CaseClosed,
+        CaseOpened,
+        CaseView,
+        CustomerBatch,
+        ExcludeCustomer,
+        HoldCustomer,
+        IncludeCustomer,
+        MessageDue,
+        MessageOutcome,
+        ReleaseCustomer,
+        UnallocatedPayment,
+        allocate_oldest_first,
+    )
+    from relance.case import Rejected
+    from relance.errors import explain
+    from relance.steps import StepResult
+
+GATHER = timedelta(seconds=5)  # case time: steps due at the same slot reach the account within it
+# Real time, for demo clocks that run a day in seconds: their sending window lasts about a second, so
+# they gather only what reached the account together (best effort: the window matters more).
+GATHER_FLOOR = timedelta(milliseconds=20)
+SEND_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=10),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=30),
+    non_retryable_error_types=["DeliveryRefused", "TemplateError"],
+)
+
+
+class CustomerAccount:
+    @workflow.init
+    def __init__(self, customer_id: str, carried: AccountState | None = None) -> None:
+        self.state = carried or AccountState(customer_id=customer_id)
+
+    @workflow.run
+    async def run(self, customer_id: str, carried: AccountState | None = None) -> None:
+        state = self.state
+        while True:
+            self._show_details()
+            await workflow.wait_condition(
+                lambda: bool(state.pending) or self._hold_expired() or self._history_is_long(),
+                timeout=self._until_hold_ends(),
+            )
+            if self._hold_expired():
+                await self._lift_hold("hold ended as planned", None)
+                continue
+            if state.pending:
+                await self._send_batch()
+                continue
+            if self._history_is_long():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(args=[customer_id, state])
+
+    # ---- grouped messages -------------------------------------------------------------------------------
+
+    async def _send_batch(self) -> None:
+        """Gather what else comes due at the same moment, then one activity sends for all of it."""
+        state = self.state
+        fastest = max(item.speed for item in state.pending)
+        await workflow.sleep(max(GATHER / fastest, GATHER_FLOOR))
+        items, state.pending = state.pending, []
+        state.batches += 1
+        batch = CustomerBatch(customer_id=state.customer_id, number=state.batches, items=items)
+        try:
+            results = await workflow.execute_activity(
+                SEND_CUSTOMER_MESSAGES,
+                batch,
+                result_type=list[StepResult],
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=SEND_RETRY,
+                summary=f"{len(items)} message step(s) for customer {state.customer_id}",
+            )
+        except ActivityError as err:  # the cases record the failure of their step, as if they had sent alone
+            cause = err.cause
+            detail = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+            kind = cause.type if isinstance(cause, ApplicationError) else None
+            results = [StepResult(status="failed", detail=detail, error_type=kind) for _ in items]
+        sent = sum(1 for r in results if r.status in ("sent", "already_done"))
+        state.record(self._now(), "batch", f"batch {batch.number}: {sent} of {len(items)} step(s) sent")
+        for item, result in zip(items, results, strict=True):
+            state.answered[item.request.idempotency_key] = result
+            await self._tell(
+                item.case_id, "message_outcome", MessageOutcome(step_id=item.request.step_id, result=result)
+            )
+        self._forget_old_answers()
+
+    def _forget_old_answers(self) -> None:
+        """Answers are kept for cases that ask again; the oldest go once there are many (the account lives long)."""
+        while len(self.state.answered) > 500:
+            self.state.answered.pop(next(iter(self.state.answered)))
+
+    async def _tell(self, case_id: str, signal: str, payload: Any) -> None:
+        """Signal a case; one that has closed meanwhile no longer listens, and no longer needs to."""
+        try:
+            await workflow.get_external_workflow_handle(case_id).signal(signal, payload)
+        except FailureError as err:
+            self.state.cases.pop(case_id, None)
+            self.state.record(self._now(), "case_unreachable", f"{case_id} did not take {signal}: {err}")
+
+    # ---- what cases report ---------------------------------------------------------------------------
+
+    @workflow.signal(name="case_opened")
+    async def case_opened(self, opened: CaseOpened) -> None:
+        self.state.cases[opened.case_id] = opened
+        if self.state.hold is not None:  # a case that starts during a hold is held too
+            await self._tell(opened.case_id, "customer_hold", self._hold_payload())
+
+    @workflow.signal(name="case_closed")
+    def case_closed(self, closed: CaseClosed) -> None:
+        self.state.cases.pop(closed.case_id, None)
+        self.state.stages.pop(closed.case_id, None)
+
+    @workflow.signal(name="message_due")
+    async def message_due(self, due: MessageDue) -> None:
+        key = due.request.idempotency_key
+        if key in self.state.answered:  # a case asking again after a restart gets the same answer
+            outcome = MessageOutcome(step_id=due.request.step_id, result=self.state.answered[key])
+            await self._tell(due.case_id, "message_outcome", outcome)
+            return
+        if all(p.request.idempotency_key != key for p in self.state.pending):
+            self.state.pending.append(due)
+
+    # ---- customer-level actions ----------------------------------------------------------------------
+
+    def _check(self, action: Action) -> None:
+        hold, today = self.state.hold, self._now().date()
+        match action:
+            case HoldCustomer():
+                if hold is not None and hold.kind == "exclude":
+                    raise Rejected(f"the customer is excluded from chasing ({hold.reason}); include it first")
+                if action.until is not None and action.until <= today:
+                    raise Rejected(f"until {action.until} must be after today ({today})")
+            case ExcludeCustomer():
+                if hold is not None and hold.kind == "exclude":
+                    raise Rejected(f"the customer is already excluded ({hold.reason})")
+            case ReleaseCustomer():
+                if hold is None or hold.kind != "hold":
+                    raise Rejected("the customer is not on hold")
+            case IncludeCustomer():
+                if hold is None or hold.kind != "exclude":
+                    raise Rejected("the customer is not excluded")
+            case UnallocatedPayment():
+                if action.reference in self.state.payments:
+                    raise Rejected(f"payment reference {action.reference!r} is already recorded for this customer")
+                if action.paid_on > today:
+                    raise Rejected(f"paid_on {action.paid_on} is in the future (today is {today})")
+                if not self.state.cases:
+                    raise Rejected("the customer has no open case to allocate the payment to")
+
+    async def _apply(self, action: Action) -> dict[str, Any]:
+        state, now = self.state, self._now()
+        match action:
+            case HoldCustomer() | ExcludeCustomer():
+                kind = "hold" if isinstance(action, HoldCustomer) else "exclude"
+                until = action.until if isinstance(action, HoldCustomer) else None
+                state.hold = AccountHold(kind=kind, reason=action.reason, since=now, until=until)
+                state.record(now, kind, f"{kind}: {action.reason}" + (f" until {until}" if until else ""), by=action.by)
+                for case_id in list(state.cases):
+                    await self._tell(case_id, "customer_hold", self._hold_payload())
+            case ReleaseCustomer() | IncludeCustomer():
+                await self._lift_hold(f"{action.name} by an operator", action.by)
+            case UnallocatedPayment():
+                return {"allocations": [a.model_dump(mode="json") for a in await self._allocate(action)]}
+        return self._summary()
+
+    async def _allocate(self, payment: UnallocatedPayment) -> list[Allocation]:
+        state = self.state
+        state.payments.append(payment.reference)
+        views = await workflow.execute_activity(
+            READ_CASES,
+            list(state.cases),
+            result_type=list[CaseView],
+            start_to_close_timeout=timedelta(seconds=30),
+            summary=f"balances of {len(state.cases)} open case(s)",
+        )
+        state.stages = {v.case_id: v.stage for v in views if not v.closed}
+        allocations, left = allocate_oldest_first(payment.amount, views)
+        for allocation in allocations:
+            await self._tell(
+                allocation.case_id,
+                "payment_received",
+                {
+                    "amount": str(allocation.amount),
+                    "paid_on": payment.paid_on.isoformat(),
+                    "reference": f"{payment.reference}/{allocation.invoice_id}",
+                    "by": payment.by or "customer account",
+                },
+            )
+        state.credit += left
+        spread = ", ".join(f"{a.invoice_id} {a.amount}" for a in allocations) or "nothing"
+        extra = f"; {left} kept as a credit" if left else ""
+        state.record(
+            self._now(), "unallocated_payment", f"payment {payment.reference} of {payment.amount}: {spread}{extra}"
+        )
+        return allocations
+
+    async def _lift_hold(self, why: str, by: str | None) -> None:
+        state = self.state
+        state.hold = None
+        state.record(self._now(), "released", why, by=by)
+        for case_id in list(state.cases):
+            await self._tell(case_id, "customer_release", {"by": by or "customer account"})
+
+    def _hold_payload(self) -> dict[str, Any]:
+        hold = self.state.hold
+        assert hold is not None
+        return {"kind": hold.kind, "reason": hold.reason, "until": hold.until.isoformat() if hold.until else None}
+
+    def _hold_expired(self) -> bool:
+        hold = self.state.hold
+        return hold is not None and hold.until is not None and self._now().date() >= hold.until
+
+    def _until_hold_ends(self) -> timedelta | None:
+        hold = self.state.hold
+        if hold is None or hold.until is None:
+            return None
+        ends = datetime.combine(hold.until, datetime.min.time(), tzinfo=self._now().tzinfo)
+        return max(ends - self._now(), timedelta(seconds=1))
+
+    # ---- reading -------------------------------------------------------------------------------------
+
+    @workflow.query(name="account")
+    def account(self) -> AccountState:
+        return self.state
+
+    def _summary(self) -> dict[str, Any]:
+        hold = self.state.hold
+        return {
+            "customer_id": self.state.customer_id,
+            "open_cases": sorted(c.invoice_id for c in self.state.cases.values()),
+            "hold": hold.model_dump(mode="json") if hold else None,
+            "credit": str(self.state.credit),
+        }
+
+    def _show_details(self) -> None:
+        state, hold = self.state, self.state.hold
+        standing = f"{hold.kind}: {hold.reason}" if hold else "chasing normally"
+        workflow.set_current_details(
+            f"**Standing:** {standing}\n\n**Open invoices:** {len(state.cases)}\n\n**Grouped sends:** {state.batches}"
+        )
+
+    def _now(self) -> datetime:
+        return workflow.now()
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() > 10_000
+
+
+def _parse(action_type: type[Action], payload: Any) -> Action:
+    try:
+        return action_type.model_validate(payload)
+    except ValidationError as err:
+        raise Rejected(explain(err)) from None
+
+
+def _account_action_handlers(action_type: type[Action]) -> None:
+    """Each customer-level action is an update (validated, answers the account) and a signal of the same name."""
+    name = action_type.name
+
+    async def update(self: CustomerAccount, payload: dict[str, Any]) -> dict[str, Any]:
+        action = _parse(action_type, payload)
+        try:
+            self._check(action)
+        except Rejected as err:
+            raise ApplicationError(str(err), type="Rejected", non_retryable=True) from None
+        result = await self._apply(action)
+        self._show_details()
+        return result
+
+    def validate(self: CustomerAccount, payload: dict[str, Any]) -> None:
+        self._check(_parse(action_type, payload))
+
+    async def signal(self: CustomerAccount, payload: dict[str, Any]) -> None:
+        try:
+            action = _parse(action_type, payload)
+            self._check(action)
+        except Rejected as err:
+            self.state.record(self._now(), "rejected", f"{name} rejected: {err}")
+            return
+        await self._apply(action)
+
+    for handler, prefix in ((update, "update"), (validate, "validate"), (signal, "signal")):
+        handler.__name__ = f"{prefix}_{name}"
+        handler.__qualname__ = f"CustomerAccount.{prefix}_{name}"
+    registered = workflow.update(name=name)(update)
+    registered.validator(validate)
+    setattr(CustomerAccount, f"update_{name}", registered)
+    setattr(CustomerAccount, f"signal_{name}", workflow.signal(name=name)(signal))
+
+
+for _action_type in ACCOUNT_ACTIONS:
+    _account_action_handlers(_action_type)
+CustomerAccount = workflow.defn(name="CustomerAccount")(CustomerAccount)  # type: ignore[misc]
