@@ -157,6 +157,7 @@ class AccountState(BaseModel):
     batches: int = 0
     payments: list[str] = Field(default_factory=list)  # unallocated payment references
     credit: Decimal = Decimal("0")  # money received beyond every open balance
+    continue_as_new_after: int = 10_000  # history events; tests set it low
     history: list[HistoryEntry] = Field(default_factory=list)
 
     def record(self, now: datetime, event: str, detail: str, by: str | None = None, **data: Any) -> None:

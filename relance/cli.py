@@ -24,6 +24,7 @@ from relance.actions import (
     WriteOff,
 )
 from relance.case import CaseStatus
+from relance.cli_account import account_app
 from relance.cli_legal import agency_app, court_app, letter_app, statement
 from relance.cli_support import (
     By,
@@ -55,6 +56,7 @@ app.add_typer(dispute_app, name="dispute")
 app.add_typer(letter_app, name="letter")
 app.add_typer(court_app, name="court")
 app.add_typer(agency_app, name="agency")
+app.add_typer(account_app, name="account")
 app.command("statement")(statement)
 
 # ---- worker and import ---------------------------------------------------------------------------------
@@ -466,6 +468,10 @@ def customer(
         f"disputes: {view.disputes_opened} opened, {view.disputes_open} open now",
         highlight=False,
     )
+    out.print(f"standing: [bold]{view.standing}[/]", highlight=False)
+    out.print(f"risk: [bold]{view.risk.level}[/] (score {view.risk.score} of 100)", highlight=False)
+    for reason in view.risk.reasons:
+        out.print(f"  - {reason}", highlight=False)
 
 
 task_app = typer.Typer(help="Complete a task of the work queue.", no_args_is_help=True)

@@ -1,9 +1,12 @@
 """Ops actions and status for one case, as the CLI and other systems send them."""
 
+from typing import Any
+
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from relance.account import account_id
 from relance.actions import Action
 from relance.case import CaseStatus
 from relance.invoice import workflow_id_for
@@ -48,3 +51,21 @@ async def act(client: Client, invoice_id: str, action: Action) -> CaseStatus:
         raise ActionRejected(f"{action.name} refused for {invoice_id}: {message}") from err
     except RPCError as err:
         raise await _translate(client, err, invoice_id) from err
+
+
+async def act_on_account(client: Client, customer_id: str, action: Action) -> dict[str, Any]:
+    """A customer-level action, sent to the customer's account as an update."""
+    handle = client.get_workflow_handle(account_id(customer_id))
+    try:
+        payload = action.model_dump(mode="json", exclude_none=True)
+        return await handle.execute_update(action.name, payload, result_type=dict)
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+        raise ActionRejected(f"{action.name} refused for customer {customer_id}: {message}") from err
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise UnknownCase(
+                f"no account for customer {customer_id}: it starts with the customer's first case"
+            ) from err
+        raise

@@ -138,6 +138,18 @@ async def test_import_run_and_operate_cases_from_the_command_line(ops_env, tmp_p
     )
     assert json.loads(planned.stdout)["stage"] == "payment_plan", planned.stderr
 
+    # a customer-level hold reaches the customer's cases through its account
+    held = relance(ops_env, "account", "hold", "C-MARTIN", "--reason", "négociation en cours", "--json")
+    assert held.returncode == 0, held.stderr
+    assert json.loads(held.stdout)["open_cases"] == [f"F-1002-{stamp}"]
+    wait_for(
+        lambda: json.loads(relance(ops_env, "status", f"F-1002-{stamp}", "--json").stdout)["stage"] == "customer_hold"
+    )
+    again = relance(ops_env, "account", "include", "C-MARTIN")
+    assert (again.returncode, "the customer is not excluded" in again.stderr) == (1, True)
+    nobody = relance(ops_env, "account", "release", "C-NOBODY")
+    assert (nobody.returncode, "no account for customer C-NOBODY" in nobody.stderr) == (2, True)
+
     # the same cases through visibility, as the Web UI filters them (visibility lags the updates a little)
     def listed(*filters: str) -> list[dict]:
         shown = relance(ops_env, "cases", *filters, "--json")

@@ -269,7 +269,9 @@ class CustomerAccount:
 
     def _history_is_long(self) -> bool:
         info = workflow.info()
-        return info.is_continue_as_new_suggested() or info.get_current_history_length() > 10_000
+        return (
+            info.is_continue_as_new_suggested() or info.get_current_history_length() > self.state.continue_as_new_after
+        )
 
 
 def _parse(action_type: type[Action], payload: Any) -> Action:
