@@ -87,7 +87,25 @@ async def legal(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any
     return handle
 
 
-SCENARIOS = (full_timeline, arrangements, continued, legal)
+async def grouped(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any]:
+    """Three invoices of one customer due together, a hold and its release, a payment naming no invoice;
+    the history kept is the customer account's."""
+    customer = {"id": "C-GROUP", "name": "Group SA"}
+    cases = [
+        await start_case(env.client, invoice(f"H-G{n}", customer=customer, starts_at=START), queue) for n in (1, 2, 3)
+    ]
+    await Case(env, cases[0]).advance_to(paris(2026, 4, 27, 12))
+    account = env.client.get_workflow_handle("customer-C-GROUP")
+    await account.execute_update("hold", {"reason": "négociation"}, result_type=dict)
+    await Case(env, cases[0]).advance_to(paris(2026, 5, 6, 12))
+    await account.execute_update("release", {}, result_type=dict)
+    payment = {"amount": "2000.00", "paid_on": "2026-05-06", "reference": "VIR-G"}
+    await account.execute_update("unallocated_payment_received", payment, result_type=dict)
+    await Case(env, cases[0]).advance_to(paris(2026, 5, 12, 12))
+    return account
+
+
+SCENARIOS = (full_timeline, arrangements, continued, legal, grouped)
 
 
 async def main(tag: str) -> None:

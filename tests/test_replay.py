@@ -11,7 +11,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from workflows import InvoiceCollection
+from workflows import CustomerAccount, InvoiceCollection
 from workflows.sandbox import workflow_runner
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -22,6 +22,7 @@ GENERATIONS = {  # each release's recordings, kept forever; a scenario joins whe
     "v2-ledger": ("arrangements", "continued", "full_timeline"),
     "v3-search-attributes": ("arrangements", "continued", "full_timeline"),
     "v4-legal": ("arrangements", "continued", "full_timeline", "legal"),
+    "v5-customer-voice": ("arrangements", "continued", "full_timeline", "grouped", "legal"),
 }
 
 
@@ -33,7 +34,9 @@ def test_histories_of_every_generation_are_present():
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_history_replays_on_current_code(path: Path):
     replayer = Replayer(
-        workflows=[InvoiceCollection], data_converter=pydantic_data_converter, workflow_runner=workflow_runner()
+        workflows=[InvoiceCollection, CustomerAccount],
+        data_converter=pydantic_data_converter,
+        workflow_runner=workflow_runner(),
     )
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
