@@ -12,6 +12,7 @@ import shutil
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from temporalio.exceptions import ApplicationError
 from activities.case_guard import still_wanted
 from activities.email_delivery import DeliveryFailed, DeliveryInDoubt, DeliveryRefused
 from activities.letter_delivery import Letter, LetterProvider
-from activities.side_effects import SideEffects, run_once
+from activities.side_effects import Outcome, SideEffects, run_once
 from relance.case_legal import claim_of, court_for, paid_of
 from relance.documents import LOCALES, DossierSummary, Party, dossier_summary_pdf, formal_notice_pdf
 from relance.money import format_money
@@ -104,6 +105,29 @@ class LegalEscalation:
     def _money(self, request: LegalStepRequest, amount: Any) -> str:
         return format_money(amount, request.currency, request.customer.language.value)
 
+    async def _once(
+        self,
+        request: LegalStepRequest,
+        channel: str,
+        effect: Callable[[], str],
+        find: Callable[[str], str | None] | None,
+    ) -> Outcome | StepResult:
+        """The side effect at most once for the step; a StepResult when it stops the step (in doubt)."""
+        try:
+            key = request.idempotency_key
+            done = await asyncio.to_thread(
+                run_once, self.side_effects, key, request.case_id, request.step_id, channel, effect, find
+            )
+        except DeliveryInDoubt as err:
+            return StepResult(status="in_doubt", channel=channel, detail=str(err))
+        except DeliveryRefused as err:
+            raise _refused(str(err)) from err
+        except DeliveryFailed as err:
+            raise ApplicationError(str(err), type="DeliveryFailed") from err
+        if done.state == "in_doubt":
+            return StepResult(status="in_doubt", channel=channel, detail="an earlier attempt stopped mid-send")
+        return done
+
     # ---- formal notice ----------------------------------------------------------------------------------
 
     @activity.defn(name=SEND_FORMAL_NOTICE)
@@ -140,23 +164,9 @@ class LegalEscalation:
         copy.write_bytes(pdf)
         letter = Letter(request.idempotency_key, request.case_id, request.customer.name, address, text.subject, pdf)
         find = self.letters.find_sent if self.letters.knows_what_it_sent else None
-        try:
-            done = await asyncio.to_thread(
-                run_once,
-                self.side_effects,
-                request.idempotency_key,
-                request.case_id,
-                request.step_id,
-                "letter",
-                lambda: self.letters.send(letter),
-                find,
-            )
-        except DeliveryInDoubt as err:
-            return StepResult(status="in_doubt", channel="letter", detail=str(err))
-        except DeliveryFailed as err:
-            raise ApplicationError(str(err), type="DeliveryFailed") from err
-        if done.state == "in_doubt":
-            return StepResult(status="in_doubt", channel="letter", detail="an earlier attempt stopped mid-send")
+        done = await self._once(request, "letter", lambda: self.letters.send(letter), find)
+        if isinstance(done, StepResult):
+            return done
         return StepResult(
             status="sent" if done.state == "done" else "already_done",
             channel="letter",
@@ -274,25 +284,14 @@ class LegalEscalation:
         folder = self._case_folder(request)
         (folder / "agency_case.json").write_text(json.dumps(case_file, ensure_ascii=False, indent=2), encoding="utf-8")
         http = agency.delivery.kind == "http"
-        try:
-            done = await asyncio.to_thread(
-                run_once,
-                self.side_effects,
-                request.idempotency_key,
-                request.case_id,
-                request.step_id,
-                "agency",
-                lambda: deliver_case_file(agency, request.case_id, request.idempotency_key, case_file),
-                None if http else (lambda _key: delivered_to_folder(agency, request.case_id)),
-            )
-        except DeliveryInDoubt as err:
-            return StepResult(status="in_doubt", channel="agency", detail=str(err))
-        except DeliveryRefused as err:
-            raise _refused(str(err)) from err
-        except DeliveryFailed as err:
-            raise ApplicationError(str(err), type="DeliveryFailed") from err
-        if done.state == "in_doubt":
-            return StepResult(status="in_doubt", channel="agency", detail="an earlier hand-off stopped mid-send")
+
+        def deliver() -> str:
+            return deliver_case_file(agency, request.case_id, request.idempotency_key, case_file)
+
+        find = None if http else (lambda _key: delivered_to_folder(agency, request.case_id))
+        done = await self._once(request, "agency", deliver, find)
+        if isinstance(done, StepResult):
+            return done
         total = self._money(request, result.total_due)
         script = self._render(
             "task",

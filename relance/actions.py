@@ -163,6 +163,17 @@ class ReapplyPolicy(Action):
     policy: str | None = Field(default=None, description="policy name; default: select again by rules")
 
 
+# The legal ones are checked and applied by relance.case_legal.
+LEGAL_OPS: tuple[type[Action], ...] = (
+    RegisteredLetterDelivered,
+    MailReturned,
+    EmailBounced,
+    CourtOrderIssued,
+    OrderServed,
+    OppositionFiled,
+    JudgmentPaid,
+    AgencyUpdate,
+)
 OPS_ACTIONS: tuple[type[Action], ...] = (
     PaymentReceived,
     DisputeOpened,
@@ -173,12 +184,5 @@ OPS_ACTIONS: tuple[type[Action], ...] = (
     Resume,
     WriteOff,
     ContactUpdated,
-    RegisteredLetterDelivered,
-    MailReturned,
-    EmailBounced,
-    CourtOrderIssued,
-    OrderServed,
-    OppositionFiled,
-    JudgmentPaid,
-    AgencyUpdate,
+    *LEGAL_OPS,
 )

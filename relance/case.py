@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from relance.actions import (
+    LEGAL_OPS,
     Action,
     ContactUpdated,
     DisputeOpened,
@@ -26,7 +27,7 @@ from relance.actions import (
     WriteOff,
 )
 from relance.calendar import local_day, start_of_day
-from relance.case_legal import LEGAL_OPS, AgencyFile, ContactFlags, CourtProceeding, FormalNotice
+from relance.case_legal import AgencyFile, ContactFlags, CourtProceeding, FormalNotice
 from relance.case_legal import apply as apply_legal
 from relance.case_legal import check as check_legal
 from relance.clock import CaseClock

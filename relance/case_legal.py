@@ -30,16 +30,6 @@ from relance.policy import AFTER_FORMAL_NOTICE, Step, StepAction
 if TYPE_CHECKING:
     from relance.case import CaseState, PaymentRecord
 
-LEGAL_OPS = (
-    RegisteredLetterDelivered,
-    MailReturned,
-    EmailBounced,
-    CourtOrderIssued,
-    OrderServed,
-    OppositionFiled,
-    JudgmentPaid,
-    AgencyUpdate,
-)
 ORDER_LAPSES_AFTER_DAYS = 183  # CPC 1411: an order not served within six months is void
 SMALL_CLAIMS_LIMIT = Decimal("5000")
 

@@ -1,8 +1,8 @@
 """Ops actions and status for one case, as the CLI and other systems send them."""
 
-from typing import Any
+from typing import Any, TypeVar
 
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -40,15 +40,23 @@ async def status(client: Client, invoice_id: str) -> CaseStatus:
         raise await _translate(client, err, invoice_id) from err
 
 
-async def act(client: Client, invoice_id: str, action: Action) -> CaseStatus:
-    handle = client.get_workflow_handle(workflow_id_for(invoice_id))
+T = TypeVar("T")
+
+
+async def _update(handle: WorkflowHandle[Any, Any], action: Action, target: str, result_type: type[T]) -> T:
+    """Send an ops action as an update; a refusal comes back as ActionRejected naming what was refused."""
     try:
         payload = action.model_dump(mode="json", exclude_none=True)
-        return await handle.execute_update(action.name, payload, result_type=CaseStatus)
+        return await handle.execute_update(action.name, payload, result_type=result_type)
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
-        raise ActionRejected(f"{action.name} refused for {invoice_id}: {message}") from err
+        raise ActionRejected(f"{action.name} refused for {target}: {message}") from err
+
+
+async def act(client: Client, invoice_id: str, action: Action) -> CaseStatus:
+    try:
+        return await _update(client.get_workflow_handle(workflow_id_for(invoice_id)), action, invoice_id, CaseStatus)
     except RPCError as err:
         raise await _translate(client, err, invoice_id) from err
 
@@ -57,12 +65,7 @@ async def act_on_account(client: Client, customer_id: str, action: Action) -> di
     """A customer-level action, sent to the customer's account as an update."""
     handle = client.get_workflow_handle(account_id(customer_id))
     try:
-        payload = action.model_dump(mode="json", exclude_none=True)
-        return await handle.execute_update(action.name, payload, result_type=dict)
-    except WorkflowUpdateFailedError as err:
-        cause = err.cause
-        message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
-        raise ActionRejected(f"{action.name} refused for customer {customer_id}: {message}") from err
+        return await _update(handle, action, f"customer {customer_id}", dict)
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             raise UnknownCase(

@@ -9,10 +9,11 @@ spreads a payment that names no invoice over the oldest balances first.
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+
+from workflows.ops_handlers import parse_action, register_ops_actions
 
 with workflow.unsafe.imports_passed_through():
     from relance.account import (
@@ -37,7 +38,6 @@ with workflow.unsafe.imports_passed_through():
         allocate_oldest_first,
     )
     from relance.case import Rejected
-    from relance.errors import explain
     from relance.steps import StepResult
 
 GATHER = timedelta(seconds=5)  # case time: steps due at the same slot reach the account within it
@@ -145,7 +145,29 @@ class CustomerAccount:
         if all(p.request.idempotency_key != key for p in self.state.pending):
             self.state.pending.append(due)
 
-    # ---- customer-level actions ----------------------------------------------------------------------
+    # ---- customer-level actions (updates and signals: see workflows/ops_handlers.py) -----------------
+
+    def _validate(self, action_type: type[Action], payload: Any) -> None:
+        self._check(parse_action(action_type, payload))
+
+    async def _on_update(self, action_type: type[Action], payload: Any) -> dict[str, Any]:
+        action = parse_action(action_type, payload)
+        try:
+            self._check(action)
+        except Rejected as err:
+            raise ApplicationError(str(err), type="Rejected", non_retryable=True) from None
+        result = await self._apply(action)
+        self._show_details()
+        return result
+
+    async def _on_signal(self, action_type: type[Action], payload: Any) -> None:
+        try:
+            action = parse_action(action_type, payload)
+            self._check(action)
+        except Rejected as err:
+            self.state.record(self._now(), "rejected", f"{action_type.name} rejected: {err}")
+            return
+        await self._apply(action)
 
     def _check(self, action: Action) -> None:
         hold, today = self.state.hold, self._now().date()
@@ -274,48 +296,5 @@ class CustomerAccount:
         )
 
 
-def _parse(action_type: type[Action], payload: Any) -> Action:
-    try:
-        return action_type.model_validate(payload)
-    except ValidationError as err:
-        raise Rejected(explain(err)) from None
-
-
-def _account_action_handlers(action_type: type[Action]) -> None:
-    """Each customer-level action is an update (validated, answers the account) and a signal of the same name."""
-    name = action_type.name
-
-    async def update(self: CustomerAccount, payload: dict[str, Any]) -> dict[str, Any]:
-        action = _parse(action_type, payload)
-        try:
-            self._check(action)
-        except Rejected as err:
-            raise ApplicationError(str(err), type="Rejected", non_retryable=True) from None
-        result = await self._apply(action)
-        self._show_details()
-        return result
-
-    def validate(self: CustomerAccount, payload: dict[str, Any]) -> None:
-        self._check(_parse(action_type, payload))
-
-    async def signal(self: CustomerAccount, payload: dict[str, Any]) -> None:
-        try:
-            action = _parse(action_type, payload)
-            self._check(action)
-        except Rejected as err:
-            self.state.record(self._now(), "rejected", f"{name} rejected: {err}")
-            return
-        await self._apply(action)
-
-    for handler, prefix in ((update, "update"), (validate, "validate"), (signal, "signal")):
-        handler.__name__ = f"{prefix}_{name}"
-        handler.__qualname__ = f"CustomerAccount.{prefix}_{name}"
-    registered = workflow.update(name=name)(update)
-    registered.validator(validate)
-    setattr(CustomerAccount, f"update_{name}", registered)
-    setattr(CustomerAccount, f"signal_{name}", workflow.signal(name=name)(signal))
-
-
-for _action_type in ACCOUNT_ACTIONS:
-    _account_action_handlers(_action_type)
+register_ops_actions(CustomerAccount, ACCOUNT_ACTIONS)
 CustomerAccount = workflow.defn(name="CustomerAccount")(CustomerAccount)  # type: ignore[misc]

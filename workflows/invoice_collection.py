@@ -10,10 +10,12 @@ import asyncio
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+
+from workflows.ops_handlers import parse_action, register_ops_actions
 
 with workflow.unsafe.imports_passed_through():
     from relance.account import (
@@ -29,7 +31,6 @@ with workflow.unsafe.imports_passed_through():
     from relance.case import CaseState, CaseStatus, Hold, NextEvent, Outcome, Rejected, StepRecord
     from relance.case_legal import AgencyFile, CourtProceeding, FormalNotice, court_for, waiting_reason
     from relance.clock import CaseClock
-    from relance.errors import explain
     from relance.invoice import CaseInput
     from relance.policy import AFTER_FORMAL_NOTICE, LEGAL_ACTIONS, Policy, Step, StepAction
     from relance.schedule import plan_steps
@@ -627,12 +628,12 @@ class InvoiceCollection:
         """Update validator: reject before anything is written to history, naming what is wrong."""
         if self.state.closed:
             raise Rejected(f"case is closed ({self.state.outcome})")
-        action = _parse(action_type, payload)
+        action = parse_action(action_type, payload)
         if self.state.policy is not None:
             self.state.check(action, self.now())
 
     async def _on_update(self, action_type: type[Action], payload: Any) -> CaseStatus:
-        action = _parse(action_type, payload)
+        action = parse_action(action_type, payload)
         await workflow.wait_condition(lambda: self.state.policy is not None)
         try:
             self.state.check(action, self.now())
@@ -644,7 +645,7 @@ class InvoiceCollection:
     async def _on_signal(self, action_type: type[Action], payload: Any) -> None:
         await workflow.wait_condition(lambda: self.state.policy is not None)
         try:
-            action = _parse(action_type, payload)
+            action = parse_action(action_type, payload)
             self.state.check(action, self.now())
         except Rejected as err:
             self.state.record(
@@ -758,36 +759,5 @@ class InvoiceCollection:
             self._shown = updates
 
 
-def _parse(action_type: type[Action], payload: Any) -> Action:
-    """Ops payloads arrive as plain JSON so that a malformed one is refused with its field errors."""
-    try:
-        return action_type.model_validate(payload)
-    except ValidationError as err:
-        raise Rejected(explain(err)) from None
-
-
-def _ops_action_handlers(action_type: type[Action]) -> None:
-    """Make `action_type` an update (validated, answers the new status) and a signal of the same name."""
-    name = action_type.name
-
-    async def update(self: InvoiceCollection, payload: dict[str, Any]) -> CaseStatus:
-        return await self._on_update(action_type, payload)
-
-    def validate(self: InvoiceCollection, payload: dict[str, Any]) -> None:
-        self._validate(action_type, payload)
-
-    async def signal(self: InvoiceCollection, payload: dict[str, Any]) -> None:
-        await self._on_signal(action_type, payload)
-
-    for handler, prefix in ((update, "update"), (validate, "validate"), (signal, "signal")):
-        handler.__name__ = f"{prefix}_{name}"
-        handler.__qualname__ = f"InvoiceCollection.{prefix}_{name}"
-    registered = workflow.update(name=name)(update)
-    registered.validator(validate)
-    setattr(InvoiceCollection, f"update_{name}", registered)
-    setattr(InvoiceCollection, f"signal_{name}", workflow.signal(name=name)(signal))
-
-
-for _action_type in OPS_ACTIONS:
-    _ops_action_handlers(_action_type)
+register_ops_actions(InvoiceCollection, OPS_ACTIONS)
 InvoiceCollection = workflow.defn(name="InvoiceCollection")(InvoiceCollection)  # type: ignore[misc]
