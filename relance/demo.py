@@ -143,6 +143,10 @@ def board(statuses: list[CaseStatus], day: float, log: list[str], stamp: str) ->
     table.add_column("last event", overflow="ellipsis", ratio=1)  # the only column that shrinks
     for s in statuses:
         nxt = f"{s.next_step.id} d+{(s.next_step.at - s.as_of).days}" if s.next_step else "—"
+        if s.waiting_for:  # a legal step waits for a person (proof of delivery, an address)
+            nxt = "awaits " + s.waiting_for.split(" (")[0].removeprefix("a ").removeprefix("the ")
+        elif s.next_step and s.next_step.kind == "limitation_warning":
+            nxt = "—"  # only the watch on limitation, years ahead
         table.add_row(
             s.invoice_id.removesuffix(f"-{stamp}"),
             s.stage,
