@@ -449,3 +449,33 @@ async def test_a_person_is_warned_before_the_claim_is_time_barred(open_case, wor
         "limitation-2028-03-03",
         paris(2027, 12, 4),
     )
+
+
+async def test_a_key_account_small_claim_takes_the_simplified_route(open_case, worker):
+    """key-accounts: small_claims on; 2000.00 due 15/01/2026, dossier on 07/04 (5 April is Easter Sunday,
+    6 April Easter Monday): 82 days at 12.15 % = 54.5918 -> 54.59; total 2094.59, under 5000."""
+    customer = {"segment": "key-account", "name": "Globex Europe BV", "id": "C-GLOBEX"}
+    case = await open_case(
+        invoice("LEG-KEY", amount="2000.00", due=date(2026, 1, 15), customer=customer, starts_at=paris(2026, 1, 10, 8))
+    )
+    status = await case.advance_to(paris(2026, 3, 18, 12))
+    assert [(s.step_id, s.status) for s in status.steps][-3:] == [
+        ("final-reminder", "done"),
+        ("account-manager-call-2", "done"),
+        ("formal-notice", "done"),
+    ]
+    status = await case.update("registered_letter_delivered", {"tracking_number": "4K", "delivered_on": "2026-03-17"})
+    assert (status.formal_notice.deadline, minute(status.next_step.at)) == (date(2026, 4, 1), paris(2026, 4, 7, 10))
+    status = await case.advance_to(paris(2026, 4, 7, 12))
+    assert (status.court.route, status.court.court) == ("small_claims", SMALL_CLAIMS)
+    with zipfile.ZipFile(status.court.dossier) as bundle:
+        request = json.loads(bundle.read("LEG-KEY/requete.json"))
+        summary = bundle.read("LEG-KEY/synthese.pdf")
+    assert (request["route"], request["amounts"]["interest"], request["amounts"]["total"]) == (
+        "small_claims",
+        "54.59",
+        "2094.59",
+    )
+    summary_path = Path(status.court.dossier).with_suffix("") / "synthese.pdf"
+    assert summary_path.read_bytes() == summary
+    assert "Procédure simplifiée de recouvrement des petites créances — dossier" in pdf_text(summary_path)
