@@ -49,6 +49,12 @@ def _refused(message: str, kind: str = "DeliveryRefused") -> ApplicationError:
     return ApplicationError(message, type=kind, non_retryable=True)
 
 
+def _contact_fr(step_id: str, detail: str) -> str:
+    """A contact as the French dossier lists it: the step and what the debtor received (its subject)."""
+    what = detail.split(": ", 1)[1] if ": " in detail else detail
+    return f"étape {step_id} — {what}"
+
+
 def _address_lines(request: LegalStepRequest) -> list[str]:
     address = request.customer.address
     if address is None:
@@ -206,7 +212,7 @@ class LegalEscalation:
             if notice.document and Path(notice.document).exists():
                 shutil.copy(notice.document, folder / "mise_en_demeure.pdf")
                 documents.append("mise_en_demeure.pdf")
-        contacts = [(f"{c.at:%d/%m/%Y}", c.channel or "", f"{c.step_id}: {c.detail}") for c in request.contacts]
+        contacts = [(f"{c.at:%d/%m/%Y}", c.channel or "", _contact_fr(c.step_id, c.detail)) for c in request.contacts]
         debtor = Party(request.customer.name, _address_lines(request), request.customer.id)
         data = {
             "route": route,

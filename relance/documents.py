@@ -253,7 +253,9 @@ def dossier_summary_pdf(summary: DossierSummary) -> bytes:
             *([f"Prescription acquise le {summary.limitation_date:%d/%m/%Y}."] if summary.limitation_date else []),
         ],
     )
-    section("Relances", [f"{d} — {channel} — {what}" for d, channel, what in summary.contacts] or ["aucune"])
+    channels = {"email": "courriel", "phone": "appel", "letter": "lettre recommandée", "court": "tribunal"}
+    contacts = [f"{d} — {channels.get(channel, channel)} — {what}" for d, channel, what in summary.contacts]
+    section("Relances", contacts or ["aucune"])
     section("Mise en demeure", summary.formal_notice)
     pdf.ln(2)
     _statement_table(pdf, r, "fr")
