@@ -28,6 +28,7 @@ from activities.case_guard import still_wanted
 from activities.email_delivery import DeliveryFailed, DeliveryInDoubt, DeliveryRefused
 from activities.letter_delivery import Letter, LetterProvider
 from activities.side_effects import Outcome, SideEffects, run_once
+from relance.case import StepRecord
 from relance.case_legal import claim_of, court_for, paid_of
 from relance.documents import LOCALES, DossierSummary, Party, dossier_summary_pdf, formal_notice_pdf
 from relance.money import format_money
@@ -49,10 +50,12 @@ def _refused(message: str, kind: str = "DeliveryRefused") -> ApplicationError:
     return ApplicationError(message, type=kind, non_retryable=True)
 
 
-def _contact_fr(step_id: str, detail: str) -> str:
+def _contact_fr(contact: StepRecord) -> str:
     """A contact as the French dossier lists it: the step and what the debtor received (its subject)."""
-    what = detail.split(": ", 1)[1] if ": " in detail else detail
-    return f"étape {step_id} — {what}"
+    if contact.channel == "letter":
+        return f"étape {contact.step_id} — mise en demeure ({contact.provider_id})"
+    what = contact.detail.split(": ", 1)[1] if ": " in contact.detail else contact.detail
+    return f"étape {contact.step_id} — {what}"
 
 
 def _address_lines(request: LegalStepRequest) -> list[str]:
@@ -212,7 +215,7 @@ class LegalEscalation:
             if notice.document and Path(notice.document).exists():
                 shutil.copy(notice.document, folder / "mise_en_demeure.pdf")
                 documents.append("mise_en_demeure.pdf")
-        contacts = [(f"{c.at:%d/%m/%Y}", c.channel or "", _contact_fr(c.step_id, c.detail)) for c in request.contacts]
+        contacts = [(f"{c.at:%d/%m/%Y}", c.channel or "", _contact_fr(c)) for c in request.contacts]
         debtor = Party(request.customer.name, _address_lines(request), request.customer.id)
         data = {
             "route": route,

@@ -136,6 +136,12 @@ def dated_sample(today: date, stamp: str) -> str:
     return buffer.getvalue()
 
 
+def waiting_label(waiting_for: str) -> str:
+    if waiting_for.startswith("proof of delivery"):
+        return "awaits delivery proof"
+    return "awaits an address" if "address" in waiting_for else "awaits a person"
+
+
 def board(statuses: list[CaseStatus], day: float, log: list[str], stamp: str) -> Table:
     table = Table(title=f"Relance demo · case day {day:.1f} · invoices *-{stamp}", title_justify="left")
     for column, width in (("invoice", 6), ("stage", 14), ("balance", 11), ("next step", 16)):
@@ -144,7 +150,7 @@ def board(statuses: list[CaseStatus], day: float, log: list[str], stamp: str) ->
     for s in statuses:
         nxt = f"{s.next_step.id} d+{(s.next_step.at - s.as_of).days}" if s.next_step else "—"
         if s.waiting_for:  # a legal step waits for a person (proof of delivery, an address)
-            nxt = "awaits " + s.waiting_for.split(" (")[0].removeprefix("a ").removeprefix("the ")
+            nxt = waiting_label(s.waiting_for)
         elif s.next_step and s.next_step.kind == "limitation_warning":
             nxt = "—"  # only the watch on limitation, years ahead
         table.add_row(
