@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from babel.dates import format_date
+from babel.units import format_unit
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
 from relance.money import format_money
@@ -56,6 +57,9 @@ def message_context(request: StepRequest, balance: Decimal, settings: Settings) 
         "balance": money(balance),
         "paid": money(paid) if paid > 0 else None,
         "days_late": max(0, (request.as_of - request.due_date).days),
+        "days_late_text": format_unit(
+            max(0, (request.as_of - request.due_date).days), "duration-day", length="long", locale=locale
+        ),
         "days_to_due": max(0, (request.due_date - request.as_of).days),
         "business": request.customer.kind.value == "business",
         "recovery_indemnity": money(Decimal("40")) if request.currency == "EUR" else None,

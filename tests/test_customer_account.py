@@ -194,3 +194,19 @@ async def test_the_account_survives_a_worker_restart_while_it_gathers(env, setti
         for case in cases:
             assert [(s.step_id, s.status) for s in (await case.status()).steps] == [("courtesy", "done")]
         await terminate_all(env.client, (c.handle for c in cases))
+
+
+async def test_a_grouped_message_takes_the_harshest_tone_among_its_invoices(open_case, worker):
+    """26 May: G-A's final reminder (due 30/04; 25 May is Whit Monday) and G-B's first reminder (due 25/05)."""
+    await open_case(invoice("G-A", amount="1250.00", due=date(2026, 4, 30), starts_at=START))
+    late = await open_case(invoice("G-B", amount="300.00", due=date(2026, 5, 25), starts_at=START))
+    await late.advance_to(paris(2026, 5, 26, 12))
+    mails = [m for m in grouped_mails(worker) if "2 factures" in m["Subject"]]
+    (mail,) = mails
+    assert mail["Subject"] == "Dernier rappel avant mise en demeure : 2 factures, 1\u202f550,00\xa0€ à régler"
+    body = mail.get_content()
+    assert (
+        "- facture G-A du 31 mars 2026, échéance le 30 avril 2026 : 1\u202f250,00\xa0€ (26\xa0jours de retard)" in body
+    )
+    assert "- facture G-B du 25 avril 2026, échéance le 25 mai 2026 : 300,00\xa0€ (1\xa0jour de retard)" in body
+    assert "nous vous adresserons une mise en demeure par lettre recommandée" in body

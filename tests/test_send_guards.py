@@ -93,7 +93,7 @@ async def test_a_step_is_sent_once_even_when_its_activity_runs_again(open_case, 
     assert [(r.invoice_id, r.step_id, r.due_on, r.assignee) for r in rows] == [
         ("G-ONCE", "call-1", date(2026, 5, 4), "collections")
     ]
-    assert "Il reste 1\u202f250,00\xa0€ à régler, avec 4 jours de retard." in rows[0].script
+    assert "Il reste 1\u202f250,00\xa0€ à régler, avec 4\xa0jours de retard." in rows[0].script
 
 
 async def test_outbox_resolves_an_attempt_that_died_mid_send(open_case, contact, worker):

@@ -33,7 +33,7 @@ async def test_full_escalation_timeline_follows_calendar(open_case, worker):
     assert mail["To"] == "ACME SAS <compta@acme.example>"
     assert mail["Subject"] == "Deuxième relance : facture TL-1 impayée (1\u202f250,00\xa0€)"
     body = mail.get_content()
-    assert "reste impayée depuis\n11 jours" in body
+    assert "reste impayée depuis\n11\xa0jours" in body
     assert "40,00\xa0€" in body
 
 
