@@ -479,3 +479,29 @@ async def test_a_key_account_small_claim_takes_the_simplified_route(open_case, w
     summary_path = Path(status.court.dossier).with_suffix("") / "synthese.pdf"
     assert summary_path.read_bytes() == summary
     assert "Procédure simplifiée de recouvrement des petites créances — dossier" in pdf_text(summary_path)
+
+
+async def test_an_agency_reached_over_http_gets_the_case_file_once(open_case, worker, agency_endpoint):
+    agency_endpoint.default = Reply(status=201, body={"id": "AG-1"})
+    policy_file = worker.policy_dir / "consumer.yaml"
+    data = yaml.safe_load(policy_file.read_text(encoding="utf-8"))
+    data["legal"]["agency"]["delivery"] = {"kind": "http", "url": agency_endpoint.url + "/cases"}
+    policy_file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    customer = {"kind": "consumer", "name": "Claire Dubois", "id": "P-DUBOIS"}
+    case = await open_case(
+        invoice(
+            "LEG-HTTP",
+            amount="189.90",
+            due=date(2026, 3, 31),
+            kind="consumer",
+            customer=customer,
+            starts_at=paris(2026, 3, 20, 8),
+        )
+    )
+    await case.advance_to(paris(2026, 5, 14, 12))
+    await case.update("registered_letter_delivered", {"tracking_number": "5H", "delivered_on": "2026-05-13"})
+    status = await case.advance_to(paris(2026, 6, 3, 12))
+    assert (status.stage, status.agency.delivery_id) == ("agency", "http:AG-1")
+    (posted,) = agency_endpoint.requests
+    assert (posted.path, posted.headers["Idempotency-Key"]) == ("/cases", "invoice-LEG-HTTP:agency")
+    assert (posted.body["mandate_reference"], posted.body["debt"]["total"]) == ("MANDAT-2026-017", "190.16")
