@@ -119,11 +119,6 @@ def customer_view(engine: Engine, customer_id: str, as_of: date) -> CustomerView
         if not cases:
             raise UnknownCustomer(f"no case for customer {customer_id} in the ledger")
         case_ids = [c.case_id for c in cases]
-        paid = session.execute(
-            select(PaymentRow.paid_on, CaseRow.due_date)
-            .join(CaseRow, CaseRow.case_id == PaymentRow.case_id)
-            .where(CaseRow.customer_id == customer_id, PaymentRow.paid_on <= as_of)
-        ).all()
         balances = session.execute(
             select(CaseRow.currency, func.sum(type_coerce(CaseRow.balance, BigInteger)))
             .where(CaseRow.customer_id == customer_id, CaseRow.outcome.is_(None))
@@ -135,6 +130,7 @@ def customer_view(engine: Engine, customer_id: str, as_of: date) -> CustomerView
                 select(CaseEvent.event, func.count()).where(CaseEvent.case_id.in_(case_ids)).group_by(CaseEvent.event)
             ).all()
         )
+    behaviour = payment_behaviour(engine, customer_id, as_of)
     open_cases = [
         OpenCase(c.invoice_id, c.currency, c.amount, c.balance, c.due_date, max(0, (as_of - c.due_date).days), c.stage)
         for c in cases
@@ -147,8 +143,8 @@ def customer_view(engine: Engine, customer_id: str, as_of: date) -> CustomerView
         open_cases=open_cases,
         balance={currency: from_minor(total) for currency, total in balances},
         cases=len(cases),
-        payments=len(paid),
-        average_days_late_paid=_mean([max(0, (paid_on - due).days) for paid_on, due in paid]),
+        payments=len(behaviour.days_late_per_payment),
+        average_days_late_paid=_mean(behaviour.days_late_per_payment),
         average_days_late_open=_mean([c.days_late for c in open_cases if c.days_late > 0]),
         promises_made=counted.get("promise_to_pay", 0),
         promises_kept=counted.get("promise_kept", 0),
@@ -156,5 +152,5 @@ def customer_view(engine: Engine, customer_id: str, as_of: date) -> CustomerView
         disputes_opened=counted.get("dispute_opened", 0),
         disputes_open=sum(1 for c in open_cases if c.stage == "disputed"),
         standing=standing_of(open_cases),
-        risk=assess(payment_behaviour(engine, customer_id, as_of)),
+        risk=assess(behaviour),
     )
