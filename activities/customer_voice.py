@@ -26,7 +26,7 @@ from relance.account import (
     tone_of,
 )
 from relance.case import CaseStatus
-from relance.rendering import Rendered, render_grouped
+from relance.rendering import render_grouped
 from relance.steps import StepRequest, StepResult
 from relance.work_queue import append_to_task, create_task
 
@@ -81,26 +81,13 @@ class CustomerVoice:
                 continue
             if len(due) == 1:
                 n, request, balance = due[0]
-                message = self.contact.render("email" if channel == "email" else "phone", request, balance)
-                results[n] = await self._send_one(channel, request, message, balance)
+                message = self.contact.render(channel, request, balance)  # channels are template folders
+                send_alone = self.contact.deliver_email if channel == "email" else self.contact.record_phone_task
+                results[n] = await send_alone(request, message, balance)
                 continue
             for n, result in zip([d[0] for d in due], await self._send_grouped(batch, channel, due), strict=True):
                 results[n] = result
         return [r or StepResult(status="deferred", detail="not decided") for r in results]
-
-    async def _send_one(self, channel: str, request: StepRequest, message: Rendered, balance: Decimal) -> StepResult:
-        if channel == "email":
-            return await self.contact.deliver_email(request, message, balance)
-        task_id, created = await asyncio.to_thread(
-            create_task, self.contact.engine, request, "phone", f"{message.subject}\n\n{message.body}"
-        )
-        return StepResult(
-            status="sent" if created else "already_done",
-            channel="phone",
-            provider_id=str(task_id),
-            balance=balance,
-            detail=f"phone task #{task_id}: {message.subject}",
-        )
 
     async def _send_grouped(
         self, batch: CustomerBatch, channel: str, due: list[tuple[int, StepRequest, Decimal]]

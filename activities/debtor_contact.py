@@ -114,15 +114,17 @@ class DebtorContact:
         stop, balance = await self._still_wanted(request)
         if stop is not None:
             return stop
-        script = self.render("phone", request, balance)
+        return await self.record_phone_task(request, self.render("phone", request, balance), balance)
+
+    async def record_phone_task(self, request: StepRequest, script: Rendered, balance: Decimal) -> StepResult:
+        """The step's call task, made once (keyed case + step, so a retry finds the one it made)."""
         task_id, created = await asyncio.to_thread(
             create_task, self.engine, request, "phone", f"{script.subject}\n\n{script.body}"
         )
-        detail = f"phone task #{task_id}: {script.subject}"
         return StepResult(
             status="sent" if created else "already_done",
             channel="phone",
             provider_id=str(task_id),
             balance=balance,
-            detail=detail,
+            detail=f"phone task #{task_id}: {script.subject}",
         )
