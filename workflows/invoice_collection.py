@@ -354,17 +354,8 @@ class InvoiceCollection:
                 await self._report("message_due", due)  # the account answers again if it already had
         result = self._outcomes.pop(request.step_id)
         if result.status == "failed":
-            state = self.state
-            state.step_done(
-                self.now(), StepRecord(step_id=request.step_id, at=self.now(), status="failed", detail=result.detail)
-            )
-            if (
-                channel == "email"
-                and result.error_type == "DeliveryRefused"
-                and workflow.patched("channel-fallback-v1")
-            ):
-                state.flags.email_invalid = result.detail
-                state.record(self.now(), "email_bounced", f"{request.customer.email} refused: {result.detail}")
+            refused = channel == "email" and result.error_type == "DeliveryRefused"
+            self._step_failed(request, request.step_id, result.detail, email_refused=refused)
             return None
         return result
 
@@ -502,12 +493,17 @@ class InvoiceCollection:
             )
         except ActivityError as err:
             cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err.cause or err)
-            self.state.step_done(self.now(), StepRecord(step_id=label, at=self.now(), status="failed", detail=cause))
             refused = isinstance(err.cause, ApplicationError) and err.cause.type == "DeliveryRefused"
-            if activity == SEND_EMAIL and refused and workflow.patched("channel-fallback-v1"):
-                self.state.flags.email_invalid = cause
-                self.state.record(self.now(), "email_bounced", f"{request.customer.email} refused: {cause}")
+            self._step_failed(request, label, cause, email_refused=activity == SEND_EMAIL and refused)
             return None
+
+    def _step_failed(self, request: StepRequest, label: str, detail: str, *, email_refused: bool) -> None:
+        """A step that failed for good is recorded; an address the provider refused is flagged, so that the
+        next e-mail steps become calls (whether the case sent alone or through its customer's account)."""
+        self.state.step_done(self.now(), StepRecord(step_id=label, at=self.now(), status="failed", detail=detail))
+        if email_refused and workflow.patched("channel-fallback-v1"):
+            self.state.flags.email_invalid = detail
+            self.state.record(self.now(), "email_bounced", f"{request.customer.email} refused: {detail}")
 
     def _legal_request(self, step: Step, now: datetime) -> LegalStepRequest:
         state, legal = self.state, self._policy.legal
