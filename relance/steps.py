@@ -3,11 +3,12 @@
 Kept free of I/O libraries so the workflow sandbox can import it cheaply.
 """
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel
+from temporalio.common import RetryPolicy
 
 from relance.case import HistoryEntry, PaymentRecord, StepRecord
 from relance.case_legal import FormalNotice
@@ -21,6 +22,16 @@ RECORD_CASE = "record_case"
 SEND_FORMAL_NOTICE = "send_formal_notice"
 PREPARE_COURT_DOSSIER = "prepare_court_dossier"
 HAND_OFF_TO_AGENCY = "hand_off_to_agency"
+
+# What reaches a debtor is retried for as long as a provider outage lasts (each attempt re-checks the
+# balance and the sending window); a refusal or a broken template is not. The same for a case sending
+# alone and for a customer's account sending for several.
+STEP_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=10),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=30),
+    non_retryable_error_types=["DeliveryRefused", "TemplateError"],
+)
 
 
 class InstallmentDue(BaseModel):

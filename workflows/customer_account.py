@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 from workflows.ops_handlers import parse_action, register_ops_actions
@@ -38,18 +37,12 @@ with workflow.unsafe.imports_passed_through():
         allocate_oldest_first,
     )
     from relance.case import Rejected
-    from relance.steps import StepResult
+    from relance.steps import STEP_RETRY, StepResult
 
 GATHER = timedelta(seconds=5)  # case time: steps due at the same slot reach the account within it
 # Real time, for demo clocks that run a day in seconds: their sending window lasts about a second, so
 # they gather only what reached the account together (best effort: the window matters more).
 GATHER_FLOOR = timedelta(milliseconds=20)
-SEND_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=10),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=30),
-    non_retryable_error_types=["DeliveryRefused", "TemplateError"],
-)
 
 
 class CustomerAccount:
@@ -92,7 +85,7 @@ class CustomerAccount:
                 batch,
                 result_type=list[StepResult],
                 start_to_close_timeout=timedelta(minutes=2),
-                retry_policy=SEND_RETRY,
+                retry_policy=STEP_RETRY,
                 summary=f"{len(items)} message step(s) for customer {state.customer_id}",
             )
         except ActivityError as err:  # the cases record the failure of their step, as if they had sent alone

@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         RESOLVE_POLICY,
         SEND_EMAIL,
         SEND_FORMAL_NOTICE,
+        STEP_RETRY,
         InstallmentDue,
         LedgerEntry,
         LedgerUpdate,
@@ -61,13 +62,6 @@ ACTIVITY_FOR_ACTION = {
 EMAIL_UNREACHABLE_TEMPLATE = "email_unreachable"  # the phone task that replaces an e-mail that cannot arrive
 LIMITATION_WARNING_TEMPLATE = "limitation_warning"  # the task that tells a person to interrupt limitation
 
-# Provider outages are retried for as long as they last; each attempt re-checks balance and window.
-STEP_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=10),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=30),
-    non_retryable_error_types=["DeliveryRefused", "TemplateError"],
-)
 POLICY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5), non_retryable_error_types=["NoPolicy"])
 LEDGER_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 ASK_ACCOUNT_AGAIN_AFTER = timedelta(hours=1)  # a message step handed to the account that got no answer
