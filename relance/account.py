@@ -150,7 +150,6 @@ class Allocation(BaseModel):
 class AccountState(BaseModel):
     customer_id: str
     cases: dict[str, CaseOpened] = Field(default_factory=dict)  # open cases only
-    stages: dict[str, str] = Field(default_factory=dict)  # as last read
     pending: list[MessageDue] = Field(default_factory=list)
     answered: dict[str, StepResult] = Field(default_factory=dict)  # by step key, for cases that ask again
     hold: AccountHold | None = None

@@ -126,7 +126,6 @@ class CustomerAccount:
     @workflow.signal(name="case_closed")
     def case_closed(self, closed: CaseClosed) -> None:
         self.state.cases.pop(closed.case_id, None)
-        self.state.stages.pop(closed.case_id, None)
 
     @workflow.signal(name="message_due")
     async def message_due(self, due: MessageDue) -> None:
@@ -213,7 +212,6 @@ class CustomerAccount:
             start_to_close_timeout=timedelta(seconds=30),
             summary=f"balances of {len(state.cases)} open case(s)",
         )
-        state.stages = {v.case_id: v.stage for v in views if not v.closed}
         allocations, left = allocate_oldest_first(payment.amount, views)
         for allocation in allocations:
             await self._tell(
