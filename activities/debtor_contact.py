@@ -7,6 +7,7 @@ case + step), is the sending window still open, and does the case still owe mone
 
 import asyncio
 from decimal import Decimal
+from typing import Any
 
 from jinja2 import TemplateError
 from sqlalchemy import Engine
@@ -29,6 +30,18 @@ from relance.steps import CREATE_PHONE_TASK, SEND_EMAIL, StepRequest, StepResult
 from relance.work_queue import create_task
 
 
+def render_step(
+    channel: str, request: StepRequest, balance: Decimal, settings: Settings, extra: dict[str, Any] | None = None
+) -> Rendered:
+    """A step's text; a broken template fails the step for good (retrying cannot fix it, a person can)."""
+    try:
+        return render(channel, request, balance, settings, extra)
+    except TemplateError as err:
+        raise ApplicationError(
+            f"template {channel}/{request.template}: {err}", type="TemplateError", non_retryable=True
+        ) from err
+
+
 class DebtorContact:
     def __init__(self, client: Client, settings: Settings, backend: EmailBackend, engine: Engine):
         self.client = client
@@ -42,12 +55,7 @@ class DebtorContact:
         return stop, live_balance(status)
 
     def render(self, channel: str, request: StepRequest, balance: Decimal) -> Rendered:
-        try:
-            return render(channel, request, balance, self.settings)
-        except TemplateError as err:
-            raise ApplicationError(
-                f"template {channel}/{request.template}: {err}", type="TemplateError", non_retryable=True
-            ) from err
+        return render_step(channel, request, balance, self.settings)
 
     @activity.defn(name=SEND_EMAIL)
     async def send_email(self, request: StepRequest) -> StepResult:

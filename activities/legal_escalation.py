@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from babel.dates import format_date
-from jinja2 import TemplateError
 from sqlalchemy import Engine
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from activities.case_guard import still_wanted
+from activities.debtor_contact import render_step
 from activities.email_delivery import DeliveryFailed, DeliveryInDoubt, DeliveryRefused
 from activities.letter_delivery import Letter, LetterProvider
 from activities.side_effects import Outcome, SideEffects, run_once
@@ -34,7 +34,7 @@ from relance.documents import LOCALES, DossierSummary, Party, dossier_summary_pd
 from relance.money import format_money
 from relance.penalties import MissingRate, Statement, load_rates, statement, statement_dict
 from relance.policy import Agency
-from relance.rendering import Rendered, render
+from relance.rendering import Rendered
 from relance.settings import Settings
 from relance.steps import (
     HAND_OFF_TO_AGENCY,
@@ -94,10 +94,7 @@ class LegalEscalation:
             raise _refused(f"statement of account impossible: {err}", "MissingRate") from err
 
     def _render(self, channel: str, request: LegalStepRequest, balance: Any, extra: dict[str, Any]) -> Rendered:
-        try:
-            return render(channel, request, balance, self.settings, extra)
-        except TemplateError as err:
-            raise _refused(f"template {channel}/{request.template}: {err}", "TemplateError") from err
+        return render_step(channel, request, balance, self.settings, extra)
 
     def _creditor(self) -> Party:
         return Party(
