@@ -30,11 +30,11 @@ from activities.letter_delivery import Letter, LetterProvider
 from activities.side_effects import Outcome, SideEffects, run_once
 from relance.case import StepRecord
 from relance.case_legal import claim_of, court_for, paid_of
-from relance.documents import LOCALES, DossierSummary, Party, dossier_summary_pdf, formal_notice_pdf
+from relance.documents import DossierSummary, Party, dossier_summary_pdf, formal_notice_pdf
 from relance.money import format_money
 from relance.penalties import MissingRate, Statement, load_rates, statement, statement_dict
 from relance.policy import Agency
-from relance.rendering import Rendered
+from relance.rendering import LOCALES, Rendered
 from relance.settings import Settings
 from relance.steps import (
     HAND_OFF_TO_AGENCY,

@@ -16,8 +16,7 @@ from fpdf import FPDF
 
 from relance.money import format_money
 from relance.penalties import Statement
-
-LOCALES = {"fr": "fr_FR", "en": "en_GB"}
+from relance.rendering import LOCALES
 
 
 @dataclass(frozen=True)
