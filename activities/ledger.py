@@ -7,8 +7,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from temporalio import activity
 
-from relance.db import CaseEvent, CaseRow, Document, PaymentRow
-from relance.steps import RECORD_CASE, LedgerUpdate
+from relance.db import CaseEvent, CaseRow, Document, PaymentRow, RejectedInput
+from relance.steps import RECORD_CASE, RECORD_REFUSED_START, LedgerUpdate, RefusedStart
 
 
 class LedgerWriter:
@@ -19,6 +19,23 @@ class LedgerWriter:
     async def record_case(self, update: LedgerUpdate) -> int:
         """Returns how many new history entries were written."""
         return await asyncio.to_thread(self.write, update)
+
+    @activity.defn(name=RECORD_REFUSED_START)
+    async def record_refused_start(self, refused: RefusedStart) -> None:
+        """A workflow start the case refused joins the other refused inputs (import rows, ops actions)."""
+        row = RejectedInput(
+            source="workflow_start",
+            invoice_id=refused.invoice_id,
+            action=f"start {refused.workflow_id}"[:60],
+            payload={"excerpt": refused.payload},
+            reason=refused.reason,
+            by="temporal",
+        )
+        await asyncio.to_thread(self._add, row)
+
+    def _add(self, row: RejectedInput) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.add(row)
 
     def write(self, update: LedgerUpdate) -> int:
         case = update.case

@@ -16,10 +16,13 @@ from relance.steps import RESOLVE_POLICY
 
 
 class PolicyResolution:
-    def __init__(self, policy_dir: Path, template_dir: Path, engine: Engine | None = None):
+    def __init__(
+        self, policy_dir: Path, template_dir: Path, engine: Engine | None = None, *, demo_clocks: bool = False
+    ):
         self.policy_dir = policy_dir
         self.template_dir = template_dir
         self.engine = engine
+        self.demo_clocks = demo_clocks
 
     def choose(self, case: CaseInput) -> Policy:
         policies = load_policies(self.policy_dir, self.template_dir)
@@ -35,6 +38,13 @@ class PolicyResolution:
 
     @activity.defn(name=RESOLVE_POLICY)
     async def resolve_policy(self, case: CaseInput) -> Policy:
+        if case.clock is not None and not self.demo_clocks:
+            raise ApplicationError(
+                "clock: a demo clock is refused on this worker (start the worker with RELANCE_DEMO_MODE=1 "
+                "for demos); production cases run on real time",
+                type="DemoClockRefused",
+                non_retryable=True,
+            )
         try:
             return await asyncio.to_thread(self.choose, case)
         except NoPolicy as err:

@@ -5,15 +5,19 @@ customer's account, which gathers what comes due together and sends one message 
 all of them, at the harshest tone among them. Holds and unallocated payments are decided here too.
 """
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from hashlib import sha256
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, model_validator
 
 from relance.actions import Action
 from relance.case import HistoryEntry
+from relance.errors import Rejected, explain
+from relance.invoice import Strict
+from relance.limits import Amount, Day, Identifier, Name, Reason
 from relance.steps import StepRequest, StepResult
 
 REPORT_TO_CUSTOMER = "report_to_customer"
@@ -57,6 +61,20 @@ class CaseOpened(BaseModel):
     currency: str
 
 
+class CustomerHoldNotice(Strict):
+    """The account tells each open case that the customer is held or excluded (signal `customer_hold`)."""
+
+    kind: Literal["hold", "exclude"] = "hold"
+    reason: Reason
+    until: Day | None = None
+
+
+class CustomerReleaseNotice(Strict):
+    """The account tells each open case that chasing resumes (signal `customer_release`)."""
+
+    by: Name | None = None
+
+
 class CaseClosed(BaseModel):
     case_id: str
     outcome: str
@@ -95,8 +113,8 @@ class CaseView(BaseModel):
 
 class HoldCustomer(Action):
     name: ClassVar[str] = "hold"
-    reason: str = Field(min_length=1)
-    until: date | None = None
+    reason: Reason
+    until: Day | None = None
 
 
 class ReleaseCustomer(Action):
@@ -105,7 +123,7 @@ class ReleaseCustomer(Action):
 
 class ExcludeCustomer(Action):
     name: ClassVar[str] = "exclude"
-    reason: str = Field(min_length=1)
+    reason: Reason
 
 
 class IncludeCustomer(Action):
@@ -114,9 +132,10 @@ class IncludeCustomer(Action):
 
 class UnallocatedPayment(Action):
     name: ClassVar[str] = "unallocated_payment_received"
-    amount: Decimal = Field(gt=0)
-    paid_on: date
-    reference: str = Field(min_length=1)
+    amount: Amount
+    paid_on: Day
+    # each invoice it pays gets the reference "<reference>/<invoice id>", which must fit a case's reference
+    reference: Identifier
 
     @model_validator(mode="after")
     def _cents(self) -> "UnallocatedPayment":
@@ -162,6 +181,27 @@ class AccountState(BaseModel):
     def record(self, now: datetime, event: str, detail: str, by: str | None = None, **data: Any) -> None:
         self.history.append(HistoryEntry(at=now, event=event, detail=detail, by=by, data=data))
         del self.history[:-200]  # the account is long-lived: keep its recent history only
+
+
+def read_account_start(args: Sequence[Any], *, workflow_id: str, continued: bool) -> AccountState:
+    """An account starts from `[customer_id]` (or `[customer_id, None]`); carried state only on a continued run."""
+    if not args or len(args) > 2:
+        raise Rejected(f"start CustomerAccount with one argument, the customer id; got {len(args)} arguments")
+    customer_id, carried = args[0], args[1] if len(args) == 2 else None
+    try:
+        customer_id = TypeAdapter(Identifier).validate_python(customer_id)
+    except ValidationError as err:
+        raise Rejected(f"customer id: {explain(err)}") from None
+    if workflow_id != account_id(customer_id):
+        raise Rejected(f"workflow id must be {account_id(customer_id)!r}")
+    if carried is None:
+        return AccountState(customer_id=customer_id)
+    if not continued:
+        raise Rejected("a new account cannot start from carried state")
+    try:
+        return AccountState.model_validate(carried)
+    except ValidationError as err:
+        raise Rejected(f"carried state: {explain(err)}") from None
 
 
 def allocate_oldest_first(amount: Decimal, cases: list[CaseView]) -> tuple[list[Allocation], Decimal]:

@@ -3,31 +3,31 @@
 Shape checks live here (they need no case); checks against the case's state live in relance.case.
 """
 
-from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar
 
 from pydantic import EmailStr, Field, model_validator
 
-from relance.invoice import Address, Strict
+from relance.invoice import Address, Phone, Strict
+from relance.limits import Amount, AmountOrZero, Day, Name, Reason
 
 
 class Action(Strict):
     name: ClassVar[str]
-    by: str | None = Field(default=None, description="who did it (person or system)")
+    by: Name | None = Field(default=None, description="who did it (person or system)")
 
 
 class PaymentReceived(Action):
     name: ClassVar[str] = "payment_received"
-    amount: Decimal
-    paid_on: date
-    reference: str = Field(min_length=1)
+    amount: Amount
+    paid_on: Day
+    reference: Name
 
 
 class DisputeOpened(Action):
     name: ClassVar[str] = "dispute_opened"
-    reason: str = Field(min_length=1)
+    reason: Reason
 
 
 class DisputeOutcome(StrEnum):
@@ -39,7 +39,7 @@ class DisputeOutcome(StrEnum):
 class DisputeResolved(Action):
     name: ClassVar[str] = "dispute_resolved"
     outcome: DisputeOutcome
-    credited_amount: Decimal | None = None
+    credited_amount: Amount | None = None
 
     @model_validator(mode="after")
     def _credit_fits_outcome(self) -> "DisputeResolved":
@@ -52,24 +52,24 @@ class DisputeResolved(Action):
 
 class PromiseToPay(Action):
     name: ClassVar[str] = "promise_to_pay"
-    promised_on: date
-    amount: Decimal | None = Field(default=None, description="defaults to the balance")
+    promised_on: Day
+    amount: Amount | None = Field(default=None, description="defaults to the balance")
 
 
 class Installment(Strict):
-    due_on: date
-    amount: Decimal
+    due_on: Day
+    amount: Amount
 
 
 class PaymentPlanAgreed(Action):
     name: ClassVar[str] = "payment_plan_agreed"
-    installments: list[Installment] = Field(min_length=1)
+    installments: list[Installment] = Field(min_length=1, max_length=120)
 
 
 class Pause(Action):
     name: ClassVar[str] = "pause"
-    until: date | None = None
-    reason: str = Field(min_length=1)
+    until: Day | None = None
+    reason: Reason
 
 
 class Resume(Action):
@@ -78,14 +78,14 @@ class Resume(Action):
 
 class WriteOff(Action):
     name: ClassVar[str] = "write_off"
-    reason: str = Field(min_length=1)
+    reason: Reason
 
 
 class ContactUpdated(Action):
     name: ClassVar[str] = "contact_updated"
     email: EmailStr | None = None
     address: Address | None = None
-    phone: str | None = None
+    phone: Phone | None = None
 
     @model_validator(mode="after")
     def _something(self) -> "ContactUpdated":
@@ -98,61 +98,61 @@ class RegisteredLetterDelivered(Action):
     """Proof of delivery of the formal notice (the signed acknowledgement): its deadline runs from here."""
 
     name: ClassVar[str] = "registered_letter_delivered"
-    tracking_number: str = Field(min_length=1)
-    delivered_on: date
+    tracking_number: Name
+    delivered_on: Day
 
 
 class MailReturned(Action):
     """A letter came back (NPAI: n'habite pas à l'adresse indiquée, refused, unclaimed)."""
 
     name: ClassVar[str] = "mail_returned"
-    reason: str = Field(min_length=1)
-    returned_on: date
+    reason: Reason
+    returned_on: Day
 
 
 class EmailBounced(Action):
     name: ClassVar[str] = "email_bounced"
-    reason: str = Field(min_length=1)
+    reason: Reason
 
 
 class CourtOrderIssued(Action):
     """The judge granted the injonction de payer (ordonnance portant injonction de payer)."""
 
     name: ClassVar[str] = "court_order_issued"
-    issued_on: date
-    reference: str = Field(min_length=1)
+    issued_on: Day
+    reference: Name
 
 
 class OrderServed(Action):
     """A commissaire de justice served the order on the debtor (CPC 1411: within 6 months of issue)."""
 
     name: ClassVar[str] = "order_served"
-    served_on: date
+    served_on: Day
 
 
 class OppositionFiled(Action):
     """The debtor opposed the order (CPC 1416: within one month of service); the claim goes to trial."""
 
     name: ClassVar[str] = "opposition_filed"
-    filed_on: date
+    filed_on: Day
 
 
 class JudgmentPaid(Action):
     """The debtor paid under the order or judgment."""
 
     name: ClassVar[str] = "judgment_paid"
-    amount: Decimal
-    paid_on: date
-    reference: str = Field(min_length=1)
+    amount: Amount
+    paid_on: Day
+    reference: Name
 
 
 class AgencyUpdate(Action):
     """A report from the collection agency: what it collected since its last report, and whether it is done."""
 
     name: ClassVar[str] = "agency_update"
-    status: str = Field(min_length=1)
-    collected_amount: Decimal = Field(default=Decimal("0"), ge=0)
-    reported_on: date
+    status: Reason
+    collected_amount: AmountOrZero = Field(default=Decimal("0"))
+    reported_on: Day
     final: bool = False
 
 
@@ -160,7 +160,7 @@ class ReapplyPolicy(Action):
     """An operator's explicit choice to move a running case to another policy (or the latest version)."""
 
     name: ClassVar[str] = "reapply_policy"
-    policy: str | None = Field(default=None, description="policy name; default: select again by rules")
+    policy: Name | None = Field(default=None, description="policy name; default: select again by rules")
 
 
 # The legal ones are checked and applied by relance.case_legal.

@@ -9,7 +9,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from relance.actions import (
     LEGAL_OPS,
@@ -33,11 +33,15 @@ from relance.case_legal import check as check_legal
 from relance.clock import CaseClock
 from relance.errors import Rejected
 from relance.invoice import CaseInput
+from relance.limits import bounded
 from relance.money import check_amount
 from relance.penalties import limitation_date
 from relance.policy import Policy
 
 ZERO = Decimal("0")
+# Refused signals are recorded one by one up to this many per case, then only counted: a sender that
+# keeps firing bad signals cannot grow the case's state past what a workflow task can carry.
+MAX_REFUSALS_RECORDED = 100
 
 
 class Outcome(StrEnum):
@@ -112,6 +116,12 @@ class NextEvent(BaseModel):
     index: int | None = None
 
 
+class SeenAt(BaseModel):
+    """The status query's one optional argument: the caller's time (real time, with its offset)."""
+
+    at: AwareDatetime | None = None
+
+
 class CaseStatus(BaseModel):
     invoice_id: str
     workflow_id: str
@@ -145,6 +155,7 @@ class CaseStatus(BaseModel):
     flags: ContactFlags = Field(default_factory=ContactFlags)
     imputation: str = "interest_first"
     penalty_rate: Decimal | None = None
+    refused_signals: int = 0
 
 
 class CaseState(BaseModel):
@@ -179,6 +190,7 @@ class CaseState(BaseModel):
     acknowledged_on: date | None = None
     limitation_warned_for: date | None = None  # the limitation date a person was last warned about
     customer_hold: Hold | None = None  # set by the customer's account: hold or exclusion of every case
+    refusals: int = 0  # signals refused, recorded or not
 
     @classmethod
     def open(cls, case: CaseInput, clock: CaseClock, now: datetime) -> "CaseState":
@@ -190,6 +202,18 @@ class CaseState(BaseModel):
 
     def record(self, now: datetime, event: str, detail: str, by: str | None = None, **data: Any) -> None:
         self.history.append(HistoryEntry(at=now, event=event, detail=detail, by=by, data=data))
+
+    def refuse(self, now: datetime, action: str, reason: str, payload: str) -> None:
+        """A refused signal: recorded with a bounded excerpt of what it carried, up to a count per case."""
+        self.refusals += 1
+        if self.refusals <= MAX_REFUSALS_RECORDED:
+            self.record(now, "rejected", f"{action} rejected: {bounded(reason, 500)}", action=action, payload=payload)
+        elif self.refusals == MAX_REFUSALS_RECORDED + 1:
+            self.record(
+                now,
+                "rejections_capped",
+                f"more than {MAX_REFUSALS_RECORDED} signals refused: further refusals are counted, not recorded",
+            )
 
     @property
     def closed(self) -> bool:
@@ -606,4 +630,5 @@ class CaseState(BaseModel):
             flags=self.flags,
             imputation=self.policy.legal.imputation.value if self.policy else "interest_first",
             penalty_rate=self.case.penalty_rate,
+            refused_signals=self.refusals,
         )

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.progress import Progress
 from rich.table import Table
 
@@ -42,6 +43,7 @@ from relance.cli_support import (
     who,
     working,
 )
+from relance.errors import explain
 from relance.invoice import DemoClock
 from relance.policy import PolicyError, load_policies, load_policy
 from relance.process import end_process
@@ -65,37 +67,53 @@ app.command("statement")(statement)
 @app.command()
 def worker() -> None:
     """Run a worker: the collection workflow and its activities on the task queue."""
+    from temporalio.service import RPCError
+
     from relance.worker_runtime import WorkerConfigError, main
 
     try:
         main(get_settings())
     except WorkerConfigError as exc:
         fail(str(exc))
+    except RPCError as exc:
+        fail(f"Temporal refused the worker: {exc.message}")
 
 
 @app.command()
 def setup() -> None:
     """Prepare a Temporal namespace for Relance: register the case search attributes (safe to re-run)."""
-    from relance.search_attributes import register_attributes
+    from temporalio.service import RPCError
+
+    from relance.search_attributes import CANNOT_LIST, Registration, register_attributes
     from starter.connect import connect
 
     settings = get_settings()
 
-    async def go() -> list[str]:
+    async def go() -> Registration:
         return await register_attributes(await connect(settings), settings.temporal_namespace)
 
     try:
-        added = run(go())
+        registration = run(go())
     except ValueError as exc:
         fail(str(exc))
+    except RPCError as exc:
+        fail(f"Temporal refused to register the search attributes: {exc.message}")
+    added = registration.added
     done = f"registered {', '.join(added)}" if added else "search attributes already registered"
     out.print(f"namespace {settings.temporal_namespace}: {done}", highlight=False)
+    if not registration.listed:
+        err.print(f"note: {CANNOT_LIST} (each was added; those it already had were kept)", highlight=False)
 
 
 @app.command("import")
 def import_(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or JSON invoices")],
-    seconds_per_day: Annotated[float | None, typer.Option(help="demo clock: real seconds per case day")] = None,
+    seconds_per_day: Annotated[
+        float | None, typer.Option(help="demo clock: real seconds per case day (demo workers only)")
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="the file's encoding (default: detected; utf-8, utf-16, cp1252, latin-1)")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Start one case per invoice; bad rows are reported by line, existing cases are left unchanged."""
@@ -103,12 +121,21 @@ def import_(
     from starter.importer import ImportFileError, check_policies, parse_file, start_cases
 
     settings = get_settings()
-    clock = DemoClock(seconds_per_day=seconds_per_day) if seconds_per_day else None
+    clock = None
+    if seconds_per_day is not None:
+        if not settings.demo_mode:
+            fail("nothing imported: --seconds-per-day is a demo feature; set RELANCE_DEMO_MODE=1 (demo workers only)")
+        try:
+            clock = DemoClock(seconds_per_day=seconds_per_day)
+        except ValidationError as exc:
+            fail(f"nothing imported: --seconds-per-day: {explain(exc)}")
     try:
-        parsed = parse_file(file, clock=clock)
+        parsed = parse_file(file, clock=clock, encoding=encoding)
         check_policies(parsed, load_policies(settings.policy_dir, settings.template_dir))
     except (ImportFileError, PolicyError) as exc:
         fail(f"nothing imported: {exc}")
+    if parsed.encoding not in ("utf-8", "utf-8-sig") and not as_json:
+        err.print(f"read {file.name} as {parsed.encoding}", highlight=False)
 
     async def go() -> Any:
         client = await connect(settings)

@@ -5,7 +5,7 @@ import contextlib
 import getpass
 from collections.abc import Coroutine
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,7 @@ from relance.actions import (
 )
 from relance.case import CaseStatus
 from relance.errors import explain
+from relance.limits import decimal_text
 from relance.settings import get_settings
 
 out = Console()
@@ -46,10 +47,11 @@ def parse_date(text: str, what: str) -> date:
 
 
 def parse_amount(text: str, what: str = "amount") -> Decimal:
+    """An amount typed by a person: 1250.50 or 1250,50, checked as the contract checks every amount."""
     try:
-        return Decimal(text.replace(",", "."))
-    except InvalidOperation:
-        fail(f"{what} {text!r} is not a number")
+        return decimal_text(text.replace(",", "."))
+    except ValueError as exc:
+        fail(f"{what}: {exc}")
 
 
 def working(what: str) -> Any:

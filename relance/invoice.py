@@ -1,13 +1,26 @@
 """The case input: one unpaid invoice and its debtor, as other systems send it to us."""
 
-from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, model_validator
 
-from relance.money import check_amount, check_currency
+from relance.limits import (
+    MAX_ID,
+    Amount,
+    Country,
+    Currency,
+    Day,
+    Identifier,
+    Instant,
+    Metadata,
+    Name,
+    ShortText,
+    check_text,
+    decimal_text,
+)
+from relance.money import check_amount
 from relance.risk import RiskLevel
 
 
@@ -27,23 +40,27 @@ class Language(StrEnum):
     en = "en"
 
 
+PostalCode = Annotated[str, Field(min_length=1, max_length=20), AfterValidator(check_text)]
+Phone = Annotated[str, Field(pattern=r"^\+?[0-9 ().-]{3,30}$", description="digits, spaces, + ( ) . -")]
+
+
 class Address(Strict):
-    line1: str = Field(min_length=1)
-    line2: str | None = None
-    postal_code: str = Field(min_length=1)
-    city: str = Field(min_length=1)
-    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166 alpha-2")
+    line1: Name
+    line2: Name | None = None
+    postal_code: PostalCode
+    city: Name
+    country: Country = Field(description="ISO 3166 alpha-2")
 
 
 class Customer(Strict):
-    id: str = Field(min_length=1)
-    name: str = Field(min_length=1)
+    id: Identifier
+    name: Name
     kind: CustomerKind
     email: EmailStr
     language: Language = Language.fr
     address: Address
-    segment: str | None = None
-    phone: str | None = None
+    segment: ShortText | None = None
+    phone: Phone | None = None
     risk: RiskLevel | None = Field(default=None, description="from a scoring system; else computed at policy choice")
 
 
@@ -53,34 +70,30 @@ class DemoClock(Strict):
     Recorded in the case at start, so changing it never affects running cases. Production cases have none.
     """
 
-    seconds_per_day: float = Field(default=86400.0, gt=0)
-    starts_at: datetime | None = None
+    seconds_per_day: float = Field(default=86400.0, ge=0.01, le=86400.0)
+    starts_at: Instant | None = None
 
-    @field_validator("starts_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("starts_at must include a time zone offset")
-        return value
+
+InvoiceId = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_ID, pattern=r"^[^\s/]+$", description="no spaces or '/'"),
+    AfterValidator(check_text),
+]
+PenaltyRate = Annotated[Decimal, BeforeValidator(decimal_text), Field(ge=0, le=100)]
 
 
 class CaseInput(Strict):
-    invoice_id: str = Field(min_length=1, max_length=200, pattern=r"^[^\s/]+$")
+    invoice_id: InvoiceId
     customer: Customer
-    amount: Decimal = Field(description="amount due, tax included")
-    currency: str = "EUR"
-    issue_date: date
-    due_date: date
-    policy: str | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    clock: DemoClock | None = None
+    amount: Amount = Field(description="amount due, tax included, as a decimal string")
+    currency: Currency = "EUR"
+    issue_date: Day
+    due_date: Day
+    policy: ShortText | None = None
+    metadata: Metadata = Field(default_factory=dict)
+    clock: DemoClock | None = Field(default=None, description="demo workers only: a compressed case clock")
     # the late-payment rate of the terms of sale, annual %; none: the legal default (L441-10)
-    penalty_rate: Decimal | None = Field(default=None, ge=0, le=100)
-
-    @field_validator("currency")
-    @classmethod
-    def _currency(cls, value: str) -> str:
-        return check_currency(value)
+    penalty_rate: PenaltyRate | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "CaseInput":

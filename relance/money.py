@@ -2,15 +2,9 @@
 
 from decimal import Decimal
 
-from babel.numbers import format_currency, get_currency_precision, list_currencies
+from babel.numbers import format_currency
 
-KNOWN_CURRENCIES = frozenset(list_currencies())
-
-
-def check_currency(code: str) -> str:
-    if code not in KNOWN_CURRENCIES:
-        raise ValueError(f"unknown currency {code!r}: expected an ISO 4217 code such as EUR")
-    return code
+from relance.limits import CURRENCY_DECIMALS
 
 
 def check_amount(amount: Decimal, currency: str, *, what: str = "amount") -> Decimal:
@@ -19,7 +13,7 @@ def check_amount(amount: Decimal, currency: str, *, what: str = "amount") -> Dec
         raise ValueError(f"{what} must be a finite number")
     if amount <= 0:
         raise ValueError(f"{what} must be greater than 0, got {amount}")
-    digits = get_currency_precision(currency)
+    digits = CURRENCY_DECIMALS.get(currency, 2)
     exponent = amount.normalize().as_tuple().exponent
     if isinstance(exponent, int) and -exponent > digits:
         raise ValueError(f"{what} {amount} has more than {digits} decimals for {currency}")

@@ -240,14 +240,56 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
+MAX_POLICY_BYTES = 256 * 1024
+MAX_POLICY_DEPTH = 12  # the schema itself nests five levels; deeper is a mistake or an attack
+
+
+def _check_structure(text: str, file: str) -> None:
+    """Refuse what YAML allows but a policy never needs: deep nesting (the composer recurses), anchors and
+    aliases (a few lines can expand to gigabytes), before anything is built from the text."""
+    depth = 0
+    for event in yaml.parse(text):
+        line = event.start_mark.line + 1 if event.start_mark is not None else None
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise PolicyError([Problem(file, "", line, "anchors and aliases (&name, *name) are not allowed")])
+        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            depth += 1
+            if depth > MAX_POLICY_DEPTH:
+                raise PolicyError([Problem(file, "", line, f"nested deeper than {MAX_POLICY_DEPTH} levels")])
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            depth -= 1
+
+
+def _duplicate_keys(node: yaml.Node, file: str) -> list[Problem]:
+    """YAML keeps the last of two equal keys without a word; a policy names each key once."""
+    problems: list[Problem] = []
+    if isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
+        for key, value in node.value:
+            line = key.start_mark.line + 1
+            if key.value in first:
+                message = f"key {key.value!r} appears twice (first on line {first[key.value]})"
+                problems.append(Problem(file, str(key.value), line, message))
+            else:
+                first[key.value] = line
+            problems.extend(_duplicate_keys(value, file))
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            problems.extend(_duplicate_keys(item, file))
+    return problems
+
+
 def parse_policy(text: str, file: str, template_dir: Path | None = None) -> Policy:
     try:
+        _check_structure(text, file)
         tree = yaml.compose(text)
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         raise PolicyError([Problem(file, "", line, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from exc
+    if tree is not None and (duplicates := _duplicate_keys(tree, file)):
+        raise PolicyError(duplicates)
     if not isinstance(data, dict):
         raise PolicyError([Problem(file, "", 1, "a policy is a YAML mapping (name, version, steps, ...)")])
     try:
@@ -301,7 +343,25 @@ def missing_templates(policy: Policy, template_dir: Path) -> list[tuple[str, str
 
 
 def load_policy(path: Path, template_dir: Path | None = None) -> Policy:
-    return parse_policy(path.read_text(encoding="utf-8"), str(path), template_dir)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PolicyError([Problem(str(path), "", None, f"cannot be read: {exc.strerror}")]) from exc
+    if len(data) > MAX_POLICY_BYTES:
+        raise PolicyError(
+            [Problem(str(path), "", None, f"{len(data):,} bytes; a policy is at most {MAX_POLICY_BYTES:,}")]
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        message = f"not UTF-8 text (byte 0x{data[exc.start]:02X}): save the policy as UTF-8"
+        raise PolicyError([Problem(str(path), "", line, message)]) from exc
+    if "\x00" in text:
+        raise PolicyError(
+            [Problem(str(path), "", None, "not a text file (it holds NUL bytes): save the policy as UTF-8")]
+        )
+    return parse_policy(text, str(path), template_dir)
 
 
 def load_policies(directory: Path, template_dir: Path | None = None) -> dict[str, Policy]:

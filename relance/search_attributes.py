@@ -4,13 +4,19 @@ The workflow upserts them whenever they change; `relance setup` registers them o
 worker refuses to start where they are missing (an unregistered attribute would fail every case's task).
 """
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+    ListSearchAttributesResponse,
+)
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
+from temporalio.service import RPCError, RPCStatusCode
 
 INVOICE_ID = SearchAttributeKey.for_keyword("InvoiceId")
 CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
@@ -72,9 +78,28 @@ def attribute_types() -> dict[str, "IndexedValueType.ValueType"]:
     return {key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in CASE_ATTRIBUTES}
 
 
-async def missing_attributes(client: Client, namespace: str) -> list[str]:
-    """The case attributes the namespace lacks or holds with another type, as `Name (Type)`."""
-    listed = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
+CANNOT_LIST = (
+    "this server cannot list search attributes (the time-skipping test server, for one), so the case "
+    "attributes were not checked"
+)
+
+
+async def _listed(client: Client, namespace: str) -> ListSearchAttributesResponse | None:
+    """The namespace's attributes, or None from a server without the operator API's list call."""
+    try:
+        return await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
+    except RPCError as err:
+        if err.status == RPCStatusCode.UNIMPLEMENTED:
+            return None
+        raise
+
+
+async def missing_attributes(client: Client, namespace: str) -> list[str] | None:
+    """The case attributes the namespace lacks or holds with another type, as `Name (Type)`; None when the
+    server cannot say."""
+    listed = await _listed(client, namespace)
+    if listed is None:
+        return None
     known = {**listed.system_attributes, **listed.custom_attributes}
     return [
         f"{name} ({IndexedValueType.Name(kind).removeprefix('INDEXED_VALUE_TYPE_').title()})"
@@ -83,10 +108,28 @@ async def missing_attributes(client: Client, namespace: str) -> list[str]:
     ]
 
 
-async def register_attributes(client: Client, namespace: str) -> list[str]:
-    """Add the case attributes the namespace lacks; the names added (none when all were there)."""
-    listed = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
+@dataclass(frozen=True)
+class Registration:
+    added: list[str]  # the names added (none when all were there)
+    listed: bool  # False: the server cannot list attributes, so their types were not checked
+
+
+async def register_attributes(client: Client, namespace: str) -> Registration:
+    """Add the case attributes the namespace lacks."""
+    listed = await _listed(client, namespace)
     wanted = attribute_types()
+    if listed is None:  # add each one; the server says which it already had
+        added = []
+        for name, kind in wanted.items():
+            try:
+                await client.operator_service.add_search_attributes(
+                    AddSearchAttributesRequest(namespace=namespace, search_attributes={name: kind})
+                )
+                added.append(name)
+            except RPCError as err:
+                if err.status != RPCStatusCode.ALREADY_EXISTS:
+                    raise
+        return Registration(sorted(added), listed=False)
     conflicting = [
         name
         for name, kind in wanted.items()
@@ -99,4 +142,4 @@ async def register_attributes(client: Client, namespace: str) -> list[str]:
         await client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(namespace=namespace, search_attributes=to_add)
         )
-    return sorted(to_add)
+    return Registration(sorted(to_add), listed=True)

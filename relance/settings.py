@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     rates_file: Path = Field(Path("rates/france.yaml"), validation_alias=_env("RELANCE_RATES_FILE"))
     documents_dir: Path = Field(Path("var/documents"), validation_alias=_env("RELANCE_DOCUMENTS_DIR"))
     letter_outbox_dir: Path = Field(Path("var/letters"), validation_alias=_env("RELANCE_LETTER_OUTBOX_DIR"))
+    # Demo clocks (a case day in seconds, a shifted start) run only on a worker started for demos:
+    # in production a data feed must never be able to fast-forward dunning.
+    demo_mode: bool = Field(False, validation_alias=_env("RELANCE_DEMO_MODE"))
 
     @property
     def template_dir(self) -> Path:

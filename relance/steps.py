@@ -22,6 +22,9 @@ RECORD_CASE = "record_case"
 SEND_FORMAL_NOTICE = "send_formal_notice"
 PREPARE_COURT_DOSSIER = "prepare_court_dossier"
 HAND_OFF_TO_AGENCY = "hand_off_to_agency"
+RECORD_REFUSED_START = "record_refused_start"
+# What the policy activity refuses about a new case itself (the worker's settings decide, not the case).
+REFUSED_AT_START = ("DemoClockRefused",)
 
 # What reaches a debtor is retried for as long as a provider outage lasts (each attempt re-checks the
 # balance and the sending window); a refusal or a broken template is not. The same for a case sending
@@ -86,6 +89,15 @@ class StepResult(BaseModel):
     route: str | None = None  # court steps: injonction_de_payer or small_claims
     court: str | None = None
     error_type: str | None = None  # a failed step: the error's type (e.g. DeliveryRefused: the address is bad)
+
+
+class RefusedStart(BaseModel):
+    """A start the case refused: kept in the ledger's rejected inputs (ids and payload already bounded)."""
+
+    workflow_id: str
+    invoice_id: str | None
+    reason: str
+    payload: str
 
 
 class LedgerEntry(BaseModel):

@@ -17,7 +17,7 @@ from activities.legal_escalation import LegalEscalation
 from activities.letter_delivery import PrintOutbox
 from activities.policy_resolution import PolicyResolution
 from relance.db import engine_for
-from relance.search_attributes import missing_attributes
+from relance.search_attributes import CANNOT_LIST, missing_attributes
 from relance.settings import Settings
 from starter.connect import connect
 from workflows import CustomerAccount, InvoiceCollection
@@ -42,7 +42,7 @@ def build_worker(
     """`cache_workflows=False` gives up sticky execution (a drill's worker that is about to be stopped)."""
     engine = engine_for(settings.database_url)
     contact = DebtorContact(client, settings, email_backend(settings), engine)
-    policies = PolicyResolution(settings.policy_dir, settings.template_dir, engine)
+    policies = PolicyResolution(settings.policy_dir, settings.template_dir, engine, demo_clocks=settings.demo_mode)
     ledger = LedgerWriter(engine)
     legal = LegalEscalation(client, settings, PrintOutbox(settings.letter_outbox_dir), engine)
     voice = CustomerVoice(client, contact, task_queue or settings.task_queue)
@@ -56,6 +56,7 @@ def build_worker(
             contact.send_email,
             contact.create_phone_task,
             ledger.record_case,
+            ledger.record_refused_start,
             legal.send_formal_notice,
             legal.prepare_court_dossier,
             legal.hand_off_to_agency,
@@ -73,8 +74,11 @@ def build_worker(
 async def run_worker(settings: Settings) -> None:
     """Poll until SIGTERM or SIGINT, then stop taking work and let running activities finish."""
     client = await connect(settings)
+    log = logging.getLogger("relance")
     missing = await missing_attributes(client, settings.temporal_namespace)
-    if missing:
+    if missing is None:
+        log.warning("%s: if cases fail to set them, run `relance setup` against this server once", CANNOT_LIST)
+    elif missing:
         raise WorkerConfigError(
             f"namespace {settings.temporal_namespace} lacks the case search attributes {', '.join(missing)}: "
             "run `relance setup` first"
@@ -84,7 +88,6 @@ async def run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    log = logging.getLogger("relance")
     async with worker:
         log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
         await stop.wait()

@@ -5,11 +5,9 @@ exists (same invoice id, running or closed) is left as it is and reported.
 """
 
 import asyncio
-import csv
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +15,17 @@ from pydantic import ValidationError
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
 from relance.errors import explain
 from relance.invoice import CaseInput, DemoClock
+from relance.limits import bounded, check_text, excerpt
 from relance.money import format_money
 from relance.policy import NoPolicy, Policy, select_policy
+from starter.import_files import ImportFileError, RawRow, csv_rows, decode, json_rows
 from workflows import InvoiceCollection
+
+__all__ = ["ImportFileError", "ImportReport", "ParsedFile", "RowError", "check_policies", "parse_file", "start_cases"]
 
 CSV_COLUMNS = {
     "invoice_id": ("invoice_id",),
@@ -61,25 +64,24 @@ REQUIRED_CSV = [
 ]
 
 
-class ImportFileError(Exception):
-    """The file as a whole cannot be read (format, header); nothing was started."""
-
-
 @dataclass(frozen=True)
 class RowError:
     line: int
     invoice_id: str | None
     reason: str
+    item: int | None = None  # JSON files: the invoice's place in the list
 
     def __str__(self) -> str:
         who = f" ({self.invoice_id})" if self.invoice_id else ""
-        return f"line {self.line}{who}: {self.reason}"
+        item = f", invoice {self.item}" if self.item is not None else ""
+        return f"line {self.line}{item}{who}: {self.reason}"
 
 
 @dataclass
 class ParsedFile:
-    cases: list[tuple[int, CaseInput]] = field(default_factory=list)
+    cases: list[tuple[int, CaseInput]] = field(default_factory=list)  # (line, case)
     errors: list[RowError] = field(default_factory=list)
+    encoding: str = "utf-8"
 
 
 @dataclass
@@ -89,30 +91,33 @@ class ImportReport:
     errors: list[RowError] = field(default_factory=list)
 
 
+SPACES = str.maketrans("", "", " \u00a0\u202f")  # French exports group thousands with (no-break) spaces
+
+
 def _amount(text: str) -> str:
-    """Accept 1250.50 and the French 1250,50; refuse thousands separators, which are ambiguous."""
-    cleaned = text.replace("\u00a0", "").replace(" ", "")
+    """Accept 1250.50, the French 1250,50 and 1 250,50; refuse 1,250.50, which is ambiguous."""
+    cleaned = text.translate(SPACES)
     if "," in cleaned and "." in cleaned:
-        raise ValueError(f"amount {text!r} mixes ',' and '.'; write it as 1250.50")
-    cleaned = cleaned.replace(",", ".")
-    try:
-        Decimal(cleaned)
-    except InvalidOperation:
-        raise ValueError(f"amount {text!r} is not a number") from None
-    return cleaned
+        raise ValueError(f"amount {bounded(text, 40)!r} mixes ',' and '.'; write it as 1250.50")
+    return cleaned.replace(",", ".")
 
 
 def _nest(row: dict[str, str]) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for column, raw in row.items():
-        value = (raw or "").strip()
-        if column not in CSV_COLUMNS or value == "":
+        value = raw.strip()
+        if value == "":
             continue
         parsed: Any = value
         if column == "amount":
             parsed = _amount(value)
         elif column == "metadata":
-            parsed = json.loads(value)
+            try:
+                parsed = json.loads(value)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"metadata is not valid JSON: {err.msg}") from None
+            except RecursionError:
+                raise ValueError("metadata is nested too deeply") from None
         target = data
         *parents, leaf = CSV_COLUMNS[column]
         for part in parents:
@@ -121,80 +126,75 @@ def _nest(row: dict[str, str]) -> dict[str, Any]:
     return data
 
 
-def _reason(err: Exception) -> str:
-    if isinstance(err, ValidationError):
-        return explain(err)
-    if isinstance(err, json.JSONDecodeError):
-        return f"metadata is not valid JSON: {err.msg}"
-    return str(err)
-
-
-def _rows_from_csv(text: str) -> Iterable[tuple[int, dict[str, Any] | Exception]]:
-    first = text.splitlines()[0] if text.strip() else ""
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.DictReader(text.splitlines(keepends=True), delimiter=delimiter)
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    reader.fieldnames = header
+def _csv_fields(text: str) -> list[RawRow]:
+    header, rows = csv_rows(text)
     missing = [c for c in REQUIRED_CSV if c not in header]
     if missing:
         raise ImportFileError(f"CSV header lacks required columns: {', '.join(missing)}")
-    unknown = [c for c in header if c not in CSV_COLUMNS]
+    unknown = [bounded(c, 40) for c in header if c not in CSV_COLUMNS]
     if unknown:
         raise ImportFileError(f"CSV header has unknown columns: {', '.join(unknown)} (known: {', '.join(CSV_COLUMNS)})")
-    for row in reader:
-        line = reader.line_num
-        if None in row:
-            yield line, ValueError(f"{len(header) + len(row[None])} cells for {len(header)} columns")
-            continue
-        if not any((v or "").strip() for v in row.values()):
+    nested = []
+    for row in rows:
+        if row.fields is None:
+            nested.append(row)
             continue
         try:
-            yield line, _nest(row)
-        except (ValueError, json.JSONDecodeError) as err:
-            yield line, err
+            nested.append(RawRow(row.line, fields=_nest(row.fields)))
+        except ValueError as err:
+            nested.append(RawRow(row.line, problem=str(err)))
+    return nested
 
 
-def _rows_from_json(text: str) -> Iterable[tuple[int, dict[str, Any] | Exception]]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ImportFileError(f"not valid JSON at line {err.lineno}: {err.msg}") from err
-    items = data.get("invoices") if isinstance(data, dict) else data
-    if not isinstance(items, list):
-        raise ImportFileError("JSON must be a list of invoices, or an object with an 'invoices' list")
-    for number, item in enumerate(items, start=1):
-        yield number, item if isinstance(item, dict) else ValueError("an invoice must be a JSON object")
-
-
-def parse_file(path: Path, *, clock: DemoClock | None = None) -> ParsedFile:
-    text = path.read_text(encoding="utf-8-sig")
+def parse_file(path: Path, *, clock: DemoClock | None = None, encoding: str | None = None) -> ParsedFile:
+    """Every row of the file as a case, or as an error naming its line; a file that is not usable raises."""
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        rows = _rows_from_csv(text)
-    elif suffix == ".json":
-        rows = _rows_from_json(text)
-    else:
+    if suffix not in (".csv", ".json"):
         raise ImportFileError(f"{path.name}: expected a .csv or .json file")
-    parsed = ParsedFile()
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ImportFileError(f"{path.name} cannot be read: {err.strerror}") from None
+    text, used = decode(data, encoding)
+    rows = _csv_fields(text) if suffix == ".csv" else json_rows(text)
+    parsed = ParsedFile(encoding=used)
     seen: dict[str, int] = {}
-    for line, row in rows:
-        if isinstance(row, Exception):
-            parsed.errors.append(RowError(line, None, _reason(row)))
+    for row in rows:
+        if row.fields is None:
+            parsed.errors.append(RowError(row.line, None, row.problem or "unreadable row", row.item))
             continue
-        invoice_id = row.get("invoice_id") if isinstance(row.get("invoice_id"), str) else None
+        fields = row.fields
+        raw_id = fields.get("invoice_id")
+        invoice_id = shown_id(raw_id) if isinstance(raw_id, str) else None
+        if "clock" in fields:
+            reason = "clock: a demo clock cannot come from a file (relance import --seconds-per-day, demo workers only)"
+            parsed.errors.append(RowError(row.line, invoice_id, reason, row.item))
+            continue
         if clock is not None:
-            row = {**row, "clock": clock.model_dump(mode="json")}
+            fields = {**fields, "clock": clock.model_dump(mode="json")}
         try:
-            case = CaseInput.model_validate(row)
+            case = CaseInput.model_validate(fields)
         except ValidationError as err:
-            parsed.errors.append(RowError(line, invoice_id, _reason(err)))
+            parsed.errors.append(RowError(row.line, invoice_id, bounded(explain(err)), row.item))
+            continue
+        except RecursionError:
+            parsed.errors.append(RowError(row.line, invoice_id, "the row is nested too deeply", row.item))
             continue
         if case.invoice_id in seen:
-            parsed.errors.append(RowError(line, case.invoice_id, f"invoice_id repeats line {seen[case.invoice_id]}"))
+            reason = f"invoice_id {case.invoice_id} repeats line {seen[case.invoice_id]}; this row is left out"
+            parsed.errors.append(RowError(row.line, case.invoice_id, reason, row.item))
             continue
-        seen[case.invoice_id] = line
-        parsed.cases.append((line, case))
+        seen[case.invoice_id] = row.line
+        parsed.cases.append((row.line, case))
     return parsed
+
+
+def shown_id(value: str) -> str:
+    """An invoice id as a refused row carried it, safe to print: bounded, control characters escaped."""
+    try:
+        return bounded(check_text(value), 60)
+    except ValueError:
+        return excerpt(value)[:60]
 
 
 def check_policies(parsed: ParsedFile, policies: dict[str, Policy]) -> None:
@@ -217,7 +217,7 @@ def summary_for(case: CaseInput) -> str:
 async def start_case(client: Client, case: CaseInput, task_queue: str) -> WorkflowHandle[Any, Any]:
     return await client.start_workflow(
         InvoiceCollection.run,
-        args=[case, None],
+        case,
         id=case.workflow_id,
         task_queue=task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -236,16 +236,18 @@ async def start_cases(
     report = ImportReport(errors=list(parsed.errors))
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(case: CaseInput) -> None:
+    async def one(line: int, case: CaseInput) -> None:
         async with gate:
             try:
                 await start_case(client, case, task_queue)
                 report.started.append(case.invoice_id)
             except WorkflowAlreadyStartedError:
                 report.existing.append(case.invoice_id)
+            except RPCError as err:  # the server refused this one start; the others go on
+                report.errors.append(RowError(line, case.invoice_id, f"not started: {bounded(err.message)}"))
             if on_progress is not None:
                 on_progress()
 
-    await asyncio.gather(*(one(case) for _, case in parsed.cases))
+    await asyncio.gather(*(one(line, case) for line, case in parsed.cases))
     report.errors.sort(key=lambda e: e.line)
     return report

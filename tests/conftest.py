@@ -68,6 +68,7 @@ def settings(tmp_path: Path) -> Settings:
         rates_file=ROOT / "rates" / "france.yaml",
         documents_dir=tmp_path / "documents",
         letter_outbox_dir=tmp_path / "letters",
+        demo_mode=True,  # test cases start on a shifted clock (starts_at) so that their dates are exact
     )
 
 

@@ -119,6 +119,7 @@ async def main(tag: str) -> None:
             documents_dir=Path(scratch) / "documents",
             letter_outbox_dir=Path(scratch) / "letters",
             rates_file=ROOT / "rates" / "france.yaml",
+            demo_mode=True,
         )
         async with (
             time_skipping_server() as env,

@@ -51,6 +51,7 @@ def ops_env(dev_server: str, tmp_path: Path) -> Iterator[dict[str, str]]:
         "RELANCE_DATABASE_URL": f"sqlite:///{tmp_path / 'relance.db'}",
         "RELANCE_OUTBOX_DIR": str(tmp_path / "outbox"),
         "RELANCE_POLICY_DIR": str(ROOT / "policies"),
+        "RELANCE_DEMO_MODE": "1",  # the cases run on a compressed clock
         "COLUMNS": "200",
     }
     with open(tmp_path / "worker.log", "w") as log_file:
@@ -114,12 +115,15 @@ async def test_import_run_and_operate_cases_from_the_command_line(ops_env, tmp_p
 
     nothing = relance(ops_env, "pay", f"F-1002-{stamp}", "0", "--reference", "X")
     assert nothing.returncode == 1
-    assert "payment amount must be greater than 0, got 0" in nothing.stderr
+    assert "payment_received: amount: must be greater than 0, got 0" in nothing.stderr  # refused before sending
+    future = relance(ops_env, "pay", f"F-1002-{stamp}", "5", "--reference", "X", "--on", "2099-01-01")
+    assert future.returncode == 1
+    assert "paid_on 2099-01-01 is in the future" in future.stderr
     unknown = relance(ops_env, "pay", "NOPE-404", "5", "--reference", "X")
     assert unknown.returncode == 2
     assert "no case for invoice NOPE-404" in unknown.stderr
     assert rejected_inputs(ops_env) == [
-        ("ops_action", f"F-1002-{stamp}", "payment_received", None, "payment amount must be greater than 0, got 0"),
+        ("ops_action", f"F-1002-{stamp}", "payment_received", None, "paid_on 2099-01-01 is in the future"),
         ("ops_action", "NOPE-404", "payment_received", None, "no case for invoice NOPE-404"),
     ]
 
@@ -200,11 +204,11 @@ async def test_a_broken_row_is_reported_by_line_and_the_others_start(ops_env, tm
     broken.write_text("\n".join(rows) + "\n", encoding="utf-8")
     result = relance(ops_env, "import", str(broken))
     assert result.returncode == 1
-    assert "line 3 (F-1002-BAD): amount must be greater than 0, got -640.00" in result.stderr
+    assert "line 3 (F-1002-BAD): amount: must be greater than 0, got -640.00" in result.stderr
     assert (
         "line 5 (F-1004-BAD): customer.email: value is not a valid email address: An email address must have an @-sign."
     ) in result.stderr
-    assert "line 10 (F-1001-BAD): invoice_id repeats line 2" in result.stderr
+    assert "line 10 (F-1001-BAD): invoice_id F-1001-BAD repeats line 2; this row is left out" in result.stderr
     assert "started 6, already existing 0 (left unchanged), rejected 3" in result.stdout
     assert [(source, invoice_id, line) for source, invoice_id, _, line, _ in rejected_inputs(ops_env)] == [
         ("import", "F-1002-BAD", 3),

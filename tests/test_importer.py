@@ -49,15 +49,16 @@ ROW_ERRORS = [
     ),
     (
         "B-1;C1;X;business;a@d.example;1 rue X;75001;Paris;France;10;2026-04-01;2026-04-30",
-        "line 2 (B-1): customer.address.country: String should match pattern '^[A-Z]{2}$'",
+        "line 2 (B-1): customer.address.country: unknown country 'France': "
+        "expected an ISO 3166 alpha-2 code, such as FR",
     ),
     (
         "B-1;C1;X;business;a@d.example;1 rue X;75001;Paris;FR;dix;2026-04-01;2026-04-30",
-        "line 2: amount 'dix' is not a number",
+        "line 2 (B-1): amount: 'dix' is not an amount: write digits with an optional \".\" and up to 4 decimals",
     ),
     (
         "B-1;C1;X;business;a@d.example;1 rue X;75001;Paris;FR;10;2026-02-30;2026-04-30",
-        "line 2 (B-1): issue_date: Input should be a valid date or datetime, day value is outside expected range",
+        "line 2 (B-1): issue_date: '2026-02-30' is not a date: day is out of range for month",
     ),
     (
         "B-1;C1;X;business;a@d.example;1 rue X;75001;Paris;FR;10;2026-04-01;2026-04-30;extra",
@@ -104,8 +105,14 @@ def test_json_list_with_metadata_and_a_bad_item(tmp_path):
     parsed = parse_file(write(tmp_path, "i.json", json.dumps({"invoices": [good, bad, "oops"]})))
     assert [(line, c.metadata) for line, c in parsed.cases] == [(1, {"po": "77"})]
     assert [str(e) for e in parsed.errors] == [
-        "line 2 (J-2): amount 99.999 has more than 2 decimals for EUR",
-        "line 3: an invoice must be a JSON object",
+        "line 1, invoice 2 (J-2): amount 99.999 has more than 2 decimals for EUR",
+        "line 1, invoice 3: an invoice must be a JSON object, got str",
+    ]
+    # written one field a line, as exports usually are: each invoice is named by the line its object opens on
+    parsed = parse_file(write(tmp_path, "p.json", json.dumps({"source": "erp", "invoices": [good, bad]}, indent=2)))
+    assert [line for line, _ in parsed.cases] == [4]
+    assert [str(e) for e in parsed.errors] == [
+        "line 25, invoice 2 (J-2): amount 99.999 has more than 2 decimals for EUR"
     ]
     with pytest.raises(ImportFileError, match="not valid JSON at line 1"):
         parse_file(write(tmp_path, "b.json", "{nope"))

@@ -4,6 +4,8 @@ A change that breaks this would break cases already running in production: guard
 `workflow.patched(...)` and record new histories, keeping the old ones.
 """
 
+import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,15 @@ def test_histories_of_every_generation_are_present():
     assert [p.stem for p in HISTORIES] == expected
 
 
+def recorded_workflow_id(text: str) -> str:
+    """The id the workflow ran under (cases check theirs): invoice-<invoice_id> or customer-<customer_id>."""
+    started = json.loads(text)["events"][0]["workflowExecutionStartedEventAttributes"]
+    first = json.loads(base64.b64decode(started["input"]["payloads"][0]["data"]))
+    if started["workflowType"]["name"] == "CustomerAccount":
+        return f"customer-{first}"
+    return f"invoice-{first['invoice_id']}"
+
+
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_history_replays_on_current_code(path: Path):
     replayer = Replayer(
@@ -38,6 +49,7 @@ async def test_history_replays_on_current_code(path: Path):
         data_converter=pydantic_data_converter,
         workflow_runner=workflow_runner(),
     )
-    history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
+    text = path.read_text(encoding="utf-8")
+    history = WorkflowHistory.from_json(recorded_workflow_id(text), text)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, result.replay_failure

@@ -36,6 +36,7 @@ def settings(tmp_path: Path, endpoint: RecordingEndpoint) -> Settings:
         sendgrid_api_host=endpoint.url,
         email_from="relances@vendor.example",
         creditor_name="Vendor SAS",
+        demo_mode=True,  # cases start on a shifted clock
     )
 
 

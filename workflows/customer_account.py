@@ -6,13 +6,16 @@ what became of its step. It also holds, excludes or releases every open case of 
 spreads a payment that names no invoice over the oldest balances first.
 """
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from temporalio import workflow
+from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
-from workflows.ops_handlers import parse_action, register_ops_actions
+from workflows.ops_handlers import parse_action, parse_payload, raw_excerpt, register_ops_actions, shown_name
 
 with workflow.unsafe.imports_passed_through():
     from relance.account import (
@@ -35,10 +38,13 @@ with workflow.unsafe.imports_passed_through():
         ReleaseCustomer,
         UnallocatedPayment,
         allocate_oldest_first,
+        read_account_start,
     )
     from relance.case import Rejected
+    from relance.limits import bounded, excerpt
     from relance.steps import STEP_RETRY, StepResult
 
+M = TypeVar("M", bound=BaseModel)
 GATHER = timedelta(seconds=5)  # case time: steps due at the same slot reach the account within it
 # Real time, for demo clocks that run a day in seconds: their sending window lasts about a second, so
 # they gather only what reached the account together (best effort: the window matters more).
@@ -46,13 +52,25 @@ GATHER_FLOOR = timedelta(milliseconds=20)
 
 
 class CustomerAccount:
+    """Started by its customer's first case with `[customer_id]`; carries its state across continue-as-new."""
+
     @workflow.init
-    def __init__(self, customer_id: str, carried: AccountState | None = None) -> None:
-        self.state = carried or AccountState(customer_id=customer_id)
+    def __init__(self, *args: Any) -> None:
+        info = workflow.info()
+        self._refusal: str | None = None
+        try:
+            self.state = read_account_start(
+                args, workflow_id=info.workflow_id, continued=info.continued_run_id is not None
+            )
+        except Rejected as err:
+            self._refusal = str(err)
 
     @workflow.run
-    async def run(self, customer_id: str, carried: AccountState | None = None) -> None:
+    async def run(self, *args: Any) -> None:
+        if self._refusal is not None:
+            raise ApplicationError(f"account refused: {self._refusal}", type="InvalidAccount", non_retryable=True)
         state = self.state
+        customer_id = state.customer_id
         while True:
             self._show_details()
             await workflow.wait_condition(
@@ -117,18 +135,53 @@ class CustomerAccount:
 
     # ---- what cases report ---------------------------------------------------------------------------
 
+    def _read(self, model: type[M], name: str, args: Sequence[Any]) -> M | None:
+        """A signal's payload, or None once its refusal is recorded (a refused account takes nothing)."""
+        if self._refusal is not None:
+            return None
+        try:
+            return parse_payload(model, args)
+        except Rejected as err:
+            self.state.record(
+                self._now(), "rejected", f"{name} rejected: {bounded(str(err), 500)}", payload=excerpt(args)
+            )
+            return None
+
+    @workflow.signal(dynamic=True)
+    def unknown_signal(self, name: str, args: Sequence[RawValue]) -> None:
+        if self._refusal is None:
+            detail = f"{shown_name(name)} rejected: unknown signal"
+            self.state.record(self._now(), "rejected", detail, payload=raw_excerpt(args))
+
+    @workflow.update(dynamic=True)
+    async def unknown_update(self, name: str, args: Sequence[RawValue]) -> None:
+        raise ApplicationError(f"unknown update {shown_name(name)!r}", type="Rejected", non_retryable=True)
+
+    @unknown_update.validator
+    def _validate_unknown_update(self, name: str, args: Sequence[RawValue]) -> None:
+        known = ", ".join(a.name for a in ACCOUNT_ACTIONS)
+        raise Rejected(f"unknown action {shown_name(name)!r}; known: {known}")
+
     @workflow.signal(name="case_opened")
-    async def case_opened(self, opened: CaseOpened) -> None:
+    async def case_opened(self, *args: Any) -> None:
+        opened = self._read(CaseOpened, "case_opened", args)
+        if opened is None:
+            return
         self.state.cases[opened.case_id] = opened
         if self.state.hold is not None:  # a case that starts during a hold is held too
             await self._tell(opened.case_id, "customer_hold", self._hold_payload())
 
     @workflow.signal(name="case_closed")
-    def case_closed(self, closed: CaseClosed) -> None:
-        self.state.cases.pop(closed.case_id, None)
+    def case_closed(self, *args: Any) -> None:
+        closed = self._read(CaseClosed, "case_closed", args)
+        if closed is not None:
+            self.state.cases.pop(closed.case_id, None)
 
     @workflow.signal(name="message_due")
-    async def message_due(self, due: MessageDue) -> None:
+    async def message_due(self, *args: Any) -> None:
+        due = self._read(MessageDue, "message_due", args)
+        if due is None:
+            return
         key = due.request.idempotency_key
         if key in self.state.answered:  # a case asking again after a restart gets the same answer
             outcome = MessageOutcome(step_id=due.request.step_id, result=self.state.answered[key])
@@ -139,12 +192,14 @@ class CustomerAccount:
 
     # ---- customer-level actions (updates and signals: see workflows/ops_handlers.py) -----------------
 
-    def _validate(self, action_type: type[Action], payload: Any) -> None:
-        self._check(parse_action(action_type, payload))
+    def _validate(self, action_type: type[Action], args: Sequence[Any]) -> None:
+        if self._refusal is not None:
+            raise Rejected(f"the account was refused at start: {self._refusal}")
+        self._check(parse_action(action_type, args))
 
-    async def _on_update(self, action_type: type[Action], payload: Any) -> dict[str, Any]:
-        action = parse_action(action_type, payload)
+    async def _on_update(self, action_type: type[Action], args: Sequence[Any]) -> dict[str, Any]:
         try:
+            action = parse_action(action_type, args)
             self._check(action)
         except Rejected as err:
             raise ApplicationError(str(err), type="Rejected", non_retryable=True) from None
@@ -152,12 +207,16 @@ class CustomerAccount:
         self._show_details()
         return result
 
-    async def _on_signal(self, action_type: type[Action], payload: Any) -> None:
+    async def _on_signal(self, action_type: type[Action], args: Sequence[Any]) -> None:
+        if self._refusal is not None:
+            return
         try:
-            action = parse_action(action_type, payload)
+            action = parse_action(action_type, args)
             self._check(action)
         except Rejected as err:
-            self.state.record(self._now(), "rejected", f"{action_type.name} rejected: {err}")
+            self.state.record(
+                self._now(), "rejected", f"{action_type.name} rejected: {bounded(str(err), 500)}", payload=excerpt(args)
+            )
             return
         await self._apply(action)
 
@@ -258,7 +317,11 @@ class CustomerAccount:
     # ---- reading -------------------------------------------------------------------------------------
 
     @workflow.query(name="account")
-    def account(self) -> AccountState:
+    def account(self, *args: Any) -> AccountState:
+        if self._refusal is not None:
+            raise Rejected(f"the account was refused at start: {self._refusal}")
+        if args:
+            raise Rejected(f"the account query takes no argument, got {len(args)}")
         return self.state
 
     def _summary(self) -> dict[str, Any]:

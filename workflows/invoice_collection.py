@@ -7,31 +7,43 @@ Ops actions arrive as updates (validated, answering the new status) or as signal
 """
 
 import asyncio
-from datetime import date, datetime, timedelta
-from typing import Any
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, NoReturn
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
-from workflows.ops_handlers import parse_action, register_ops_actions
+from workflows.ops_handlers import (
+    parse_action,
+    parse_payload,
+    raw_excerpt,
+    register_ops_actions,
+    shown_name,
+    single_payload,
+)
 
 with workflow.unsafe.imports_passed_through():
     from relance.account import (
         REPORT_TO_CUSTOMER,
         CaseClosed,
         CaseOpened,
+        CustomerHoldNotice,
+        CustomerReleaseNotice,
         CustomerReport,
         MessageDue,
         MessageOutcome,
     )
     from relance.actions import OPS_ACTIONS, Action, ReapplyPolicy
     from relance.calendar import local_day, next_send_slot, slot_on_or_after_day, start_of_day, window_closes
-    from relance.case import CaseState, CaseStatus, Hold, NextEvent, Outcome, Rejected, StepRecord
+    from relance.case import CaseState, CaseStatus, Hold, NextEvent, Outcome, Rejected, SeenAt, StepRecord
     from relance.case_legal import AgencyFile, CourtProceeding, FormalNotice, court_for, waiting_reason
+    from relance.case_start import RunOptions, StartRefused, read_start
     from relance.clock import CaseClock
     from relance.invoice import CaseInput
+    from relance.limits import excerpt
     from relance.policy import AFTER_FORMAL_NOTICE, LEGAL_ACTIONS, Policy, Step, StepAction
     from relance.schedule import plan_steps
     from relance.search_attributes import case_attributes
@@ -40,6 +52,8 @@ with workflow.unsafe.imports_passed_through():
         HAND_OFF_TO_AGENCY,
         PREPARE_COURT_DOSSIER,
         RECORD_CASE,
+        RECORD_REFUSED_START,
+        REFUSED_AT_START,
         RESOLVE_POLICY,
         SEND_EMAIL,
         SEND_FORMAL_NOTICE,
@@ -48,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
         LedgerEntry,
         LedgerUpdate,
         LegalStepRequest,
+        RefusedStart,
         StepRequest,
         StepResult,
     )
@@ -62,28 +77,36 @@ ACTIVITY_FOR_ACTION = {
 EMAIL_UNREACHABLE_TEMPLATE = "email_unreachable"  # the phone task that replaces an e-mail that cannot arrive
 LIMITATION_WARNING_TEMPLATE = "limitation_warning"  # the task that tells a person to interrupt limitation
 
-POLICY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5), non_retryable_error_types=["NoPolicy"])
+POLICY_RETRY = RetryPolicy(
+    maximum_interval=timedelta(minutes=5), non_retryable_error_types=["NoPolicy", *REFUSED_AT_START]
+)
 LEDGER_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+# A refused start still fails promptly when the ledger is down: the refusal is in the failure itself too.
+REFUSAL_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=5)
 ASK_ACCOUNT_AGAIN_AFTER = timedelta(hours=1)  # a message step handed to the account that got no answer
 MAX_GROUPING_SPEED = 600.0  # a demo clock faster than a day in 2.4 minutes sends its messages itself
 
 
-class RunOptions(BaseModel):
-    """Carried across continue-as-new; a fresh case needs none."""
-
-    carried: CaseState | None = None
-    continue_as_new_after_events: int = 5000
-
-
 class InvoiceCollection:
+    """Started with one argument, the case JSON (see relance.case_start for the contract)."""
+
     @workflow.init
-    def __init__(self, case: CaseInput, options: RunOptions | None = None) -> None:
-        carried = options.carried if options else None
-        if carried is not None:
-            self.state = carried
+    def __init__(self, *args: Any) -> None:
+        info = workflow.info()
+        self._refusal: str | None = None
+        self._options = RunOptions()
+        try:
+            case, self._options = read_start(
+                args, workflow_id=info.workflow_id, continued=info.continued_run_id is not None
+            )
+        except StartRefused as err:
+            self._refusal = str(err)
         else:
-            clock = CaseClock.anchor(workflow.now(), case.clock)
-            self.state = CaseState.open(case, clock, clock.case_time(workflow.now()))
+            if self._options.carried is not None:
+                self.state = self._options.carried
+            else:
+                clock = CaseClock.anchor(workflow.now(), case.clock)
+                self.state = CaseState.open(case, clock, clock.case_time(workflow.now()))
         self._version = 0
         self._next: NextEvent | None = None
         self._outcomes: dict[str, StepResult] = {}
@@ -92,12 +115,15 @@ class InvoiceCollection:
     # ---- the collection process ------------------------------------------------------------------
 
     @workflow.run
-    async def run(self, case: CaseInput, options: RunOptions | None = None) -> CaseStatus:
-        options = options or RunOptions()
+    async def run(self, *args: Any) -> CaseStatus:
+        if self._refusal is not None:
+            await self._refuse_start(self._refusal, args)
+        options = self._options
         state = self.state
+        case = state.case
         try:
             if state.policy is None:
-                policy = await self._resolve_policy(case)
+                policy = await self._first_policy(case, args)
                 state.policy = policy
                 why = f"; {policy.selected_for}" if policy.selected_for else ""
                 state.record(self.now(), "policy_resolved", f"policy {policy.label} chosen for the case{why}")
@@ -116,14 +142,10 @@ class InvoiceCollection:
                     break
                 if self._history_is_long(options):
                     await workflow.wait_condition(workflow.all_handlers_finished)
-                    workflow.continue_as_new(
-                        args=[
-                            case,
-                            RunOptions(
-                                carried=state, continue_as_new_after_events=options.continue_as_new_after_events
-                            ),
-                        ]
+                    carried = RunOptions(
+                        carried=state, continue_as_new_after_events=options.continue_as_new_after_events
                     )
+                    workflow.continue_as_new(args=[carried])
                 self._next = self._plan_next(commit=True)
                 self._show_details()
                 if self._next is None:
@@ -354,25 +376,43 @@ class InvoiceCollection:
         return result
 
     @workflow.signal(name="message_outcome")
-    def message_outcome(self, outcome: MessageOutcome) -> None:
+    def message_outcome(self, *args: Any) -> None:
+        if self._refusal is not None:
+            return
+        try:
+            outcome = parse_payload(MessageOutcome, args)
+        except Rejected as err:
+            self.state.refuse(self.now(), "message_outcome", str(err), excerpt(list(args)))
+            return
         self._outcomes[outcome.step_id] = outcome.result
 
     @workflow.signal(name="customer_hold")
-    def customer_hold(self, hold: dict[str, Any]) -> None:
-        until = date.fromisoformat(hold["until"]) if hold.get("until") else None
-        kind = hold.get("kind", "hold")
-        self.state.customer_hold = Hold(reason=hold["reason"], since=self.now(), until=until, kind=kind)
-        self.state.record(self.now(), f"customer_{kind}", f"customer account {kind}: {hold['reason']}; chasing paused")
+    def customer_hold(self, *args: Any) -> None:
+        if self._refusal is not None:
+            return
+        try:
+            hold = parse_payload(CustomerHoldNotice, args)
+        except Rejected as err:
+            self.state.refuse(self.now(), "customer_hold", str(err), excerpt(list(args)))
+            return
+        kind = hold.kind
+        self.state.customer_hold = Hold(reason=hold.reason, since=self.now(), until=hold.until, kind=kind)
+        self.state.record(self.now(), f"customer_{kind}", f"customer account {kind}: {hold.reason}; chasing paused")
         self._changed()
 
     @workflow.signal(name="customer_release")
-    def customer_release(self, release: dict[str, Any]) -> None:
+    def customer_release(self, *args: Any) -> None:
+        if self._refusal is not None:
+            return
+        try:
+            release = parse_payload(CustomerReleaseNotice, args)
+        except Rejected as err:
+            self.state.refuse(self.now(), "customer_release", str(err), excerpt(list(args)))
+            return
         if self.state.customer_hold is None:
             return
         self.state.customer_hold = None
-        self.state.record(
-            self.now(), "customer_released", "customer account released: chasing resumes", by=release.get("by")
-        )
+        self.state.record(self.now(), "customer_released", "customer account released: chasing resumes", by=release.by)
         self._changed()
 
     async def _email_unreachable(self, index: int, now: datetime) -> None:
@@ -537,6 +577,40 @@ class InvoiceCollection:
             limitation_date=state.limitation(),
         )
 
+    async def _first_policy(self, case: CaseInput, args: Sequence[Any]) -> Policy:
+        """The policy a new case starts with; a case no policy takes, or a refused clock, is refused."""
+        try:
+            return await self._resolve_policy(case)
+        except ActivityError as err:
+            cause = err.cause
+            refused = isinstance(cause, ApplicationError) and cause.type in ("NoPolicy", *REFUSED_AT_START)
+            if refused and workflow.patched("start-contract-v1"):
+                assert isinstance(cause, ApplicationError)
+                await self._refuse_start(cause.message, args)
+            raise
+
+    async def _refuse_start(self, reason: str, args: Sequence[Any]) -> NoReturn:
+        """Fail the case at once, naming what is wrong, and keep the refusal in the ledger."""
+        first = args[0] if args else None
+        invoice_id = first.get("invoice_id") if isinstance(first, dict) else None
+        refused = RefusedStart(
+            workflow_id=shown_name(workflow.info().workflow_id),
+            invoice_id=shown_name(invoice_id) if isinstance(invoice_id, str) else None,
+            reason=reason,
+            payload=excerpt(list(args)),
+        )
+        try:
+            await workflow.execute_activity(
+                RECORD_REFUSED_START,
+                refused,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=REFUSAL_RETRY,
+                summary="record the refused start",
+            )
+        except ActivityError:
+            workflow.logger.warning("refused start not written to the ledger: %s", reason)
+        raise ApplicationError(f"case refused: {reason}", type="InvalidCase", non_retryable=True)
+
     async def _resolve_policy(self, case: CaseInput) -> Policy:
         return await workflow.execute_activity(
             RESOLVE_POLICY,
@@ -587,10 +661,10 @@ class InvoiceCollection:
         remaining = event.at - self.now()
         if remaining <= timedelta(0):
             return True
-        version = self._version
+        woken = self._woken()
         try:
             await workflow.wait_condition(
-                lambda: self._version != version,
+                woken,
                 timeout=self.state.clock.real_delay(remaining),
                 timeout_summary=f"until {event.kind} {event.id}",
             )
@@ -599,8 +673,13 @@ class InvoiceCollection:
         return False
 
     async def _wait_for_change(self) -> None:
-        version = self._version
-        await workflow.wait_condition(lambda: self._version != version)
+        await workflow.wait_condition(self._woken())
+
+    def _woken(self) -> Callable[[], bool]:
+        """What ends a wait: the case changed, or (since v1 of the start contract) its history grew long,
+        say under a flood of refused signals, so that it continues as new before Temporal's limits."""
+        version, long_history_wakes = self._version, workflow.patched("wake-on-long-history-v1")
+        return lambda: self._version != version or (long_history_wakes and self._history_is_long(self._options))
 
     def _changed(self) -> None:
         self._version += 1
@@ -614,37 +693,34 @@ class InvoiceCollection:
 
     # ---- ops actions -----------------------------------------------------------------------------------
 
-    def _validate(self, action_type: type[Action], payload: Any) -> None:
+    def _validate(self, action_type: type[Action], args: Sequence[Any]) -> None:
         """Update validator: reject before anything is written to history, naming what is wrong."""
+        self._check_started()
         if self.state.closed:
             raise Rejected(f"case is closed ({self.state.outcome})")
-        action = parse_action(action_type, payload)
+        action = parse_action(action_type, args)
         if self.state.policy is not None:
             self.state.check(action, self.now())
 
-    async def _on_update(self, action_type: type[Action], payload: Any) -> CaseStatus:
-        action = parse_action(action_type, payload)
-        await workflow.wait_condition(lambda: self.state.policy is not None)
+    async def _on_update(self, action_type: type[Action], args: Sequence[Any]) -> CaseStatus:
         try:
+            action = parse_action(action_type, args)
+            await workflow.wait_condition(lambda: self.state.policy is not None)
             self.state.check(action, self.now())
         except Rejected as err:
             raise ApplicationError(str(err), type="Rejected", non_retryable=True) from None
         self._apply(action)
         return self._status()
 
-    async def _on_signal(self, action_type: type[Action], payload: Any) -> None:
+    async def _on_signal(self, action_type: type[Action], args: Sequence[Any]) -> None:
+        if self._refusal is not None:
+            return  # the case is being refused; it takes nothing
         await workflow.wait_condition(lambda: self.state.policy is not None)
         try:
-            action = parse_action(action_type, payload)
+            action = parse_action(action_type, args)
             self.state.check(action, self.now())
         except Rejected as err:
-            self.state.record(
-                self.now(),
-                "rejected",
-                f"{action_type.name} rejected: {err}",
-                action=action_type.name,
-                payload=payload if isinstance(payload, dict) else None,
-            )
+            self.state.refuse(self.now(), action_type.name, str(err), excerpt(list(args)))
             return
         self._apply(action)
 
@@ -652,9 +728,34 @@ class InvoiceCollection:
         self.state.apply(action, self.now())
         self._changed()
 
+    def _check_started(self) -> None:
+        if self._refusal is not None:
+            raise Rejected(f"the case was refused at start: {self._refusal}")
+
+    @workflow.signal(dynamic=True)
+    def unknown_signal(self, name: str, args: Sequence[RawValue]) -> None:
+        """A signal no handler knows: recorded as refused, never silently dropped."""
+        if self._refusal is not None:
+            return
+        known = ", ".join(a.name for a in OPS_ACTIONS)
+        self.state.refuse(self.now(), shown_name(name), f"unknown signal; known actions: {known}", raw_excerpt(args))
+
+    @workflow.update(dynamic=True)
+    async def unknown_update(self, name: str, args: Sequence[RawValue]) -> None:
+        raise ApplicationError(f"unknown update {shown_name(name)!r}", type="Rejected", non_retryable=True)
+
+    @unknown_update.validator
+    def _validate_unknown_update(self, name: str, args: Sequence[RawValue]) -> None:
+        known = ", ".join(sorted([*(a.name for a in OPS_ACTIONS), ReapplyPolicy.name]))
+        raise Rejected(f"unknown action {shown_name(name)!r}; known: {known}")
+
     @workflow.update(name="reapply_policy")
-    async def reapply_policy(self, action: ReapplyPolicy) -> CaseStatus:
+    async def reapply_policy(self, *args: Any) -> CaseStatus:
         """An operator moves the running case to another policy, or to the newest version of its rules."""
+        try:
+            action = parse_payload(ReapplyPolicy, args)
+        except Rejected as err:
+            raise ApplicationError(str(err), type="Rejected", non_retryable=True) from None
         await workflow.wait_condition(lambda: self.state.policy is not None)
         state = self.state
         wanted = state.case.model_copy(update={"policy": action.policy})
@@ -675,17 +776,21 @@ class InvoiceCollection:
         return self._status()
 
     @reapply_policy.validator
-    def _validate_reapply(self, action: ReapplyPolicy) -> None:
+    def _validate_reapply(self, *args: Any) -> None:
+        self._check_started()
+        parse_payload(ReapplyPolicy, args)
         if self.state.closed:
             raise Rejected("case is closed")
 
     @workflow.query(name="status")
-    def status(self, at: datetime | None = None) -> CaseStatus:
+    def status(self, *args: Any) -> CaseStatus:
         """The case as seen at `at` (real time, given by the caller), else at the case's last activity.
 
         Inside a query the workflow clock stands still at the last activation, so callers that want
-        "now" for a sleeping case (days late, next step) pass their own clock.
+        "now" for a sleeping case (days late, next step) pass their own clock as the one argument.
         """
+        self._check_started()
+        at = parse_payload(SeenAt, [{"at": single_payload(args) or None}]).at
         seen_at = self.state.clock.case_time(at) if at is not None and at > workflow.now() else None
         return self._status(seen_at)
 

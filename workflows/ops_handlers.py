@@ -1,27 +1,69 @@
 """Ops actions as workflow handlers: each is an update (validated before anything is written) and a signal
 of the same name (for systems that can only fire events; a bad one is recorded as rejected).
 
-A workflow class provides `_validate(action_type, payload)`, `_on_update(action_type, payload)` and
-`_on_signal(action_type, payload)`; payloads arrive as plain JSON so that a malformed one is refused
-with its field errors rather than failing in the data converter.
+A workflow class provides `_validate(action_type, args)`, `_on_update(action_type, args)` and
+`_on_signal(action_type, args)`. Handlers take their arguments undecoded (`*args`): whoever sends them
+(the CLI, `temporal workflow signal` with or without `--input`, another SDK), a missing, extra or
+malformed argument is refused with its reason rather than failing the workflow task.
 """
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from temporalio import workflow
+from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import ValidationError
+    from pydantic import BaseModel, ValidationError
 
     from relance.actions import Action
     from relance.errors import Rejected, explain
+    from relance.limits import bounded, check_text, excerpt
+
+M = TypeVar("M", bound=BaseModel)
 
 
-def parse_action(action_type: type[Action], payload: Any) -> Action:
+def single_payload(args: Sequence[Any]) -> Any:
+    """The one JSON payload of a call: none (or null) is an empty object, more than one is refused."""
+    if len(args) > 1:
+        raise Rejected(f"expects one JSON object, got {len(args)} arguments")
+    return args[0] if args and args[0] is not None else {}
+
+
+def parse_payload(model: type[M], args: Sequence[Any]) -> M:
+    """Validate a handler's raw arguments as `model`, or raise Rejected naming each bad field."""
+    payload = single_payload(args)
+    if not isinstance(payload, dict):
+        raise Rejected(f"expects a JSON object, got {_json_type(payload)}")
     try:
-        return action_type.model_validate(payload)
+        return model.model_validate(payload)
     except ValidationError as err:
-        raise Rejected(explain(err)) from None
+        raise Rejected(bounded(explain(err))) from None
+    except RecursionError:
+        raise Rejected("the payload is nested too deeply") from None
+
+
+def parse_action(action_type: type[Action], args: Sequence[Any]) -> Action:
+    return parse_payload(action_type, args)
+
+
+def raw_excerpt(args: Sequence[RawValue]) -> str:
+    """What an unknown signal carried, bounded, without decoding it as anything in particular."""
+    parts = [bytes(raw.payload.data[:200]).decode("utf-8", errors="replace") for raw in args[:3]]
+    return excerpt(parts)
+
+
+def shown_name(name: str) -> str:
+    """A handler name as sent by someone else: printable and short, for the history and the ledger."""
+    try:
+        return bounded(check_text(name), 100)
+    except ValueError:
+        return excerpt(name)
+
+
+def _json_type(value: Any) -> str:
+    names = {str: "a string", int: "a number", float: "a number", bool: "a boolean", list: "a list"}
+    return names.get(type(value), type(value).__name__)
 
 
 def register_ops_actions(cls: type, actions: tuple[type[Action], ...]) -> None:
@@ -33,14 +75,14 @@ def register_ops_actions(cls: type, actions: tuple[type[Action], ...]) -> None:
 def _register(cls: type, action_type: type[Action]) -> None:
     name = action_type.name
 
-    async def update(self: Any, payload: dict[str, Any]) -> Any:
-        return await self._on_update(action_type, payload)
+    async def update(self: Any, *args: Any) -> Any:
+        return await self._on_update(action_type, args)
 
-    def validate(self: Any, payload: dict[str, Any]) -> None:
-        self._validate(action_type, payload)
+    def validate(self: Any, *args: Any) -> None:
+        self._validate(action_type, args)
 
-    async def signal(self: Any, payload: dict[str, Any]) -> None:
-        await self._on_signal(action_type, payload)
+    async def signal(self: Any, *args: Any) -> None:
+        await self._on_signal(action_type, args)
 
     for handler, prefix in ((update, "update"), (validate, "validate"), (signal, "signal")):
         handler.__name__ = f"{prefix}_{name}"
