@@ -143,7 +143,12 @@ def import_(
             task = progress.add_task("starting cases", total=len(parsed.cases))
             return await start_cases(client, parsed, settings.task_queue, on_progress=lambda: progress.advance(task))
 
-    report = run(go())
+    if parsed.cases:
+        report = run(go())
+    else:  # nothing to start: no need for Temporal to say which rows were refused
+        from starter.importer import ImportReport
+
+        report = ImportReport(errors=sorted(parsed.errors, key=lambda e: e.line))
     if as_json:
         out.print_json(
             json.dumps(
@@ -151,7 +156,8 @@ def import_(
                     "started": sorted(report.started),
                     "existing": sorted(report.existing),
                     "rejected": [
-                        {"line": e.line, "invoice_id": e.invoice_id, "reason": e.reason} for e in report.errors
+                        {"line": e.line, "invoice": e.item, "invoice_id": e.invoice_id, "reason": e.reason}
+                        for e in report.errors
                     ],
                 }
             )
@@ -668,12 +674,13 @@ def demo(
 
 def main() -> None:
     """Console entry point (see end_process for why it does not return)."""
+    from relance.settings import SettingsError
     from starter.connect import TemporalUnreachable
 
     code = 0
     try:
         app()
-    except TemporalUnreachable as exc:
+    except (TemporalUnreachable, SettingsError) as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         code = 1
     except SystemExit as exc:
