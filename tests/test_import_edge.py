@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,8 +51,8 @@ def csv_text(*rows: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def json_case(**changes: object) -> dict:
-    case = {
+def json_case(**changes: Any) -> dict[str, Any]:
+    case: dict[str, Any] = {
         "invoice_id": "J-1",
         "customer": {
             "id": "C-1",
