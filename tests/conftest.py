@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import create_engine, text
+from temporalio.api.enums.v1 import EventType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -165,6 +166,14 @@ async def open_case(env: WorkflowEnvironment, worker: Settings) -> AsyncIterator
     except TimeoutError:
         details = [(c.handle.id, await execution_status(env.client, c.handle.id)) for c in opened]
         raise AssertionError(f"time-skipping is locked after this test; its cases: {details}") from None
+
+
+async def task_failures(client: Client, workflow_id: str) -> int:
+    """WorkflowTaskFailed events in every run of a workflow: a wedged case shows them, again and again."""
+    count = 0
+    async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
+        count += event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+    return count
 
 
 async def until_idle(client: Client, workflow_id: str) -> bool:

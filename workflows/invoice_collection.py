@@ -22,7 +22,6 @@ from workflows.ops_handlers import (
     raw_excerpt,
     register_ops_actions,
     shown_name,
-    single_payload,
 )
 
 with workflow.unsafe.imports_passed_through():
@@ -790,7 +789,9 @@ class InvoiceCollection:
         "now" for a sleeping case (days late, next step) pass their own clock as the one argument.
         """
         self._check_started()
-        at = parse_payload(SeenAt, [{"at": single_payload(args) or None}]).at
+        if len(args) > 1:
+            raise Rejected(f"status takes at most one argument, the caller's time; got {len(args)}")
+        at = parse_payload(SeenAt, [{"at": args[0] if args else None}]).at
         seen_at = self.state.clock.case_time(at) if at is not None and at > workflow.now() else None
         return self._status(seen_at)
 
