@@ -17,7 +17,7 @@ from relance.actions import Action
 from relance.case import HistoryEntry
 from relance.errors import Rejected, explain
 from relance.invoice import Strict
-from relance.limits import Amount, Day, Identifier, Name, Reason
+from relance.limits import Amount, Currency, Day, Identifier, Name, Reason, ShortText
 from relance.steps import StepRequest, StepResult
 
 REPORT_TO_CUSTOMER = "report_to_customer"
@@ -55,10 +55,10 @@ class MessageDue(BaseModel):
 
 
 class CaseOpened(BaseModel):
-    case_id: str
-    invoice_id: str
-    due_date: date
-    currency: str
+    case_id: Name
+    invoice_id: Identifier
+    due_date: Day
+    currency: Currency
 
 
 class CustomerHoldNotice(Strict):
@@ -76,8 +76,8 @@ class CustomerReleaseNotice(Strict):
 
 
 class CaseClosed(BaseModel):
-    case_id: str
-    outcome: str
+    case_id: Name
+    outcome: ShortText
 
 
 class MessageOutcome(BaseModel):

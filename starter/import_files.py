@@ -103,7 +103,11 @@ def _cells_as_long_as(size: int) -> Iterator[None]:
 
 def csv_rows(text: str) -> tuple[list[str], list[RawRow]]:
     """The header and every data row, each named by the line it starts on (a quoted cell may span lines)."""
-    lines = text.splitlines(keepends=True)
+    # Lines end at "\n" only: str.splitlines() would also break at characters such as U+0085 or U+001E
+    # inside a cell, and every line number after it would be wrong.
+    lines = [line + "\n" for line in text.split("\n")]
+    if lines[-1] == "\n":
+        lines.pop()
     first = lines[0] if lines else ""
     delimiter = ";" if first.count(";") > first.count(",") else ","
     rows: list[RawRow] = []
