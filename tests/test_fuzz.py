@@ -36,9 +36,13 @@ fuzz = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 START = paris(2026, 4, 20, 8)
-MODELS: dict[str, Any] = {a.name: a for a in (*OPS_ACTIONS, *ACCOUNT_ACTION_TYPES, ReapplyPolicy)}
-MODELS |= {"customer_hold": CustomerHoldNotice, "message_outcome": MessageOutcome}
-MODELS |= {"case_opened": CaseOpened, "case_closed": CaseClosed}
+MODELS: dict[str, Any] = {
+    **{a.name: a for a in (*OPS_ACTIONS, *ACCOUNT_ACTION_TYPES, ReapplyPolicy)},
+    "customer_hold": CustomerHoldNotice,
+    "message_outcome": MessageOutcome,
+    "case_opened": CaseOpened,
+    "case_closed": CaseClosed,
+}
 
 
 def malformed(name: str, args: list[Any]) -> bool:
