@@ -37,7 +37,8 @@ fuzz = settings(
 )
 START = paris(2026, 4, 20, 8)
 MODELS: dict[str, Any] = {
-    **{a.name: a for a in (*OPS_ACTIONS, *ACCOUNT_ACTION_TYPES, ReapplyPolicy)},
+    **{a.name: a for a in (*OPS_ACTIONS, *ACCOUNT_ACTION_TYPES)},
+    ReapplyPolicy.name: ReapplyPolicy,
     "customer_hold": CustomerHoldNotice,
     "message_outcome": MessageOutcome,
     "case_opened": CaseOpened,
