@@ -5,6 +5,7 @@ recorded must still replay, which is what makes a workflow change safe for cases
 """
 
 import asyncio
+import contextlib
 import sys
 import tempfile
 import uuid
@@ -12,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from relance.settings import Settings
@@ -105,7 +106,36 @@ async def grouped(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, A
     return account
 
 
-SCENARIOS = (full_timeline, arrangements, continued, legal, grouped)
+async def edge(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any]:
+    """What other systems send: a one-argument start, signals with no, two or bad arguments, an unknown one."""
+    case_input = invoice("H-EDGE", starts_at=START)
+    handle = await env.client.start_workflow(
+        "InvoiceCollection", case_input.model_dump(mode="json"), id=case_input.workflow_id, task_queue=queue
+    )
+    case = Case(env, handle)
+    await case.settled()
+    await handle.signal("write_off")
+    await handle.signal("payment_received", args=[{"amount": "1.00"}, {"amount": "2.00"}])
+    await handle.signal("promise_to_pay", {"promised_on": "9999-12-31"})
+    await handle.signal("frobnicate", {"x": 1})
+    await case.update("pause", {"reason": "appel prévu"})
+    await handle.signal("resume")
+    await case.advance_to(paris(2026, 5, 5, 12))
+    await case.update("payment_received", {"amount": "1250.00", "paid_on": "2026-05-05", "reference": "P-EDGE"})
+    await env.sleep(timedelta(seconds=5))
+    return handle
+
+
+async def refused(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any]:
+    """A start that breaks the contract fails at once, and its refusal is written to the ledger."""
+    bad = {**invoice("H-REFUSED", starts_at=START).model_dump(mode="json"), "due_date": "2026-01-01"}
+    handle = await env.client.start_workflow("InvoiceCollection", bad, id="invoice-H-REFUSED", task_queue=queue)
+    with contextlib.suppress(WorkflowFailureError):
+        await handle.result()
+    return handle
+
+
+SCENARIOS = (full_timeline, arrangements, continued, legal, grouped, edge, refused)
 
 
 async def main(tag: str) -> None:
@@ -131,6 +161,11 @@ async def main(tag: str) -> None:
                 target = HISTORIES / f"{scenario.__name__}-{tag}.json"
                 target.write_text((await first.fetch_history()).to_json(), encoding="utf-8")
                 print(f"recorded {target}")
+                if scenario is continued:  # the run it continued into starts from the carried state
+                    target = HISTORIES / f"continued_run-{tag}.json"
+                    second = await env.client.get_workflow_handle(handle.id).fetch_history()
+                    target.write_text(second.to_json(), encoding="utf-8")
+                    print(f"recorded {target}")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,16 @@ GENERATIONS = {  # each release's recordings, kept forever; a scenario joins whe
     "v3-search-attributes": ("arrangements", "continued", "full_timeline"),
     "v4-legal": ("arrangements", "continued", "full_timeline", "legal"),
     "v5-customer-voice": ("arrangements", "continued", "full_timeline", "grouped", "legal"),
+    "v6-start-contract": (
+        "arrangements",
+        "continued",
+        "continued_run",
+        "edge",
+        "full_timeline",
+        "grouped",
+        "legal",
+        "refused",
+    ),
 }
 
 
@@ -39,7 +49,8 @@ def recorded_workflow_id(text: str) -> str:
     first = json.loads(base64.b64decode(started["input"]["payloads"][0]["data"]))
     if started["workflowType"]["name"] == "CustomerAccount":
         return f"customer-{first}"
-    return f"invoice-{first['invoice_id']}"
+    case = first["carried"]["case"] if "carried" in first else first  # a continued run starts from its state
+    return f"invoice-{case['invoice_id']}"
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
