@@ -8,8 +8,10 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
 from relance.actions import (
     Action,
@@ -164,7 +166,7 @@ def import_(
         )
     else:
         for error in report.errors:
-            err.print(f"[red]rejected[/] {error}", highlight=False)
+            err.print(f"[red]rejected[/] {escape(str(error))}", highlight=False, markup=True)
         out.print(
             f"started {len(report.started)}, already existing {len(report.existing)} (left unchanged), "
             f"rejected {len(report.errors)}",
@@ -475,7 +477,8 @@ def customer(
         out.print_json(json.dumps(view.as_dict(), default=str))
         return
     balance = ", ".join(f"{amount:,.2f} {currency}" for currency, amount in view.balance.items()) or "nothing"
-    out.print(f"[bold]{view.name}[/] ({view.customer_id}) at {view.as_of}: {balance} open", highlight=False)
+    heading = f"[bold]{escape(view.name)}[/] ({escape(view.customer_id)}) at {view.as_of}: {balance} open"
+    out.print(heading, highlight=False, markup=True)
     table = Table("invoice", "due", "days late", "amount", "balance", "stage", title="open cases")
     for c in view.open_cases:
         table.add_row(
@@ -501,8 +504,8 @@ def customer(
         f"disputes: {view.disputes_opened} opened, {view.disputes_open} open now",
         highlight=False,
     )
-    out.print(f"standing: [bold]{view.standing}[/]", highlight=False)
-    out.print(f"risk: [bold]{view.risk.level}[/] (score {view.risk.score} of 100)", highlight=False)
+    out.print(f"standing: [bold]{escape(view.standing)}[/]", highlight=False, markup=True)
+    out.print(f"risk: [bold]{view.risk.level}[/] (score {view.risk.score} of 100)", highlight=False, markup=True)
     for reason in view.risk.reasons:
         out.print(f"  - {reason}", highlight=False)
 
@@ -534,10 +537,10 @@ def tasks(
         return
     table = Table("#", "due", "assignee", "invoice", "customer", "phone", "status", title=f"tasks ({due})")
     for t in found:
-        late = " [red](late)[/]" if t.status == "open" and t.due_on < date.today() else ""
+        late = t.status == "open" and t.due_on < date.today()
         table.add_row(
             str(t.id),
-            f"{t.due_on}{late}",
+            Text.assemble(str(t.due_on), (" (late)", "red") if late else ""),
             t.assignee,
             t.invoice_id,
             t.customer_name,
@@ -681,7 +684,7 @@ def main() -> None:
     try:
         app()
     except (TemporalUnreachable, SettingsError) as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True)
         code = 1
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

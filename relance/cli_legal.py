@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from relance.actions import (
     AgencyUpdate,
@@ -78,7 +79,9 @@ def statement(
     table = Table("", "amount", title=f"Statement of account · invoice {invoice}", title_justify="left")
     for line in statement_lines(result, "fr"):
         table.add_row(line.label, fmt(line.amount, result, "fr"))
-    table.add_row(f"[bold]{total_label(result, 'fr')}[/]", f"[bold]{fmt(result.total_due, result, 'fr')}[/]")
+    table.add_row(
+        Text(total_label(result, "fr"), style="bold"), Text(fmt(result.total_due, result, "fr"), style="bold")
+    )
     out.print(table)
     out.print(
         f"due: principal {result.principal_due}, interest {result.interest_due}, indemnity {result.indemnity_due} "

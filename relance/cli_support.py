@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from relance.actions import (
@@ -22,8 +23,10 @@ from relance.errors import explain
 from relance.limits import decimal_text
 from relance.settings import get_settings
 
-out = Console()
-err = Console(stderr=True)
+# Markup is off by default: names, reasons and ids come from other systems, and a "[/x]" in one of them
+# would crash rich's markup parser (or style the output). Styled lines opt in and escape what they quote.
+out = Console(markup=False)
+err = Console(stderr=True, markup=False)
 T = TypeVar("T")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
@@ -31,7 +34,7 @@ By = Annotated[str | None, typer.Option("--by", help="who does it (default: your
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True)
     raise typer.Exit(code)
 
 
@@ -93,9 +96,10 @@ def show_status(status: CaseStatus, as_json: bool, *, history: int = 12) -> None
         return at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
     out.print(
-        f"[bold]Invoice {status.invoice_id}[/]  stage [cyan]{status.stage}[/]  state {status.state}"
+        f"[bold]Invoice {escape(status.invoice_id)}[/]  stage [cyan]{status.stage}[/]  state {status.state}"
         + (f"  outcome [green]{status.outcome}[/]" if status.outcome else ""),
         highlight=False,
+        markup=True,
     )
     paid = f", paid {money(status.total_paid)}" if status.total_paid else ""
     credited = f", credited {money(status.credited)}" if status.credited else ""
@@ -128,13 +132,14 @@ def show_status(status: CaseStatus, as_json: bool, *, history: int = 12) -> None
     flags = [f"e-mail invalid ({status.flags.email_invalid})"] if status.flags.email_invalid else []
     flags += [f"address invalid ({status.flags.address_invalid})"] if status.flags.address_invalid else []
     if flags:
-        out.print(f"[yellow]Contact:[/] {'; '.join(flags)}", highlight=False)
+        out.print(f"[yellow]Contact:[/] {escape('; '.join(flags))}", highlight=False, markup=True)
     if status.limitation_date:
         out.print(f"Limitation: the claim is time-barred on {status.limitation_date}", highlight=False)
     if status.next_step:
         nxt = status.next_step
         action = f" ({nxt.action})" if nxt.action else ""
-        out.print(f"Next: {nxt.kind} [bold]{nxt.id}[/]{action} at {when(nxt.at)} {status.timezone}", highlight=False)
+        line = f"Next: {nxt.kind} [bold]{escape(nxt.id)}[/]{action} at {when(nxt.at)} {status.timezone}"
+        out.print(line, highlight=False, markup=True)
     table = Table("when", "event", "detail", "by", title=f"last {history} events", title_justify="left")
     for entry in status.history[-history:]:
         table.add_row(when(entry.at), entry.event, entry.detail, entry.by or "")
@@ -172,4 +177,8 @@ def keep_rejections(rejections: list[Any]) -> None:
     try:
         record_rejections(engine_for(get_settings().database_url), rejections)
     except SQLAlchemyError as exc:
-        err.print(f"[yellow]warning:[/] the refusal was not written to the ledger: {exc}", highlight=False)
+        err.print(
+            f"[yellow]warning:[/] the refusal was not written to the ledger: {escape(str(exc))}",
+            highlight=False,
+            markup=True,
+        )

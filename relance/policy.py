@@ -240,6 +240,8 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
+# libyaml when PyYAML was built with it (its wheels are): the pure-Python parser made policy loading slow.
+LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_POLICY_BYTES = 256 * 1024
 MAX_POLICY_DEPTH = 12  # the schema itself nests five levels; deeper is a mistake or an attack
 
@@ -248,7 +250,7 @@ def _check_structure(text: str, file: str) -> None:
     """Refuse what YAML allows but a policy never needs: deep nesting (the composer recurses), anchors and
     aliases (a few lines can expand to gigabytes), before anything is built from the text."""
     depth = 0
-    for event in yaml.parse(text):
+    for event in yaml.parse(text, Loader=LOADER):
         line = event.start_mark.line + 1 if event.start_mark is not None else None
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             raise PolicyError([Problem(file, "", line, "anchors and aliases (&name, *name) are not allowed")])
@@ -258,6 +260,16 @@ def _check_structure(text: str, file: str) -> None:
                 raise PolicyError([Problem(file, "", line, f"nested deeper than {MAX_POLICY_DEPTH} levels")])
         elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
             depth -= 1
+
+
+def _read_yaml(text: str) -> tuple[yaml.Node | None, Any]:
+    """The document's node tree (for line numbers) and its data, from one parse."""
+    loader = LOADER(text)
+    try:
+        tree = loader.get_single_node()
+        return tree, loader.construct_document(tree) if tree is not None else None
+    finally:
+        loader.dispose()
 
 
 def _duplicate_keys(node: yaml.Node, file: str) -> list[Problem]:
@@ -282,8 +294,7 @@ def _duplicate_keys(node: yaml.Node, file: str) -> list[Problem]:
 def parse_policy(text: str, file: str, template_dir: Path | None = None) -> Policy:
     try:
         _check_structure(text, file)
-        tree = yaml.compose(text)
-        data: Any = yaml.safe_load(text)
+        tree, data = _read_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

@@ -247,3 +247,36 @@ def test_every_family_draws_its_examples_from_every_action():
     case_actions = {a.name for a in OPS_ACTIONS}
     account_actions = {a.name for a in ACCOUNT_ACTION_TYPES}
     assert set(fz.CASE_ACTIONS) == case_actions and set(fz.ACCOUNT_ACTIONS) == account_actions
+
+
+# ---- the command line: what it prints of refused input never breaks it -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cli_folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("cli")  # one ledger for every example: migrating one per example is slow
+
+
+@fuzz
+@given(file=fz.csv_file())
+def test_fuzz_the_import_command_prints_no_traceback(cli_folder, monkeypatch, file):
+    from typer.testing import CliRunner
+
+    from relance.cli import app
+    from relance.settings import get_settings
+    from starter.connect import TemporalUnreachable
+
+    folder = cli_folder
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")  # nothing listens, in case a row were started
+    monkeypatch.setenv("RELANCE_DATABASE_URL", f"sqlite:///{folder / 'relance.db'}")
+    monkeypatch.setenv("RELANCE_POLICY_DIR", str(ROOT / "policies"))
+    get_settings.cache_clear()
+    path = folder / "f.csv"
+    # every row refused (no Temporal needed), each reason quoting markup-like text the console must not parse
+    text = file[0].replace("Dupont SA", "Dupont [/x] [bold]SA").replace("2026-04-30", "2026-02-30")
+    path.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(app, ["import", str(path)])
+    get_settings.cache_clear()
+    assert result.exception is None or isinstance(result.exception, SystemExit | TemporalUnreachable), result.output
+    assert "Traceback" not in result.output
+    assert result.exit_code in (0, 1)

@@ -80,7 +80,7 @@ BROKEN = [
     ),
     (VALID + "colour: blue\n", [(8, "colour", "Extra inputs are not permitted")]),
     (VALID.replace("id: first", "id: second"), [(6, "steps[1].id", "step id 'second' is used twice")]),
-    ("name: [unclosed\n", [(2, "", "not valid YAML: expected ',' or ']', but got '<stream end>'")]),
+    ("name: [unclosed\n", [(2, "", "not valid YAML: did not find expected ',' or ']'")]),
     ("- just a list\n", [(1, "", "a policy is a YAML mapping (name, version, steps, ...)")]),
 ]
 
@@ -215,3 +215,67 @@ def test_policy_explain_as_json():
         ("formal-notice", "2026-06-04T09:00:00+02:00"),
         ("injonction", "2026-06-19T09:00:00+02:00"),
     ]
+
+
+HOSTILE_FILES = [
+    (
+        "latin-1.yaml",
+        VALID.replace("test-policy", "café").encode("latin-1"),
+        [(1, "", "not UTF-8 text (byte 0xE9): save the policy as UTF-8")],
+    ),
+    ("utf-16.yaml", VALID.encode("utf-16"), [(1, "", "not UTF-8 text (byte 0xFF): save the policy as UTF-8")]),
+    (
+        "nested.yaml",  # libyaml's own limit
+        (VALID + "extra: " + "[" * 5000 + "]" * 5000 + "\n").encode(),
+        [(8, "", "not valid YAML: exceeded maximum nesting depth")],
+    ),
+    (
+        "nested-20.yaml",
+        (VALID + "x: " + "[" * 20 + "]" * 20 + "\n").encode(),
+        [(8, "", "nested deeper than 12 levels")],
+    ),
+    (
+        "twice.yaml",
+        (VALID + "name: other-policy\n").encode(),
+        [(8, "name", "key 'name' appears twice (first on line 1)")],
+    ),
+    (
+        "nested-twice.yaml",
+        VALID.replace("{customer_kinds: [business]}", "{priority: 1, priority: 2}").encode(),
+        [(3, "priority", "key 'priority' appears twice (first on line 3)")],
+    ),
+    (
+        "aliases.yaml",
+        (VALID + "x: &a [1, 2]\ny: [*a, *a]\n").encode(),
+        [(8, "", "anchors and aliases (&name, *name) are not allowed")],
+    ),
+    (
+        "binary.yaml",
+        b"name: x\x00\x01\x02",
+        [(None, "", "not a text file (it holds NUL bytes): save the policy as UTF-8")],
+    ),
+    ("huge.yaml", b"# " + b"x" * 300_000, [(None, "", "300,002 bytes; a policy is at most 262,144")]),
+]
+
+
+@pytest.mark.parametrize(("name", "data", "expected"), HOSTILE_FILES, ids=[f[0] for f in HOSTILE_FILES])
+def test_a_hostile_policy_file_is_refused_with_its_reason(tmp_path: Path, name, data, expected):
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(PolicyError) as refused:
+        load_policies(tmp_path, TEMPLATES)
+    assert [(p.line, p.location, p.message) for p in refused.value.problems] == expected
+
+
+def test_policy_check_prints_hostile_files_without_a_traceback(tmp_path: Path):
+    for name, data, _ in HOSTILE_FILES:
+        (tmp_path / name).write_bytes(data)
+    result = subprocess.run(
+        [sys.executable, "-m", "relance.cli", "policy", "check", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200"},
+    )
+    assert (result.returncode, "Traceback" in result.stderr) == (1, False), result.stderr
+    assert result.stderr.strip().endswith(f"error: {len(HOSTILE_FILES)} problem(s) found")
