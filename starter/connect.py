@@ -1,8 +1,8 @@
 """One way to reach Temporal, with the pydantic data converter, for the worker and every command."""
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
+from relance.converter import data_converter
 from relance.settings import Settings
 
 
@@ -13,7 +13,7 @@ class TemporalUnreachable(Exception):
 async def connect(settings: Settings) -> Client:
     try:
         return await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace, data_converter=pydantic_data_converter
+            settings.temporal_address, namespace=settings.temporal_namespace, data_converter=data_converter
         )
     except RuntimeError as exc:
         raise TemporalUnreachable(

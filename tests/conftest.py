@@ -16,10 +16,10 @@ from sqlalchemy import create_engine, text
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from relance.case import CaseStatus
+from relance.converter import data_converter
 from relance.db import engine_for
 from relance.invoice import CaseInput
 from relance.search_attributes import attribute_types
@@ -43,7 +43,7 @@ def server_binary(name: str) -> str:
 async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
     """A real time-skipping server with the case search attributes registered (it refuses unknown ones)."""
     async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=server_binary("temporal-test-server"), data_converter=pydantic_data_converter
+        test_server_existing_path=server_binary("temporal-test-server"), data_converter=data_converter
     ) as environment:
         await environment.client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(namespace=environment.client.namespace, search_attributes=attribute_types())

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from relance.case import CaseStatus
+from relance.converter import data_converter
 from relance.search_attributes import attribute_types
 from relance.settings import Settings
 from relance.worker_runtime import build_worker
@@ -31,7 +31,7 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=server_binary("temporal"),
         ui=False,
         dev_server_extra_args=["--log-level", "error"],
-        data_converter=pydantic_data_converter,  # the worker's, as `relance worker` connects
+        data_converter=data_converter,  # the worker's, as `relance worker` connects
     ) as environment:
         await environment.client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(namespace=environment.client.namespace, search_attributes=attribute_types())

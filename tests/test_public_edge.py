@@ -7,11 +7,15 @@ the case ever failed (a failing task is retried forever: the case would be wedge
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from temporalio.api.common.v1 import Payload, Payloads, WorkflowExecution, WorkflowType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import SignalWorkflowExecutionRequest, StartWorkflowExecutionRequest
 from temporalio.client import (
     Client,
     WorkflowFailureError,
@@ -331,3 +335,49 @@ async def test_a_bad_account_start_fails_at_once(env, worker):
             await handle.result()
         assert isinstance(failure.value.cause, ApplicationError) and reason in failure.value.cause.message
         assert await task_failures(env.client, workflow_id) == 0
+
+
+def raw(data: bytes, encoding: bytes = b"json/plain") -> Payload:
+    return Payload(metadata={"encoding": encoding}, data=data)
+
+
+async def test_a_payload_that_is_not_json_fails_the_start_and_never_a_task(env, worker):
+    """Bytes under a JSON encoding, or a document past the parser's nesting limit, as another SDK may send."""
+    bad_payloads = {
+        "invoice-RAW-1": raw(b"{not json"),
+        "invoice-RAW-2": raw(b"[" * 200_000 + b"]" * 200_000),
+        "invoice-RAW-3": raw(b"\x00\x01", encoding=b"json/protobuf"),
+    }
+    for workflow_id, payload in bad_payloads.items():
+        await env.client.workflow_service.start_workflow_execution(
+            StartWorkflowExecutionRequest(
+                namespace=env.client.namespace,
+                workflow_id=workflow_id,
+                workflow_type=WorkflowType(name="InvoiceCollection"),
+                task_queue=TaskQueue(name=worker.task_queue),
+                input=Payloads(payloads=[payload]),
+                request_id=str(uuid.uuid4()),
+            )
+        )
+        with pytest.raises(WorkflowFailureError) as failure:
+            await env.client.get_workflow_handle(workflow_id).result()
+        cause = failure.value.cause
+        assert isinstance(cause, ApplicationError) and cause.type == "UndecodablePayload", cause
+        assert cause.message.startswith("undecodable input: ")
+        assert await task_failures(env.client, workflow_id) == 0
+
+
+async def test_a_signal_that_is_not_json_is_dropped_and_the_case_goes_on(env, open_case):
+    case = await open_case(invoice("P-RAWSIG", starts_at=START))
+    await env.client.workflow_service.signal_workflow_execution(
+        SignalWorkflowExecutionRequest(
+            namespace=env.client.namespace,
+            workflow_execution=WorkflowExecution(workflow_id=case.handle.id),
+            signal_name="payment_received",
+            input=Payloads(payloads=[raw(b"{not json")]),
+            request_id=str(uuid.uuid4()),
+        )
+    )
+    paid = await case.update("payment_received", {"amount": "1250.00", "paid_on": "2026-04-20", "reference": "OK"})
+    assert (paid.outcome, paid.total_paid) == ("paid", 1250)
+    assert await task_failures(env.client, case.handle.id) == 0

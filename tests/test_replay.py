@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from relance.converter import data_converter
 from workflows import CustomerAccount, InvoiceCollection
 from workflows.sandbox import workflow_runner
 
@@ -57,7 +57,7 @@ def recorded_workflow_id(text: str) -> str:
 async def test_history_replays_on_current_code(path: Path):
     replayer = Replayer(
         workflows=[InvoiceCollection, CustomerAccount],
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter,
         workflow_runner=workflow_runner(),
     )
     text = path.read_text(encoding="utf-8")
