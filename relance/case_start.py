@@ -10,10 +10,10 @@ fails at once instead of failing its workflow task forever. What a case carries 
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from relance.case import CaseState
-from relance.errors import explain
+from relance.errors import M, Rejected, validated
 from relance.invoice import CaseInput, workflow_id_for
 from relance.limits import bounded
 
@@ -58,12 +58,9 @@ def read_start(args: Sequence[Any], *, workflow_id: str, continued: bool) -> tup
     return case, options
 
 
-def _read(model: type[Any], value: Any, what: str) -> Any:
-    if not isinstance(value, dict):
-        raise StartRefused(f"the {what} must be a JSON object, got {type(value).__name__}: {START_HINT}")
+def _read(model: type[M], value: Any, what: str) -> M:
     try:
-        return model.model_validate(value)
-    except ValidationError as err:
-        raise StartRefused(bounded(explain(err))) from None
-    except RecursionError:
-        raise StartRefused(f"the {what} is nested too deeply") from None
+        return validated(model, value, what)
+    except Rejected as err:
+        hint = f": {START_HINT}" if not isinstance(value, dict) else ""
+        raise StartRefused(f"{err}{hint}") from None

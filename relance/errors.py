@@ -1,6 +1,11 @@
 """Validation errors phrased for the person who sent the input: field path, then what is wrong."""
 
-from pydantic import ValidationError
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+MAX_REASON = 1000  # a refusal quotes input: keep it bounded too
 
 
 def explain(err: ValidationError) -> str:
@@ -14,3 +19,21 @@ def explain(err: ValidationError) -> str:
 
 class Rejected(ValueError):
     """An ops action that does not fit the case; the message says why, for the person who sent it."""
+
+
+def validated(model: type[M], value: Any, what: str = "payload") -> M:
+    """`value` as `model`, or Rejected naming each bad field: the one way every door checks a JSON object."""
+    if not isinstance(value, dict):
+        raise Rejected(f"the {what} must be a JSON object, got {json_type(value)}")
+    try:
+        return model.model_validate(value)
+    except ValidationError as err:
+        reason = explain(err)
+        raise Rejected(reason if len(reason) <= MAX_REASON else f"{reason[:MAX_REASON]}…") from None
+    except RecursionError:
+        raise Rejected(f"the {what} is nested too deeply") from None
+
+
+def json_type(value: Any) -> str:
+    names = {str: "a string", int: "a number", float: "a number", bool: "a boolean", list: "a list"}
+    return names.get(type(value), "null" if value is None else type(value).__name__)

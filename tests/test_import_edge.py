@@ -10,24 +10,10 @@ from typing import Any
 
 import pytest
 
-from starter.importer import ImportFileError, parse_file
+from starter.importer import REQUIRED_CSV, ImportFileError, parse_file
 from tests.conftest import ROOT
 
-COLUMNS = [
-    "invoice_id",
-    "customer_id",
-    "customer_name",
-    "customer_kind",
-    "customer_email",
-    "address_line1",
-    "postal_code",
-    "city",
-    "country",
-    "amount",
-    "currency",
-    "issue_date",
-    "due_date",
-]
+COLUMNS = [*REQUIRED_CSV, "currency"]
 GOOD = {
     "invoice_id": "E-1",
     "customer_id": "C-1",

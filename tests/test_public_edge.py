@@ -88,7 +88,7 @@ MALFORMED_STARTS = [
     ("P-9999", [case_json("P-9999", due_date="9999-12-31")], "due_date: 9999-12-31 is outside the accepted range"),
     ("P-LONG", [case_json("P-LONG", customer={**case_json()["customer"], "id": "C" * 5000})], "customer.id: String"),
     ("P-EXTRA", [case_json("P-EXTRA", carried={})], "carried: Extra inputs are not permitted"),
-    ("P-LIST", [[case_json("P-LIST")]], "the case must be a JSON object, got list"),
+    ("P-LIST", [[case_json("P-LIST")]], "the case must be a JSON object, got a list"),
     ("P-NONE", [], "no case given: start InvoiceCollection with one argument, the case JSON"),
     ("P-THREE", [case_json("P-THREE"), None, None], "3 arguments given"),
     ("P-CARRY", [case_json("P-CARRY"), {"carried": {"x": 1}}], "carried"),
@@ -151,7 +151,7 @@ async def test_signals_with_a_missing_extra_or_malformed_argument_are_refused_an
         [
             "write_off rejected: reason: Field required",
             "payment_received rejected: expects one JSON object, got 2 arguments",
-            "payment_received rejected: expects a JSON object, got a string",
+            "payment_received rejected: the payload must be a JSON object, got a string",
             f"payment_received rejected: amount: '1E+400' is not an amount: {DIGITS}",
             f"payment_received rejected: amount: '100000000000000000000' is not an amount: {DIGITS}",
             "promise_to_pay rejected: promised_on: 9999-12-31 is outside the accepted range 1990-01-01 to 2100-12-31",

@@ -15,7 +15,7 @@ from temporalio import workflow
 from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
-from workflows.ops_handlers import parse_action, parse_payload, raw_excerpt, register_ops_actions, shown_name
+from workflows.ops_handlers import parse_action, raw_excerpt, read_signal, register_ops_actions, shown_name
 
 with workflow.unsafe.imports_passed_through():
     from relance.account import (
@@ -139,19 +139,15 @@ class CustomerAccount:
         """A signal's payload, or None once its refusal is recorded (a refused account takes nothing)."""
         if self._refusal is not None:
             return None
-        try:
-            return parse_payload(model, args)
-        except Rejected as err:
-            self.state.record(
-                self._now(), "rejected", f"{name} rejected: {bounded(str(err), 500)}", payload=excerpt(args)
-            )
-            return None
+        return read_signal(model, name, args, self._refuse)
+
+    def _refuse(self, name: str, reason: str, payload: str) -> None:
+        self.state.record(self._now(), "rejected", f"{name} rejected: {bounded(reason, 500)}", payload=payload)
 
     @workflow.signal(dynamic=True)
     def unknown_signal(self, name: str, args: Sequence[RawValue]) -> None:
         if self._refusal is None:
-            detail = f"{shown_name(name)} rejected: unknown signal"
-            self.state.record(self._now(), "rejected", detail, payload=raw_excerpt(args))
+            self._refuse(shown_name(name), "unknown signal", raw_excerpt(args))
 
     @workflow.update(dynamic=True)
     async def unknown_update(self, name: str, args: Sequence[RawValue]) -> None:
@@ -214,9 +210,7 @@ class CustomerAccount:
             action = parse_action(action_type, args)
             self._check(action)
         except Rejected as err:
-            self.state.record(
-                self._now(), "rejected", f"{action_type.name} rejected: {bounded(str(err), 500)}", payload=excerpt(args)
-            )
+            self._refuse(action_type.name, str(err), excerpt(list(args)))
             return
         await self._apply(action)
 

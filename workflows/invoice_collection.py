@@ -9,7 +9,7 @@ Ops actions arrive as updates (validated, answering the new status) or as signal
 import asyncio
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from pydantic import BaseModel
 from temporalio import workflow
@@ -20,6 +20,7 @@ from workflows.ops_handlers import (
     parse_action,
     parse_payload,
     raw_excerpt,
+    read_signal,
     register_ops_actions,
     shown_name,
 )
@@ -66,6 +67,7 @@ with workflow.unsafe.imports_passed_through():
         StepResult,
     )
 
+M = TypeVar("M", bound=BaseModel)
 ACTIVITY_FOR_ACTION = {
     StepAction.email: SEND_EMAIL,
     StepAction.phone_task: CREATE_PHONE_TASK,
@@ -374,25 +376,20 @@ class InvoiceCollection:
             return None
         return result
 
+    def _signal(self, model: type[M], name: str, args: Sequence[Any]) -> M | None:
+        """A signal's payload, or None once its refusal is recorded (a case refused at start takes nothing)."""
+        if self._refusal is not None:
+            return None
+        return read_signal(model, name, args, lambda *refusal: self.state.refuse(self.now(), *refusal))
+
     @workflow.signal(name="message_outcome")
     def message_outcome(self, *args: Any) -> None:
-        if self._refusal is not None:
-            return
-        try:
-            outcome = parse_payload(MessageOutcome, args)
-        except Rejected as err:
-            self.state.refuse(self.now(), "message_outcome", str(err), excerpt(list(args)))
-            return
-        self._outcomes[outcome.step_id] = outcome.result
+        if (outcome := self._signal(MessageOutcome, "message_outcome", args)) is not None:
+            self._outcomes[outcome.step_id] = outcome.result
 
     @workflow.signal(name="customer_hold")
     def customer_hold(self, *args: Any) -> None:
-        if self._refusal is not None:
-            return
-        try:
-            hold = parse_payload(CustomerHoldNotice, args)
-        except Rejected as err:
-            self.state.refuse(self.now(), "customer_hold", str(err), excerpt(list(args)))
+        if (hold := self._signal(CustomerHoldNotice, "customer_hold", args)) is None:
             return
         kind = hold.kind
         self.state.customer_hold = Hold(reason=hold.reason, since=self.now(), until=hold.until, kind=kind)
@@ -401,14 +398,8 @@ class InvoiceCollection:
 
     @workflow.signal(name="customer_release")
     def customer_release(self, *args: Any) -> None:
-        if self._refusal is not None:
-            return
-        try:
-            release = parse_payload(CustomerReleaseNotice, args)
-        except Rejected as err:
-            self.state.refuse(self.now(), "customer_release", str(err), excerpt(list(args)))
-            return
-        if self.state.customer_hold is None:
+        release = self._signal(CustomerReleaseNotice, "customer_release", args)
+        if release is None or self.state.customer_hold is None:
             return
         self.state.customer_hold = None
         self.state.record(self.now(), "customer_released", "customer account released: chasing resumes", by=release.by)

@@ -7,17 +7,17 @@ A workflow class provides `_validate(action_type, args)`, `_on_update(action_typ
 malformed argument is refused with its reason rather than failing the workflow task.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel, ValidationError
+    from pydantic import BaseModel
 
     from relance.actions import Action
-    from relance.errors import Rejected, explain
+    from relance.errors import Rejected, validated
     from relance.limits import bounded, check_text, excerpt
 
 M = TypeVar("M", bound=BaseModel)
@@ -32,15 +32,16 @@ def single_payload(args: Sequence[Any]) -> Any:
 
 def parse_payload(model: type[M], args: Sequence[Any]) -> M:
     """Validate a handler's raw arguments as `model`, or raise Rejected naming each bad field."""
-    payload = single_payload(args)
-    if not isinstance(payload, dict):
-        raise Rejected(f"expects a JSON object, got {_json_type(payload)}")
+    return validated(model, single_payload(args))
+
+
+def read_signal(model: type[M], name: str, args: Sequence[Any], refuse: Callable[[str, str, str], None]) -> M | None:
+    """A signal's payload, or None once `refuse(name, reason, excerpt)` has recorded why it was refused."""
     try:
-        return model.model_validate(payload)
-    except ValidationError as err:
-        raise Rejected(bounded(explain(err))) from None
-    except RecursionError:
-        raise Rejected("the payload is nested too deeply") from None
+        return parse_payload(model, args)
+    except Rejected as err:
+        refuse(name, str(err), excerpt(list(args)))
+        return None
 
 
 def parse_action(action_type: type[Action], args: Sequence[Any]) -> Action:
@@ -59,11 +60,6 @@ def shown_name(name: str) -> str:
         return bounded(check_text(name), 100)
     except ValueError:
         return excerpt(name)
-
-
-def _json_type(value: Any) -> str:
-    names = {str: "a string", int: "a number", float: "a number", bool: "a boolean", list: "a list"}
-    return names.get(type(value), type(value).__name__)
 
 
 def register_ops_actions(cls: type, actions: tuple[type[Action], ...]) -> None:
