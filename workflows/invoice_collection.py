@@ -26,6 +26,7 @@ from workflows.ops_handlers import (
 )
 
 with workflow.unsafe.imports_passed_through():
+    from relance import planning
     from relance.account import (
         REPORT_TO_CUSTOMER,
         CaseClosed,
@@ -37,15 +38,14 @@ with workflow.unsafe.imports_passed_through():
         MessageOutcome,
     )
     from relance.actions import OPS_ACTIONS, Action, ReapplyPolicy
-    from relance.calendar import local_day, next_send_slot, slot_on_or_after_day, start_of_day, window_closes
+    from relance.calendar import local_day, window_closes
     from relance.case import CaseState, CaseStatus, Hold, NextEvent, Outcome, Rejected, SeenAt, StepRecord
-    from relance.case_legal import AgencyFile, CourtProceeding, FormalNotice, court_for, waiting_reason
+    from relance.case_legal import AgencyFile, CourtProceeding, FormalNotice, court_for
     from relance.case_start import RunOptions, StartRefused, read_start
     from relance.clock import CaseClock
     from relance.invoice import CaseInput
     from relance.limits import excerpt
-    from relance.policy import AFTER_FORMAL_NOTICE, LEGAL_ACTIONS, Policy, Step, StepAction
-    from relance.schedule import plan_steps
+    from relance.policy import LEGAL_ACTIONS, Policy, Step, StepAction
     from relance.search_attributes import case_attributes
     from relance.steps import (
         CREATE_PHONE_TASK,
@@ -147,7 +147,7 @@ class InvoiceCollection:
                         carried=state, continue_as_new_after_events=options.continue_as_new_after_events
                     )
                     workflow.continue_as_new(args=[carried])
-                self._next = self._plan_next(commit=True)
+                self._next = planning.next_event(state, self.now(), commit=True)
                 self._show_details()
                 if self._next is None:
                     await self._wait_for_change()
@@ -172,91 +172,6 @@ class InvoiceCollection:
                 self._show_details()
                 await self._sync_ledger()
             raise
-
-    def _plan_next(self, *, commit: bool, now: datetime | None = None) -> NextEvent | None:
-        """The next thing this case waits for: its process's next event, or a limitation warning before it.
-
-        With `commit`, steps that a late start or a pause made moot are recorded as skipped; without,
-        nothing changes (for queries and update answers).
-        """
-        regular = self._plan_process(commit, now or self.now())
-        warning = self._limitation_warning()
-        if warning is not None and (regular is None or warning.at < regular.at):
-            return warning
-        return regular
-
-    def _limitation_warning(self) -> NextEvent | None:
-        """A person is warned once per limitation date, the policy's number of days before it."""
-        days, state = self._policy.legal.warn_days_before_limitation, self.state
-        if days is None or state.limitation_warned_for == state.limitation():
-            return None
-        at = start_of_day(state.limitation() - timedelta(days=days), self._policy.calendar)
-        return NextEvent(kind="limitation_warning", id=f"limitation-{state.limitation()}", at=at)
-
-    def _plan_process(self, commit: bool, now: datetime) -> NextEvent | None:
-        state, policy = self.state, self._policy
-        if state.on_hold:
-            if state.dispute is None and state.manual_pause and state.manual_pause.until:
-                return NextEvent(
-                    kind="resume", id="pause-end", at=start_of_day(state.manual_pause.until, policy.calendar)
-                )
-            return None
-        if state.promise is not None:
-            return NextEvent(kind="promise_check", id="promise", at=state.promise_deadline())
-        if state.plan is not None:
-            return self._next_installment_event(now)
-        if state.court is not None or state.agency is not None:
-            return None  # the court or the agency decides now; their outcomes arrive as ops actions
-        schedule = plan_steps(
-            policy,
-            state.case.due_date,
-            now,
-            cursor=state.cursor,
-            last_contact_at=state.last_contact_at,
-            escalate=state.escalate,
-        )
-        if commit:
-            for step, why in schedule.skipped:
-                state.step_done(now, StepRecord(step_id=step.id, at=now, status="skipped", detail=why))
-            if schedule.skipped:
-                state.advance_past(policy.step_index(schedule.skipped[-1][0].id), now)
-        if schedule.next is not None:
-            nxt = schedule.next
-            if waiting_reason(state, nxt.step) is not None:
-                return None
-            at = max(nxt.at, self._notice_deadline_passed(nxt.step))
-            return NextEvent(kind="step", id=nxt.step.id, action=nxt.step.action.value, at=at, index=nxt.index)
-        return NextEvent(kind="close", id="policy-end", at=state.policy_end())
-
-    def _notice_deadline_passed(self, step: Step) -> datetime:
-        """Court and agency wait until the formal notice's deadline (from its delivery) has run out."""
-        notice = self.state.formal_notice
-        if step.action not in AFTER_FORMAL_NOTICE or notice is None or notice.deadline is None:
-            return datetime.min.replace(tzinfo=self.now().tzinfo)
-        return slot_on_or_after_day(notice.deadline + timedelta(days=1), self._policy.calendar)
-
-    def _next_installment_event(self, now: datetime) -> NextEvent:
-        state, policy = self.state, self._policy
-        assert state.plan is not None
-        k = state.plan.checked
-        check = NextEvent(kind="installment_check", id=f"installment-{k + 1}", at=state.installment_deadline(k))
-        days_before = policy.payment_plan.reminder_days_before
-        if days_before is None or k in state.plan.reminded:
-            return check
-        due_on = state.plan.installments[k].due_on
-        remind_at = max(
-            slot_on_or_after_day(due_on - timedelta(days=days_before), policy.calendar),
-            next_send_slot(now, policy.calendar),
-        )
-        if local_day(remind_at, policy.calendar) > due_on:
-            return check
-        return NextEvent(
-            kind="installment_reminder",
-            id=f"installment-{k + 1}-reminder",
-            action=StepAction.email.value,
-            at=remind_at,
-            index=k,
-        )
 
     async def _fire(self, event: NextEvent) -> None:
         state, now = self.state, max(self.now(), event.at)
@@ -285,7 +200,7 @@ class InvoiceCollection:
     async def _run_step(self, index: int, now: datetime) -> None:
         state, policy = self.state, self._policy
         step = policy.steps[index]
-        blocker = self._step_blocker(index)
+        blocker = planning.step_blocker(state, index, self.now())
         if blocker is not None:
             state.step_done(now, StepRecord(step_id=step.id, at=now, status="skipped", detail=blocker))
             state.advance_past(index, now)
@@ -459,20 +374,6 @@ class InvoiceCollection:
                     handed_on=today,
                     delivery_id=result.provider_id,
                 )
-
-    def _step_blocker(self, index: int) -> str | None:
-        """Why the step must not run now (balance re-checked here, and again where the message leaves)."""
-        state = self.state
-        conditions = self._policy.steps[index].conditions
-        if state.balance <= 0:
-            return "nothing left to collect"
-        if conditions.min_balance is not None and state.balance < conditions.min_balance:
-            return f"balance {state.balance} below the step's minimum {conditions.min_balance}"
-        if conditions.customer_kinds and state.case.customer.kind not in conditions.customer_kinds:
-            return f"step is not for {state.case.customer.kind.value} customers"
-        if self._policy.steps[index].action in LEGAL_ACTIONS and state.today(self.now()) > state.limitation():
-            return f"escalation refused: the claim is time-barred since {state.limitation()} (limitation period)"
-        return None
 
     async def _warn_limitation(self, event: NextEvent, now: datetime) -> None:
         state = self.state
@@ -795,15 +696,9 @@ class InvoiceCollection:
 
     def _status(self, seen_at: datetime | None = None) -> CaseStatus:
         now = seen_at or self.now()
-        upcoming = None if self.state.closed or self.state.policy is None else self._plan_next(commit=False, now=now)
-        return self.state.status(now, upcoming, self._waiting_for(now))
-
-    def _waiting_for(self, now: datetime) -> str | None:
         state = self.state
-        if state.closed or state.policy is None or state.on_hold or state.court or state.agency:
-            return None
-        schedule = plan_steps(state.policy, state.case.due_date, now, cursor=state.cursor, escalate=state.escalate)
-        return waiting_reason(state, schedule.next.step) if schedule.next is not None else None
+        upcoming = None if state.closed or state.policy is None else planning.next_event(state, now, commit=False)
+        return state.status(now, upcoming, planning.waiting_for(state, now))
 
     def _show_details(self) -> None:
         """What the Temporal UI shows and filters on for the case right now."""
@@ -815,7 +710,7 @@ class InvoiceCollection:
         ]
         if self._next is not None:
             lines.append(f"**Next:** {self._next.kind} {self._next.id} at {self._next.at.isoformat()}")
-        waiting = self._waiting_for(now)
+        waiting = planning.waiting_for(state, now)
         if waiting:
             lines.append(f"**Waiting for:** {waiting}")
         if state.court is not None:
