@@ -15,7 +15,7 @@ from temporalio import workflow
 from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
-from workflows.ops_handlers import parse_action, raw_excerpt, read_signal, register_ops_actions, shown_name
+from workflows.ops_handlers import ops_actions, parse_action, raw_excerpt, read_signal, shown_name
 
 with workflow.unsafe.imports_passed_through():
     from relance.account import (
@@ -51,6 +51,8 @@ GATHER = timedelta(seconds=5)  # case time: steps due at the same slot reach the
 GATHER_FLOOR = timedelta(milliseconds=20)
 
 
+@workflow.defn(name="CustomerAccount")
+@ops_actions(ACCOUNT_ACTIONS)
 class CustomerAccount:
     """Started by its customer's first case with `[customer_id]`; carries its state across continue-as-new."""
 
@@ -342,7 +344,3 @@ class CustomerAccount:
         return (
             info.is_continue_as_new_suggested() or info.get_current_history_length() > self.state.continue_as_new_after
         )
-
-
-register_ops_actions(CustomerAccount, ACCOUNT_ACTIONS)
-CustomerAccount = workflow.defn(name="CustomerAccount")(CustomerAccount)  # type: ignore[misc]

@@ -17,11 +17,11 @@ from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 from workflows.ops_handlers import (
+    ops_actions,
     parse_action,
     parse_payload,
     raw_excerpt,
     read_signal,
-    register_ops_actions,
     shown_name,
 )
 
@@ -88,6 +88,8 @@ ASK_ACCOUNT_AGAIN_AFTER = timedelta(hours=1)  # a message step handed to the acc
 MAX_GROUPING_SPEED = 600.0  # a demo clock faster than a day in 2.4 minutes sends its messages itself
 
 
+@workflow.defn(name="InvoiceCollection")
+@ops_actions(OPS_ACTIONS)
 class InvoiceCollection:
     """Started with one argument, the case JSON (see relance.case_start for the contract)."""
 
@@ -739,7 +741,3 @@ class InvoiceCollection:
         if changed:
             workflow.upsert_search_attributes(changed)
             self._shown = updates
-
-
-register_ops_actions(InvoiceCollection, OPS_ACTIONS)
-InvoiceCollection = workflow.defn(name="InvoiceCollection")(InvoiceCollection)  # type: ignore[misc]

@@ -62,10 +62,18 @@ def shown_name(name: str) -> str:
         return excerpt(name)
 
 
-def register_ops_actions(cls: type, actions: tuple[type[Action], ...]) -> None:
-    """Add an update (with its validator) and a signal per action to `cls`, before `workflow.defn`."""
-    for action_type in actions:
-        _register(cls, action_type)
+C = TypeVar("C", bound=type)
+
+
+def ops_actions(actions: tuple[type[Action], ...]) -> Callable[[C], C]:
+    """Class decorator, under `@workflow.defn`: an update (with its validator) and a signal per action."""
+
+    def register(cls: C) -> C:
+        for action_type in actions:
+            _register(cls, action_type)
+        return cls
+
+    return register
 
 
 def _register(cls: type, action_type: type[Action]) -> None:
