@@ -16,13 +16,8 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from activities.case_guard import live_balance, still_wanted
-from activities.email_delivery import (
-    DeliveryFailed,
-    DeliveryInDoubt,
-    DeliveryRefused,
-    EmailBackend,
-    OutgoingEmail,
-)
+from activities.delivery import deliver_once
+from activities.email_delivery import EmailBackend, OutgoingEmail
 from activities.side_effects import SideEffects
 from relance.rendering import Rendered, render
 from relance.settings import Settings
@@ -68,25 +63,6 @@ class DebtorContact:
         self, request: StepRequest, message: Rendered, balance: Decimal, key: str | None = None
     ) -> StepResult:
         """Send at most once under `key` (the step's own key unless a grouped message brings its own)."""
-        key = key or request.idempotency_key
-        claim = await asyncio.to_thread(self.side_effects.claim, key, request.case_id, request.step_id, "email")
-        if claim.state == "sent":
-            return StepResult(
-                status="already_done", detail="e-mail already sent", channel="email", provider_id=claim.provider_id
-            )
-        if claim.state == "in_doubt":
-            found = self.backend.find_sent(key) if self.backend.knows_what_it_sent else None
-            if found is not None:
-                await asyncio.to_thread(self.side_effects.confirm, key, found, "found already delivered")
-                return StepResult(
-                    status="already_done", detail="e-mail already delivered", channel="email", provider_id=found
-                )
-            if not self.backend.knows_what_it_sent:
-                return StepResult(
-                    status="in_doubt",
-                    channel="email",
-                    detail="an earlier attempt stopped mid-send; not repeated, check the provider",
-                )
         email = OutgoingEmail(
             to=request.customer.email,
             to_name=request.customer.name,
@@ -94,25 +70,30 @@ class DebtorContact:
             sender_name=self.settings.creditor_name,
             subject=message.subject,
             text=message.body,
-            idempotency_key=key,
+            idempotency_key=key or request.idempotency_key,
             case_id=request.case_id,
             categories=["relance", request.template],
         )
-        try:
-            provider_id = await asyncio.to_thread(self.backend.send, email)
-        except DeliveryInDoubt as err:
-            return StepResult(status="in_doubt", channel="email", detail=str(err))
-        except DeliveryRefused as err:
-            await asyncio.to_thread(self.side_effects.release, key, str(err))
-            raise ApplicationError(str(err), type="DeliveryRefused", non_retryable=True) from err
-        except DeliveryFailed as err:
-            await asyncio.to_thread(self.side_effects.release, key, str(err))
-            raise ApplicationError(str(err), type="DeliveryFailed") from err
-        await asyncio.to_thread(self.side_effects.confirm, key, provider_id, message.subject)
+        backend = self.backend
+        done = await deliver_once(
+            self.side_effects,
+            request,
+            "email",
+            lambda: backend.send(email),
+            backend.find_sent if backend.knows_what_it_sent else None,
+            key=key,
+            detail=message.subject,
+        )
+        if isinstance(done, StepResult):
+            return done
+        if done.state == "already_done":
+            return StepResult(
+                status="already_done", detail="e-mail already sent", channel="email", provider_id=done.provider_id
+            )
         return StepResult(
             status="sent",
             channel="email",
-            provider_id=provider_id,
+            provider_id=done.provider_id,
             balance=balance,
             detail=f"e-mail to {request.customer.email}: {message.subject}",
         )

@@ -13,6 +13,8 @@ from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import Category, CustomArg, Mail
 
+from activities.delivery import DeliveryFailed, DeliveryInDoubt, DeliveryRefused
+
 
 @dataclass(frozen=True)
 class OutgoingEmail:
@@ -25,18 +27,6 @@ class OutgoingEmail:
     idempotency_key: str
     case_id: str
     categories: list[str] = field(default_factory=list)
-
-
-class DeliveryRefused(Exception):
-    """The provider answered and will never accept this message as it is (bad address, bad request)."""
-
-
-class DeliveryFailed(Exception):
-    """The message did not go out this time (provider error or unreachable); trying again is safe."""
-
-
-class DeliveryInDoubt(Exception):
-    """The request left but no answer came back: the provider may or may not have accepted it."""
 
 
 class EmailBackend(Protocol):

@@ -9,8 +9,6 @@ import asyncio
 import base64
 import json
 import shutil
-import urllib.error
-import urllib.request
 import zipfile
 from collections.abc import Callable
 from datetime import date
@@ -23,11 +21,12 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from activities.agency_delivery import deliver_case_file, delivered_to_folder
 from activities.case_guard import still_wanted
 from activities.debtor_contact import render_step
-from activities.email_delivery import DeliveryFailed, DeliveryInDoubt, DeliveryRefused
+from activities.delivery import Outcome, deliver_once
 from activities.letter_delivery import Letter, LetterProvider
-from activities.side_effects import Outcome, SideEffects, run_once
+from activities.side_effects import SideEffects
 from relance.case import StepRecord
 from relance.case_legal import claim_of, court_for, paid_of
 from relance.documents import DossierSummary, Party, dossier_summary_pdf, formal_notice_pdf
@@ -119,20 +118,7 @@ class LegalEscalation:
         find: Callable[[str], str | None] | None,
     ) -> Outcome | StepResult:
         """The side effect at most once for the step; a StepResult when it stops the step (in doubt)."""
-        try:
-            key = request.idempotency_key
-            done = await asyncio.to_thread(
-                run_once, self.side_effects, key, request.case_id, request.step_id, channel, effect, find
-            )
-        except DeliveryInDoubt as err:
-            return StepResult(status="in_doubt", channel=channel, detail=str(err))
-        except DeliveryRefused as err:
-            raise _refused(str(err)) from err
-        except DeliveryFailed as err:
-            raise ApplicationError(str(err), type="DeliveryFailed") from err
-        if done.state == "in_doubt":
-            return StepResult(status="in_doubt", channel=channel, detail="an earlier attempt stopped mid-send")
-        return done
+        return await deliver_once(self.side_effects, request, channel, effect, find)
 
     # ---- formal notice ----------------------------------------------------------------------------------
 
@@ -350,48 +336,3 @@ class LegalEscalation:
             "limitation_date": str(request.limitation_date),
             "documents": documents,
         }
-
-
-def _folder_target(agency: Agency, case_id: str) -> Path:
-    return Path(agency.delivery.path or ".") / f"{case_id}.json"
-
-
-def delivered_to_folder(agency: Agency, case_id: str) -> str | None:
-    target = _folder_target(agency, case_id)
-    return f"folder:{target}" if target.exists() else None
-
-
-def deliver_case_file(agency: Agency, case_id: str, idempotency_key: str, case_file: dict[str, Any]) -> str:
-    """Write the case file to the agency's folder or POST it to its endpoint; the delivery's id.
-
-    A 4xx (but 429) is a refusal, a 5xx or no connection a failure worth retrying, a timeout a doubt."""
-    body = json.dumps(case_file, ensure_ascii=False).encode()
-    if agency.delivery.kind == "folder":
-        target = _folder_target(agency, case_id)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".json.partial")
-        partial.write_bytes(body)
-        partial.replace(target)
-        return f"folder:{target}"
-    assert agency.delivery.url is not None
-    post = urllib.request.Request(
-        agency.delivery.url,
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/json", "Idempotency-Key": idempotency_key},
-    )
-    try:
-        with urllib.request.urlopen(post, timeout=30) as answer:
-            reply = answer.read()
-    except urllib.error.HTTPError as err:
-        message = f"{agency.name} answered {err.code}: {err.read()[:300].decode(errors='replace')}"
-        raise (DeliveryRefused if 400 <= err.code < 500 and err.code != 429 else DeliveryFailed)(message) from err
-    except TimeoutError as err:
-        raise DeliveryInDoubt(f"{agency.name} did not answer in time: the case file may have arrived") from err
-    except urllib.error.URLError as err:
-        raise DeliveryFailed(f"{agency.name} unreachable: {err.reason}") from err
-    try:
-        reference = json.loads(reply).get("id")
-    except (ValueError, AttributeError):
-        reference = None
-    return f"http:{reference or idempotency_key}"

@@ -28,8 +28,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio.client import WorkflowUpdateFailedError
 
-from activities.email_delivery import DeliveryFailed, DeliveryRefused
-from activities.legal_escalation import deliver_case_file
+from activities.agency_delivery import deliver_case_file
+from activities.delivery import DeliveryFailed, DeliveryRefused
 from relance.case_legal import court_for
 from relance.db import Document, engine_for
 from relance.policy import Agency
