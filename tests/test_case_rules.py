@@ -1,0 +1,337 @@
+"""How ops actions change a case (relance/case.py, relance/case_legal.py): every refusal and the effect of
+each action, as table tests without a server. The server tests keep the end-to-end scenarios."""
+
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from relance.actions import OPS_ACTIONS, Action
+from relance.case import CaseState, Hold, Outcome
+from relance.case_legal import AgencyFile, CourtProceeding, FormalNotice
+from relance.errors import Rejected
+from tests.test_planning import START, case
+
+TODAY = START.date()  # Monday 20 April 2026, Paris
+BY_NAME = {a.name: a for a in OPS_ACTIONS}
+
+
+def action(name: str, **payload: Any) -> Action:
+    return BY_NAME[name].model_validate(payload)
+
+
+def disputed(state: CaseState) -> None:
+    state.dispute = Hold(reason="colis abîmé", since=START)
+
+
+def paid_once(state: CaseState) -> None:
+    state.apply(action("payment_received", amount="100.00", paid_on="2026-04-20", reference="VIR-1"), START)
+
+
+def in_plan(state: CaseState) -> None:
+    state.apply(action("payment_plan_agreed", installments=[{"due_on": "2026-05-01", "amount": "1250.00"}]), START)
+
+
+def noticed(delivered: bool) -> Callable[[CaseState], None]:
+    def send(state: CaseState) -> None:
+        state.formal_notice = FormalNotice(
+            step_id="formal-notice",
+            sent_on=date(2026, 4, 10),
+            letter_id="L-1",
+            document=None,
+            deadline_days=8,
+            delivered_on=date(2026, 4, 12) if delivered else None,
+        )
+
+    return send
+
+
+def in_court(state: CaseState) -> None:
+    state.court = CourtProceeding(
+        route="injonction_de_payer", court="tribunal de commerce", dossier=None, opened_on=TODAY
+    )
+
+
+def closed(state: CaseState) -> None:
+    state.close(START, Outcome.written_off, "written off")
+
+
+def nothing(state: CaseState) -> None:
+    return None
+
+
+REFUSALS = [
+    ("a closed case takes nothing", closed, action("dispute_opened", reason="x"), "case PL-1 is closed (written_off)"),
+    (
+        "more decimals than the currency",
+        nothing,
+        action("payment_received", amount="10.001", paid_on="2026-04-20", reference="R"),
+        "payment amount 10.001 has more than 2 decimals for EUR",
+    ),
+    (
+        "a payment in the future",
+        nothing,
+        action("payment_received", amount="10.00", paid_on="2026-04-21", reference="R"),
+        "paid_on 2026-04-21 is in the future (today is 2026-04-20)",
+    ),
+    (
+        "a payment reference seen before",
+        paid_once,
+        action("payment_received", amount="10.00", paid_on="2026-04-20", reference="VIR-1"),
+        "payment reference 'VIR-1' is already recorded on this case",
+    ),
+    ("a second dispute", disputed, action("dispute_opened", reason="x"), "a dispute is already open since 2026-04-20"),
+    (
+        "resolving no dispute",
+        nothing,
+        action("dispute_resolved", outcome="rejected"),
+        "no dispute is open on this case",
+    ),
+    (
+        "a partial credit of the whole balance",
+        disputed,
+        action("dispute_resolved", outcome="partially_accepted", credited_amount="1250.00"),
+        "credited_amount 1250.00 must be below the balance 1250.00 for a partial acceptance "
+        "(use outcome accepted to credit it all)",
+    ),
+    (
+        "a promise during a dispute",
+        disputed,
+        action("promise_to_pay", promised_on="2026-05-01"),
+        "the case is in dispute: resolve the dispute before recording a promise",
+    ),
+    (
+        "a promise during a plan",
+        in_plan,
+        action("promise_to_pay", promised_on="2026-05-01"),
+        "the case follows a payment plan; a promise cannot replace it",
+    ),
+    (
+        "a promise in the past",
+        nothing,
+        action("promise_to_pay", promised_on="2026-04-19"),
+        "promised_on 2026-04-19 is in the past (today is 2026-04-20)",
+    ),
+    (
+        "a promise above the balance",
+        nothing,
+        action("promise_to_pay", promised_on="2026-05-01", amount="2000.00"),
+        "promised amount 2000.00 is above the balance 1250.00",
+    ),
+    (
+        "a plan during a dispute",
+        disputed,
+        action("payment_plan_agreed", installments=[{"due_on": "2026-05-01", "amount": "1250.00"}]),
+        "the case is in dispute: resolve the dispute before agreeing a plan",
+    ),
+    (
+        "more installments than the policy allows",
+        nothing,
+        action(
+            "payment_plan_agreed",
+            installments=[{"due_on": f"2026-{m:02d}-01", "amount": "1.00"} for m in range(5, 13)]
+            + [{"due_on": f"2027-{m:02d}-01", "amount": "1.00"} for m in range(1, 6)],
+        ),
+        "13 installments; the policy allows at most 12",
+    ),
+    (
+        "a first installment in the past",
+        nothing,
+        action("payment_plan_agreed", installments=[{"due_on": "2026-04-01", "amount": "1250.00"}]),
+        "installment 1 is due 2026-04-01, in the past (today is 2026-04-20)",
+    ),
+    (
+        "installments out of order",
+        nothing,
+        action(
+            "payment_plan_agreed",
+            installments=[{"due_on": "2026-06-01", "amount": "625.00"}, {"due_on": "2026-05-01", "amount": "625.00"}],
+        ),
+        "installment 2 (2026-05-01) must fall after installment 1",
+    ),
+    (
+        "installments that do not add up",
+        nothing,
+        action("payment_plan_agreed", installments=[{"due_on": "2026-05-01", "amount": "1000.00"}]),
+        "installments add up to 1000.00, the balance is 1250.00",
+    ),
+    (
+        "a pause ending today",
+        nothing,
+        action("pause", reason="x", until="2026-04-20"),
+        "until 2026-04-20 must be after today (2026-04-20)",
+    ),
+    ("resuming a case not paused", nothing, action("resume"), "the case is not paused"),
+    ("resuming a dispute", disputed, action("resume"), "the case is not paused (a dispute ends with dispute_resolved)"),
+    (
+        "a delivery with no notice sent",
+        nothing,
+        action("registered_letter_delivered", tracking_number="1A", delivered_on="2026-04-20"),
+        "no formal notice has been sent on this case",
+    ),
+    (
+        "a delivery recorded twice",
+        noticed(True),
+        action("registered_letter_delivered", tracking_number="1A", delivered_on="2026-04-20"),
+        "delivery already recorded on 2026-04-12 (None)",
+    ),
+    (
+        "a delivery before the sending",
+        noticed(False),
+        action("registered_letter_delivered", tracking_number="1A", delivered_on="2026-04-09"),
+        "delivered_on 2026-04-09 must fall between the sending (2026-04-10) and today",
+    ),
+    (
+        "a letter returned in the future",
+        nothing,
+        action("mail_returned", reason="NPAI", returned_on="2026-04-25"),
+        "returned_on 2026-04-25 is in the future (today is 2026-04-20)",
+    ),
+    (
+        "an order with no dossier",
+        nothing,
+        action("court_order_issued", issued_on="2026-04-20", reference="IP-1"),
+        "no court dossier is waiting for an order on this case",
+    ),
+    (
+        "service with no order",
+        in_court,
+        action("order_served", served_on="2026-04-20"),
+        "no court order waiting to be served on this case",
+    ),
+    (
+        "an opposition with no service",
+        in_court,
+        action("opposition_filed", filed_on="2026-04-20"),
+        "an opposition needs a served order",
+    ),
+    (
+        "a judgment payment out of court",
+        nothing,
+        action("judgment_paid", amount="10.00", paid_on="2026-04-20", reference="J"),
+        "the case is not in court: record the payment with payment_received",
+    ),
+    (
+        "an agency report with no agency",
+        nothing,
+        action("agency_update", status="x", reported_on="2026-04-20"),
+        "the case has not been handed to an agency",
+    ),
+]
+
+
+@pytest.mark.parametrize(("label", "situation", "sent", "reason"), REFUSALS, ids=[row[0] for row in REFUSALS])
+def test_an_action_that_does_not_fit_the_case_is_refused_and_changes_nothing(label, situation, sent, reason):
+    state = case()
+    situation(state)
+    before = state.model_dump()
+    with pytest.raises(Rejected) as refused:
+        state.check(sent, START)
+    assert str(refused.value) == reason
+    assert state.model_dump() == before
+
+
+def test_every_ops_action_has_a_refusal_row():
+    assert {row[2].name for row in REFUSALS} == {a.name for a in OPS_ACTIONS} - {
+        "write_off",
+        "contact_updated",
+        "email_bounced",
+    }
+
+
+def applied(situation: Callable[[CaseState], None], *sent: Action) -> CaseState:
+    state = case()
+    situation(state)
+    for one in sent:
+        state.check(one, START)
+        state.apply(one, START)
+    return state
+
+
+def test_payments_lower_the_balance_and_the_last_one_closes_the_case():
+    state = applied(nothing, action("payment_received", amount="250.00", paid_on="2026-04-20", reference="A"))
+    assert (state.balance, state.total_paid, state.closed, state.acknowledged_on) == (
+        Decimal("1000.00"),
+        Decimal("250.00"),
+        False,
+        TODAY,
+    )
+    state.apply(action("payment_received", amount="1100.00", paid_on="2026-04-20", reference="B"), START)
+    assert (state.balance, state.overpaid, state.outcome) == (Decimal("0"), Decimal("100.00"), Outcome.paid)
+
+
+def test_a_dispute_pauses_the_case_and_ends_its_promise():
+    state = applied(nothing, action("promise_to_pay", promised_on="2026-05-01"), action("dispute_opened", reason="x"))
+    assert (state.stage(START), state.promise, state.on_hold) == ("disputed", None, True)
+    assert [h.event for h in state.history][-2:] == ["dispute_opened", "arrangement_ended"]
+
+
+DISPUTE_OUTCOMES = [
+    ("rejected", None, Decimal("1250.00"), Decimal("0"), None),
+    ("partially_accepted", "250.00", Decimal("1000.00"), Decimal("250.00"), None),
+    ("accepted", None, Decimal("0"), Decimal("1250.00"), Outcome.cancelled),
+]
+
+
+@pytest.mark.parametrize(("outcome", "credit", "balance", "credited", "closed_as"), DISPUTE_OUTCOMES)
+def test_how_a_dispute_ends(outcome, credit, balance, credited, closed_as):
+    payload = {"outcome": outcome} | ({"credited_amount": credit} if credit else {})
+    state = applied(disputed, action("dispute_resolved", **payload))
+    assert (state.balance, state.credited, state.outcome, state.dispute) == (balance, credited, closed_as, None)
+
+
+def test_a_promise_a_plan_a_pause_and_their_ends():
+    promised = applied(nothing, action("promise_to_pay", promised_on="2026-05-01", amount="500.00"))
+    assert (promised.promise is not None, promised.acknowledged_on, promised.stage(START)) == (
+        True,
+        TODAY,
+        "promise_to_pay",
+    )
+    planned = applied(nothing, action("promise_to_pay", promised_on="2026-05-01"))
+    in_plan(planned)
+    assert (planned.promise, planned.plan is not None, planned.stage(START)) == (None, True, "payment_plan")
+    paused = applied(nothing, action("pause", reason="négociation", until="2026-05-01"))
+    assert (paused.stage(START), paused.manual_pause.until if paused.manual_pause else None) == (
+        "paused",
+        date(2026, 5, 1),
+    )
+    paused.apply(action("resume"), START)
+    assert (paused.manual_pause, paused.stage(START)) == (None, "not_due")
+
+
+def test_a_write_off_closes_and_a_new_address_sends_a_returned_notice_again():
+    written = applied(nothing, action("write_off", reason="liquidation judiciaire"))
+    assert (written.outcome, written.history[-1].detail) == (Outcome.written_off, "written off: liquidation judiciaire")
+    state = case()
+    noticed(False)(state)
+    state.apply(action("mail_returned", reason="NPAI", returned_on="2026-04-15"), START)
+    assert (state.formal_notice is not None and state.formal_notice.returned, state.flags.address_invalid) == (
+        "NPAI",
+        "NPAI",
+    )
+    new_address = {"line1": "2 rue Neuve", "postal_code": "69001", "city": "Lyon", "country": "FR"}
+    state.apply(action("contact_updated", address=new_address), START)
+    assert state.policy is not None
+    assert (state.formal_notice, state.flags.address_invalid, state.cursor) == (
+        None,
+        None,
+        state.policy.step_index("formal-notice"),
+    )
+    assert state.case.customer.address.city == "Lyon"
+
+
+def test_an_agency_report_is_a_payment_less_its_commission():
+    state = case()
+    state.agency = AgencyFile(
+        agency="Recouvre", mandate_reference="M-1", commission_rate=Decimal("10"), handed_on=TODAY, delivery_id=None
+    )
+    state.apply(
+        action("agency_update", status="plan agreed", collected_amount="200.00", reported_on="2026-04-20"), START
+    )
+    assert (state.balance, state.agency.collected, state.agency.commission) == (
+        Decimal("1050.00"),
+        Decimal("200.00"),
+        Decimal("20.00"),
+    )
