@@ -204,6 +204,33 @@ def read_account_start(args: Sequence[Any], *, workflow_id: str, continued: bool
         raise Rejected(f"carried state: {explain(err)}") from None
 
 
+def check_account_action(state: AccountState, action: Action, today: date) -> None:
+    """Raise Rejected with a clear reason when a customer-level action does not fit the account now."""
+    hold = state.hold
+    match action:
+        case HoldCustomer():
+            if hold is not None and hold.kind == "exclude":
+                raise Rejected(f"the customer is excluded from chasing ({hold.reason}); include it first")
+            if action.until is not None and action.until <= today:
+                raise Rejected(f"until {action.until} must be after today ({today})")
+        case ExcludeCustomer():
+            if hold is not None and hold.kind == "exclude":
+                raise Rejected(f"the customer is already excluded ({hold.reason})")
+        case ReleaseCustomer():
+            if hold is None or hold.kind != "hold":
+                raise Rejected("the customer is not on hold")
+        case IncludeCustomer():
+            if hold is None or hold.kind != "exclude":
+                raise Rejected("the customer is not excluded")
+        case UnallocatedPayment():
+            if action.reference in state.payments:
+                raise Rejected(f"payment reference {action.reference!r} is already recorded for this customer")
+            if action.paid_on > today:
+                raise Rejected(f"paid_on {action.paid_on} is in the future (today is {today})")
+            if not state.cases:
+                raise Rejected("the customer has no open case to allocate the payment to")
+
+
 def allocate_oldest_first(amount: Decimal, cases: list[CaseView]) -> tuple[list[Allocation], Decimal]:
     """Spread a payment over open balances, oldest due date first; what is left over is a credit."""
     left = amount

@@ -4,10 +4,21 @@ each action, as table tests without a server. The server tests keep the end-to-e
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
+from relance.account import (
+    AccountHold,
+    AccountState,
+    CaseOpened,
+    ExcludeCustomer,
+    HoldCustomer,
+    IncludeCustomer,
+    ReleaseCustomer,
+    UnallocatedPayment,
+    check_account_action,
+)
 from relance.actions import OPS_ACTIONS, Action
 from relance.case import CaseState, Hold, Outcome
 from relance.case_legal import AgencyFile, CourtProceeding, FormalNotice
@@ -335,3 +346,84 @@ def test_an_agency_report_is_a_payment_less_its_commission():
         Decimal("200.00"),
         Decimal("20.00"),
     )
+
+
+# ---- the customer's account (relance/account.py) ------------------------------------------------------------
+
+OPENED = CaseOpened(case_id="invoice-A-1", invoice_id="A-1", due_date=date(2026, 4, 30), currency="EUR")
+
+
+def account(hold: Literal["hold", "exclude"] | None = None, cases: bool = True, payments: tuple[str, ...] = ()) -> AccountState:
+    state = AccountState(customer_id="C-1", payments=list(payments))
+    if cases:
+        state.cases[OPENED.case_id] = OPENED
+    if hold is not None:
+        state.hold = AccountHold(kind=hold, reason="grand compte", since=START)
+    return state
+
+
+ACCOUNT_REFUSALS = [
+    (
+        "hold an excluded customer",
+        account("exclude"),
+        HoldCustomer(reason="x"),
+        "the customer is excluded from chasing (grand compte); include it first",
+    ),
+    (
+        "a hold ending today",
+        account(),
+        HoldCustomer(reason="x", until=TODAY),
+        "until 2026-04-20 must be after today (2026-04-20)",
+    ),
+    (
+        "exclude twice",
+        account("exclude"),
+        ExcludeCustomer(reason="x"),
+        "the customer is already excluded (grand compte)",
+    ),
+    ("release a customer not on hold", account(), ReleaseCustomer(), "the customer is not on hold"),
+    ("release an exclusion", account("exclude"), ReleaseCustomer(), "the customer is not on hold"),
+    ("include a customer not excluded", account("hold"), IncludeCustomer(), "the customer is not excluded"),
+    (
+        "a payment reference seen before",
+        account(payments=("VIR-9",)),
+        UnallocatedPayment(amount=Decimal("5"), paid_on=TODAY, reference="VIR-9"),
+        "payment reference 'VIR-9' is already recorded for this customer",
+    ),
+    (
+        "a payment in the future",
+        account(),
+        UnallocatedPayment(amount=Decimal("5"), paid_on=date(2026, 4, 21), reference="V"),
+        "paid_on 2026-04-21 is in the future (today is 2026-04-20)",
+    ),
+    (
+        "a payment with no open case",
+        account(cases=False),
+        UnallocatedPayment(amount=Decimal("5"), paid_on=TODAY, reference="V"),
+        "the customer has no open case to allocate the payment to",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("label", "state", "sent", "reason"), ACCOUNT_REFUSALS, ids=[row[0] for row in ACCOUNT_REFUSALS]
+)
+def test_a_customer_action_that_does_not_fit_the_account_is_refused(label, state, sent, reason):
+    with pytest.raises(Rejected) as refused:
+        check_account_action(state, sent, TODAY)
+    assert str(refused.value) == reason
+
+
+ACCOUNT_ACCEPTED = [
+    ("hold", account(), HoldCustomer(reason="x", until=date(2026, 5, 1))),
+    ("hold again, a new reason", account("hold"), HoldCustomer(reason="y")),
+    ("exclude a held customer", account("hold"), ExcludeCustomer(reason="x")),
+    ("release", account("hold"), ReleaseCustomer()),
+    ("include", account("exclude"), IncludeCustomer()),
+    ("a payment naming no invoice", account(), UnallocatedPayment(amount=Decimal("5"), paid_on=TODAY, reference="V")),
+]
+
+
+@pytest.mark.parametrize(("label", "state", "sent"), ACCOUNT_ACCEPTED, ids=[row[0] for row in ACCOUNT_ACCEPTED])
+def test_a_customer_action_that_fits_is_accepted(label, state, sent):
+    assert check_account_action(state, sent, TODAY) is None

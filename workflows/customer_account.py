@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         ReleaseCustomer,
         UnallocatedPayment,
         allocate_oldest_first,
+        check_account_action,
         read_account_start,
     )
     from relance.case import Rejected
@@ -217,29 +218,7 @@ class CustomerAccount:
         await self._apply(action)
 
     def _check(self, action: Action) -> None:
-        hold, today = self.state.hold, self._now().date()
-        match action:
-            case HoldCustomer():
-                if hold is not None and hold.kind == "exclude":
-                    raise Rejected(f"the customer is excluded from chasing ({hold.reason}); include it first")
-                if action.until is not None and action.until <= today:
-                    raise Rejected(f"until {action.until} must be after today ({today})")
-            case ExcludeCustomer():
-                if hold is not None and hold.kind == "exclude":
-                    raise Rejected(f"the customer is already excluded ({hold.reason})")
-            case ReleaseCustomer():
-                if hold is None or hold.kind != "hold":
-                    raise Rejected("the customer is not on hold")
-            case IncludeCustomer():
-                if hold is None or hold.kind != "exclude":
-                    raise Rejected("the customer is not excluded")
-            case UnallocatedPayment():
-                if action.reference in self.state.payments:
-                    raise Rejected(f"payment reference {action.reference!r} is already recorded for this customer")
-                if action.paid_on > today:
-                    raise Rejected(f"paid_on {action.paid_on} is in the future (today is {today})")
-                if not self.state.cases:
-                    raise Rejected("the customer has no open case to allocate the payment to")
+        check_account_action(self.state, action, self._now().date())
 
     async def _apply(self, action: Action) -> dict[str, Any]:
         state, now = self.state, self._now()
