@@ -353,7 +353,9 @@ def test_an_agency_report_is_a_payment_less_its_commission():
 OPENED = CaseOpened(case_id="invoice-A-1", invoice_id="A-1", due_date=date(2026, 4, 30), currency="EUR")
 
 
-def account(hold: Literal["hold", "exclude"] | None = None, cases: bool = True, payments: tuple[str, ...] = ()) -> AccountState:
+def account(
+    hold: Literal["hold", "exclude"] | None = None, cases: bool = True, payments: tuple[str, ...] = ()
+) -> AccountState:
     state = AccountState(customer_id="C-1", payments=list(payments))
     if cases:
         state.cases[OPENED.case_id] = OPENED
