@@ -3,7 +3,7 @@
 import sys
 
 if __name__ == "__main__":
-    from relance.cli import main
+    from relance.cli.main import main
 
     sys.argv[1:1] = ["worker"]
     main()

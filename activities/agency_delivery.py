@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from activities.delivery import DeliveryFailed, DeliveryInDoubt, DeliveryRefused
-from relance.policy import Agency
+from relance.domain.policy import Agency
 
 
 def _folder_target(agency: Agency, case_id: str) -> Path:

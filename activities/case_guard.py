@@ -9,8 +9,8 @@ from decimal import Decimal
 from temporalio import activity
 from temporalio.client import Client
 
-from relance.case import CaseStatus
-from relance.steps import StepRequest, StepResult
+from relance.domain.activity_contract import StepRequest, StepResult
+from relance.domain.case import CaseStatus
 
 
 async def still_wanted(client: Client, request: StepRequest) -> tuple[StepResult | None, CaseStatus | None]:

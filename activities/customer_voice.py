@@ -15,7 +15,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from activities.case_guard import still_wanted
 from activities.debtor_contact import DebtorContact
-from relance.account import (
+from relance.domain.account import (
     READ_CASES,
     REPORT_TO_CUSTOMER,
     SEND_CUSTOMER_MESSAGES,
@@ -25,10 +25,10 @@ from relance.account import (
     account_id,
     tone_of,
 )
-from relance.case import CaseStatus
-from relance.rendering import render_grouped
-from relance.steps import StepRequest, StepResult
-from relance.work_queue import append_to_task, create_task
+from relance.domain.activity_contract import StepRequest, StepResult
+from relance.domain.case import CaseStatus
+from relance.ledger.work_queue import append_to_task, create_task
+from relance.rendering.messages import render_grouped
 
 
 class CustomerVoice:

@@ -19,10 +19,10 @@ from activities.case_guard import live_balance, still_wanted
 from activities.delivery import deliver_once
 from activities.email_delivery import EmailBackend, OutgoingEmail
 from activities.side_effects import SideEffects
-from relance.rendering import Rendered, render
+from relance.domain.activity_contract import CREATE_PHONE_TASK, SEND_EMAIL, StepRequest, StepResult
+from relance.ledger.work_queue import create_task
+from relance.rendering.messages import Rendered, render
 from relance.settings import Settings
-from relance.steps import CREATE_PHONE_TASK, SEND_EMAIL, StepRequest, StepResult
-from relance.work_queue import create_task
 
 
 def render_step(

@@ -14,7 +14,7 @@ from typing import Literal
 from temporalio.exceptions import ApplicationError
 
 from activities.side_effects import SideEffects
-from relance.steps import StepRequest, StepResult
+from relance.domain.activity_contract import StepRequest, StepResult
 
 
 class DeliveryRefused(Exception):

@@ -7,8 +7,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from temporalio import activity
 
-from relance.db import CaseEvent, CaseRow, Document, PaymentRow, RejectedInput
-from relance.steps import RECORD_CASE, RECORD_REFUSED_START, LedgerUpdate, RefusedStart
+from relance.domain.activity_contract import RECORD_CASE, RECORD_REFUSED_START, LedgerUpdate, RefusedStart
+from relance.ledger.db import CaseEvent, CaseRow, Document, PaymentRow, RejectedInput
 
 
 class LedgerWriter:

@@ -27,22 +27,22 @@ from activities.debtor_contact import render_step
 from activities.delivery import Outcome, deliver_once
 from activities.letter_delivery import Letter, LetterProvider
 from activities.side_effects import SideEffects
-from relance.case import StepRecord
-from relance.case_legal import claim_of, court_for, paid_of
-from relance.documents import DossierSummary, Party, dossier_summary_pdf, formal_notice_pdf
-from relance.money import format_money
-from relance.penalties import MissingRate, Statement, load_rates, statement, statement_dict
-from relance.policy import Agency
-from relance.rendering import LOCALES, Rendered
-from relance.settings import Settings
-from relance.steps import (
+from relance.domain.activity_contract import (
     HAND_OFF_TO_AGENCY,
     PREPARE_COURT_DOSSIER,
     SEND_FORMAL_NOTICE,
     LegalStepRequest,
     StepResult,
 )
-from relance.work_queue import create_task
+from relance.domain.case import StepRecord
+from relance.domain.case_legal import claim_of, court_for, paid_of
+from relance.domain.money import format_money
+from relance.domain.penalties import MissingRate, Statement, load_rates, statement, statement_dict
+from relance.domain.policy import Agency
+from relance.ledger.work_queue import create_task
+from relance.rendering.documents import DossierSummary, Party, dossier_summary_pdf, formal_notice_pdf
+from relance.rendering.messages import LOCALES, Rendered
+from relance.settings import Settings
 
 
 def _refused(message: str, kind: str = "DeliveryRefused") -> ApplicationError:

@@ -8,11 +8,11 @@ from sqlalchemy import Engine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from relance.customer_view import payment_behaviour
-from relance.invoice import CaseInput
-from relance.policy import NoPolicy, Policy, PolicyError, load_policies, select_policy
-from relance.risk import assess
-from relance.steps import RESOLVE_POLICY
+from relance.domain.activity_contract import RESOLVE_POLICY
+from relance.domain.invoice import CaseInput
+from relance.domain.policy import NoPolicy, Policy, PolicyError, load_policies, select_policy
+from relance.domain.risk import assess
+from relance.ledger.customer_view import payment_behaviour
 
 
 class PolicyResolution:

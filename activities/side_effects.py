@@ -13,7 +13,7 @@ from typing import Literal
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from relance.db import SideEffect
+from relance.ledger.db import SideEffect
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
 
-from relance.limits import bounded
+from relance.domain.limits import bounded
 
 
 class RefusingPayloadConverter(PydanticPayloadConverter):

@@ -16,10 +16,10 @@ from activities.ledger import LedgerWriter
 from activities.legal_escalation import LegalEscalation
 from activities.letter_delivery import PrintOutbox
 from activities.policy_resolution import PolicyResolution
-from relance.db import engine_for
-from relance.search_attributes import CANNOT_LIST, missing_attributes
+from relance.ledger.db import engine_for
 from relance.settings import Settings
 from starter.connect import connect
+from starter.namespace import CANNOT_LIST, missing_attributes
 from workflows import CustomerAccount, InvoiceCollection
 from workflows.sandbox import workflow_runner
 

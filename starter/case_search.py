@@ -7,7 +7,7 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from relance.search_attributes import (
+from workflows.search_attributes import (
     AMOUNT_DUE,
     COLLECTION_STAGE,
     CURRENCY,

@@ -17,11 +17,11 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from relance.errors import explain
-from relance.invoice import CaseInput, DemoClock
-from relance.limits import bounded, check_text, excerpt
-from relance.money import format_money
-from relance.policy import NoPolicy, Policy, select_policy
+from relance.domain.errors import explain
+from relance.domain.invoice import CaseInput, DemoClock
+from relance.domain.limits import bounded, check_text, excerpt
+from relance.domain.money import format_money
+from relance.domain.policy import NoPolicy, Policy, select_policy
 from starter.import_files import ImportFileError, RawRow, csv_rows, decode, json_rows
 from workflows import InvoiceCollection
 

@@ -6,10 +6,10 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from relance.account import account_id
-from relance.actions import Action
-from relance.case import CaseStatus
-from relance.invoice import workflow_id_for
+from relance.domain.account import account_id
+from relance.domain.actions import Action
+from relance.domain.case import CaseStatus
+from relance.domain.invoice import workflow_id_for
 from starter.executions import execution_status
 
 

@@ -18,15 +18,15 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from relance.case import CaseStatus
 from relance.converter import data_converter
-from relance.db import engine_for
-from relance.invoice import CaseInput
-from relance.search_attributes import attribute_types
+from relance.domain.case import CaseStatus
+from relance.domain.invoice import CaseInput
+from relance.ledger.db import engine_for
 from relance.settings import Settings
 from relance.worker_runtime import build_worker
 from starter.executions import describe_execution, execution_status
 from starter.importer import start_case
+from workflows.search_attributes import attribute_types
 
 ROOT = Path(__file__).resolve().parent.parent
 PARIS = ZoneInfo("Europe/Paris")
@@ -61,7 +61,7 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(
-        database_url=f"sqlite:///{tmp_path / 'relance.db'}",
+        database_url=f"sqlite:///{tmp_path / 'relance.ledger.db'}",
         outbox_dir=tmp_path / "outbox",
         policy_dir=ROOT / "policies",
         task_queue=f"test-{uuid.uuid4().hex[:8]}",

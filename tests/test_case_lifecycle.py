@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 
-from relance.db import CaseEvent, CaseRow, engine_for
+from relance.ledger.db import CaseEvent, CaseRow, engine_for
 from starter.executions import execution_status
 from tests.conftest import invoice, minute, outbox_messages, paris, until_idle
 
@@ -307,7 +307,7 @@ async def test_the_ledger_receives_history_and_payments(open_case, worker):
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from relance.db import CaseEvent, CaseRow, PaymentRow, engine_for
+    from relance.ledger.db import CaseEvent, CaseRow, PaymentRow, engine_for
 
     case = await open_case(invoice("LED-1", starts_at=START))
     await case.advance_to(paris(2026, 4, 28, 12))

@@ -1,4 +1,4 @@
-"""How ops actions change a case (relance/case.py, relance/case_legal.py): every refusal and the effect of
+"""How ops actions change a case (relance/domain/case.py, relance/domain/case_legal.py): every refusal and the effect of
 each action, as table tests without a server. The server tests keep the end-to-end scenarios."""
 
 from collections.abc import Callable
@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import pytest
 
-from relance.account import (
+from relance.domain.account import (
     AccountHold,
     AccountState,
     CaseOpened,
@@ -19,10 +19,10 @@ from relance.account import (
     UnallocatedPayment,
     check_account_action,
 )
-from relance.actions import OPS_ACTIONS, Action
-from relance.case import CaseState, Hold, Outcome
-from relance.case_legal import AgencyFile, CourtProceeding, FormalNotice
-from relance.errors import Rejected
+from relance.domain.actions import OPS_ACTIONS, Action
+from relance.domain.case import CaseState, Hold, Outcome
+from relance.domain.case_legal import AgencyFile, CourtProceeding, FormalNotice
+from relance.domain.errors import Rejected
 from tests.test_planning import START, case
 
 TODAY = START.date()  # Monday 20 April 2026, Paris
@@ -348,7 +348,7 @@ def test_an_agency_report_is_a_payment_less_its_commission():
     )
 
 
-# ---- the customer's account (relance/account.py) ------------------------------------------------------------
+# ---- the customer's account (relance/domain/account.py) ------------------------------------------------------------
 
 OPENED = CaseOpened(case_id="invoice-A-1", invoice_id="A-1", due_date=date(2026, 4, 30), currency="EUR")
 

@@ -10,10 +10,10 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from activities.ledger import LedgerWriter
-from relance.account import AccountState
-from relance.case import HistoryEntry, PaymentRecord
-from relance.db import engine_for
-from relance.steps import LedgerEntry, LedgerUpdate
+from relance.domain.account import AccountState
+from relance.domain.activity_contract import LedgerEntry, LedgerUpdate
+from relance.domain.case import HistoryEntry, PaymentRecord
+from relance.ledger.db import engine_for
 from relance.worker_runtime import build_worker
 from starter.executions import describe_execution
 from starter.importer import start_case

@@ -4,7 +4,7 @@ import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
-from relance.case import CaseStatus
+from relance.domain.case import CaseStatus
 from starter.executions import describe_execution
 from tests.conftest import invoice, paris, terminate_all
 from workflows import InvoiceCollection, RunOptions

@@ -18,11 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio.testing import WorkflowEnvironment
 
-from relance.db import RejectedInput, engine_for
-from relance.demo import dated_sample
+from relance.cli.demo import dated_sample
+from relance.ledger.db import RejectedInput, engine_for
 from tests.conftest import ROOT, server_binary
 
-RELANCE = [sys.executable, "-m", "relance.cli"]
+RELANCE = [sys.executable, "-m", "relance.cli.main"]
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def ops_env(dev_server: str, tmp_path: Path) -> Iterator[dict[str, str]]:
         **os.environ,
         "TEMPORAL_ADDRESS": dev_server,
         "RELANCE_TASK_QUEUE": f"e2e-{tmp_path.name}",
-        "RELANCE_DATABASE_URL": f"sqlite:///{tmp_path / 'relance.db'}",
+        "RELANCE_DATABASE_URL": f"sqlite:///{tmp_path / 'relance.ledger.db'}",
         "RELANCE_OUTBOX_DIR": str(tmp_path / "outbox"),
         "RELANCE_POLICY_DIR": str(ROOT / "policies"),
         "RELANCE_DEMO_MODE": "1",  # the cases run on a compressed clock

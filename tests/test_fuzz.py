@@ -16,13 +16,14 @@ from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from relance.account import ACCOUNT_ACTIONS as ACCOUNT_ACTION_TYPES
-from relance.account import CaseClosed, CaseOpened, CustomerHoldNotice, MessageOutcome
-from relance.actions import OPS_ACTIONS, ReapplyPolicy
-from relance.case import CaseStatus
-from relance.case_start import StartRefused, read_start
-from relance.limits import MAX_AMOUNT, MAX_DAY, MIN_DAY, check_text
-from relance.policy import Policy, PolicyError, load_policy
+from relance.domain.account import ACCOUNT_ACTIONS as ACCOUNT_ACTION_TYPES
+from relance.domain.account import CaseClosed, CaseOpened, CustomerHoldNotice, MessageOutcome
+from relance.domain.actions import OPS_ACTIONS, ReapplyPolicy
+from relance.domain.case import CaseStatus
+from relance.domain.case_start import StartRefused, read_start
+from relance.domain.limits import MAX_AMOUNT, MAX_DAY, MIN_DAY, check_text
+from relance.domain.policy import Policy, PolicyError, load_policy
+from relance.settings import Settings
 from starter.importer import ImportFileError, parse_file
 from tests import fuzz_inputs as fz
 from tests.conftest import ROOT, Case, invoice, paris, task_failures, until_idle
@@ -101,7 +102,7 @@ def test_fuzz_policy_files(tmp_path_factory, data):
     path = tmp_path_factory.mktemp("policy") / "p.yaml"
     path.write_bytes(data)
     try:
-        policy = load_policy(path, ROOT / "relance" / "templates")
+        policy = load_policy(path, Settings().template_dir)
     except PolicyError as err:
         assert err.problems and all(p.message for p in err.problems)
         return
@@ -262,13 +263,13 @@ def cli_folder(tmp_path_factory):
 def test_fuzz_the_import_command_prints_no_traceback(cli_folder, monkeypatch, file):
     from typer.testing import CliRunner
 
-    from relance.cli import app
+    from relance.cli.main import app
     from relance.settings import get_settings
     from starter.connect import TemporalUnreachable
 
     folder = cli_folder
     monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")  # nothing listens, in case a row were started
-    monkeypatch.setenv("RELANCE_DATABASE_URL", f"sqlite:///{folder / 'relance.db'}")
+    monkeypatch.setenv("RELANCE_DATABASE_URL", f"sqlite:///{folder / 'relance.ledger.db'}")
     monkeypatch.setenv("RELANCE_POLICY_DIR", str(ROOT / "policies"))
     get_settings.cache_clear()
     path = folder / "f.csv"

@@ -119,7 +119,7 @@ def test_json_list_with_metadata_and_a_bad_item(tmp_path):
 
 
 async def test_importing_the_same_file_twice_starts_nothing_new(env, worker, tmp_path):
-    from relance.policy import load_policies
+    from relance.domain.policy import load_policies
 
     sample = ROOT / "samples" / "invoices.csv"
     parsed = parse_file(sample)

@@ -23,11 +23,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from activities.ledger import LedgerWriter
-from relance.case import HistoryEntry, PaymentRecord
-from relance.customer_view import UnknownCustomer, customer_view
-from relance.db import CaseEvent, CaseRow, PaymentRow, engine_for
-from relance.reports import Amount, aging_chart, build_report
-from relance.steps import LedgerEntry, LedgerUpdate
+from relance.domain.activity_contract import LedgerEntry, LedgerUpdate
+from relance.domain.case import HistoryEntry, PaymentRecord
+from relance.ledger.customer_view import UnknownCustomer, customer_view
+from relance.ledger.db import CaseEvent, CaseRow, PaymentRow, engine_for
+from relance.ledger.reports import Amount, aging_chart, build_report
 from tests.conftest import ROOT, invoice
 
 AT = datetime(2026, 6, 30, 12, tzinfo=UTC)
@@ -165,7 +165,7 @@ def test_report_command_prints_table_csv_and_chart(tmp_path: Path):
         [
             sys.executable,
             "-m",
-            "relance.cli",
+            "relance.cli.main",
             "report",
             "--as-of",
             "2026-06-30",

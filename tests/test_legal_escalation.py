@@ -30,11 +30,11 @@ from temporalio.client import WorkflowUpdateFailedError
 
 from activities.agency_delivery import deliver_case_file
 from activities.delivery import DeliveryFailed, DeliveryRefused
-from relance.case_legal import court_for
-from relance.db import Document, engine_for
-from relance.policy import Agency
+from relance.domain.case_legal import court_for
+from relance.domain.policy import Agency
+from relance.ledger.db import Document, engine_for
+from relance.ledger.work_queue import list_tasks
 from relance.settings import Settings
-from relance.work_queue import list_tasks
 from tests.conftest import ROOT, invoice, minute, paris
 from tests.recording_endpoint import RecordingEndpoint, Reply
 
@@ -152,7 +152,7 @@ async def test_b2b_invoice_from_due_date_to_formal_notice_dossier_and_payment(op
         assert expected in summary, expected
     statement = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "relance.cli", "statement", "LEG-B2B", "--at", "2026-06-19", "--json"],
+        [sys.executable, "-m", "relance.cli.main", "statement", "LEG-B2B", "--at", "2026-06-19", "--json"],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from relance.actions import PaymentReceived
+from relance.domain.actions import PaymentReceived
 from starter.ops import ActionRejected, UnknownCase, act, status
 from tests.conftest import invoice, paris
 

@@ -15,12 +15,12 @@ import pytest
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 
-from relance.case import CaseStatus
 from relance.converter import data_converter
-from relance.search_attributes import attribute_types
+from relance.domain.case import CaseStatus
 from relance.settings import Settings
 from relance.worker_runtime import build_worker
 from tests.conftest import ROOT, server_binary, task_failures
+from workflows.search_attributes import attribute_types
 
 README_START = re.compile(r"<!-- start-a-case -->\n```bash\n(.*?)```\n<!-- /start-a-case -->", re.DOTALL)
 
@@ -61,7 +61,7 @@ async def wait_for(predicate, what: str, seconds: float = 60):
 
 async def test_the_readme_start_command_starts_a_case_that_sends_its_first_reminder(dev_server, tmp_path):
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'relance.db'}",
+        database_url=f"sqlite:///{tmp_path / 'relance.ledger.db'}",
         outbox_dir=tmp_path / "outbox",
         policy_dir=ROOT / "tests" / "policies",
         task_queue="relance",  # the README's queue: the default of every worker
@@ -131,7 +131,7 @@ async def test_the_readme_start_command_starts_a_case_that_sends_its_first_remin
 def relance(address: str, *args: str) -> subprocess.Popen[str]:
     environment = {**os.environ, "TEMPORAL_ADDRESS": address, "COLUMNS": "200"}
     return subprocess.Popen(
-        [sys.executable, "-m", "relance.cli", *args],
+        [sys.executable, "-m", "relance.cli.main", *args],
         env=environment,
         cwd=ROOT,
         stdout=subprocess.PIPE,

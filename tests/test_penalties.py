@@ -1,4 +1,4 @@
-"""French late-payment computations, each row worked out by hand from the rules (see relance/penalties.py).
+"""French late-payment computations, each row worked out by hand from the rules (see relance/domain/penalties.py).
 
 Rates from rates/france.yaml. B2B default = ECB MRO rate on 1 Jan / 1 Jul + 10 points: 2024-H1 14.50,
 2024-H2 14.25, 2025-H1 13.15, 2025-H2 12.15, 2026-H1 12.15; 2026-H2 unknown. Legal rate (other /
@@ -11,8 +11,8 @@ from decimal import Decimal
 
 import pytest
 
-from relance.invoice import CustomerKind
-from relance.penalties import (
+from relance.domain.invoice import CustomerKind
+from relance.domain.penalties import (
     Claim,
     HalfYear,
     Imputation,

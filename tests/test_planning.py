@@ -1,4 +1,4 @@
-"""Where a reminder is decided (relance/planning.py), as table tests: no Temporal server, exact instants.
+"""Where a reminder is decided (relance/domain/planning.py), as table tests: no Temporal server, exact instants.
 
 Every row builds a case of the b2b-standard policy (due Thursday 30 April 2026, Paris calendar, sending
 window 09:00-18:00 on business days), puts it in a situation, and reads what it waits for next.
@@ -10,13 +10,13 @@ from decimal import Decimal
 
 import pytest
 
-from relance import planning
-from relance.actions import Installment
-from relance.case import CaseState, Hold, PlanState, PromiseState, StepRecord
-from relance.case_legal import AgencyFile, CourtProceeding, FormalNotice
-from relance.clock import CaseClock
-from relance.invoice import CustomerKind
-from relance.policy import load_policies
+from relance.domain import planning
+from relance.domain.actions import Installment
+from relance.domain.case import CaseState, Hold, PlanState, PromiseState, StepRecord
+from relance.domain.case_legal import AgencyFile, CourtProceeding, FormalNotice
+from relance.domain.clock import CaseClock
+from relance.domain.invoice import CustomerKind
+from relance.domain.policy import load_policies
 from relance.settings import Settings
 from tests.conftest import ROOT, invoice, paris
 

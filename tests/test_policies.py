@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from relance.policy import NoPolicy, PolicyError, load_policies, parse_policy, select_policy
+from relance.domain.policy import NoPolicy, PolicyError, load_policies, parse_policy, select_policy
 from relance.settings import Settings
 from tests.conftest import ROOT, invoice
 
@@ -95,7 +95,7 @@ def test_policy_check_command_reports_every_problem_and_fails(tmp_path: Path):
     good.write_text(VALID)
     bad.write_text(VALID.replace("action: phone_task", "action: fax").replace("version: 2", "version: 0"))
     result = subprocess.run(
-        [sys.executable, "-m", "relance.cli", "policy", "check", str(good), str(bad)],
+        [sys.executable, "-m", "relance.cli.main", "policy", "check", str(good), str(bad)],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -169,7 +169,7 @@ def test_policy_explain_prints_the_dated_schedule():
         [
             sys.executable,
             "-m",
-            "relance.cli",
+            "relance.cli.main",
             "policy",
             "explain",
             "b2b-standard",
@@ -199,7 +199,7 @@ def test_policy_explain_prints_the_dated_schedule():
 def test_policy_explain_as_json():
     args = ["policy", "explain", "b2b-standard", "--due", "2026-04-30", "--now", "2026-05-05T10:00", "--json"]
     result = subprocess.run(
-        [sys.executable, "-m", "relance.cli", *args], capture_output=True, text=True, cwd=ROOT, env={"PATH": ""}
+        [sys.executable, "-m", "relance.cli.main", *args], capture_output=True, text=True, cwd=ROOT, env={"PATH": ""}
     )
     assert result.returncode == 0, result.stderr
     shown = json.loads(result.stdout)
@@ -271,7 +271,7 @@ def test_policy_check_prints_hostile_files_without_a_traceback(tmp_path: Path):
     for name, data, _ in HOSTILE_FILES:
         (tmp_path / name).write_bytes(data)
     result = subprocess.run(
-        [sys.executable, "-m", "relance.cli", "policy", "check", str(tmp_path)],
+        [sys.executable, "-m", "relance.cli.main", "policy", "check", str(tmp_path)],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -26,9 +26,9 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from relance.actions import OPS_ACTIONS
-from relance.case import MAX_REFUSALS_RECORDED, CaseStatus
-from relance.db import RejectedInput, engine_for
+from relance.domain.actions import OPS_ACTIONS
+from relance.domain.case import MAX_REFUSALS_RECORDED, CaseStatus
+from relance.ledger.db import RejectedInput, engine_for
 from relance.settings import Settings
 from relance.worker_runtime import build_worker
 from tests.conftest import Case, invoice, paris, task_failures, terminate_all

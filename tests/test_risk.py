@@ -1,11 +1,11 @@
-"""The risk score, rule by rule (see relance/risk.py for the points)."""
+"""The risk score, rule by rule (see relance/domain/risk.py for the points)."""
 
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
-from relance.risk import PaymentBehaviour, RiskLevel, assess
+from relance.domain.risk import PaymentBehaviour, RiskLevel, assess
 
 TODAY = date(2026, 11, 25)
 OLD = date(2024, 1, 10)  # a relationship of almost three years

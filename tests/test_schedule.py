@@ -9,9 +9,9 @@ from datetime import date, datetime
 
 import pytest
 
-from relance.calendar import CalendarSpec, SendingWindow, is_contact_day, next_send_slot
-from relance.policy import load_policies
-from relance.schedule import plan_steps
+from relance.domain.calendar import CalendarSpec, SendingWindow, is_contact_day, next_send_slot
+from relance.domain.policy import load_policies
+from relance.domain.schedule import plan_steps
 from relance.settings import Settings
 from tests.conftest import ROOT, paris
 

@@ -12,8 +12,8 @@ from temporalio.testing import ActivityEnvironment
 from activities.debtor_contact import DebtorContact
 from activities.email_delivery import OutboxBackend
 from activities.side_effects import SideEffects
-from relance.db import SideEffect, Task, engine_for
-from relance.steps import StepRequest
+from relance.domain.activity_contract import StepRequest
+from relance.ledger.db import SideEffect, Task, engine_for
 from tests.conftest import invoice, outbox_messages, paris
 
 START = paris(2026, 4, 20, 8)

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy.orm import Session
 
 from activities.email_delivery import DeliveryFailed, DeliveryInDoubt, OutgoingEmail, SendGridBackend
-from relance.db import SideEffect, engine_for
+from relance.ledger.db import SideEffect, engine_for
+from relance.ledger.work_queue import list_tasks
 from relance.settings import Settings
-from relance.work_queue import list_tasks
 from tests.conftest import ROOT, invoice, paris
 from tests.recording_endpoint import RecordingEndpoint, Reply
 
@@ -28,7 +28,7 @@ def endpoint() -> Iterator[RecordingEndpoint]:
 @pytest.fixture
 def settings(tmp_path: Path, endpoint: RecordingEndpoint) -> Settings:
     return Settings(
-        database_url=f"sqlite:///{tmp_path / 'relance.db'}",
+        database_url=f"sqlite:///{tmp_path / 'relance.ledger.db'}",
         policy_dir=ROOT / "policies",
         task_queue=f"test-{uuid.uuid4().hex[:8]}",
         email_backend="sendgrid",

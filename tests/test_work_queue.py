@@ -22,7 +22,7 @@ async def relance(env, settings, *args: str) -> subprocess.CompletedProcess[str]
     }
     return await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "relance.cli", *args],
+        [sys.executable, "-m", "relance.cli.main", *args],
         env=environment,
         cwd=ROOT,
         capture_output=True,

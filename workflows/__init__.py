@@ -1,6 +1,6 @@
 """Workflows: the deterministic collection process (no I/O; activities do that)."""
 
-from relance.case_start import RunOptions
+from relance.domain.case_start import RunOptions
 from workflows.customer_account import CustomerAccount
 from workflows.invoice_collection import InvoiceCollection
 

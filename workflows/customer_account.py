@@ -16,9 +16,10 @@ from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 from workflows.ops_handlers import ops_actions, parse_action, raw_excerpt, read_signal, shown_name
+from workflows.retries import STEP_RETRY
 
 with workflow.unsafe.imports_passed_through():
-    from relance.account import (
+    from relance.domain.account import (
         ACCOUNT_ACTIONS,
         READ_CASES,
         SEND_CUSTOMER_MESSAGES,
@@ -41,9 +42,9 @@ with workflow.unsafe.imports_passed_through():
         check_account_action,
         read_account_start,
     )
-    from relance.case import Rejected
-    from relance.limits import bounded, excerpt
-    from relance.steps import STEP_RETRY, StepResult
+    from relance.domain.activity_contract import StepResult
+    from relance.domain.case import Rejected
+    from relance.domain.limits import bounded, excerpt
 
 M = TypeVar("M", bound=BaseModel)
 GATHER = timedelta(seconds=5)  # case time: steps due at the same slot reach the account within it

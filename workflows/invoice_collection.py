@@ -24,10 +24,12 @@ from workflows.ops_handlers import (
     read_signal,
     shown_name,
 )
+from workflows.retries import STEP_RETRY
+from workflows.search_attributes import case_attributes
 
 with workflow.unsafe.imports_passed_through():
-    from relance import planning
-    from relance.account import (
+    from relance.domain import planning
+    from relance.domain.account import (
         REPORT_TO_CUSTOMER,
         CaseClosed,
         CaseOpened,
@@ -37,17 +39,8 @@ with workflow.unsafe.imports_passed_through():
         MessageDue,
         MessageOutcome,
     )
-    from relance.actions import OPS_ACTIONS, Action, ReapplyPolicy
-    from relance.calendar import local_day, window_closes
-    from relance.case import CaseState, CaseStatus, Hold, NextEvent, Outcome, Rejected, SeenAt, StepRecord
-    from relance.case_legal import AgencyFile, CourtProceeding, FormalNotice, court_for
-    from relance.case_start import RunOptions, StartRefused, read_start
-    from relance.clock import CaseClock
-    from relance.invoice import CaseInput
-    from relance.limits import excerpt
-    from relance.policy import LEGAL_ACTIONS, Policy, Step, StepAction
-    from relance.search_attributes import case_attributes
-    from relance.steps import (
+    from relance.domain.actions import OPS_ACTIONS, Action, ReapplyPolicy
+    from relance.domain.activity_contract import (
         CREATE_PHONE_TASK,
         HAND_OFF_TO_AGENCY,
         PREPARE_COURT_DOSSIER,
@@ -57,7 +50,6 @@ with workflow.unsafe.imports_passed_through():
         RESOLVE_POLICY,
         SEND_EMAIL,
         SEND_FORMAL_NOTICE,
-        STEP_RETRY,
         InstallmentDue,
         LedgerEntry,
         LedgerUpdate,
@@ -66,6 +58,14 @@ with workflow.unsafe.imports_passed_through():
         StepRequest,
         StepResult,
     )
+    from relance.domain.calendar import local_day, window_closes
+    from relance.domain.case import CaseState, CaseStatus, Hold, NextEvent, Outcome, Rejected, SeenAt, StepRecord
+    from relance.domain.case_legal import AgencyFile, CourtProceeding, FormalNotice, court_for
+    from relance.domain.case_start import RunOptions, StartRefused, read_start
+    from relance.domain.clock import CaseClock
+    from relance.domain.invoice import CaseInput
+    from relance.domain.limits import excerpt
+    from relance.domain.policy import LEGAL_ACTIONS, Policy, Step, StepAction
 
 M = TypeVar("M", bound=BaseModel)
 ACTIVITY_FOR_ACTION = {
@@ -91,7 +91,7 @@ MAX_GROUPING_SPEED = 600.0  # a demo clock faster than a day in 2.4 minutes send
 @workflow.defn(name="InvoiceCollection")
 @ops_actions(OPS_ACTIONS)
 class InvoiceCollection:
-    """Started with one argument, the case JSON (see relance.case_start for the contract)."""
+    """Started with one argument, the case JSON (see relance.domain.case_start for the contract)."""
 
     @workflow.init
     def __init__(self, *args: Any) -> None:

@@ -16,9 +16,9 @@ from temporalio.common import RawValue
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
-    from relance.actions import Action
-    from relance.errors import Rejected, validated
-    from relance.limits import bounded, check_text, excerpt
+    from relance.domain.actions import Action
+    from relance.domain.errors import Rejected, validated
+    from relance.domain.limits import bounded, check_text, excerpt
 
 M = TypeVar("M", bound=BaseModel)
 

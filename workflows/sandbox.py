@@ -7,7 +7,7 @@ import time (dateutil), which the sandbox rightly forbids inside a workflow.
 
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-PASSTHROUGH = ("relance", "holidays", "dateutil", "six", "babel", "email_validator", "dns", "idna", "yaml")
+PASSTHROUGH = ("relance.domain", "holidays", "dateutil", "six", "babel", "email_validator", "dns", "idna", "yaml")
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:

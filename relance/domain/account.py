@@ -1,0 +1,246 @@
+"""One voice per customer: what the CustomerAccount workflow keeps, and its pure rules.
+
+The invoice cases keep their own timelines; when a message step comes due, a case hands it to its
+customer's account, which gathers what comes due together and sends one message (or one call task) for
+all of them, at the harshest tone among them. Holds and unallocated payments are decided here too.
+"""
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from hashlib import sha256
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, model_validator
+
+from relance.domain.actions import Action
+from relance.domain.activity_contract import StepRequest, StepResult
+from relance.domain.case import HistoryEntry
+from relance.domain.errors import Rejected, explain
+from relance.domain.invoice import Strict
+from relance.domain.limits import Amount, Currency, Day, Identifier, Name, Reason, ShortText
+
+REPORT_TO_CUSTOMER = "report_to_customer"
+SEND_CUSTOMER_MESSAGES = "send_customer_messages"
+READ_CASES = "read_cases"
+
+
+def account_id(customer_id: str) -> str:
+    return f"customer-{customer_id}"
+
+
+class CustomerReport(BaseModel):
+    """What a case tells its customer's account (sent with signal-with-start, so the account starts on demand)."""
+
+    customer_id: str
+    signal: str
+    payload: dict[str, Any]
+
+
+# From the gentlest to the harshest: the tone of a grouped message is the harshest of its invoices'.
+TONES = ("pre_due", "account_followup", "installment_reminder", "reminder_1", "reminder_2", "final_reminder")
+
+
+def tone_of(template: str) -> int:
+    return TONES.index(template) if template in TONES else len(TONES) - 1
+
+
+class MessageDue(BaseModel):
+    """A case's message step, handed to its customer's account instead of sent by the case."""
+
+    case_id: str
+    channel: Literal["email", "phone"]
+    request: StepRequest
+    speed: float = 1.0  # the case clock's speed (demo cases run days in seconds)
+
+
+class CaseOpened(BaseModel):
+    case_id: Name
+    invoice_id: Identifier
+    due_date: Day
+    currency: Currency
+
+
+class CustomerHoldNotice(Strict):
+    """The account tells each open case that the customer is held or excluded (signal `customer_hold`)."""
+
+    kind: Literal["hold", "exclude"] = "hold"
+    reason: Reason
+    until: Day | None = None
+
+
+class CustomerReleaseNotice(Strict):
+    """The account tells each open case that chasing resumes (signal `customer_release`)."""
+
+    by: Name | None = None
+
+
+class CaseClosed(BaseModel):
+    case_id: Name
+    outcome: ShortText
+
+
+class MessageOutcome(BaseModel):
+    step_id: str
+    result: StepResult
+
+
+class CustomerBatch(BaseModel):
+    customer_id: str
+    number: int
+    items: list[MessageDue]
+
+    @property
+    def key(self) -> str:
+        """The batch's idempotency key: the same items always make the same key, so a retry never sends twice."""
+        digest = sha256("|".join(sorted(i.request.idempotency_key for i in self.items)).encode()).hexdigest()[:16]
+        return f"customer-{self.customer_id}:batch-{digest}"
+
+
+class CaseView(BaseModel):
+    """A case as the account reads it, right before deciding on money."""
+
+    case_id: str
+    invoice_id: str
+    due_date: date
+    balance: Decimal
+    stage: str
+    closed: bool
+
+
+# ---- customer-level ops actions ---------------------------------------------------------------------
+
+
+class HoldCustomer(Action):
+    name: ClassVar[str] = "hold"
+    reason: Reason
+    until: Day | None = None
+
+
+class ReleaseCustomer(Action):
+    name: ClassVar[str] = "release"
+
+
+class ExcludeCustomer(Action):
+    name: ClassVar[str] = "exclude"
+    reason: Reason
+
+
+class IncludeCustomer(Action):
+    name: ClassVar[str] = "include"
+
+
+class UnallocatedPayment(Action):
+    name: ClassVar[str] = "unallocated_payment_received"
+    amount: Amount
+    paid_on: Day
+    # each invoice it pays gets the reference "<reference>/<invoice id>", which must fit a case's reference
+    reference: Identifier
+
+    @model_validator(mode="after")
+    def _cents(self) -> "UnallocatedPayment":
+        if self.amount != self.amount.quantize(Decimal("0.01")):
+            raise ValueError(f"amount {self.amount} has more than 2 decimals")
+        return self
+
+
+ACCOUNT_ACTIONS: tuple[type[Action], ...] = (
+    HoldCustomer,
+    ReleaseCustomer,
+    ExcludeCustomer,
+    IncludeCustomer,
+    UnallocatedPayment,
+)
+
+
+class AccountHold(BaseModel):
+    kind: Literal["hold", "exclude"]
+    reason: str
+    since: datetime
+    until: date | None = None
+
+
+class Allocation(BaseModel):
+    case_id: str
+    invoice_id: str
+    amount: Decimal
+
+
+class AccountState(BaseModel):
+    customer_id: str
+    cases: dict[str, CaseOpened] = Field(default_factory=dict)  # open cases only
+    pending: list[MessageDue] = Field(default_factory=list)
+    answered: dict[str, StepResult] = Field(default_factory=dict)  # by step key, for cases that ask again
+    hold: AccountHold | None = None
+    batches: int = 0
+    payments: list[str] = Field(default_factory=list)  # unallocated payment references
+    credit: Decimal = Decimal("0")  # money received beyond every open balance
+    continue_as_new_after: int = 10_000  # history events; tests set it low
+    history: list[HistoryEntry] = Field(default_factory=list)
+
+    def record(self, now: datetime, event: str, detail: str, by: str | None = None, **data: Any) -> None:
+        self.history.append(HistoryEntry(at=now, event=event, detail=detail, by=by, data=data))
+        del self.history[:-200]  # the account is long-lived: keep its recent history only
+
+
+def read_account_start(args: Sequence[Any], *, workflow_id: str, continued: bool) -> AccountState:
+    """An account starts from `[customer_id]` (or `[customer_id, None]`); carried state only on a continued run."""
+    if not args or len(args) > 2:
+        raise Rejected(f"start CustomerAccount with one argument, the customer id; got {len(args)} arguments")
+    customer_id, carried = args[0], args[1] if len(args) == 2 else None
+    try:
+        customer_id = TypeAdapter(Identifier).validate_python(customer_id)
+    except ValidationError as err:
+        raise Rejected(f"customer id: {explain(err)}") from None
+    if workflow_id != account_id(customer_id):
+        raise Rejected(f"workflow id must be {account_id(customer_id)!r}")
+    if carried is None:
+        return AccountState(customer_id=customer_id)
+    if not continued:
+        raise Rejected("a new account cannot start from carried state")
+    try:
+        return AccountState.model_validate(carried)
+    except ValidationError as err:
+        raise Rejected(f"carried state: {explain(err)}") from None
+
+
+def check_account_action(state: AccountState, action: Action, today: date) -> None:
+    """Raise Rejected with a clear reason when a customer-level action does not fit the account now."""
+    hold = state.hold
+    match action:
+        case HoldCustomer():
+            if hold is not None and hold.kind == "exclude":
+                raise Rejected(f"the customer is excluded from chasing ({hold.reason}); include it first")
+            if action.until is not None and action.until <= today:
+                raise Rejected(f"until {action.until} must be after today ({today})")
+        case ExcludeCustomer():
+            if hold is not None and hold.kind == "exclude":
+                raise Rejected(f"the customer is already excluded ({hold.reason})")
+        case ReleaseCustomer():
+            if hold is None or hold.kind != "hold":
+                raise Rejected("the customer is not on hold")
+        case IncludeCustomer():
+            if hold is None or hold.kind != "exclude":
+                raise Rejected("the customer is not excluded")
+        case UnallocatedPayment():
+            if action.reference in state.payments:
+                raise Rejected(f"payment reference {action.reference!r} is already recorded for this customer")
+            if action.paid_on > today:
+                raise Rejected(f"paid_on {action.paid_on} is in the future (today is {today})")
+            if not state.cases:
+                raise Rejected("the customer has no open case to allocate the payment to")
+
+
+def allocate_oldest_first(amount: Decimal, cases: list[CaseView]) -> tuple[list[Allocation], Decimal]:
+    """Spread a payment over open balances, oldest due date first; what is left over is a credit."""
+    left = amount
+    allocations = []
+    for case in sorted(cases, key=lambda c: (c.due_date, c.invoice_id)):
+        if left <= 0:
+            break
+        if case.closed or case.balance <= 0:
+            continue
+        share = min(left, case.balance)
+        allocations.append(Allocation(case_id=case.case_id, invoice_id=case.invoice_id, amount=share))
+        left -= share
+    return allocations, left

@@ -1,0 +1,188 @@
+"""Ops actions on a case: the public contract shared by updates, signals and the CLI.
+
+Shape checks live here (they need no case); checks against the case's state live in relance.domain.case.
+"""
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import EmailStr, Field, model_validator
+
+from relance.domain.invoice import Address, Phone, Strict
+from relance.domain.limits import Amount, AmountOrZero, Day, Name, Reason
+
+
+class Action(Strict):
+    name: ClassVar[str]
+    by: Name | None = Field(default=None, description="who did it (person or system)")
+
+
+class PaymentReceived(Action):
+    name: ClassVar[str] = "payment_received"
+    amount: Amount
+    paid_on: Day
+    reference: Name
+
+
+class DisputeOpened(Action):
+    name: ClassVar[str] = "dispute_opened"
+    reason: Reason
+
+
+class DisputeOutcome(StrEnum):
+    rejected = "rejected"
+    accepted = "accepted"
+    partially_accepted = "partially_accepted"
+
+
+class DisputeResolved(Action):
+    name: ClassVar[str] = "dispute_resolved"
+    outcome: DisputeOutcome
+    credited_amount: Amount | None = None
+
+    @model_validator(mode="after")
+    def _credit_fits_outcome(self) -> "DisputeResolved":
+        if self.outcome is DisputeOutcome.partially_accepted and self.credited_amount is None:
+            raise ValueError("credited_amount is required when the outcome is partially_accepted")
+        if self.outcome is DisputeOutcome.rejected and self.credited_amount is not None:
+            raise ValueError("credited_amount makes no sense when the dispute is rejected")
+        return self
+
+
+class PromiseToPay(Action):
+    name: ClassVar[str] = "promise_to_pay"
+    promised_on: Day
+    amount: Amount | None = Field(default=None, description="defaults to the balance")
+
+
+class Installment(Strict):
+    due_on: Day
+    amount: Amount
+
+
+class PaymentPlanAgreed(Action):
+    name: ClassVar[str] = "payment_plan_agreed"
+    installments: list[Installment] = Field(min_length=1, max_length=120)
+
+
+class Pause(Action):
+    name: ClassVar[str] = "pause"
+    until: Day | None = None
+    reason: Reason
+
+
+class Resume(Action):
+    name: ClassVar[str] = "resume"
+
+
+class WriteOff(Action):
+    name: ClassVar[str] = "write_off"
+    reason: Reason
+
+
+class ContactUpdated(Action):
+    name: ClassVar[str] = "contact_updated"
+    email: EmailStr | None = None
+    address: Address | None = None
+    phone: Phone | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> "ContactUpdated":
+        if self.email is None and self.address is None and self.phone is None:
+            raise ValueError("give at least one of email, address, phone")
+        return self
+
+
+class RegisteredLetterDelivered(Action):
+    """Proof of delivery of the formal notice (the signed acknowledgement): its deadline runs from here."""
+
+    name: ClassVar[str] = "registered_letter_delivered"
+    tracking_number: Name
+    delivered_on: Day
+
+
+class MailReturned(Action):
+    """A letter came back (NPAI: n'habite pas à l'adresse indiquée, refused, unclaimed)."""
+
+    name: ClassVar[str] = "mail_returned"
+    reason: Reason
+    returned_on: Day
+
+
+class EmailBounced(Action):
+    name: ClassVar[str] = "email_bounced"
+    reason: Reason
+
+
+class CourtOrderIssued(Action):
+    """The judge granted the injonction de payer (ordonnance portant injonction de payer)."""
+
+    name: ClassVar[str] = "court_order_issued"
+    issued_on: Day
+    reference: Name
+
+
+class OrderServed(Action):
+    """A commissaire de justice served the order on the debtor (CPC 1411: within 6 months of issue)."""
+
+    name: ClassVar[str] = "order_served"
+    served_on: Day
+
+
+class OppositionFiled(Action):
+    """The debtor opposed the order (CPC 1416: within one month of service); the claim goes to trial."""
+
+    name: ClassVar[str] = "opposition_filed"
+    filed_on: Day
+
+
+class JudgmentPaid(Action):
+    """The debtor paid under the order or judgment."""
+
+    name: ClassVar[str] = "judgment_paid"
+    amount: Amount
+    paid_on: Day
+    reference: Name
+
+
+class AgencyUpdate(Action):
+    """A report from the collection agency: what it collected since its last report, and whether it is done."""
+
+    name: ClassVar[str] = "agency_update"
+    status: Reason
+    collected_amount: AmountOrZero = Field(default=Decimal("0"))
+    reported_on: Day
+    final: bool = False
+
+
+class ReapplyPolicy(Action):
+    """An operator's explicit choice to move a running case to another policy (or the latest version)."""
+
+    name: ClassVar[str] = "reapply_policy"
+    policy: Name | None = Field(default=None, description="policy name; default: select again by rules")
+
+
+# The legal ones are checked and applied by relance.domain.case_legal.
+LEGAL_OPS: tuple[type[Action], ...] = (
+    RegisteredLetterDelivered,
+    MailReturned,
+    EmailBounced,
+    CourtOrderIssued,
+    OrderServed,
+    OppositionFiled,
+    JudgmentPaid,
+    AgencyUpdate,
+)
+OPS_ACTIONS: tuple[type[Action], ...] = (
+    PaymentReceived,
+    DisputeOpened,
+    DisputeResolved,
+    PromiseToPay,
+    PaymentPlanAgreed,
+    Pause,
+    Resume,
+    WriteOff,
+    ContactUpdated,
+    *LEGAL_OPS,
+)

@@ -1,0 +1,625 @@
+"""The state of one collection case and how ops actions change it.
+
+Pure and deterministic: the workflow owns one CaseState, carries it across continue-as-new, and
+calls `check` (validators, signals) then `apply` (handlers). Nothing here does I/O or reads a clock.
+"""
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from relance.domain.actions import (
+    LEGAL_OPS,
+    Action,
+    ContactUpdated,
+    DisputeOpened,
+    DisputeOutcome,
+    DisputeResolved,
+    Installment,
+    Pause,
+    PaymentPlanAgreed,
+    PaymentReceived,
+    PromiseToPay,
+    Resume,
+    WriteOff,
+)
+from relance.domain.calendar import local_day, start_of_day
+from relance.domain.case_legal import AgencyFile, ContactFlags, CourtProceeding, FormalNotice, Outcome
+from relance.domain.case_legal import apply as apply_legal
+from relance.domain.case_legal import check as check_legal
+from relance.domain.clock import CaseClock
+from relance.domain.errors import Rejected
+from relance.domain.invoice import CaseInput
+from relance.domain.limits import bounded
+from relance.domain.money import check_amount
+from relance.domain.penalties import limitation_date
+from relance.domain.policy import Policy
+
+ZERO = Decimal("0")
+# Refused signals are recorded one by one up to this many per case, then only counted: a sender that
+# keeps firing bad signals cannot grow the case's state past what a workflow task can carry.
+MAX_REFUSALS_RECORDED = 100
+
+
+class HistoryEntry(BaseModel):
+    at: datetime
+    event: str
+    detail: str
+    by: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class PaymentRecord(BaseModel):
+    amount: Decimal
+    paid_on: date
+    reference: str
+    recorded_at: datetime
+    # what had been done when the money came: for "recovered per stage and per channel"
+    stage: str | None = None
+    channel: str | None = None
+
+
+class PromiseState(BaseModel):
+    promised_on: date
+    amount: Decimal
+    paid_before: Decimal
+    made_at: datetime
+
+
+class PlanState(BaseModel):
+    number: int
+    installments: list[Installment]
+    paid_before: Decimal
+    checked: int = 0
+    reminded: list[int] = Field(default_factory=list)
+
+    def due_through(self, k: int) -> Decimal:
+        return sum((i.amount for i in self.installments[: k + 1]), ZERO)
+
+
+class Hold(BaseModel):
+    reason: str
+    since: datetime
+    until: date | None = None
+    kind: str = "hold"
+
+
+class StepRecord(BaseModel):
+    step_id: str
+    at: datetime
+    status: Literal["done", "skipped", "failed"]
+    detail: str
+    channel: str | None = None
+    provider_id: str | None = None
+
+
+class NextEvent(BaseModel):
+    """What the case waits for next: a policy step, or a check of a promise or payment plan."""
+
+    kind: Literal[
+        "step", "promise_check", "installment_reminder", "installment_check", "resume", "close", "limitation_warning"
+    ]
+    id: str
+    action: str | None = None
+    at: datetime
+    index: int | None = None
+
+
+class SeenAt(BaseModel):
+    """The status query's one optional argument: the caller's time (real time, with its offset)."""
+
+    at: AwareDatetime | None = None
+
+
+class CaseStatus(BaseModel):
+    invoice_id: str
+    workflow_id: str
+    state: Literal["open", "paused", "closed"]
+    stage: str
+    outcome: Outcome | None
+    amount: Decimal
+    balance: Decimal
+    currency: str
+    total_paid: Decimal
+    credited: Decimal
+    overpaid: Decimal
+    due_date: date
+    days_late: int
+    as_of: datetime
+    policy: str | None
+    timezone: str
+    pause_reason: str | None
+    paused_until: date | None
+    next_step: NextEvent | None
+    customer_email: str
+    steps: list[StepRecord]
+    history: list[HistoryEntry]
+    customer_kind: str = "business"
+    payments: list[PaymentRecord] = Field(default_factory=list)
+    limitation_date: date | None = None
+    waiting_for: str | None = None  # what a due step waits for (a proof of delivery, an address)
+    formal_notice: FormalNotice | None = None
+    court: CourtProceeding | None = None
+    agency: AgencyFile | None = None
+    flags: ContactFlags = Field(default_factory=ContactFlags)
+    imputation: str = "interest_first"
+    penalty_rate: Decimal | None = None
+    refused_signals: int = 0
+
+
+class CaseState(BaseModel):
+    case: CaseInput
+    clock: CaseClock
+    policy: Policy | None = None
+    balance: Decimal
+    total_paid: Decimal = ZERO
+    credited: Decimal = ZERO
+    overpaid: Decimal = ZERO
+    payments: list[PaymentRecord] = Field(default_factory=list)
+    cursor: int = 0
+    # Last step done or last exchange with the debtor (promise, resolution): the cadence counts from it.
+    last_contact_at: datetime | None = None
+    steps_finished_at: datetime | None = None
+    escalate: bool = False
+    steps: list[StepRecord] = Field(default_factory=list)
+    dispute: Hold | None = None
+    manual_pause: Hold | None = None
+    promise: PromiseState | None = None
+    plan: PlanState | None = None
+    plans_made: int = 0
+    outcome: Outcome | None = None
+    closed_at: datetime | None = None
+    history: list[HistoryEntry] = Field(default_factory=list)
+    ledger_synced: int = 0  # history entries already written to the SQL ledger
+    formal_notice: FormalNotice | None = None
+    court: CourtProceeding | None = None
+    agency: AgencyFile | None = None
+    flags: ContactFlags = Field(default_factory=ContactFlags)
+    # the debtor's last acknowledgement of the debt (part payment, promise, plan): limitation restarts
+    acknowledged_on: date | None = None
+    limitation_warned_for: date | None = None  # the limitation date a person was last warned about
+    customer_hold: Hold | None = None  # set by the customer's account: hold or exclusion of every case
+    refusals: int = 0  # signals refused, recorded or not
+
+    @classmethod
+    def open(cls, case: CaseInput, clock: CaseClock, now: datetime) -> "CaseState":
+        state = cls(case=case, clock=clock, balance=case.amount)
+        state.record(now, "case_opened", f"case opened for invoice {case.invoice_id}, {case.amount} {case.currency}")
+        return state
+
+    # ---- bookkeeping -------------------------------------------------------------------------------
+
+    def record(self, now: datetime, event: str, detail: str, by: str | None = None, **data: Any) -> None:
+        self.history.append(HistoryEntry(at=now, event=event, detail=detail, by=by, data=data))
+
+    def refuse(self, now: datetime, action: str, reason: str, payload: str) -> None:
+        """A refused signal: recorded with a bounded excerpt of what it carried, up to a count per case."""
+        self.refusals += 1
+        if self.refusals <= MAX_REFUSALS_RECORDED:
+            self.record(now, "rejected", f"{action} rejected: {bounded(reason, 500)}", action=action, payload=payload)
+        elif self.refusals == MAX_REFUSALS_RECORDED + 1:
+            self.record(
+                now,
+                "rejections_capped",
+                f"more than {MAX_REFUSALS_RECORDED} signals refused: further refusals are counted, not recorded",
+            )
+
+    @property
+    def closed(self) -> bool:
+        return self.outcome is not None
+
+    @property
+    def on_hold(self) -> bool:
+        return self.dispute is not None or self.manual_pause is not None or self.customer_hold is not None
+
+    def today(self, now: datetime) -> date:
+        assert self.policy is not None
+        return local_day(now, self.policy.calendar)
+
+    def close(self, now: datetime, outcome: Outcome, detail: str, by: str | None = None) -> None:
+        self.outcome = outcome
+        self.closed_at = now
+        self.promise = None
+        self.plan = None
+        self.record(now, "case_closed", detail, by=by, outcome=outcome.value)
+
+    def step_done(self, now: datetime, record: StepRecord) -> None:
+        self.steps.append(record)
+        if record.status == "done":
+            self.last_contact_at = now
+        self.record(now, f"step_{record.status}", f"{record.step_id}: {record.detail}", step_id=record.step_id)
+
+    def advance_past(self, index: int, now: datetime) -> None:
+        assert self.policy is not None
+        self.cursor = index + 1
+        self.escalate = False
+        if self.cursor >= len(self.policy.steps) and self.steps_finished_at is None:
+            self.steps_finished_at = now
+
+    def escalate_to(self, step_id: str | None, now: datetime, why: str) -> None:
+        """Make the target step due at once (never going back to a step already passed)."""
+        assert self.policy is not None
+        if step_id is None:
+            self.record(now, "escalation", f"{why}; the policy names no escalation step, chasing resumes")
+            return
+        target = max(self.policy.step_index(step_id), self.cursor)
+        if target >= len(self.policy.steps):
+            self.steps_finished_at = now
+            days = self.policy.end.close_after_days
+            self.record(now, "escalation", f"{why}; every step already ran, the case stays open {days} days")
+            return
+        for step in self.policy.steps[self.cursor : target]:
+            self.step_done(now, StepRecord(step_id=step.id, at=now, status="skipped", detail=f"{why}: escalated past"))
+        self.cursor = target
+        self.escalate = True
+        self.steps_finished_at = None
+        self.record(now, "escalation", f"{why}; escalating to step {self.policy.steps[target].id}")
+
+    # ---- checks (validators and signals) ------------------------------------------------------------
+
+    def check(self, action: Action, now: datetime) -> None:
+        """Raise Rejected with a clear reason when the action cannot apply to this case now."""
+        if self.closed:
+            raise Rejected(f"case {self.case.invoice_id} is closed ({self.outcome.value if self.outcome else ''})")
+        if self.policy is None:
+            raise Rejected("case is starting (policy not resolved yet); try again in a moment")
+        if isinstance(action, LEGAL_OPS):
+            check_legal(self, action, now)
+            return
+        today = self.today(now)
+        currency = self.case.currency
+
+        def amount_ok(value: Decimal, what: str) -> None:
+            try:
+                check_amount(value, currency, what=what)
+            except ValueError as exc:
+                raise Rejected(str(exc)) from exc
+
+        match action:
+            case PaymentReceived():
+                amount_ok(action.amount, "payment amount")
+                if action.paid_on > today:
+                    raise Rejected(f"paid_on {action.paid_on} is in the future (today is {today})")
+                if any(p.reference == action.reference for p in self.payments):
+                    raise Rejected(f"payment reference {action.reference!r} is already recorded on this case")
+            case DisputeOpened():
+                if self.dispute is not None:
+                    raise Rejected(f"a dispute is already open since {self.dispute.since.date()}")
+            case DisputeResolved():
+                if self.dispute is None:
+                    raise Rejected("no dispute is open on this case")
+                if action.credited_amount is not None:
+                    amount_ok(action.credited_amount, "credited_amount")
+                    if action.outcome is DisputeOutcome.partially_accepted and action.credited_amount >= self.balance:
+                        raise Rejected(
+                            f"credited_amount {action.credited_amount} must be below the balance {self.balance} "
+                            "for a partial acceptance (use outcome accepted to credit it all)"
+                        )
+            case PromiseToPay():
+                if self.dispute is not None:
+                    raise Rejected("the case is in dispute: resolve the dispute before recording a promise")
+                if self.plan is not None:
+                    raise Rejected("the case follows a payment plan; a promise cannot replace it")
+                if action.promised_on < today:
+                    raise Rejected(f"promised_on {action.promised_on} is in the past (today is {today})")
+                if action.amount is not None:
+                    amount_ok(action.amount, "promised amount")
+                    if action.amount > self.balance:
+                        raise Rejected(f"promised amount {action.amount} is above the balance {self.balance}")
+            case PaymentPlanAgreed():
+                self._check_plan(action.installments, today, amount_ok)
+            case Pause():
+                if action.until is not None and action.until <= today:
+                    raise Rejected(f"until {action.until} must be after today ({today})")
+            case Resume():
+                if self.manual_pause is None:
+                    hint = " (a dispute ends with dispute_resolved)" if self.dispute else ""
+                    raise Rejected(f"the case is not paused{hint}")
+            case WriteOff() | ContactUpdated():
+                pass
+            case _:
+                raise Rejected(f"unknown action {type(action).__name__}")
+
+    def _check_plan(self, installments: list[Installment], today: date, amount_ok: Any) -> None:
+        assert self.policy is not None
+        if self.dispute is not None:
+            raise Rejected("the case is in dispute: resolve the dispute before agreeing a plan")
+        limit = self.policy.payment_plan.max_installments
+        if len(installments) > limit:
+            raise Rejected(f"{len(installments)} installments; the policy allows at most {limit}")
+        for n, item in enumerate(installments, start=1):
+            amount_ok(item.amount, f"installment {n} amount")
+            if n == 1 and item.due_on < today:
+                raise Rejected(f"installment 1 is due {item.due_on}, in the past (today is {today})")
+            if n > 1 and item.due_on <= installments[n - 2].due_on:
+                raise Rejected(f"installment {n} ({item.due_on}) must fall after installment {n - 1}")
+        total = sum((i.amount for i in installments), ZERO)
+        if total != self.balance:
+            raise Rejected(f"installments add up to {total}, the balance is {self.balance}")
+
+    # ---- effects (handlers) ----------------------------------------------------------------------
+
+    def apply(self, action: Action, now: datetime) -> None:
+        by = action.by
+        if isinstance(action, LEGAL_OPS):
+            apply_legal(self, action, now)
+            return
+        match action:
+            case PaymentReceived():
+                self._apply_payment(action, now)
+            case DisputeOpened():
+                self.dispute = Hold(reason=action.reason, since=now)
+                self.record(now, "dispute_opened", f"dispute opened: {action.reason}; chasing paused", by=by)
+                if self.promise is not None or self.plan is not None:
+                    self.promise = None
+                    self.plan = None
+                    self.record(now, "arrangement_ended", "the dispute supersedes the promise or plan", by=by)
+            case DisputeResolved():
+                self._apply_dispute_resolved(action, now)
+            case PromiseToPay():
+                amount = action.amount if action.amount is not None else self.balance
+                self.promise = PromiseState(
+                    promised_on=action.promised_on, amount=amount, paid_before=self.total_paid, made_at=now
+                )
+                self.acknowledge(self.today(now))
+                self.last_contact_at = now
+                self.record(
+                    now,
+                    "promise_to_pay",
+                    f"promise to pay {amount} {self.case.currency} by {action.promised_on}",
+                    by=by,
+                    promised_on=action.promised_on.isoformat(),
+                    amount=str(amount),
+                )
+            case PaymentPlanAgreed():
+                self.plans_made += 1
+                self.promise = None
+                self.plan = PlanState(
+                    number=self.plans_made, installments=action.installments, paid_before=self.total_paid
+                )
+                self.acknowledge(self.today(now))
+                self.last_contact_at = now
+                lines = ", ".join(f"{i.amount} on {i.due_on}" for i in action.installments)
+                self.record(now, "payment_plan_agreed", f"payment plan of {len(action.installments)}: {lines}", by=by)
+            case Pause():
+                self.manual_pause = Hold(reason=action.reason, since=now, until=action.until)
+                until = f" until {action.until}" if action.until else ""
+                self.record(now, "paused", f"paused{until}: {action.reason}", by=by)
+            case Resume():
+                self.manual_pause = None
+                self.record(now, "resumed", "chasing resumed by an operator", by=by)
+            case WriteOff():
+                self.close(now, Outcome.written_off, f"written off: {action.reason}", by=by)
+            case ContactUpdated():
+                self._apply_contact(action, now)
+
+    def _apply_payment(self, payment: PaymentReceived, now: datetime) -> None:
+        channels = [s.channel for s in self.steps if s.status == "done" and s.channel]
+        self.payments.append(
+            PaymentRecord(
+                amount=payment.amount,
+                paid_on=payment.paid_on,
+                reference=payment.reference,
+                recorded_at=now,
+                stage=self.stage(now),
+                channel=channels[-1] if channels else None,
+            )
+        )
+        self.total_paid += payment.amount
+        self.balance -= payment.amount
+        self.acknowledge(payment.paid_on)
+        self.record(
+            now,
+            "payment_received",
+            f"payment {payment.amount} {self.case.currency} ref {payment.reference} paid on {payment.paid_on}",
+            by=payment.by,
+            amount=str(payment.amount),
+            reference=payment.reference,
+        )
+        if self.balance <= 0:
+            self.overpaid = -self.balance
+            self.balance = ZERO
+            extra = f", overpaid by {self.overpaid} {self.case.currency}" if self.overpaid else ""
+            self.close(now, Outcome.paid, f"paid in full{extra}", by=payment.by)
+            return
+        if self.promise is not None and self.total_paid - self.promise.paid_before >= self.promise.amount:
+            self.record(now, "promise_kept", f"promise of {self.promise.amount} kept; balance {self.balance}")
+            self.promise = None
+            self.last_contact_at = now
+
+    def _apply_dispute_resolved(self, action: DisputeResolved, now: datetime) -> None:
+        self.dispute = None
+        by = action.by
+        self.last_contact_at = now
+        if action.outcome is DisputeOutcome.rejected:
+            self.record(now, "dispute_resolved", "dispute rejected; chasing resumes", by=by)
+            return
+        credit = self.balance if action.outcome is DisputeOutcome.accepted else action.credited_amount or ZERO
+        self.credited += credit
+        self.balance -= credit
+        self.record(
+            now,
+            "dispute_resolved",
+            f"dispute {action.outcome.value}: {credit} {self.case.currency} credited",
+            by=by,
+            credited=str(credit),
+        )
+        if self.balance <= 0:
+            self.balance = ZERO
+            outcome = Outcome.paid if self.total_paid > 0 else Outcome.cancelled
+            self.close(now, outcome, "nothing left to collect after the credit", by=by)
+
+    def _apply_contact(self, action: ContactUpdated, now: datetime) -> None:
+        changes: dict[str, Any] = {}
+        if action.email is not None:
+            changes["email"] = action.email
+            self.flags.email_invalid = None
+        if action.address is not None:
+            changes["address"] = action.address
+            self.flags.address_invalid = None
+        if action.phone is not None:
+            changes["phone"] = action.phone
+        self.case = self.case.model_copy(update={"customer": self.case.customer.model_copy(update=changes)})
+        self.record(now, "contact_updated", f"contact updated: {', '.join(changes)}", by=action.by)
+        notice = self.formal_notice
+        if action.address is not None and notice is not None and notice.returned and self.policy is not None:
+            # the returned formal notice is sent again, to the new address
+            self.formal_notice = None
+            self.cursor = self.policy.step_index(notice.step_id)
+            self.steps_finished_at = None
+            self.record(now, "formal_notice_to_resend", "the formal notice will be sent again to the new address")
+
+    def acknowledge(self, day: date) -> None:
+        """A part payment, a promise or a plan is the debtor's acknowledgement: limitation starts again."""
+        if self.acknowledged_on is None or day > self.acknowledged_on:
+            self.acknowledged_on = day
+
+    def limitation(self) -> date:
+        return limitation_date(self.case.due_date, self.case.customer.kind, self.acknowledged_on)
+
+    # ---- time-driven checks ---------------------------------------------------------------------------
+
+    def check_promise(self, now: datetime) -> None:
+        assert self.policy is not None and self.promise is not None
+        promise, self.promise = self.promise, None
+        paid = self.total_paid - promise.paid_before
+        if paid >= promise.amount:
+            self.record(now, "promise_kept", f"promise of {promise.amount} kept")
+            self.last_contact_at = now
+            return
+        self.record(now, "promise_broken", f"promise of {promise.amount} by {promise.promised_on} broken; paid {paid}")
+        self.escalate_to(self.policy.promise.on_broken, now, "promise broken")
+
+    def check_installment(self, now: datetime) -> None:
+        assert self.policy is not None and self.plan is not None
+        plan = self.plan
+        k = plan.checked
+        due = plan.due_through(k)
+        paid = self.total_paid - plan.paid_before
+        item = plan.installments[k]
+        if paid >= due:
+            plan.checked += 1
+            self.record(now, "installment_kept", f"installment {k + 1} of {item.amount} due {item.due_on} paid")
+            if plan.checked == len(plan.installments):
+                self.plan = None
+                self.last_contact_at = now
+                self.record(now, "payment_plan_completed", f"plan completed; balance {self.balance}")
+            return
+        self.plan = None
+        self.record(
+            now,
+            "installment_missed",
+            f"installment {k + 1} of {item.amount} due {item.due_on} missed: {paid} paid of {due} due so far",
+        )
+        self.escalate_to(self.policy.payment_plan.on_missed, now, "payment plan broken")
+
+    def lift_expired_pause(self, now: datetime) -> None:
+        if self.manual_pause is not None and self.manual_pause.until is not None:
+            self.manual_pause = None
+            self.record(now, "resumed", "pause ended as planned")
+
+    # ---- reading ------------------------------------------------------------------------------------------
+
+    def policy_end(self) -> datetime:
+        """When a case whose steps all ran closes: the policy's wait, from the last step or exchange."""
+        assert self.policy is not None and self.steps_finished_at is not None
+        last = max(self.steps_finished_at, self.last_contact_at or self.steps_finished_at)
+        return last + timedelta(days=self.policy.end.close_after_days)
+
+    def promise_deadline(self) -> datetime:
+        assert self.policy is not None and self.promise is not None
+        end = self.promise.promised_on + timedelta(days=self.policy.promise.grace_days + 1)
+        return start_of_day(end, self.policy.calendar)
+
+    def installment_deadline(self, k: int) -> datetime:
+        assert self.policy is not None and self.plan is not None
+        end = self.plan.installments[k].due_on + timedelta(days=self.policy.payment_plan.grace_days + 1)
+        return start_of_day(end, self.policy.calendar)
+
+    def stage(self, now: datetime) -> str:
+        if self.outcome is not None:
+            return self.outcome.value
+        if self.dispute is not None:
+            return "disputed"
+        if self.manual_pause is not None:
+            return "paused"
+        if self.customer_hold is not None:
+            return "customer_hold"
+        if self.court is not None:
+            return "court"
+        if self.agency is not None:
+            return "agency"
+        if self.plan is not None:
+            return "payment_plan"
+        if self.promise is not None:
+            return "promise_to_pay"
+        done = [s.step_id for s in self.steps if s.status == "done"]
+        stages = {step.id: step.stage_name for step in self.policy.steps} if self.policy else {}
+        if done and done[-1] in stages:
+            return stages[done[-1]]
+        return "overdue" if self.days_late(now) > 0 else "not_due"
+
+    def days_late(self, now: datetime) -> int:
+        today = self.today(now) if self.policy is not None else now.date()
+        return max(0, (today - self.case.due_date).days)
+
+    def status(self, now: datetime, next_event: NextEvent | None, waiting_for: str | None = None) -> CaseStatus:
+        hold = self.dispute or self.manual_pause or self.customer_hold
+        if self.closed:
+            state: Literal["open", "paused", "closed"] = "closed"
+        elif hold or self.promise or self.plan or self.court or self.agency:
+            state = "paused"
+        else:
+            state = "open"
+        pause_reason = None
+        if self.dispute is not None:
+            pause_reason = f"dispute: {self.dispute.reason}"
+        elif self.manual_pause is not None:
+            pause_reason = self.manual_pause.reason
+        elif self.customer_hold is not None:
+            pause_reason = f"customer account: {self.customer_hold.reason}"
+        elif self.plan is not None:
+            pause_reason = "payment plan"
+        elif self.promise is not None:
+            pause_reason = f"promise to pay by {self.promise.promised_on}"
+        elif self.court is not None:
+            pause_reason = f"in court ({self.court.court}): {self.court.status}"
+        elif self.agency is not None:
+            pause_reason = f"handed to {self.agency.agency}"
+        return CaseStatus(
+            invoice_id=self.case.invoice_id,
+            workflow_id=self.case.workflow_id,
+            state=state,
+            stage=self.stage(now),
+            outcome=self.outcome,
+            amount=self.case.amount,
+            balance=self.balance,
+            currency=self.case.currency,
+            total_paid=self.total_paid,
+            credited=self.credited,
+            overpaid=self.overpaid,
+            due_date=self.case.due_date,
+            days_late=self.days_late(now),
+            as_of=now,
+            policy=self.policy.label if self.policy else None,
+            timezone=self.policy.calendar.timezone if self.policy else "UTC",
+            pause_reason=pause_reason,
+            paused_until=held.until if (held := self.manual_pause or self.customer_hold) else None,
+            next_step=None if self.closed else next_event,
+            customer_email=self.case.customer.email,
+            customer_kind=self.case.customer.kind.value,
+            steps=self.steps,
+            history=self.history,
+            payments=self.payments,
+            limitation_date=self.limitation(),
+            waiting_for=waiting_for,
+            formal_notice=self.formal_notice,
+            court=self.court,
+            agency=self.agency,
+            flags=self.flags,
+            imputation=self.policy.legal.imputation.value if self.policy else "interest_first",
+            penalty_rate=self.case.penalty_rate,
+            refused_signals=self.refusals,
+        )

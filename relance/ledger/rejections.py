@@ -1,0 +1,24 @@
+"""Writing refused input to the ledger, so that "what was refused, when, from whom and why" has one answer."""
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from relance.ledger.db import RejectedInput
+
+
+def record_rejections(engine: Engine, rejections: Iterable[RejectedInput]) -> None:
+    with Session(engine) as session, session.begin():
+        session.add_all(rejections)
+
+
+def rejected_action(invoice_id: str, action: str, payload: dict[str, Any], reason: str, by: str) -> RejectedInput:
+    return RejectedInput(
+        source="ops_action", invoice_id=invoice_id, action=action, payload=payload, reason=reason, by=by
+    )
+
+
+def rejected_row(file: str, line: int, invoice_id: str | None, reason: str, by: str) -> RejectedInput:
+    return RejectedInput(source="import", invoice_id=invoice_id, line=line, file=file, reason=reason, by=by)

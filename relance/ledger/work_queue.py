@@ -1,0 +1,107 @@
+"""Work for people: the tasks that manual steps create, listed by due date and assignee, and closed with
+the outcome a person obtained (which then feeds the case as an ops action)."""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Literal
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from relance.ledger.db import Task
+
+if TYPE_CHECKING:
+    from relance.domain.activity_contract import StepRequest
+
+Due = Literal["today", "overdue", "open", "all"]
+
+
+@dataclass(frozen=True)
+class TaskView:
+    id: int
+    kind: str
+    invoice_id: str
+    customer_name: str
+    phone: str | None
+    due_on: date
+    assignee: str
+    status: str
+    outcome: str | None
+    script: str
+
+
+class TaskError(Exception):
+    pass
+
+
+def list_tasks(engine: Engine, *, today: date, due: Due = "open", assignee: str | None = None) -> list[TaskView]:
+    query = select(Task).order_by(Task.due_on, Task.id)
+    if due != "all":
+        query = query.where(Task.status == "open")
+    if due == "today":
+        query = query.where(Task.due_on == today)
+    elif due == "overdue":
+        query = query.where(Task.due_on < today)
+    if assignee:
+        query = query.where(Task.assignee == assignee)
+    with Session(engine) as session:
+        return [_view(t) for t in session.scalars(query)]
+
+
+def open_task(engine: Engine, task_id: int) -> TaskView:
+    with Session(engine) as session:
+        task = session.get(Task, task_id)
+        if task is None:
+            raise TaskError(f"no task #{task_id}")
+        if task.status != "open":
+            raise TaskError(f"task #{task_id} is already {task.status} ({task.outcome})")
+        return _view(task)
+
+
+def _view(t: Task) -> TaskView:
+    return TaskView(
+        t.id, t.kind, t.invoice_id, t.customer_name, t.phone, t.due_on, t.assignee, t.status, t.outcome, t.script
+    )
+
+
+def complete_task(engine: Engine, task_id: int, outcome: str, detail: str, by: str) -> None:
+    with Session(engine) as session, session.begin():
+        task = session.get(Task, task_id, with_for_update=True)
+        if task is None:
+            raise TaskError(f"no task #{task_id}")
+        if task.status != "open":
+            raise TaskError(f"task #{task_id} is already {task.status} ({task.outcome})")
+        task.status, task.outcome, task.outcome_detail = "done", outcome, detail
+        task.done_at, task.done_by = datetime.now(UTC), by
+
+
+def create_task(engine: Engine, request: "StepRequest", kind: str, script: str) -> tuple[int, bool]:
+    """The task for this step (keyed case + step, so a retried activity finds the one it made)."""
+    with Session(engine) as session, session.begin():
+        existing = session.execute(select(Task).where(Task.key == request.idempotency_key).with_for_update()).scalar()
+        if existing is not None:
+            return existing.id, False
+        task = Task(
+            key=request.idempotency_key,
+            kind=kind,
+            case_id=request.case_id,
+            invoice_id=request.invoice_id,
+            step_id=request.step_id,
+            customer_id=request.customer.id,
+            customer_name=request.customer.name,
+            phone=request.customer.phone,
+            script=script,
+            due_on=request.as_of,
+            assignee=request.assignee,
+        )
+        session.add(task)
+        session.flush()
+        return task.id, True
+
+
+def append_to_task(engine: Engine, task_id: int, marker: str, text: str) -> None:
+    """Add a later batch's invoices to the day's call task, once per batch (the marker says it is there)."""
+    with Session(engine) as session, session.begin():
+        task = session.get(Task, task_id, with_for_update=True)
+        if task is not None and f"[{marker}]" not in task.script:
+            task.script = f"{task.script}\n[{marker}]\n{text}"

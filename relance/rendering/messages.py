@@ -1,0 +1,108 @@
+"""Debtor-facing text: Jinja2 templates per channel and language, figures formatted by Babel."""
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_date
+from babel.units import format_unit
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
+
+from relance.domain.activity_contract import StepRequest
+from relance.domain.money import format_money
+from relance.settings import Settings
+
+LOCALES = {"fr": "fr_FR", "en": "en_GB"}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    body: str
+
+
+@lru_cache(maxsize=4)
+def _environment(template_dir: Path) -> Environment:
+    return Environment(
+        loader=FileSystemLoader(template_dir),
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def message_context(request: StepRequest, balance: Decimal, settings: Settings) -> dict[str, Any]:
+    lang = request.customer.language.value
+    locale = LOCALES[lang]
+
+    def money(amount: Decimal) -> str:
+        return format_money(amount, request.currency, lang)
+
+    def day(value: date) -> str:
+        return format_date(value, format="long", locale=locale)
+
+    paid = request.amount - balance
+    context: dict[str, Any] = {
+        "customer_name": request.customer.name,
+        "customer_email": request.customer.email,
+        "invoice_id": request.invoice_id,
+        "issue_date": day(request.issue_date),
+        "due_date": day(request.due_date),
+        "amount": money(request.amount),
+        "balance": money(balance),
+        "paid": money(paid) if paid > 0 else None,
+        "days_late": max(0, (request.as_of - request.due_date).days),
+        "days_late_text": format_unit(
+            max(0, (request.as_of - request.due_date).days), "duration-day", length="long", locale=locale
+        ),
+        "days_to_due": max(0, (request.due_date - request.as_of).days),
+        "business": request.customer.kind.value == "business",
+        "recovery_indemnity": money(Decimal("40")) if request.currency == "EUR" else None,
+        "creditor_name": settings.creditor_name,
+        "creditor_iban": settings.creditor_iban,
+        "installment": None,
+        "limitation_date": day(request.limitation_date) if request.limitation_date else None,
+    }
+    if request.installment is not None:
+        inst = request.installment
+        context["installment"] = {
+            "number": inst.number,
+            "of": inst.of,
+            "amount": money(inst.amount),
+            "due_on": day(inst.due_on),
+        }
+    return context
+
+
+def render(
+    channel: str, request: StepRequest, balance: Decimal, settings: Settings, extra: dict[str, Any] | None = None
+) -> Rendered:
+    env = _environment(settings.template_dir)
+    name = f"{channel}/{request.template}.{request.customer.language.value}.j2"
+    return _rendered(env.get_template(name), message_context(request, balance, settings) | (extra or {}))
+
+
+def _rendered(template: Template, context: dict[str, Any]) -> Rendered:
+    bound = template.new_context(context)
+    subject = "".join(template.blocks["subject"](bound)).strip()
+    body = "".join(template.blocks["body"](bound)).strip() + "\n"
+    return Rendered(subject=subject, body=body)
+
+
+def render_grouped(template: str, items: list[tuple[StepRequest, Decimal]], tone: int, settings: Settings) -> Rendered:
+    """One message for several invoices of a customer (templates/customer/), in the customer's language."""
+    first = items[0][0]
+    lang = first.customer.language.value
+    rows = [message_context(request, balance, settings) for request, balance in items]
+    total = sum((balance for _, balance in items), Decimal(0))
+    context = rows[0] | {
+        "invoices": rows,
+        "total": format_money(total, first.currency, lang),
+        "tone": tone,
+    }
+    return _rendered(_environment(settings.template_dir).get_template(f"customer/{template}.{lang}.j2"), context)

@@ -1,0 +1,80 @@
+"""Preparing a Temporal namespace for Relance: the case search attributes, checked and registered."""
+
+from dataclasses import dataclass
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+    ListSearchAttributesResponse,
+)
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from workflows.search_attributes import attribute_types
+
+CANNOT_LIST = (
+    "this server cannot list search attributes (the time-skipping test server, for one), so the case "
+    "attributes were not checked"
+)
+
+
+async def _listed(client: Client, namespace: str) -> ListSearchAttributesResponse | None:
+    """The namespace's attributes, or None from a server without the operator API's list call."""
+    try:
+        return await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
+    except RPCError as err:
+        if err.status == RPCStatusCode.UNIMPLEMENTED:
+            return None
+        raise
+
+
+async def missing_attributes(client: Client, namespace: str) -> list[str] | None:
+    """The case attributes the namespace lacks or holds with another type, as `Name (Type)`; None when the
+    server cannot say."""
+    listed = await _listed(client, namespace)
+    if listed is None:
+        return None
+    known = {**listed.system_attributes, **listed.custom_attributes}
+    return [
+        f"{name} ({IndexedValueType.Name(kind).removeprefix('INDEXED_VALUE_TYPE_').title()})"
+        for name, kind in attribute_types().items()
+        if known.get(name) != kind
+    ]
+
+
+@dataclass(frozen=True)
+class Registration:
+    added: list[str]  # the names added (none when all were there)
+    listed: bool  # False: the server cannot list attributes, so their types were not checked
+
+
+async def register_attributes(client: Client, namespace: str) -> Registration:
+    """Add the case attributes the namespace lacks."""
+    listed = await _listed(client, namespace)
+    wanted = attribute_types()
+    if listed is None:  # add each one; the server says which it already had
+        added = []
+        for name, kind in wanted.items():
+            try:
+                await client.operator_service.add_search_attributes(
+                    AddSearchAttributesRequest(namespace=namespace, search_attributes={name: kind})
+                )
+                added.append(name)
+            except RPCError as err:
+                if err.status != RPCStatusCode.ALREADY_EXISTS:
+                    raise
+        return Registration(sorted(added), listed=False)
+    conflicting = [
+        name
+        for name, kind in wanted.items()
+        if name in listed.custom_attributes and listed.custom_attributes[name] != kind
+    ]
+    if conflicting:
+        raise ValueError(f"search attributes registered with another type: {', '.join(conflicting)}")
+    to_add = {name: kind for name, kind in wanted.items() if name not in listed.custom_attributes}
+    if to_add:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=to_add)
+        )
+    return Registration(sorted(to_add), listed=True)
