@@ -1,0 +1,253 @@
+"""Commands on one case: import, status, and every ops action (each an update, refused with its reason)."""
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.markup import escape
+from rich.progress import Progress
+
+from relance.cli.support import (
+    By,
+    JsonFlag,
+    act,
+    build,
+    err,
+    fail,
+    keep_rejections,
+    out,
+    parse_amount,
+    parse_date,
+    run,
+    show_status,
+    who,
+)
+from relance.domain.actions import (
+    ContactUpdated,
+    DisputeOpened,
+    DisputeResolved,
+    Pause,
+    PaymentPlanAgreed,
+    PaymentReceived,
+    PromiseToPay,
+    Resume,
+    WriteOff,
+)
+from relance.domain.case import CaseStatus
+from relance.domain.errors import explain
+from relance.domain.invoice import DemoClock
+from relance.domain.policy import PolicyError, load_policies
+from relance.settings import get_settings
+
+cases_app = typer.Typer()
+dispute_app = typer.Typer(help="Open or resolve a dispute on an invoice.", no_args_is_help=True)
+cases_app.add_typer(dispute_app, name="dispute")
+
+
+@cases_app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or JSON invoices")],
+    seconds_per_day: Annotated[
+        float | None, typer.Option(help="demo clock: real seconds per case day (demo workers only)")
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="the file's encoding (default: detected; utf-8, utf-16, cp1252, latin-1)")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Start one case per invoice; bad rows are reported by line, existing cases are left unchanged."""
+    from starter.connect import connect
+    from starter.importer import ImportFileError, check_policies, parse_file, start_cases
+
+    settings = get_settings()
+    clock = None
+    if seconds_per_day is not None:
+        if not settings.demo_mode:
+            fail("nothing imported: --seconds-per-day is a demo feature; set RELANCE_DEMO_MODE=1 (demo workers only)")
+        try:
+            clock = DemoClock(seconds_per_day=seconds_per_day)
+        except ValidationError as exc:
+            fail(f"nothing imported: --seconds-per-day: {explain(exc)}")
+    try:
+        parsed = parse_file(file, clock=clock, encoding=encoding)
+        check_policies(parsed, load_policies(settings.policy_dir, settings.template_dir))
+    except (ImportFileError, PolicyError) as exc:
+        fail(f"nothing imported: {exc}")
+    if parsed.encoding not in ("utf-8", "utf-8-sig") and not as_json:
+        err.print(f"read {file.name} as {parsed.encoding}", highlight=False)
+
+    async def go() -> Any:
+        client = await connect(settings)
+        with Progress(console=err, transient=True, disable=as_json) as progress:
+            task = progress.add_task("starting cases", total=len(parsed.cases))
+            return await start_cases(client, parsed, settings.task_queue, on_progress=lambda: progress.advance(task))
+
+    if parsed.cases:
+        report = run(go())
+    else:  # nothing to start: no need for Temporal to say which rows were refused
+        from starter.importer import ImportReport
+
+        report = ImportReport(errors=sorted(parsed.errors, key=lambda e: e.line))
+    if as_json:
+        out.print_json(
+            json.dumps(
+                {
+                    "started": sorted(report.started),
+                    "existing": sorted(report.existing),
+                    "rejected": [
+                        {"line": e.line, "invoice": e.item, "invoice_id": e.invoice_id, "reason": e.reason}
+                        for e in report.errors
+                    ],
+                }
+            )
+        )
+    else:
+        for error in report.errors:
+            err.print(f"[red]rejected[/] {escape(str(error))}", highlight=False, markup=True)
+        out.print(
+            f"started {len(report.started)}, already existing {len(report.existing)} (left unchanged), "
+            f"rejected {len(report.errors)}",
+            highlight=False,
+        )
+    if report.errors:
+        from relance.ledger.rejections import rejected_row
+
+        person = who(None)
+        keep_rejections([rejected_row(str(file), e.line, e.invoice_id, e.reason, person) for e in report.errors])
+        raise typer.Exit(1)
+
+
+@cases_app.command()
+def status(
+    invoice: str, as_json: JsonFlag = False, history: Annotated[int, typer.Option(help="history lines to show")] = 12
+) -> None:
+    """Show a case: stage, balance, next step, history."""
+    from starter.connect import connect
+    from starter.ops import UnknownCase
+    from starter.ops import status as fetch
+
+    async def go() -> CaseStatus:
+        return await fetch(await connect(get_settings()), invoice)
+
+    try:
+        show_status(run(go()), as_json, history=history)
+    except UnknownCase as exc:
+        fail(str(exc), 2)
+
+
+# ---- ops actions ----------------------------------------------------------------------------------------
+
+
+@cases_app.command()
+def pay(
+    invoice: str,
+    amount: str,
+    reference: Annotated[str, typer.Option(help="bank or cheque reference (unique per case)")],
+    on: Annotated[str | None, typer.Option(help="date paid, YYYY-MM-DD (default today)")] = None,
+    by: By = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Record a payment received (partial payments reduce the balance)."""
+    paid_on = parse_date(on, "--on") if on else date.today()
+    act(
+        invoice,
+        build(PaymentReceived, amount=parse_amount(amount), paid_on=paid_on, reference=reference, by=who(by)),
+        as_json,
+    )
+
+
+@dispute_app.command("open")
+def dispute_open(
+    invoice: str, reason: Annotated[str, typer.Option()], by: By = None, as_json: JsonFlag = False
+) -> None:
+    """Open a dispute: all chasing pauses."""
+    act(invoice, build(DisputeOpened, reason=reason, by=who(by)), as_json)
+
+
+@dispute_app.command("resolve")
+def dispute_resolve(
+    invoice: str,
+    outcome: Annotated[str, typer.Option(help="rejected | accepted | partially_accepted")],
+    credited: Annotated[str | None, typer.Option(help="amount credited (partially_accepted)")] = None,
+    by: By = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Resolve the open dispute: resume chasing, or credit and close."""
+    credited_amount = parse_amount(credited, "--credited") if credited else None
+    act(invoice, build(DisputeResolved, outcome=outcome, credited_amount=credited_amount, by=who(by)), as_json)
+
+
+@cases_app.command()
+def promise(
+    invoice: str,
+    on: Annotated[str, typer.Option(help="promised payment date, YYYY-MM-DD")],
+    amount: Annotated[str | None, typer.Option(help="promised amount (default: the balance)")] = None,
+    by: By = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Record a promise to pay: chasing pauses until the date plus the policy's grace days."""
+    promised = parse_amount(amount) if amount else None
+    act(invoice, build(PromiseToPay, promised_on=parse_date(on, "--on"), amount=promised, by=who(by)), as_json)
+
+
+@cases_app.command()
+def plan(
+    invoice: str,
+    installment: Annotated[list[str], typer.Option(help="DATE:AMOUNT, repeat for each installment")],
+    by: By = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Agree a payment plan; the case follows its installments and escalates on a missed one."""
+    installments = []
+    for item in installment:
+        day, sep, amount = item.partition(":")
+        if not sep:
+            fail(f"installment {item!r} must be DATE:AMOUNT, e.g. 2026-12-15:500.00")
+        installments.append({"due_on": parse_date(day, "installment date"), "amount": parse_amount(amount)})
+    act(invoice, build(PaymentPlanAgreed, installments=installments, by=who(by)), as_json)
+
+
+@cases_app.command()
+def pause(
+    invoice: str,
+    reason: Annotated[str, typer.Option()],
+    until: Annotated[str | None, typer.Option(help="resume on this date, YYYY-MM-DD")] = None,
+    by: By = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Pause chasing (until a date, or until resumed)."""
+    act(
+        invoice, build(Pause, reason=reason, until=parse_date(until, "--until") if until else None, by=who(by)), as_json
+    )
+
+
+@cases_app.command()
+def resume(invoice: str, by: By = None, as_json: JsonFlag = False) -> None:
+    """Lift a manual pause; missed steps collapse to the latest one."""
+    act(invoice, build(Resume, by=who(by)), as_json)
+
+
+@cases_app.command("write-off")
+def write_off(invoice: str, reason: Annotated[str, typer.Option()], by: By = None, as_json: JsonFlag = False) -> None:
+    """Write the invoice off and close the case."""
+    act(invoice, build(WriteOff, reason=reason, by=who(by)), as_json)
+
+
+@cases_app.command()
+def contact(
+    invoice: str,
+    email: Annotated[str | None, typer.Option()] = None,
+    phone: Annotated[str | None, typer.Option()] = None,
+    address: Annotated[str | None, typer.Option(help='JSON: {"line1","postal_code","city","country"}')] = None,
+    by: By = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Update the debtor's contact details used by the next messages."""
+    try:
+        parsed_address = json.loads(address) if address else None
+    except json.JSONDecodeError as exc:
+        fail(f"--address is not valid JSON: {exc.msg}")
+    act(invoice, build(ContactUpdated, email=email, phone=phone, address=parsed_address, by=who(by)), as_json)
