@@ -51,16 +51,16 @@ with workflow.unsafe.imports_passed_through():
         SEND_EMAIL,
         SEND_FORMAL_NOTICE,
         InstallmentDue,
-        LedgerEntry,
-        LedgerUpdate,
         LegalStepRequest,
         RefusedStart,
         StepRequest,
         StepResult,
+        ledger_update,
+        legal_request,
+        step_request,
     )
-    from relance.domain.calendar import local_day, window_closes
     from relance.domain.case import CaseState, CaseStatus, Hold, NextEvent, Outcome, Rejected, SeenAt, StepRecord
-    from relance.domain.case_legal import AgencyFile, CourtProceeding, FormalNotice, court_for
+    from relance.domain.case_legal import enter_legal_stage
     from relance.domain.case_start import RunOptions, StartRefused, read_start
     from relance.domain.clock import CaseClock
     from relance.domain.invoice import CaseInput
@@ -245,7 +245,9 @@ class InvoiceCollection:
             ),
         )
         if status == "done" and step.action in LEGAL_ACTIONS:
-            self._enter_legal_stage(step, result)
+            enter_legal_stage(
+                self.state, step, self.now(), result.document, result.provider_id, result.route, result.court
+            )
         state.advance_past(index, self.now())
 
     # ---- the customer's account: one voice for all of a customer's invoices ---------------------------
@@ -342,41 +344,6 @@ class InvoiceCollection:
             )
         state.advance_past(index, self.now())
 
-    def _enter_legal_stage(self, step: Step, result: StepResult) -> None:
-        state, today = self.state, self.state.today(self.now())
-        legal = self._policy.legal
-        if result.document:
-            kind = step.action.value
-            state.record(
-                self.now(), "document", f"{kind}: {result.document}", kind=kind, path=result.document, step_id=step.id
-            )
-        match step.action:
-            case StepAction.formal_notice:
-                state.formal_notice = FormalNotice(
-                    step_id=step.id,
-                    sent_on=today,
-                    letter_id=result.provider_id,
-                    document=result.document,
-                    deadline_days=legal.formal_notice_deadline_days,
-                )
-            case StepAction.injonction_dossier:
-                route, court = court_for(state.case.customer.kind.value, state.balance, legal.small_claims)
-                state.court = CourtProceeding(
-                    route=result.route or route,
-                    court=result.court or court,
-                    dossier=result.document,
-                    opened_on=today,
-                )
-            case StepAction.agency_handoff:
-                assert legal.agency is not None and legal.agency.mandate_reference is not None
-                state.agency = AgencyFile(
-                    agency=legal.agency.name,
-                    mandate_reference=legal.agency.mandate_reference,
-                    commission_rate=legal.agency.commission_rate,
-                    handed_on=today,
-                    delivery_id=result.provider_id,
-                )
-
     async def _warn_limitation(self, event: NextEvent, now: datetime) -> None:
         state = self.state
         limitation = state.limitation()
@@ -433,42 +400,10 @@ class InvoiceCollection:
             self.state.record(self.now(), "email_bounced", f"{request.customer.email} refused: {detail}")
 
     def _legal_request(self, step: Step, now: datetime) -> LegalStepRequest:
-        state, legal = self.state, self._policy.legal
-        # a letter sent again (to a new address) is a new side effect, with a key of its own
-        earlier = sum(1 for s in state.steps if s.step_id == step.id and s.status == "done")
-        base = self._request(step.id if not earlier else f"{step.id}-{earlier + 1}", step.template, now)
-        return LegalStepRequest(
-            **base.model_dump(),
-            payments=state.payments,
-            credited=state.credited,
-            penalty_rate=state.case.penalty_rate,
-            imputation=legal.imputation.value,
-            deadline_days=legal.formal_notice_deadline_days,
-            small_claims=legal.small_claims,
-            formal_notice=state.formal_notice,
-            contacts=[s for s in state.steps if s.status == "done"],
-            agency=legal.agency,
-        )
+        return legal_request(self.state, workflow.info().workflow_id, step, now)
 
     def _request(self, step_id: str, template: str, now: datetime) -> StepRequest:
-        state, cal = self.state, self._policy.calendar
-        case = state.case
-        closes = window_closes(local_day(now, cal), cal)
-        return StepRequest(
-            case_id=workflow.info().workflow_id,
-            invoice_id=case.invoice_id,
-            step_id=step_id,
-            idempotency_key=f"{workflow.info().workflow_id}:{step_id}",
-            template=template,
-            customer=case.customer,
-            amount=case.amount,
-            currency=case.currency,
-            issue_date=case.issue_date,
-            due_date=case.due_date,
-            as_of=local_day(now, cal),
-            window_closes_at=state.clock.real_time(closes),
-            limitation_date=state.limitation(),
-        )
+        return step_request(self.state, workflow.info().workflow_id, step_id, template, now)
 
     async def _first_policy(self, case: CaseInput, args: Sequence[Any]) -> Policy:
         """The policy a new case starts with; a case no policy takes, or a refused clock, is refused."""
@@ -520,19 +455,7 @@ class InvoiceCollection:
         if not workflow.patched("ledger-v1") or state.ledger_synced >= len(state.history):
             return
         upto = len(state.history)
-        now = self.now()
-        update = LedgerUpdate(
-            case_id=workflow.info().workflow_id,
-            case=state.case,
-            policy=state.policy.label if state.policy else None,
-            stage=state.stage(now) if state.policy else "starting",
-            balance=state.balance,
-            outcome=state.outcome.value if state.outcome else None,
-            opened_at=state.history[0].at,
-            closed_at=state.closed_at,
-            events=[LedgerEntry(seq=i, entry=state.history[i]) for i in range(state.ledger_synced, upto)],
-            payments=state.payments,
-        )
+        update = ledger_update(state, workflow.info().workflow_id, self.now(), upto)
         await workflow.execute_activity(
             RECORD_CASE,
             update,
@@ -705,21 +628,7 @@ class InvoiceCollection:
     def _show_details(self) -> None:
         """What the Temporal UI shows and filters on for the case right now."""
         state, now = self.state, self.now()
-        currency = state.case.currency
-        lines = [
-            f"**Stage:** {state.stage(now)}",
-            f"**Balance:** {state.balance} {currency} of {state.case.amount} {currency}",
-        ]
-        if self._next is not None:
-            lines.append(f"**Next:** {self._next.kind} {self._next.id} at {self._next.at.isoformat()}")
-        waiting = planning.waiting_for(state, now)
-        if waiting:
-            lines.append(f"**Waiting for:** {waiting}")
-        if state.court is not None:
-            lines.append(f"**Court:** {state.court.court}, {state.court.status}")
-        if state.agency is not None:
-            lines.append(f"**Agency:** {state.agency.agency}, collected {state.agency.collected} {currency}")
-        workflow.set_current_details("\n\n".join(lines))
+        workflow.set_current_details(state.details(now, self._next, planning.waiting_for(state, now)))
         if workflow.patched("search-attributes-v1"):
             self._upsert_search_attributes(now)
 

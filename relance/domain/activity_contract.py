@@ -9,10 +9,11 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from relance.domain.case import HistoryEntry, PaymentRecord, StepRecord
+from relance.domain.calendar import local_day, window_closes
+from relance.domain.case import CaseState, HistoryEntry, PaymentRecord, StepRecord
 from relance.domain.case_legal import FormalNotice
 from relance.domain.invoice import CaseInput, Customer
-from relance.domain.policy import Agency
+from relance.domain.policy import Agency, Step
 
 RESOLVE_POLICY = "resolve_policy"
 SEND_EMAIL = "send_email"
@@ -107,3 +108,62 @@ class LedgerUpdate(BaseModel):
     closed_at: datetime | None
     events: list[LedgerEntry]
     payments: list[PaymentRecord]
+
+
+def step_request(state: CaseState, case_id: str, step_id: str, template: str, now: datetime) -> StepRequest:
+    """What a step asks of its activity; the idempotency key is the case and the step."""
+    assert state.policy is not None
+    cal, case = state.policy.calendar, state.case
+    closes = window_closes(local_day(now, cal), cal)
+    return StepRequest(
+        case_id=case_id,
+        invoice_id=case.invoice_id,
+        step_id=step_id,
+        idempotency_key=f"{case_id}:{step_id}",
+        template=template,
+        customer=case.customer,
+        amount=case.amount,
+        currency=case.currency,
+        issue_date=case.issue_date,
+        due_date=case.due_date,
+        as_of=local_day(now, cal),
+        window_closes_at=state.clock.real_time(closes),
+        limitation_date=state.limitation(),
+    )
+
+
+def legal_request(state: CaseState, case_id: str, step: Step, now: datetime) -> LegalStepRequest:
+    """A legal step carries the whole claim; a letter sent again (to a new address) is a new side effect,
+    with a key of its own."""
+    assert state.policy is not None
+    legal = state.policy.legal
+    earlier = sum(1 for s in state.steps if s.step_id == step.id and s.status == "done")
+    base = step_request(state, case_id, step.id if not earlier else f"{step.id}-{earlier + 1}", step.template, now)
+    return LegalStepRequest(
+        **base.model_dump(),
+        payments=state.payments,
+        credited=state.credited,
+        penalty_rate=state.case.penalty_rate,
+        imputation=legal.imputation.value,
+        deadline_days=legal.formal_notice_deadline_days,
+        small_claims=legal.small_claims,
+        formal_notice=state.formal_notice,
+        contacts=[s for s in state.steps if s.status == "done"],
+        agency=legal.agency,
+    )
+
+
+def ledger_update(state: CaseState, case_id: str, now: datetime, upto: int) -> LedgerUpdate:
+    """The case's state and the history entries from the last one the ledger saw up to `upto`."""
+    return LedgerUpdate(
+        case_id=case_id,
+        case=state.case,
+        policy=state.policy.label if state.policy else None,
+        stage=state.stage(now) if state.policy else "starting",
+        balance=state.balance,
+        outcome=state.outcome.value if state.outcome else None,
+        opened_at=state.history[0].at,
+        closed_at=state.closed_at,
+        events=[LedgerEntry(seq=i, entry=state.history[i]) for i in range(state.ledger_synced, upto)],
+        payments=state.payments,
+    )

@@ -561,6 +561,23 @@ class CaseState(BaseModel):
             return stages[done[-1]]
         return "overdue" if self.days_late(now) > 0 else "not_due"
 
+    def details(self, now: datetime, next_event: NextEvent | None, waiting_for: str | None) -> str:
+        """What the Temporal UI shows on the case's page (Markdown)."""
+        currency = self.case.currency
+        lines = [
+            f"**Stage:** {self.stage(now)}",
+            f"**Balance:** {self.balance} {currency} of {self.case.amount} {currency}",
+        ]
+        if next_event is not None:
+            lines.append(f"**Next:** {next_event.kind} {next_event.id} at {next_event.at.isoformat()}")
+        if waiting_for:
+            lines.append(f"**Waiting for:** {waiting_for}")
+        if self.court is not None:
+            lines.append(f"**Court:** {self.court.court}, {self.court.status}")
+        if self.agency is not None:
+            lines.append(f"**Agency:** {self.agency.agency}, collected {self.agency.collected} {currency}")
+        return "\n\n".join(lines)
+
     def days_late(self, now: datetime) -> int:
         today = self.today(now) if self.policy is not None else now.date()
         return max(0, (today - self.case.due_date).days)

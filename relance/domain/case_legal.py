@@ -290,3 +290,46 @@ def claim_of(
 
 def paid_of(payments: "list[PaymentRecord]") -> list[Paid]:
     return [Paid(paid_on=p.paid_on, amount=p.amount, reference=p.reference) for p in payments]
+
+
+def enter_legal_stage(
+    state: "CaseState",
+    step: Step,
+    now: datetime,
+    document: str | None,
+    provider_id: str | None,
+    route: str | None,
+    court: str | None,
+) -> None:
+    """A legal step was done: the case keeps its document and enters formal notice, court or agency."""
+    assert state.policy is not None
+    today, legal = state.today(now), state.policy.legal
+    if document:
+        kind = step.action.value
+        state.record(now, "document", f"{kind}: {document}", kind=kind, path=document, step_id=step.id)
+    match step.action:
+        case StepAction.formal_notice:
+            state.formal_notice = FormalNotice(
+                step_id=step.id,
+                sent_on=today,
+                letter_id=provider_id,
+                document=document,
+                deadline_days=legal.formal_notice_deadline_days,
+            )
+        case StepAction.injonction_dossier:
+            default_route, default_court = court_for(state.case.customer.kind.value, state.balance, legal.small_claims)
+            state.court = CourtProceeding(
+                route=route or default_route,
+                court=court or default_court,
+                dossier=document,
+                opened_on=today,
+            )
+        case StepAction.agency_handoff:
+            assert legal.agency is not None and legal.agency.mandate_reference is not None
+            state.agency = AgencyFile(
+                agency=legal.agency.name,
+                mandate_reference=legal.agency.mandate_reference,
+                commission_rate=legal.agency.commission_rate,
+                handed_on=today,
+                delivery_id=provider_id,
+            )
