@@ -20,10 +20,10 @@ from relance.domain.account import (
     check_account_action,
 )
 from relance.domain.actions import OPS_ACTIONS, Action
-from relance.domain.case import CaseState, Hold, Outcome
+from relance.domain.case import CaseState, Hold, Outcome, StepRecord
 from relance.domain.case_legal import AgencyFile, CourtProceeding, FormalNotice
 from relance.domain.errors import Rejected
-from tests.test_planning import START, case
+from tests.test_planning import POLICIES, START, case
 
 TODAY = START.date()  # Monday 20 April 2026, Paris
 BY_NAME = {a.name: a for a in OPS_ACTIONS}
@@ -429,3 +429,24 @@ ACCOUNT_ACCEPTED = [
 @pytest.mark.parametrize(("label", "state", "sent"), ACCOUNT_ACCEPTED, ids=[row[0] for row in ACCOUNT_ACCEPTED])
 def test_a_customer_action_that_fits_is_accepted(label, state, sent):
     assert check_account_action(state, sent, TODAY) is None
+
+
+def test_a_reapplied_policy_goes_on_after_the_last_of_its_steps_already_done():
+    state = case()
+    done = StepRecord(step_id="reminder-2", at=START, status="done", detail="sent")
+    state.steps.append(done)
+    state.reapply(POLICIES["key-accounts"].for_case(date(2026, 4, 30)), START, "ops")
+    assert state.policy is not None and state.policy.name == "key-accounts"
+    assert (state.cursor, state.escalate, state.history[-1].detail) == (
+        state.policy.step_index("reminder-2") + 1,
+        False,
+        "policy b2b-standard@v2 replaced by key-accounts@v2",
+    )
+
+
+def test_a_customer_hold_and_its_release():
+    state = case()
+    state.hold_for_customer("exclude", "grand compte", None, START)
+    assert (state.on_hold, state.stage(START), state.history[-1].event) == (True, "customer_hold", "customer_exclude")
+    state.release_for_customer("ops", START)
+    assert (state.on_hold, state.history[-1].by) == (False, "ops")

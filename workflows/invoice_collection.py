@@ -59,7 +59,7 @@ with workflow.unsafe.imports_passed_through():
         legal_request,
         step_request,
     )
-    from relance.domain.case import CaseState, CaseStatus, Hold, NextEvent, Outcome, Rejected, SeenAt, StepRecord
+    from relance.domain.case import CaseState, CaseStatus, NextEvent, Outcome, Rejected, SeenAt, StepRecord
     from relance.domain.case_legal import enter_legal_stage
     from relance.domain.case_start import RunOptions, StartRefused, read_start
     from relance.domain.clock import CaseClock
@@ -310,9 +310,7 @@ class InvoiceCollection:
     def customer_hold(self, *args: Any) -> None:
         if (hold := self._signal(CustomerHoldNotice, "customer_hold", args)) is None:
             return
-        kind = hold.kind
-        self.state.customer_hold = Hold(reason=hold.reason, since=self.now(), until=hold.until, kind=kind)
-        self.state.record(self.now(), f"customer_{kind}", f"customer account {kind}: {hold.reason}; chasing paused")
+        self.state.hold_for_customer(hold.kind, hold.reason, hold.until, self.now())
         self._changed()
 
     @workflow.signal(name="customer_release")
@@ -320,8 +318,7 @@ class InvoiceCollection:
         release = self._signal(CustomerReleaseNotice, "customer_release", args)
         if release is None or self.state.customer_hold is None:
             return
-        self.state.customer_hold = None
-        self.state.record(self.now(), "customer_released", "customer account released: chasing resumes", by=release.by)
+        self.state.release_for_customer(release.by, self.now())
         self._changed()
 
     async def _email_unreachable(self, index: int, now: datetime) -> None:
@@ -580,14 +577,7 @@ class InvoiceCollection:
         except ActivityError as err:
             cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err)
             raise ApplicationError(f"policy not re-applied: {cause}", type="Rejected", non_retryable=True) from None
-        done = {s.step_id for s in state.steps if s.status == "done"}
-        passed = [i for i, step in enumerate(policy.steps) if step.id in done]
-        old = self._policy.label
-        state.policy = policy
-        state.cursor = passed[-1] + 1 if passed else 0
-        state.escalate = False
-        state.steps_finished_at = self.now() if state.cursor >= len(policy.steps) else None
-        state.record(self.now(), "policy_reapplied", f"policy {old} replaced by {policy.label}", by=action.by)
+        state.reapply(policy, self.now(), action.by)
         self._changed()
         return self._status()
 

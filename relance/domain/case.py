@@ -471,6 +471,27 @@ class CaseState(BaseModel):
             self.steps_finished_at = None
             self.record(now, "formal_notice_to_resend", "the formal notice will be sent again to the new address")
 
+    def hold_for_customer(self, kind: str, reason: str, until: date | None, now: datetime) -> None:
+        """The customer's account holds (or excludes) every case of the customer."""
+        self.customer_hold = Hold(reason=reason, since=now, until=until, kind=kind)
+        self.record(now, f"customer_{kind}", f"customer account {kind}: {reason}; chasing paused")
+
+    def release_for_customer(self, by: str | None, now: datetime) -> None:
+        self.customer_hold = None
+        self.record(now, "customer_released", "customer account released: chasing resumes", by=by)
+
+    def reapply(self, policy: Policy, now: datetime, by: str | None) -> None:
+        """Another policy (or the newest version of its own) for a running case: it goes on after the last
+        of the new policy's steps it already did."""
+        done = {s.step_id for s in self.steps if s.status == "done"}
+        passed = [i for i, step in enumerate(policy.steps) if step.id in done]
+        old = self.policy.label if self.policy else "none"
+        self.policy = policy
+        self.cursor = passed[-1] + 1 if passed else 0
+        self.escalate = False
+        self.steps_finished_at = now if self.cursor >= len(policy.steps) else None
+        self.record(now, "policy_reapplied", f"policy {old} replaced by {policy.label}", by=by)
+
     def acknowledge(self, day: date) -> None:
         """A part payment, a promise or a plan is the debtor's acknowledgement: limitation starts again."""
         if self.acknowledged_on is None or day > self.acknowledged_on:
