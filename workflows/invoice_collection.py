@@ -13,9 +13,17 @@ from typing import Any, NoReturn, TypeVar
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RawValue, RetryPolicy
+from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
+from workflows.case_activities import (
+    ACTIVITY_FOR_ACTION,
+    record_case,
+    record_refused_start,
+    report_to_customer,
+    resolve_policy,
+    run_step,
+)
 from workflows.ops_handlers import (
     ops_actions,
     parse_action,
@@ -24,13 +32,11 @@ from workflows.ops_handlers import (
     read_signal,
     shown_name,
 )
-from workflows.retries import STEP_RETRY
 from workflows.search_attributes import case_attributes
 
 with workflow.unsafe.imports_passed_through():
     from relance.domain import planning
     from relance.domain.account import (
-        REPORT_TO_CUSTOMER,
         CaseClosed,
         CaseOpened,
         CustomerHoldNotice,
@@ -42,14 +48,8 @@ with workflow.unsafe.imports_passed_through():
     from relance.domain.actions import OPS_ACTIONS, Action, ReapplyPolicy
     from relance.domain.activity_contract import (
         CREATE_PHONE_TASK,
-        HAND_OFF_TO_AGENCY,
-        PREPARE_COURT_DOSSIER,
-        RECORD_CASE,
-        RECORD_REFUSED_START,
         REFUSED_AT_START,
-        RESOLVE_POLICY,
         SEND_EMAIL,
-        SEND_FORMAL_NOTICE,
         InstallmentDue,
         LegalStepRequest,
         RefusedStart,
@@ -68,22 +68,8 @@ with workflow.unsafe.imports_passed_through():
     from relance.domain.policy import LEGAL_ACTIONS, Policy, Step, StepAction
 
 M = TypeVar("M", bound=BaseModel)
-ACTIVITY_FOR_ACTION = {
-    StepAction.email: SEND_EMAIL,
-    StepAction.phone_task: CREATE_PHONE_TASK,
-    StepAction.formal_notice: SEND_FORMAL_NOTICE,
-    StepAction.injonction_dossier: PREPARE_COURT_DOSSIER,
-    StepAction.agency_handoff: HAND_OFF_TO_AGENCY,
-}
 EMAIL_UNREACHABLE_TEMPLATE = "email_unreachable"  # the phone task that replaces an e-mail that cannot arrive
 LIMITATION_WARNING_TEMPLATE = "limitation_warning"  # the task that tells a person to interrupt limitation
-
-POLICY_RETRY = RetryPolicy(
-    maximum_interval=timedelta(minutes=5), non_retryable_error_types=["NoPolicy", *REFUSED_AT_START]
-)
-LEDGER_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
-# A refused start still fails promptly when the ledger is down: the refusal is in the failure itself too.
-REFUSAL_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=5)
 ASK_ACCOUNT_AGAIN_AFTER = timedelta(hours=1)  # a message step handed to the account that got no answer
 MAX_GROUPING_SPEED = 600.0  # a demo clock faster than a day in 2.4 minutes sends its messages itself
 
@@ -265,13 +251,7 @@ class InvoiceCollection:
         report = CustomerReport(
             customer_id=self.state.case.customer.id, signal=signal, payload=payload.model_dump(mode="json")
         )
-        await workflow.execute_activity(
-            REPORT_TO_CUSTOMER,
-            report,
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=LEDGER_RETRY,
-            summary=f"{signal} to customer {report.customer_id}",
-        )
+        await report_to_customer(report)
 
     async def _through_account(self, action: StepAction, request: StepRequest) -> StepResult | None:
         """The account sends this step, alone or with the customer's other invoices due at the same time."""
@@ -374,14 +354,7 @@ class InvoiceCollection:
     async def _execute(self, activity: str, request: StepRequest, label: str) -> StepResult | None:
         """Run a step's activity; a permanent failure is recorded and the case goes on."""
         try:
-            return await workflow.execute_activity(
-                activity,
-                request,
-                result_type=StepResult,
-                start_to_close_timeout=timedelta(minutes=2),
-                retry_policy=STEP_RETRY,
-                summary=f"{label} for {request.invoice_id}",
-            )
+            return await run_step(activity, request, label)
         except ActivityError as err:
             cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err.cause or err)
             refused = isinstance(err.cause, ApplicationError) and err.cause.type == "DeliveryRefused"
@@ -405,7 +378,7 @@ class InvoiceCollection:
     async def _first_policy(self, case: CaseInput, args: Sequence[Any]) -> Policy:
         """The policy a new case starts with; a case no policy takes, or a refused clock, is refused."""
         try:
-            return await self._resolve_policy(case)
+            return await resolve_policy(case)
         except ActivityError as err:
             cause = err.cause
             refused = isinstance(cause, ApplicationError) and cause.type in ("NoPolicy", *REFUSED_AT_START)
@@ -425,26 +398,10 @@ class InvoiceCollection:
             payload=excerpt(list(args)),
         )
         try:
-            await workflow.execute_activity(
-                RECORD_REFUSED_START,
-                refused,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=REFUSAL_RETRY,
-                summary="record the refused start",
-            )
+            await record_refused_start(refused)
         except ActivityError:
             workflow.logger.warning("refused start not written to the ledger: %s", reason)
         raise ApplicationError(f"case refused: {reason}", type="InvalidCase", non_retryable=True)
-
-    async def _resolve_policy(self, case: CaseInput) -> Policy:
-        return await workflow.execute_activity(
-            RESOLVE_POLICY,
-            case,
-            result_type=Policy,
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=POLICY_RETRY,
-            summary=f"choose policy for {case.invoice_id}",
-        )
 
     async def _sync_ledger(self) -> None:
         """Write history entries the SQL ledger has not seen, with the case's current state."""
@@ -453,14 +410,7 @@ class InvoiceCollection:
             return
         upto = len(state.history)
         update = ledger_update(state, workflow.info().workflow_id, self.now(), upto)
-        await workflow.execute_activity(
-            RECORD_CASE,
-            update,
-            result_type=int,
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=LEDGER_RETRY,
-            summary=f"ledger for {state.case.invoice_id}",
-        )
+        await record_case(update)
         state.ledger_synced = upto
 
     # ---- time ----------------------------------------------------------------------------------------
@@ -573,7 +523,7 @@ class InvoiceCollection:
         state = self.state
         wanted = state.case.model_copy(update={"policy": action.policy})
         try:
-            policy = await self._resolve_policy(wanted)
+            policy = await resolve_policy(wanted)
         except ActivityError as err:
             cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err)
             raise ApplicationError(f"policy not re-applied: {cause}", type="Rejected", non_retryable=True) from None

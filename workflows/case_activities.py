@@ -1,0 +1,100 @@
+"""Every activity an invoice case runs, with its timeout, retries and the summary the Temporal UI shows.
+
+The workflow reads as the collection process and calls these; what each activity does is in activities/.
+"""
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+from workflows.retries import STEP_RETRY
+
+with workflow.unsafe.imports_passed_through():
+    from relance.domain.account import REPORT_TO_CUSTOMER, CustomerReport
+    from relance.domain.activity_contract import (
+        CREATE_PHONE_TASK,
+        HAND_OFF_TO_AGENCY,
+        PREPARE_COURT_DOSSIER,
+        RECORD_CASE,
+        RECORD_REFUSED_START,
+        REFUSED_AT_START,
+        RESOLVE_POLICY,
+        SEND_EMAIL,
+        SEND_FORMAL_NOTICE,
+        LedgerUpdate,
+        RefusedStart,
+        StepRequest,
+        StepResult,
+    )
+    from relance.domain.invoice import CaseInput
+    from relance.domain.policy import Policy, StepAction
+
+ACTIVITY_FOR_ACTION = {
+    StepAction.email: SEND_EMAIL,
+    StepAction.phone_task: CREATE_PHONE_TASK,
+    StepAction.formal_notice: SEND_FORMAL_NOTICE,
+    StepAction.injonction_dossier: PREPARE_COURT_DOSSIER,
+    StepAction.agency_handoff: HAND_OFF_TO_AGENCY,
+}
+POLICY_RETRY = RetryPolicy(
+    maximum_interval=timedelta(minutes=5), non_retryable_error_types=["NoPolicy", *REFUSED_AT_START]
+)
+LEDGER_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+# A refused start still fails promptly when the ledger is down: the refusal is in the failure itself too.
+REFUSAL_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=5)
+
+
+async def resolve_policy(case: CaseInput) -> Policy:
+    return await workflow.execute_activity(
+        RESOLVE_POLICY,
+        case,
+        result_type=Policy,
+        start_to_close_timeout=timedelta(seconds=30),
+        retry_policy=POLICY_RETRY,
+        summary=f"choose policy for {case.invoice_id}",
+    )
+
+
+async def run_step(activity: str, request: StepRequest, label: str) -> StepResult:
+    """A step that reaches a debtor or a third party; an ActivityError when it failed for good."""
+    return await workflow.execute_activity(
+        activity,
+        request,
+        result_type=StepResult,
+        start_to_close_timeout=timedelta(minutes=2),
+        retry_policy=STEP_RETRY,
+        summary=f"{label} for {request.invoice_id}",
+    )
+
+
+async def record_case(update: LedgerUpdate) -> None:
+    await workflow.execute_activity(
+        RECORD_CASE,
+        update,
+        result_type=int,
+        start_to_close_timeout=timedelta(seconds=30),
+        retry_policy=LEDGER_RETRY,
+        summary=f"ledger for {update.case.invoice_id}",
+    )
+
+
+async def record_refused_start(refused: RefusedStart) -> None:
+    await workflow.execute_activity(
+        RECORD_REFUSED_START,
+        refused,
+        start_to_close_timeout=timedelta(seconds=30),
+        retry_policy=REFUSAL_RETRY,
+        summary="record the refused start",
+    )
+
+
+async def report_to_customer(report: CustomerReport) -> None:
+    """Tell the customer's account (signal-with-start: the account starts on the first report)."""
+    await workflow.execute_activity(
+        REPORT_TO_CUSTOMER,
+        report,
+        start_to_close_timeout=timedelta(seconds=30),
+        retry_policy=LEDGER_RETRY,
+        summary=f"{report.signal} to customer {report.customer_id}",
+    )
