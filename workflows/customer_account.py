@@ -12,10 +12,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
-from workflows.ops_handlers import ops_actions, parse_action, raw_excerpt, read_signal, shown_name
+from workflows.ops_handlers import TakesOpsActions, ops_actions, read_signal
 from workflows.retries import STEP_RETRY
 
 with workflow.unsafe.imports_passed_through():
@@ -44,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from relance.domain.activity_contract import StepResult
     from relance.domain.case import Rejected
-    from relance.domain.limits import bounded, excerpt
+    from relance.domain.limits import bounded
 
 M = TypeVar("M", bound=BaseModel)
 GATHER = timedelta(seconds=5)  # case time: steps due at the same slot reach the account within it
@@ -55,8 +54,11 @@ GATHER_FLOOR = timedelta(milliseconds=20)
 
 @workflow.defn(name="CustomerAccount")
 @ops_actions(ACCOUNT_ACTIONS)
-class CustomerAccount:
+class CustomerAccount(TakesOpsActions):
     """Started by its customer's first case with `[customer_id]`; carries its state across continue-as-new."""
+
+    noun = "account"
+    known_signals = known_updates = tuple(a.name for a in ACCOUNT_ACTIONS)
 
     @workflow.init
     def __init__(self, *args: Any) -> None:
@@ -148,20 +150,6 @@ class CustomerAccount:
     def _refuse(self, name: str, reason: str, payload: str) -> None:
         self.state.record(self._now(), "rejected", f"{name} rejected: {bounded(reason, 500)}", payload=payload)
 
-    @workflow.signal(dynamic=True)
-    def unknown_signal(self, name: str, args: Sequence[RawValue]) -> None:
-        if self._refusal is None:
-            self._refuse(shown_name(name), "unknown signal", raw_excerpt(args))
-
-    @workflow.update(dynamic=True)
-    async def unknown_update(self, name: str, args: Sequence[RawValue]) -> None:
-        raise ApplicationError(f"unknown update {shown_name(name)!r}", type="Rejected", non_retryable=True)
-
-    @unknown_update.validator
-    def _validate_unknown_update(self, name: str, args: Sequence[RawValue]) -> None:
-        known = ", ".join(a.name for a in ACCOUNT_ACTIONS)
-        raise Rejected(f"unknown action {shown_name(name)!r}; known: {known}")
-
     @workflow.signal(name="case_opened")
     async def case_opened(self, *args: Any) -> None:
         opened = self._read(CaseOpened, "case_opened", args)
@@ -192,34 +180,14 @@ class CustomerAccount:
 
     # ---- customer-level actions (updates and signals: see workflows/ops_handlers.py) -----------------
 
-    def _validate(self, action_type: type[Action], args: Sequence[Any]) -> None:
-        if self._refusal is not None:
-            raise Rejected(f"the account was refused at start: {self._refusal}")
-        self._check(parse_action(action_type, args))
-
-    async def _on_update(self, action_type: type[Action], args: Sequence[Any]) -> dict[str, Any]:
-        try:
-            action = parse_action(action_type, args)
-            self._check(action)
-        except Rejected as err:
-            raise ApplicationError(str(err), type="Rejected", non_retryable=True) from None
-        result = await self._apply(action)
-        self._show_details()
-        return result
-
-    async def _on_signal(self, action_type: type[Action], args: Sequence[Any]) -> None:
-        if self._refusal is not None:
-            return
-        try:
-            action = parse_action(action_type, args)
-            self._check(action)
-        except Rejected as err:
-            self._refuse(action_type.name, str(err), excerpt(list(args)))
-            return
-        await self._apply(action)
-
     def _check(self, action: Action) -> None:
         check_account_action(self.state, action, self._now().date())
+
+    async def _take(self, action: Action, *, answer: bool) -> dict[str, Any]:
+        result = await self._apply(action)
+        if answer:
+            self._show_details()
+        return result
 
     async def _apply(self, action: Action) -> dict[str, Any]:
         state, now = self.state, self._now()

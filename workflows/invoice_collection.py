@@ -13,7 +13,6 @@ from typing import Any, NoReturn, TypeVar
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 from workflows.case_activities import (
@@ -25,10 +24,9 @@ from workflows.case_activities import (
     run_step,
 )
 from workflows.ops_handlers import (
+    TakesOpsActions,
     ops_actions,
-    parse_action,
     parse_payload,
-    raw_excerpt,
     read_signal,
     shown_name,
 )
@@ -76,8 +74,12 @@ MAX_GROUPING_SPEED = 600.0  # a demo clock faster than a day in 2.4 minutes send
 
 @workflow.defn(name="InvoiceCollection")
 @ops_actions(OPS_ACTIONS)
-class InvoiceCollection:
+class InvoiceCollection(TakesOpsActions):
     """Started with one argument, the case JSON (see relance.domain.case_start for the contract)."""
+
+    noun = "case"
+    known_signals = tuple(a.name for a in OPS_ACTIONS)
+    known_updates = (*known_signals, ReapplyPolicy.name)
 
     @workflow.init
     def __init__(self, *args: Any) -> None:
@@ -279,7 +281,7 @@ class InvoiceCollection:
         """A signal's payload, or None once its refusal is recorded (a case refused at start takes nothing)."""
         if self._refusal is not None:
             return None
-        return read_signal(model, name, args, lambda *refusal: self.state.refuse(self.now(), *refusal))
+        return read_signal(model, name, args, self._refuse)
 
     @workflow.signal(name="message_outcome")
     def message_outcome(self, *args: Any) -> None:
@@ -456,61 +458,24 @@ class InvoiceCollection:
 
     # ---- ops actions -----------------------------------------------------------------------------------
 
-    def _validate(self, action_type: type[Action], args: Sequence[Any]) -> None:
-        """Update validator: reject before anything is written to history, naming what is wrong."""
-        self._check_started()
+    async def _ready(self) -> None:
+        await workflow.wait_condition(lambda: self.state.policy is not None)
+
+    def _gate(self) -> None:
         if self.state.closed:
             raise Rejected(f"case is closed ({self.state.outcome})")
-        action = parse_action(action_type, args)
-        if self.state.policy is not None:
+
+    def _check(self, action: Action) -> None:
+        if self.state.policy is not None:  # a validator may run before the policy is chosen
             self.state.check(action, self.now())
 
-    async def _on_update(self, action_type: type[Action], args: Sequence[Any]) -> CaseStatus:
-        try:
-            action = parse_action(action_type, args)
-            await workflow.wait_condition(lambda: self.state.policy is not None)
-            self.state.check(action, self.now())
-        except Rejected as err:
-            raise ApplicationError(str(err), type="Rejected", non_retryable=True) from None
-        self._apply(action)
-        return self._status()
-
-    async def _on_signal(self, action_type: type[Action], args: Sequence[Any]) -> None:
-        if self._refusal is not None:
-            return  # the case is being refused; it takes nothing
-        await workflow.wait_condition(lambda: self.state.policy is not None)
-        try:
-            action = parse_action(action_type, args)
-            self.state.check(action, self.now())
-        except Rejected as err:
-            self.state.refuse(self.now(), action_type.name, str(err), excerpt(list(args)))
-            return
-        self._apply(action)
-
-    def _apply(self, action: Action) -> None:
+    async def _take(self, action: Action, *, answer: bool) -> CaseStatus | None:
         self.state.apply(action, self.now())
         self._changed()
+        return self._status() if answer else None
 
-    def _check_started(self) -> None:
-        if self._refusal is not None:
-            raise Rejected(f"the case was refused at start: {self._refusal}")
-
-    @workflow.signal(dynamic=True)
-    def unknown_signal(self, name: str, args: Sequence[RawValue]) -> None:
-        """A signal no handler knows: recorded as refused, never silently dropped."""
-        if self._refusal is not None:
-            return
-        known = ", ".join(a.name for a in OPS_ACTIONS)
-        self.state.refuse(self.now(), shown_name(name), f"unknown signal; known actions: {known}", raw_excerpt(args))
-
-    @workflow.update(dynamic=True)
-    async def unknown_update(self, name: str, args: Sequence[RawValue]) -> None:
-        raise ApplicationError(f"unknown update {shown_name(name)!r}", type="Rejected", non_retryable=True)
-
-    @unknown_update.validator
-    def _validate_unknown_update(self, name: str, args: Sequence[RawValue]) -> None:
-        known = ", ".join(sorted([*(a.name for a in OPS_ACTIONS), ReapplyPolicy.name]))
-        raise Rejected(f"unknown action {shown_name(name)!r}; known: {known}")
+    def _refuse(self, name: str, reason: str, payload: str) -> None:
+        self.state.refuse(self.now(), name, reason, payload)
 
     @workflow.update(name="reapply_policy")
     async def reapply_policy(self, *args: Any) -> CaseStatus:

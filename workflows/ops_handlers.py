@@ -8,10 +8,11 @@ malformed argument is refused with its reason rather than failing the workflow t
 """
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RawValue
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
@@ -95,3 +96,77 @@ def _register(cls: type, action_type: type[Action]) -> None:
     registered.validator(validate)
     setattr(cls, f"update_{name}", registered)
     setattr(cls, f"signal_{name}", workflow.signal(name=name)(signal))
+
+
+class TakesOpsActions:
+    """What both workflows share to take ops actions (as updates and signals, registered by `ops_actions`)
+    and to refuse what they cannot take: the refused start, a malformed payload, a check that fails, an
+    unknown name. A workflow says what it is (`noun`, `known_signals`, `known_updates`) and fills in the hooks."""
+
+    noun: ClassVar[str]
+    known_signals: ClassVar[tuple[str, ...]]
+    known_updates: ClassVar[tuple[str, ...]]
+    _refusal: str | None
+
+    async def _ready(self) -> None:
+        """What an action waits for before it is checked (a case: its policy)."""
+
+    def _gate(self) -> None:
+        """Refuse every action before its payload is read (a closed case)."""
+
+    def _check(self, action: Action) -> None:
+        raise NotImplementedError
+
+    async def _take(self, action: Action, *, answer: bool) -> Any:
+        """Apply the action; with `answer`, return what the update answers."""
+        raise NotImplementedError
+
+    def _refuse(self, name: str, reason: str, payload: str) -> None:
+        """Record a refused signal (a signal cannot answer)."""
+        raise NotImplementedError
+
+    def _check_started(self) -> None:
+        if self._refusal is not None:
+            raise Rejected(f"the {self.noun} was refused at start: {self._refusal}")
+
+    def _validate(self, action_type: type[Action], args: Sequence[Any]) -> None:
+        """Update validator: reject before anything is written to history, naming what is wrong."""
+        self._check_started()
+        self._gate()
+        self._check(parse_action(action_type, args))
+
+    async def _on_update(self, action_type: type[Action], args: Sequence[Any]) -> Any:
+        try:
+            action = parse_action(action_type, args)
+            await self._ready()
+            self._check(action)
+        except Rejected as err:
+            raise ApplicationError(str(err), type="Rejected", non_retryable=True) from None
+        return await self._take(action, answer=True)
+
+    async def _on_signal(self, action_type: type[Action], args: Sequence[Any]) -> None:
+        if self._refusal is not None:
+            return  # being refused, it takes nothing
+        await self._ready()
+        try:
+            action = parse_action(action_type, args)
+            self._check(action)
+        except Rejected as err:
+            self._refuse(action_type.name, str(err), excerpt(list(args)))
+            return
+        await self._take(action, answer=False)
+
+    @workflow.signal(dynamic=True)
+    def unknown_signal(self, name: str, args: Sequence[RawValue]) -> None:
+        """A signal no handler knows: recorded as refused, never silently dropped."""
+        if self._refusal is None:
+            known = ", ".join(self.known_signals)
+            self._refuse(shown_name(name), f"unknown signal; known actions: {known}", raw_excerpt(args))
+
+    @workflow.update(dynamic=True)
+    async def unknown_update(self, name: str, args: Sequence[RawValue]) -> None:
+        raise ApplicationError(f"unknown update {shown_name(name)!r}", type="Rejected", non_retryable=True)
+
+    @unknown_update.validator
+    def _validate_unknown_update(self, name: str, args: Sequence[RawValue]) -> None:
+        raise Rejected(f"unknown action {shown_name(name)!r}; known: {', '.join(sorted(self.known_updates))}")
