@@ -3,11 +3,15 @@
 The workflow reads as the collection process and calls these; what each activity does is in activities/.
 """
 
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any, NoReturn
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.ops_handlers import shown_name
 from workflows.retries import STEP_RETRY
 
 with workflow.unsafe.imports_passed_through():
@@ -28,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         StepResult,
     )
     from relance.domain.invoice import CaseInput
+    from relance.domain.limits import excerpt
     from relance.domain.policy import Policy, StepAction
 
 ACTIVITY_FOR_ACTION = {
@@ -98,3 +103,20 @@ async def report_to_customer(report: CustomerReport) -> None:
         retry_policy=LEDGER_RETRY,
         summary=f"{report.signal} to customer {report.customer_id}",
     )
+
+
+async def refuse_start(reason: str, args: Sequence[Any]) -> NoReturn:
+    """Fail the case at once, naming what is wrong, and keep the refusal in the ledger."""
+    first = args[0] if args else None
+    invoice_id = first.get("invoice_id") if isinstance(first, dict) else None
+    refused = RefusedStart(
+        workflow_id=shown_name(workflow.info().workflow_id),
+        invoice_id=shown_name(invoice_id) if isinstance(invoice_id, str) else None,
+        reason=reason,
+        payload=excerpt(list(args)),
+    )
+    try:
+        await record_refused_start(refused)
+    except ActivityError:
+        workflow.logger.warning("refused start not written to the ledger: %s", reason)
+    raise ApplicationError(f"case refused: {reason}", type="InvalidCase", non_retryable=True)

@@ -9,7 +9,7 @@ Ops actions arrive as updates (validated, answering the new status) or as signal
 import asyncio
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from temporalio import workflow
@@ -18,7 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_
 from workflows.case_activities import (
     ACTIVITY_FOR_ACTION,
     record_case,
-    record_refused_start,
+    refuse_start,
     report_to_customer,
     resolve_policy,
     run_step,
@@ -28,9 +28,8 @@ from workflows.ops_handlers import (
     ops_actions,
     parse_payload,
     read_signal,
-    shown_name,
 )
-from workflows.search_attributes import case_attributes
+from workflows.search_attributes import upsert_changed_attributes
 
 with workflow.unsafe.imports_passed_through():
     from relance.domain import planning
@@ -50,7 +49,6 @@ with workflow.unsafe.imports_passed_through():
         SEND_EMAIL,
         InstallmentDue,
         LegalStepRequest,
-        RefusedStart,
         StepRequest,
         StepResult,
         ledger_update,
@@ -62,7 +60,6 @@ with workflow.unsafe.imports_passed_through():
     from relance.domain.case_start import RunOptions, StartRefused, read_start
     from relance.domain.clock import CaseClock
     from relance.domain.invoice import CaseInput
-    from relance.domain.limits import excerpt
     from relance.domain.policy import LEGAL_ACTIONS, Policy, Step, StepAction
 
 M = TypeVar("M", bound=BaseModel)
@@ -108,7 +105,7 @@ class InvoiceCollection(TakesOpsActions):
     @workflow.run
     async def run(self, *args: Any) -> CaseStatus:
         if self._refusal is not None:
-            await self._refuse_start(self._refusal, args)
+            await refuse_start(self._refusal, args)
         options = self._options
         state = self.state
         case = state.case
@@ -386,24 +383,8 @@ class InvoiceCollection(TakesOpsActions):
             refused = isinstance(cause, ApplicationError) and cause.type in ("NoPolicy", *REFUSED_AT_START)
             if refused and workflow.patched("start-contract-v1"):
                 assert isinstance(cause, ApplicationError)
-                await self._refuse_start(cause.message, args)
+                await refuse_start(cause.message, args)
             raise
-
-    async def _refuse_start(self, reason: str, args: Sequence[Any]) -> NoReturn:
-        """Fail the case at once, naming what is wrong, and keep the refusal in the ledger."""
-        first = args[0] if args else None
-        invoice_id = first.get("invoice_id") if isinstance(first, dict) else None
-        refused = RefusedStart(
-            workflow_id=shown_name(workflow.info().workflow_id),
-            invoice_id=shown_name(invoice_id) if isinstance(invoice_id, str) else None,
-            reason=reason,
-            payload=excerpt(list(args)),
-        )
-        try:
-            await record_refused_start(refused)
-        except ActivityError:
-            workflow.logger.warning("refused start not written to the ledger: %s", reason)
-        raise ApplicationError(f"case refused: {reason}", type="InvalidCase", non_retryable=True)
 
     async def _sync_ledger(self) -> None:
         """Write history entries the SQL ledger has not seen, with the case's current state."""
@@ -535,23 +516,4 @@ class InvoiceCollection(TakesOpsActions):
         state, now = self.state, self.now()
         workflow.set_current_details(state.details(now, self._next, planning.waiting_for(state, now)))
         if workflow.patched("search-attributes-v1"):
-            self._upsert_search_attributes(now)
-
-    def _upsert_search_attributes(self, now: datetime) -> None:
-        """Only changes are upserted: each upsert is an event in the case's history."""
-        state = self.state
-        updates = case_attributes(
-            invoice_id=state.case.invoice_id,
-            customer_id=state.case.customer.id,
-            stage=state.stage(now),
-            balance=state.balance,
-            currency=state.case.currency,
-            due_date=state.case.due_date,
-            policy_name=state.policy.name if state.policy else None,
-            disputed=state.dispute is not None,
-            next_action_at=state.clock.real_time(self._next.at) if self._next is not None else None,
-        )
-        changed = [u for u in updates if u not in self._shown]
-        if changed:
-            workflow.upsert_search_attributes(changed)
-            self._shown = updates
+            self._shown = upsert_changed_attributes(state, self._next, self._shown, now)

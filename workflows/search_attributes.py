@@ -8,8 +8,12 @@ would fail every case's task).
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
+from temporalio import workflow
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
+
+with workflow.unsafe.imports_passed_through():
+    from relance.domain.case import CaseState, NextEvent
 
 INVOICE_ID = SearchAttributeKey.for_keyword("InvoiceId")
 CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
@@ -69,3 +73,25 @@ def case_attributes(
 def attribute_types() -> dict[str, "IndexedValueType.ValueType"]:
     """The case attributes as the operator service registers them."""
     return {key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in CASE_ATTRIBUTES}
+
+
+def upsert_changed_attributes(
+    state: CaseState, next_event: NextEvent | None, shown: list[SearchAttributeUpdate], now: datetime
+) -> list[SearchAttributeUpdate]:
+    """Upsert what changed since `shown` (each upsert is an event in the case's history); what is shown now."""
+    updates = case_attributes(
+        invoice_id=state.case.invoice_id,
+        customer_id=state.case.customer.id,
+        stage=state.stage(now),
+        balance=state.balance,
+        currency=state.case.currency,
+        due_date=state.case.due_date,
+        policy_name=state.policy.name if state.policy else None,
+        disputed=state.dispute is not None,
+        next_action_at=state.clock.real_time(next_event.at) if next_event is not None else None,
+    )
+    changed = [u for u in updates if u not in shown]
+    if not changed:
+        return shown
+    workflow.upsert_search_attributes(changed)
+    return updates
