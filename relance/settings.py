@@ -18,7 +18,7 @@ class Settings(BaseSettings):
     temporal_address: str = Field("localhost:7233", validation_alias=_env("TEMPORAL_ADDRESS"))
     temporal_namespace: str = Field("default", validation_alias=_env("TEMPORAL_NAMESPACE"))
     task_queue: str = Field("relance", validation_alias=_env("RELANCE_TASK_QUEUE"))
-    database_url: str = Field("sqlite:///var/relance.ledger.db", validation_alias=_env("RELANCE_DATABASE_URL"))
+    database_url: str = Field("sqlite:///var/relance.db", validation_alias=_env("RELANCE_DATABASE_URL"))
     email_backend: Literal["outbox", "sendgrid"] = Field("outbox", validation_alias=_env("RELANCE_EMAIL_BACKEND"))
     outbox_dir: Path = Field(Path("var/outbox"), validation_alias=_env("RELANCE_OUTBOX_DIR"))
     sendgrid_api_key: SecretStr | None = Field(None, validation_alias=_env("SENDGRID_API_KEY"))

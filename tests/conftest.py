@@ -61,7 +61,7 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(
-        database_url=f"sqlite:///{tmp_path / 'relance.ledger.db'}",
+        database_url=f"sqlite:///{tmp_path / 'relance.db'}",
         outbox_dir=tmp_path / "outbox",
         policy_dir=ROOT / "policies",
         task_queue=f"test-{uuid.uuid4().hex[:8]}",

@@ -48,7 +48,7 @@ def ops_env(dev_server: str, tmp_path: Path) -> Iterator[dict[str, str]]:
         **os.environ,
         "TEMPORAL_ADDRESS": dev_server,
         "RELANCE_TASK_QUEUE": f"e2e-{tmp_path.name}",
-        "RELANCE_DATABASE_URL": f"sqlite:///{tmp_path / 'relance.ledger.db'}",
+        "RELANCE_DATABASE_URL": f"sqlite:///{tmp_path / 'relance.db'}",
         "RELANCE_OUTBOX_DIR": str(tmp_path / "outbox"),
         "RELANCE_POLICY_DIR": str(ROOT / "policies"),
         "RELANCE_DEMO_MODE": "1",  # the cases run on a compressed clock

@@ -269,7 +269,7 @@ def test_fuzz_the_import_command_prints_no_traceback(cli_folder, monkeypatch, fi
 
     folder = cli_folder
     monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")  # nothing listens, in case a row were started
-    monkeypatch.setenv("RELANCE_DATABASE_URL", f"sqlite:///{folder / 'relance.ledger.db'}")
+    monkeypatch.setenv("RELANCE_DATABASE_URL", f"sqlite:///{folder / 'relance.db'}")
     monkeypatch.setenv("RELANCE_POLICY_DIR", str(ROOT / "policies"))
     get_settings.cache_clear()
     path = folder / "f.csv"

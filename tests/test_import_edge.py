@@ -224,7 +224,7 @@ def relance_import(tmp_path: Path, path: Path, *options: str, demo: bool = False
     environment = {
         **os.environ,
         "TEMPORAL_ADDRESS": "127.0.0.1:1",  # nothing listens: every row here is refused before any start
-        "RELANCE_DATABASE_URL": f"sqlite:///{tmp_path / 'relance.ledger.db'}",
+        "RELANCE_DATABASE_URL": f"sqlite:///{tmp_path / 'relance.db'}",
         "RELANCE_POLICY_DIR": str(ROOT / "policies"),
         "COLUMNS": "200",
         "RELANCE_DEMO_MODE": "1" if demo else "",

@@ -61,7 +61,7 @@ async def wait_for(predicate, what: str, seconds: float = 60):
 
 async def test_the_readme_start_command_starts_a_case_that_sends_its_first_reminder(dev_server, tmp_path):
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'relance.ledger.db'}",
+        database_url=f"sqlite:///{tmp_path / 'relance.db'}",
         outbox_dir=tmp_path / "outbox",
         policy_dir=ROOT / "tests" / "policies",
         task_queue="relance",  # the README's queue: the default of every worker

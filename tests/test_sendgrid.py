@@ -28,7 +28,7 @@ def endpoint() -> Iterator[RecordingEndpoint]:
 @pytest.fixture
 def settings(tmp_path: Path, endpoint: RecordingEndpoint) -> Settings:
     return Settings(
-        database_url=f"sqlite:///{tmp_path / 'relance.ledger.db'}",
+        database_url=f"sqlite:///{tmp_path / 'relance.db'}",
         policy_dir=ROOT / "policies",
         task_queue=f"test-{uuid.uuid4().hex[:8]}",
         email_backend="sendgrid",
