@@ -19,7 +19,7 @@ from temporalio.service import RPCError
 
 from relance.domain.errors import explain
 from relance.domain.invoice import CaseInput, DemoClock
-from relance.domain.limits import bounded, check_text, excerpt
+from relance.domain.limits import bounded, printable
 from relance.domain.money import format_money
 from relance.domain.policy import NoPolicy, Policy, select_policy
 from starter.import_files import ImportFileError, RawRow, csv_rows, decode, json_rows
@@ -165,7 +165,7 @@ def parse_file(path: Path, *, clock: DemoClock | None = None, encoding: str | No
             continue
         fields = row.fields
         raw_id = fields.get("invoice_id")
-        invoice_id = shown_id(raw_id) if isinstance(raw_id, str) else None
+        invoice_id = printable(raw_id, 60) if isinstance(raw_id, str) else None
         if "clock" in fields:
             reason = "clock: a demo clock cannot come from a file (relance import --seconds-per-day, demo workers only)"
             parsed.errors.append(RowError(row.line, invoice_id, reason, row.item))
@@ -187,14 +187,6 @@ def parse_file(path: Path, *, clock: DemoClock | None = None, encoding: str | No
         seen[case.invoice_id] = row.line
         parsed.cases.append((row.line, case))
     return parsed
-
-
-def shown_id(value: str) -> str:
-    """An invoice id as a refused row carried it, safe to print: bounded, control characters escaped."""
-    try:
-        return bounded(check_text(value), 60)
-    except ValueError:
-        return excerpt(value)[:60]
 
 
 def check_policies(parsed: ParsedFile, policies: dict[str, Policy]) -> None:

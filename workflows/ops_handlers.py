@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
 
     from relance.domain.actions import Action
     from relance.domain.errors import Rejected, validated
-    from relance.domain.limits import bounded, check_text, excerpt
+    from relance.domain.limits import excerpt, printable
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -57,10 +57,7 @@ def raw_excerpt(args: Sequence[RawValue]) -> str:
 
 def shown_name(name: str) -> str:
     """A handler name as sent by someone else: printable and short, for the history and the ledger."""
-    try:
-        return bounded(check_text(name), 100)
-    except ValueError:
-        return excerpt(name)
+    return printable(name, 100)
 
 
 C = TypeVar("C", bound=type)

@@ -179,6 +179,15 @@ def excerpt(payload: Any) -> str:
     return text if len(text) <= MAX_EXCERPT else f"{text[:MAX_EXCERPT]}… ({len(text):,} characters)"
 
 
+def printable(value: str, limit: int) -> str:
+    """Text someone else sent (an id, a handler name), safe to print and store: bounded, and JSON-escaped
+    when it holds control characters."""
+    try:
+        return bounded(check_text(value), limit)
+    except ValueError:
+        return bounded(excerpt(value), limit)
+
+
 def bounded(message: str, limit: int = MAX_TEXT) -> str:
     """A refusal message that quotes input stays bounded too."""
     return message if len(message) <= limit else f"{message[:limit]}…"
