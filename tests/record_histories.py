@@ -62,7 +62,7 @@ async def continued(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any,
     case_input = invoice("H-CONTINUED", starts_at=START)
     handle = await env.client.start_workflow(
         InvoiceCollection.run,
-        args=[case_input, RunOptions(continue_as_new_after_events=20)],
+        args=[case_input, RunOptions(continue_as_new_after_events=20, keep_history=5)],
         id=case_input.workflow_id,
         task_queue=queue,
     )

@@ -4,9 +4,13 @@ import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from relance.domain.case import CaseStatus
+from relance.ledger.db import CaseEvent, engine_for
 from starter.executions import describe_execution
-from tests.conftest import invoice, paris, terminate_all
+from tests.conftest import invoice, paris, terminate_all, until_idle
 from workflows import InvoiceCollection, RunOptions
 
 START = paris(2026, 4, 20, 8)
@@ -42,6 +46,54 @@ async def test_continue_as_new_keeps_state_and_actions_sent_meanwhile(env, worke
         "payment_received", {"amount": "950", "paid_on": "2026-04-20", "reference": "LAST"}, result_type=CaseStatus
     )
     assert (final.outcome, final.total_paid) == ("paid", Decimal("1250"))
+    await terminate_all(env.client, [env.client.get_workflow_handle(case_input.workflow_id)])
+
+
+async def test_a_continued_case_carries_only_its_recent_history_and_the_ledger_keeps_it_all(env, worker):
+    """An accepted action adds to the case's history for life: carried whole, thousands of them would push the
+    continued run's state past Temporal's payload limit. The ledger has every entry, so a run carries the
+    most recent ones."""
+    case_input = invoice("CAN-2", starts_at=START)
+    handle = await env.client.start_workflow(
+        InvoiceCollection.run,
+        args=[case_input, RunOptions(continue_as_new_after_events=25, keep_history=5)],
+        id=case_input.workflow_id,
+        task_queue=worker.task_queue,
+    )
+    first_run = handle.result_run_id
+    for n in range(30):
+        await handle.signal("payment_received", {"amount": "10", "paid_on": "2026-04-20", "reference": f"T{n}"})
+    for _ in range(200):
+        latest = await describe_execution(env.client, case_input.workflow_id)
+        if latest.workflow_execution_info.execution.run_id != first_run:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the case never continued as new")
+    paid = await handle.execute_update(
+        "payment_received", {"amount": "10", "paid_on": "2026-04-20", "reference": "AFTER"}, result_type=CaseStatus
+    )
+    assert (paid.balance, len(paid.payments)) == (Decimal("940.00"), 31)
+    assert len(paid.history) <= 5 + 2 and paid.history[-1].data["reference"] == "AFTER"
+    for _ in range(200):  # the ledger write follows the update in the case's next turn
+        await until_idle(env.client, case_input.workflow_id)
+        with Session(engine_for(worker.database_url)) as session:
+            events = session.execute(
+                select(CaseEvent.seq, CaseEvent.event, CaseEvent.data).where(
+                    CaseEvent.case_id == case_input.workflow_id
+                )
+            ).all()
+        if any(data.get("reference") == "AFTER" for _, _, data in events):
+            break
+        await asyncio.sleep(0.05)
+    seqs = sorted(seq for seq, _, _ in events)
+    assert seqs == list(range(len(seqs)))  # no gap, no duplicate across the runs
+    assert [data["reference"] for _, event, data in sorted(events) if event == "payment_received"] == [
+        *(f"T{n}" for n in range(30)),
+        "AFTER",
+    ]
+    opened = [event for _, event, _ in sorted(events)][:2]
+    assert opened == ["case_opened", "policy_resolved"]
     await terminate_all(env.client, [env.client.get_workflow_handle(case_input.workflow_id)])
 
 

@@ -35,6 +35,16 @@ GENERATIONS = {  # each release's recordings, kept forever; a scenario joins whe
         "legal",
         "refused",
     ),
+    "v7-trimmed-history": (
+        "arrangements",
+        "continued",
+        "continued_run",
+        "edge",
+        "full_timeline",
+        "grouped",
+        "legal",
+        "refused",
+    ),
 }
 
 

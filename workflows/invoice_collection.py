@@ -130,9 +130,9 @@ class InvoiceCollection(TakesOpsActions):
                     break
                 if self._history_is_long(options):
                     await workflow.wait_condition(workflow.all_handlers_finished)
-                    carried = RunOptions(
-                        carried=state, continue_as_new_after_events=options.continue_as_new_after_events
-                    )
+                    if workflow.patched("trim-carried-history-v1"):
+                        state.trim_history(options.keep_history)
+                    carried = options.model_copy(update={"carried": state})
                     workflow.continue_as_new(args=[carried])
                 self._next = planning.next_event(state, self.now(), commit=True)
                 self._show_details()
@@ -389,9 +389,9 @@ class InvoiceCollection(TakesOpsActions):
     async def _sync_ledger(self) -> None:
         """Write history entries the SQL ledger has not seen, with the case's current state."""
         state = self.state
-        if not workflow.patched("ledger-v1") or state.ledger_synced >= len(state.history):
+        if not workflow.patched("ledger-v1") or state.ledger_synced >= state.history_end():
             return
-        upto = len(state.history)
+        upto = state.history_end()
         update = ledger_update(state, workflow.info().workflow_id, self.now(), upto)
         await record_case(update)
         state.ledger_synced = upto

@@ -162,8 +162,10 @@ def ledger_update(state: CaseState, case_id: str, now: datetime, upto: int) -> L
         stage=state.stage(now) if state.policy else "starting",
         balance=state.balance,
         outcome=state.outcome.value if state.outcome else None,
-        opened_at=state.history[0].at,
+        opened_at=state.opened_at or state.history[0].at,
         closed_at=state.closed_at,
-        events=[LedgerEntry(seq=i, entry=state.history[i]) for i in range(state.ledger_synced, upto)],
+        events=[
+            LedgerEntry(seq=i, entry=state.history[i - state.history_base]) for i in range(state.ledger_synced, upto)
+        ],
         payments=state.payments,
     )

@@ -182,10 +182,14 @@ class CaseState(BaseModel):
     limitation_warned_for: date | None = None  # the limitation date a person was last warned about
     customer_hold: Hold | None = None  # set by the customer's account: hold or exclusion of every case
     refusals: int = 0  # signals refused, recorded or not
+    # Ledger sequence of history[0]: before continuing as new, a long-lived case drops entries the ledger
+    # already has, so that its carried state stays far below Temporal's payload limit.
+    history_base: int = 0
+    opened_at: datetime | None = None  # None in states carried from before it was kept: history[0].at
 
     @classmethod
     def open(cls, case: CaseInput, clock: CaseClock, now: datetime) -> "CaseState":
-        state = cls(case=case, clock=clock, balance=case.amount)
+        state = cls(case=case, clock=clock, balance=case.amount, opened_at=now)
         state.record(now, "case_opened", f"case opened for invoice {case.invoice_id}, {case.amount} {case.currency}")
         return state
 
@@ -205,6 +209,17 @@ class CaseState(BaseModel):
                 "rejections_capped",
                 f"more than {MAX_REFUSALS_RECORDED} signals refused: further refusals are counted, not recorded",
             )
+
+    def history_end(self) -> int:
+        """The ledger sequence the next history entry will take."""
+        return self.history_base + len(self.history)
+
+    def trim_history(self, keep: int) -> None:
+        """Drop the oldest entries the ledger already has, keeping at least the `keep` most recent."""
+        drop = max(0, min(self.ledger_synced - self.history_base, len(self.history) - keep))
+        if drop:
+            del self.history[:drop]
+            self.history_base += drop
 
     @property
     def closed(self) -> bool:

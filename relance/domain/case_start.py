@@ -25,6 +25,7 @@ class RunOptions(BaseModel):
 
     carried: CaseState | None = None
     continue_as_new_after_events: int = 5000
+    keep_history: int = 200  # history entries a continued run carries at the least (the ledger has them all)
 
 
 class StartRefused(ValueError):
