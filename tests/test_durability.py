@@ -74,7 +74,9 @@ async def test_a_continued_case_carries_only_its_recent_history_and_the_ledger_k
         "payment_received", {"amount": "10", "paid_on": "2026-04-20", "reference": "AFTER"}, result_type=CaseStatus
     )
     assert (paid.balance, len(paid.payments)) == (Decimal("940.00"), 31)
-    assert len(paid.history) <= 5 + 2 and paid.history[-1].data["reference"] == "AFTER"
+    # the run carried the 5 most recent entries plus any the ledger had not yet taken: far from all 34
+    assert len(paid.history) < 20 and paid.history[0].event != "case_opened"
+    assert paid.history[-1].data["reference"] == "AFTER"
     for _ in range(200):  # the ledger write follows the update in the case's next turn
         await until_idle(env.client, case_input.workflow_id)
         with Session(engine_for(worker.database_url)) as session:
