@@ -70,6 +70,7 @@ async def test_a_continued_case_carries_only_its_recent_history_and_the_ledger_k
         await asyncio.sleep(0.05)
     else:
         raise AssertionError("the case never continued as new")
+    # sent while the continued run may still be writing its ledger: the entry is written all the same
     paid = await handle.execute_update(
         "payment_received", {"amount": "10", "paid_on": "2026-04-20", "reference": "AFTER"}, result_type=CaseStatus
     )

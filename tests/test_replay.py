@@ -45,6 +45,16 @@ GENERATIONS = {  # each release's recordings, kept forever; a scenario joins whe
         "legal",
         "refused",
     ),
+    "v8-sync-before-sleep": (
+        "arrangements",
+        "continued",
+        "continued_run",
+        "edge",
+        "full_timeline",
+        "grouped",
+        "legal",
+        "refused",
+    ),
 }
 
 

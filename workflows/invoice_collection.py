@@ -422,10 +422,18 @@ class InvoiceCollection(TakesOpsActions):
         await workflow.wait_condition(self._woken())
 
     def _woken(self) -> Callable[[], bool]:
-        """What ends a wait: the case changed, or (since v1 of the start contract) its history grew long,
-        say under a flood of refused signals, so that it continues as new before Temporal's limits."""
+        """What ends a wait: the case changed, its history grew long (say under a flood of refused signals,
+        so that it continues as new before Temporal's limits), or its ledger has not seen every entry."""
         version, long_history_wakes = self._version, workflow.patched("wake-on-long-history-v1")
-        return lambda: self._version != version or (long_history_wakes and self._history_is_long(self._options))
+        # what changed while the loop was busy (an update during the ledger write) is written before any wait
+        # (only where the ledger is written at all: a case older than ledger-v1 never syncs, and must not spin)
+        ledger_wakes = workflow.patched("ledger-v1") and workflow.patched("sync-before-sleep-v1")
+        state = self.state
+        return lambda: (
+            self._version != version
+            or (long_history_wakes and self._history_is_long(self._options))
+            or (ledger_wakes and state.ledger_synced < state.history_end())
+        )
 
     def _changed(self) -> None:
         self._version += 1
