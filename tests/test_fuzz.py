@@ -186,11 +186,13 @@ async def test_fuzz_case_signals(env, fuzz_case, call):
 async def taken(case: Case, refused: int) -> CaseStatus:
     """The case's status once it has counted this refusal (a signal is applied by its next task)."""
     for _ in range(400):
+        # query an idle case: a refusal is written to the ledger at once, and a query waiting behind that
+        # activity on a loaded machine can miss its deadline
+        await until_idle(case.env.client, case.handle.id)
         status = await case.status()
         if status.refused_signals >= refused:
             assert status.refused_signals == refused
             return status
-        await until_idle(case.env.client, case.handle.id)
     raise AssertionError(f"{case.handle.id} never recorded refusal {refused}")
 
 
