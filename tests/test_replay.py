@@ -19,42 +19,17 @@ from workflows.sandbox import workflow_runner
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 
+# every scenario the recorder plays since the start contract (v6)
+SINCE_V6 = ("arrangements", "continued", "continued_run", "edge", "full_timeline", "grouped", "legal", "refused")
 GENERATIONS = {  # each release's recordings, kept forever; a scenario joins when its feature does
     "v1": ("arrangements", "continued", "full_timeline"),
     "v2-ledger": ("arrangements", "continued", "full_timeline"),
     "v3-search-attributes": ("arrangements", "continued", "full_timeline"),
     "v4-legal": ("arrangements", "continued", "full_timeline", "legal"),
     "v5-customer-voice": ("arrangements", "continued", "full_timeline", "grouped", "legal"),
-    "v6-start-contract": (
-        "arrangements",
-        "continued",
-        "continued_run",
-        "edge",
-        "full_timeline",
-        "grouped",
-        "legal",
-        "refused",
-    ),
-    "v7-trimmed-history": (
-        "arrangements",
-        "continued",
-        "continued_run",
-        "edge",
-        "full_timeline",
-        "grouped",
-        "legal",
-        "refused",
-    ),
-    "v8-sync-before-sleep": (
-        "arrangements",
-        "continued",
-        "continued_run",
-        "edge",
-        "full_timeline",
-        "grouped",
-        "legal",
-        "refused",
-    ),
+    "v6-start-contract": SINCE_V6,
+    "v7-trimmed-history": SINCE_V6,
+    "v8-sync-before-sleep": SINCE_V6,
 }
 
 
