@@ -34,8 +34,8 @@ from relance.domain.activity_contract import (
     LegalStepRequest,
     StepResult,
 )
-from relance.domain.case import StepRecord
 from relance.domain.case_legal import claim_of, court_for, paid_of
+from relance.domain.case_records import StepRecord
 from relance.domain.money import format_money
 from relance.domain.penalties import MissingRate, Statement, load_rates, statement, statement_dict
 from relance.domain.policy import Agency

@@ -20,8 +20,9 @@ from relance.domain.account import (
     check_account_action,
 )
 from relance.domain.actions import OPS_ACTIONS, Action
-from relance.domain.case import CaseState, Hold, Outcome, StepRecord
+from relance.domain.case import CaseState, Hold, Outcome
 from relance.domain.case_legal import AgencyFile, CourtProceeding, FormalNotice
+from relance.domain.case_records import StepRecord
 from relance.domain.errors import Rejected
 from tests.test_planning import POLICIES, START, case
 

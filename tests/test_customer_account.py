@@ -12,7 +12,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from activities.ledger import LedgerWriter
 from relance.domain.account import AccountState
 from relance.domain.activity_contract import LedgerEntry, LedgerUpdate
-from relance.domain.case import HistoryEntry, PaymentRecord
+from relance.domain.case_records import HistoryEntry, PaymentRecord
 from relance.ledger.db import engine_for
 from relance.worker_runtime import build_worker
 from starter.executions import describe_execution

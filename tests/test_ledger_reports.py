@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from activities.ledger import LedgerWriter
 from relance.domain.activity_contract import LedgerEntry, LedgerUpdate
-from relance.domain.case import HistoryEntry, PaymentRecord
+from relance.domain.case_records import HistoryEntry, PaymentRecord
 from relance.ledger.customer_view import UnknownCustomer, customer_view
 from relance.ledger.db import CaseEvent, CaseRow, PaymentRow, engine_for
 from relance.ledger.reports import Amount, aging_chart, build_report

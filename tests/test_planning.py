@@ -12,8 +12,9 @@ import pytest
 
 from relance.domain import planning
 from relance.domain.actions import Installment
-from relance.domain.case import CaseState, Hold, PlanState, PromiseState, StepRecord
+from relance.domain.case import CaseState, Hold, PlanState, PromiseState
 from relance.domain.case_legal import AgencyFile, CourtProceeding, FormalNotice
+from relance.domain.case_records import StepRecord
 from relance.domain.clock import CaseClock
 from relance.domain.invoice import CustomerKind
 from relance.domain.policy import load_policies

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError, model_valid
 
 from relance.domain.actions import Action
 from relance.domain.activity_contract import StepRequest, StepResult
-from relance.domain.case import HistoryEntry
+from relance.domain.case_records import HistoryEntry
 from relance.domain.errors import Rejected, explain
 from relance.domain.invoice import Strict
 from relance.domain.limits import Amount, Currency, Day, Identifier, Name, Reason, ShortText

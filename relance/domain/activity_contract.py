@@ -10,8 +10,9 @@ from typing import Literal
 from pydantic import BaseModel
 
 from relance.domain.calendar import local_day, window_closes
-from relance.domain.case import CaseState, HistoryEntry, PaymentRecord, StepRecord
+from relance.domain.case import CaseState
 from relance.domain.case_legal import FormalNotice
+from relance.domain.case_records import HistoryEntry, PaymentRecord, StepRecord
 from relance.domain.invoice import CaseInput, Customer
 from relance.domain.policy import Agency, Step
 

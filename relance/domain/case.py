@@ -29,6 +29,7 @@ from relance.domain.calendar import local_day, start_of_day
 from relance.domain.case_legal import AgencyFile, ContactFlags, CourtProceeding, FormalNotice, Outcome
 from relance.domain.case_legal import apply as apply_legal
 from relance.domain.case_legal import check as check_legal
+from relance.domain.case_records import HistoryEntry, PaymentRecord, StepRecord
 from relance.domain.clock import CaseClock
 from relance.domain.errors import Rejected
 from relance.domain.invoice import CaseInput
@@ -41,24 +42,6 @@ ZERO = Decimal("0")
 # Refused signals are recorded one by one up to this many per case, then only counted: a sender that
 # keeps firing bad signals cannot grow the case's state past what a workflow task can carry.
 MAX_REFUSALS_RECORDED = 100
-
-
-class HistoryEntry(BaseModel):
-    at: datetime
-    event: str
-    detail: str
-    by: str | None = None
-    data: dict[str, Any] = Field(default_factory=dict)
-
-
-class PaymentRecord(BaseModel):
-    amount: Decimal
-    paid_on: date
-    reference: str
-    recorded_at: datetime
-    # what had been done when the money came: for "recovered per stage and per channel"
-    stage: str | None = None
-    channel: str | None = None
 
 
 class PromiseState(BaseModel):
@@ -84,15 +67,6 @@ class Hold(BaseModel):
     since: datetime
     until: date | None = None
     kind: str = "hold"
-
-
-class StepRecord(BaseModel):
-    step_id: str
-    at: datetime
-    status: Literal["done", "skipped", "failed"]
-    detail: str
-    channel: str | None = None
-    provider_id: str | None = None
 
 
 class NextEvent(BaseModel):

@@ -10,8 +10,9 @@ pauses, promises, payment plans, legal proceedings, limitation.
 from datetime import datetime, timedelta
 
 from relance.domain.calendar import local_day, next_send_slot, slot_on_or_after_day, start_of_day
-from relance.domain.case import CaseState, NextEvent, StepRecord
+from relance.domain.case import CaseState, NextEvent
 from relance.domain.case_legal import waiting_reason
+from relance.domain.case_records import StepRecord
 from relance.domain.policy import AFTER_FORMAL_NOTICE, LEGAL_ACTIONS, Policy, Step, StepAction
 from relance.domain.schedule import plan_steps
 

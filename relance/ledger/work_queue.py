@@ -3,15 +3,13 @@ the outcome a person obtained (which then feeds the case as an ops action)."""
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from relance.domain.activity_contract import StepRequest
 from relance.ledger.db import Task
-
-if TYPE_CHECKING:
-    from relance.domain.activity_contract import StepRequest
 
 Due = Literal["today", "overdue", "open", "all"]
 
@@ -75,7 +73,7 @@ def complete_task(engine: Engine, task_id: int, outcome: str, detail: str, by: s
         task.done_at, task.done_by = datetime.now(UTC), by
 
 
-def create_task(engine: Engine, request: "StepRequest", kind: str, script: str) -> tuple[int, bool]:
+def create_task(engine: Engine, request: StepRequest, kind: str, script: str) -> tuple[int, bool]:
     """The task for this step (keyed case + step, so a retried activity finds the one it made)."""
     with Session(engine) as session, session.begin():
         existing = session.execute(select(Task).where(Task.key == request.idempotency_key).with_for_update()).scalar()

@@ -1,0 +1,197 @@
+"""What a case does when its next event comes: run a policy step (through an activity or the customer's
+account) or a side step (the call that replaces an unreachable e-mail, the limitation warning, an installment
+reminder), and record the outcome in the case. `relance.domain.planning` decided the event; this acts on it."""
+
+from collections.abc import Callable
+from datetime import datetime
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows.account_link import AccountLink
+from workflows.case_activities import ACTIVITY_FOR_ACTION, run_step
+
+with workflow.unsafe.imports_passed_through():
+    from relance.domain import planning
+    from relance.domain.activity_contract import (
+        CREATE_PHONE_TASK,
+        SEND_EMAIL,
+        InstallmentDue,
+        StepRequest,
+        StepResult,
+        legal_request,
+        step_request,
+    )
+    from relance.domain.case import CaseState, NextEvent, Outcome
+    from relance.domain.case_legal import enter_legal_stage
+    from relance.domain.case_records import StepRecord
+    from relance.domain.policy import LEGAL_ACTIONS, Policy, StepAction
+
+EMAIL_UNREACHABLE_TEMPLATE = "email_unreachable"  # the phone task that replaces an e-mail that cannot arrive
+LIMITATION_WARNING_TEMPLATE = "limitation_warning"  # the task that tells a person to interrupt limitation
+
+
+class CaseSteps:
+    """Runs a case's due events; `now` is the case's clock (real, or a demo's compressed time)."""
+
+    def __init__(self, state: CaseState, account: AccountLink, now: Callable[[], datetime]) -> None:
+        self.state, self.account, self.now = state, account, now
+
+    async def fire(self, event: NextEvent) -> None:
+        state, now = self.state, max(self.now(), event.at)
+        match event.kind:
+            case "step":
+                assert event.index is not None
+                await self.run_step(event.index, now)
+            case "promise_check":
+                state.check_promise(now)
+            case "installment_check":
+                state.check_installment(now)
+            case "installment_reminder":
+                await self._remind_installment(now)
+            case "resume":
+                state.lift_expired_pause(now)
+            case "limitation_warning":
+                await self._warn_limitation(event, now)
+            case "close":
+                state.close(
+                    now,
+                    Outcome.policy_completed,
+                    f"policy completed; {state.balance} {state.case.currency} still unpaid",
+                )
+
+    async def run_step(self, index: int, now: datetime) -> None:
+        """A policy step at its slot `now`: skipped when something blocks it, else sent and recorded."""
+        state, policy = self.state, self._policy
+        step = policy.steps[index]
+        blocker = planning.step_blocker(state, index, self.now())
+        if blocker is not None:
+            state.step_done(now, StepRecord(step_id=step.id, at=now, status="skipped", detail=blocker))
+            state.advance_past(index, now)
+            return
+        if step.action in LEGAL_ACTIONS:
+            request: StepRequest = legal_request(state, workflow.info().workflow_id, step, now)
+        else:
+            if (
+                step.action is StepAction.email
+                and state.flags.email_invalid
+                and workflow.patched("channel-fallback-v1")
+            ):
+                return await self._email_unreachable(index, now)
+            request = self._request(step.id, step.template, now)
+        request.assignee = step.assignee
+        via_account = step.action in (StepAction.email, StepAction.phone_task) and self.account.groups_messages()
+        if via_account:
+            result = await self._through_account(step.action, request)
+        else:
+            result = await self._execute(ACTIVITY_FOR_ACTION[step.action], request, step.id)
+        if result is None:
+            if step.action is StepAction.email and state.flags.email_invalid:
+                return await self._email_unreachable(index, now)
+            state.advance_past(index, now)
+            return
+        if result.status in ("deferred", "skipped_paused"):
+            state.record(self.now(), "step_postponed", f"{step.id}: {result.detail}", step_id=step.id)
+            return
+        status = "skipped" if result.status == "skipped_settled" else "done"
+        state.step_done(
+            self.now(),
+            StepRecord(
+                step_id=step.id,
+                at=now if via_account else self.now(),  # grouped steps are dated at their slot, not the send
+                status=status,
+                detail=result.detail,
+                channel=result.channel,
+                provider_id=result.provider_id,
+            ),
+        )
+        if status == "done" and step.action in LEGAL_ACTIONS:
+            enter_legal_stage(state, step, self.now(), result.document, result.provider_id, result.route, result.court)
+        state.advance_past(index, self.now())
+
+    async def _through_account(self, action: StepAction, request: StepRequest) -> StepResult | None:
+        result = await self.account.send(action, request)
+        if result.status == "failed":
+            refused = action is StepAction.email and result.error_type == "DeliveryRefused"
+            self._step_failed(request, request.step_id, result.detail, email_refused=refused)
+            return None
+        return result
+
+    async def _email_unreachable(self, index: int, now: datetime) -> None:
+        """The next channel: a person calls to get a working address, instead of e-mails nobody receives."""
+        state, step = self.state, self._policy.steps[index]
+        request = self._request(f"{step.id}-call", EMAIL_UNREACHABLE_TEMPLATE, now)
+        request.assignee = step.assignee
+        result = await self._execute(CREATE_PHONE_TASK, request, f"{step.id}-call")
+        if result is not None and result.status in ("sent", "already_done"):
+            state.step_done(
+                self.now(),
+                StepRecord(
+                    step_id=step.id,
+                    at=self.now(),
+                    status="done",
+                    detail=f"e-mail unreachable ({state.flags.email_invalid}); {result.detail}",
+                    channel=result.channel,
+                    provider_id=result.provider_id,
+                ),
+            )
+        state.advance_past(index, self.now())
+
+    async def _warn_limitation(self, event: NextEvent, now: datetime) -> None:
+        """A person is told to interrupt limitation before the claim is time-barred."""
+        state = self.state
+        limitation = state.limitation()
+        state.limitation_warned_for = limitation
+        request = self._request(event.id, LIMITATION_WARNING_TEMPLATE, now)
+        request.assignee = "legal"
+        result = await self._execute(CREATE_PHONE_TASK, request, event.id)
+        detail = result.detail if result is not None else "no task could be made"
+        state.record(self.now(), "limitation_warning", f"the claim is time-barred on {limitation}: {detail}")
+
+    async def _remind_installment(self, now: datetime) -> None:
+        """The plan's next installment is near: the debtor is reminded, unless it is already covered."""
+        state, policy = self.state, self._policy
+        plan = state.plan
+        assert plan is not None
+        k = plan.checked
+        plan.reminded.append(k)
+        if state.total_paid - plan.paid_before >= plan.due_through(k):
+            state.record(now, "installment_reminder_skipped", f"installment {k + 1} already covered")
+            return
+        item = plan.installments[k]
+        key = f"plan{plan.number}-installment{k + 1}-reminder"
+        request = self._request(key, policy.payment_plan.reminder_template, now)
+        request.requires_stage = "payment_plan"
+        request.installment = InstallmentDue(
+            number=k + 1, of=len(plan.installments), amount=item.amount, due_on=item.due_on
+        )
+        result = await self._execute(SEND_EMAIL, request, key)
+        if result is not None:
+            state.record(self.now(), "installment_reminder", f"{key}: {result.detail}", status=result.status)
+
+    async def _execute(self, activity: str, request: StepRequest, label: str) -> StepResult | None:
+        """Run a step's activity; a permanent failure is recorded and the case goes on."""
+        try:
+            return await run_step(activity, request, label)
+        except ActivityError as err:
+            cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err.cause or err)
+            refused = isinstance(err.cause, ApplicationError) and err.cause.type == "DeliveryRefused"
+            self._step_failed(request, label, cause, email_refused=activity == SEND_EMAIL and refused)
+            return None
+
+    def _step_failed(self, request: StepRequest, label: str, detail: str, *, email_refused: bool) -> None:
+        """A step that failed for good is recorded; an address the provider refused is flagged, so that the
+        next e-mail steps become calls (whether the case sent alone or through its customer's account)."""
+        state, now = self.state, self.now()
+        state.step_done(now, StepRecord(step_id=label, at=now, status="failed", detail=detail))
+        if email_refused and workflow.patched("channel-fallback-v1"):
+            state.flags.email_invalid = detail
+            state.record(now, "email_bounced", f"{request.customer.email} refused: {detail}")
+
+    def _request(self, step_id: str, template: str, now: datetime) -> StepRequest:
+        return step_request(self.state, workflow.info().workflow_id, step_id, template, now)
+
+    @property
+    def _policy(self) -> Policy:
+        assert self.state.policy is not None
+        return self.state.policy
