@@ -60,7 +60,16 @@ class LedgerWriter:
                     closed_at=update.closed_at,
                 )
             )
-            known_seqs = _stored(session, CaseEvent.seq, CaseEvent.case_id, update.case_id)
+            first = min((e.seq for e in update.events), default=None)
+            known_seqs = (
+                set(
+                    session.scalars(
+                        select(CaseEvent.seq).where(CaseEvent.case_id == update.case_id, CaseEvent.seq >= first)
+                    )
+                )
+                if first is not None
+                else set()
+            )  # only the range this update carries: a long-lived case does not re-read its whole history
             new = [e for e in update.events if e.seq not in known_seqs]
             for item in new:
                 entry = item.entry
@@ -75,10 +84,11 @@ class LedgerWriter:
                         data=entry.data,
                     )
                 )
-            known_paths = _stored(session, Document.path, Document.case_id, update.case_id)
-            for item in new:
+            documents = [item for item in new if item.entry.event == "document"]
+            known_paths = _stored(session, Document.path, Document.case_id, update.case_id) if documents else set()
+            for item in documents:
                 data = item.entry.data
-                if item.entry.event == "document" and data.get("path") not in known_paths:
+                if data.get("path") not in known_paths:
                     session.add(
                         Document(
                             case_id=update.case_id,
@@ -88,7 +98,9 @@ class LedgerWriter:
                             created_at=item.entry.at,
                         )
                     )
-            known_refs = _stored(session, PaymentRow.reference, PaymentRow.case_id, update.case_id)
+            known_refs = (
+                _stored(session, PaymentRow.reference, PaymentRow.case_id, update.case_id) if update.payments else set()
+            )
             for payment in update.payments:
                 if payment.reference in known_refs:
                     continue
