@@ -30,6 +30,7 @@ GENERATIONS = {  # each release's recordings, kept forever; a scenario joins whe
     "v6-start-contract": SINCE_V6,
     "v7-trimmed-history": SINCE_V6,
     "v8-sync-before-sleep": SINCE_V6,
+    "v9-local-activities": SINCE_V6,
 }
 
 

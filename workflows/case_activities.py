@@ -50,15 +50,32 @@ LEDGER_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 REFUSAL_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=5)
 
 
+def failure_of(err: ActivityError | ApplicationError) -> ApplicationError | None:
+    """The application failure behind an activity that failed for good: wrapped in an ActivityError for an
+    activity, as is for a local activity."""
+    if isinstance(err, ApplicationError):
+        return err
+    return err.cause if isinstance(err.cause, ApplicationError) else None
+
+
+def _in_worker() -> bool:
+    """Choosing a policy, writing the ledger and telling the customer's account run as local activities: in
+    the worker, within the case's workflow task, instead of a round trip through the server for each. Each is
+    short and idempotent (a read, an upsert, a signal the account takes once per case and step), which is
+    what a local activity may be. Cases started before this version replay their activities."""
+    return workflow.patched("local-activities-v1")
+
+
 async def resolve_policy(case: CaseInput) -> Policy:
-    return await workflow.execute_activity(
-        RESOLVE_POLICY,
-        case,
-        result_type=Policy,
-        start_to_close_timeout=timedelta(seconds=30),
-        retry_policy=POLICY_RETRY,
-        summary=f"choose policy for {case.invoice_id}",
-    )
+    options: dict[str, Any] = {
+        "result_type": Policy,
+        "start_to_close_timeout": timedelta(seconds=30),
+        "retry_policy": POLICY_RETRY,
+        "summary": f"choose policy for {case.invoice_id}",
+    }
+    if _in_worker():
+        return await workflow.execute_local_activity(RESOLVE_POLICY, case, **options)
+    return await workflow.execute_activity(RESOLVE_POLICY, case, **options)
 
 
 async def run_step(activity: str, request: StepRequest, label: str) -> StepResult:
@@ -74,14 +91,16 @@ async def run_step(activity: str, request: StepRequest, label: str) -> StepResul
 
 
 async def record_case(update: LedgerUpdate) -> None:
-    await workflow.execute_activity(
-        RECORD_CASE,
-        update,
-        result_type=int,
-        start_to_close_timeout=timedelta(seconds=30),
-        retry_policy=LEDGER_RETRY,
-        summary=f"ledger for {update.case.invoice_id}",
-    )
+    options: dict[str, Any] = {
+        "result_type": int,
+        "start_to_close_timeout": timedelta(seconds=30),
+        "retry_policy": LEDGER_RETRY,
+        "summary": f"ledger for {update.case.invoice_id}",
+    }
+    if _in_worker():
+        await workflow.execute_local_activity(RECORD_CASE, update, **options)
+    else:
+        await workflow.execute_activity(RECORD_CASE, update, **options)
 
 
 async def record_refused_start(refused: RefusedStart) -> None:
@@ -96,13 +115,15 @@ async def record_refused_start(refused: RefusedStart) -> None:
 
 async def report_to_customer(report: CustomerReport) -> None:
     """Tell the customer's account (signal-with-start: the account starts on the first report)."""
-    await workflow.execute_activity(
-        REPORT_TO_CUSTOMER,
-        report,
-        start_to_close_timeout=timedelta(seconds=30),
-        retry_policy=LEDGER_RETRY,
-        summary=f"{report.signal} to customer {report.customer_id}",
-    )
+    options: dict[str, Any] = {
+        "start_to_close_timeout": timedelta(seconds=30),
+        "retry_policy": LEDGER_RETRY,
+        "summary": f"{report.signal} to customer {report.customer_id}",
+    }
+    if _in_worker():
+        await workflow.execute_local_activity(REPORT_TO_CUSTOMER, report, **options)
+    else:
+        await workflow.execute_activity(REPORT_TO_CUSTOMER, report, **options)
 
 
 async def refuse_start(reason: str, args: Sequence[Any]) -> NoReturn:

@@ -13,10 +13,11 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, is_cancelled_exception
 
 from workflows.account_link import AccountLink
 from workflows.case_activities import (
+    failure_of,
     record_case,
     refuse_start,
     resolve_policy,
@@ -125,8 +126,9 @@ class InvoiceCollection(TakesOpsActions):
                 await self._account.closed()
             await self._sync_ledger()
             return self._status()
-        except (asyncio.CancelledError, ActivityError) as err:
-            # a cancellation reaches us as CancelledError, or wrapped in the activity it interrupted
+        except (asyncio.CancelledError, CancelledError, ActivityError) as err:
+            # a cancellation reaches us as CancelledError, or wrapped in the activity it interrupted (a local
+            # activity's, Temporal's CancelledError, unwrapped)
             if not is_cancelled_exception(err):
                 raise
             if not state.closed:
@@ -169,11 +171,11 @@ class InvoiceCollection(TakesOpsActions):
         """The policy a new case starts with; a case no policy takes, or a refused clock, is refused."""
         try:
             return await resolve_policy(case)
-        except ActivityError as err:
-            cause = err.cause
-            refused = isinstance(cause, ApplicationError) and cause.type in ("NoPolicy", *REFUSED_AT_START)
+        except (ActivityError, ApplicationError) as err:
+            cause = failure_of(err)
+            refused = cause is not None and cause.type in ("NoPolicy", *REFUSED_AT_START)
             if refused and workflow.patched("start-contract-v1"):
-                assert isinstance(cause, ApplicationError)
+                assert cause is not None
                 await refuse_start(cause.message, args)
             raise
 
@@ -269,8 +271,9 @@ class InvoiceCollection(TakesOpsActions):
         wanted = state.case.model_copy(update={"policy": action.policy})
         try:
             policy = await resolve_policy(wanted)
-        except ActivityError as err:
-            cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err)
+        except (ActivityError, ApplicationError) as err:
+            failure = failure_of(err)
+            cause = failure.message if failure is not None else str(err)
             raise ApplicationError(f"policy not re-applied: {cause}", type="Rejected", non_retryable=True) from None
         state.reapply(policy, self.now(), action.by)
         self._changed()
