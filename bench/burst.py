@@ -100,7 +100,9 @@ class WorkerProcess:
     def __init__(self, argv: list[str], env: dict[str, str], log_file: Path):
         self.log_file = log_file
         with log_file.open("ab") as log_output:  # the worker's warnings, read when it fails
-            self.process = subprocess.Popen(argv, env={**os.environ, **env}, cwd=ROOT, stderr=log_output)
+            self.process = subprocess.Popen(
+                argv, env={**os.environ, **env}, cwd=ROOT, stdout=log_output, stderr=subprocess.STDOUT
+            )
 
     async def polling(self, client: Client, task_queue: str) -> None:
         """Return once the worker polls its queue: its start-up is not part of what is timed."""
