@@ -20,8 +20,10 @@ One JSON line on stdout; progress on stderr.
 
 import argparse
 import asyncio
+import csv
 import json
 import os
+import resource
 import signal
 import socket
 import sqlite3
@@ -52,6 +54,11 @@ from workflows.search_attributes import attribute_types
 ROOT = Path(__file__).resolve().parent.parent
 START_CONCURRENCY = 50  # starts in flight, as `relance import` sends them
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
+IMPORT_CONCURRENCY = 20  # what starter.importer.start_cases keeps in flight
+IMPORT_COLUMNS = [
+    "invoice_id", "customer_id", "customer_name", "customer_kind", "customer_email", "address_line1",
+    "postal_code", "city", "country", "amount", "currency", "issue_date", "due_date",
+]  # fmt: skip
 INVOICES_PER_CUSTOMER = 2.5  # hold mode: the portfolio the issue measured (1,000 invoices of 400 customers)
 
 
@@ -77,7 +84,9 @@ async def dev_server() -> AsyncIterator[tuple[Client, int]]:
     try:
         deadline = time.monotonic() + 60
         while True:
-            try:
+            try:  # a plain TCP probe first: the client would log each refused attempt on stdout
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    pass
                 client = await Client.connect(f"127.0.0.1:{port}", data_converter=data_converter)
                 await client.count_workflows()
                 break
@@ -323,6 +332,65 @@ async def hold(count: int, workdir: Path) -> dict[str, Any]:
     }
 
 
+async def import_rows(count: int, workdir: Path) -> dict[str, Any]:
+    """`relance import` of a CSV of N rows, in its own process (peak RSS from the kernel), against raw
+    `start_workflow` calls for the same number of cases, as many in flight; no worker runs, only starts."""
+    due = date.today() + timedelta(days=20)
+    customers = max(1, round(count / INVOICES_PER_CUSTOMER))
+    csv_file = workdir / "invoices.csv"
+    with csv_file.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(IMPORT_COLUMNS)
+        for n in range(count):
+            case = bench_case(n, due, customers)
+            customer, address = case.customer, case.customer.address
+            writer.writerow(
+                [case.invoice_id, customer.id, customer.name, customer.kind.value, customer.email,
+                 address.line1, address.postal_code, address.city, address.country,
+                 str(case.amount), case.currency, case.issue_date.isoformat(), case.due_date.isoformat()]
+            )  # fmt: skip
+    async with dev_server() as (client, _server):
+        raw_gate = asyncio.Semaphore(IMPORT_CONCURRENCY)
+
+        async def raw(n: int) -> None:
+            case = bench_case(n, due, customers).model_copy(update={"invoice_id": f"R-{n:06d}"})
+            async with raw_gate:
+                await start_case(client, case, "relance")
+
+        log(f"raw starts: {count}")
+        began = time.monotonic()
+        await asyncio.gather(*(raw(n) for n in range(count)))
+        raw_seconds = time.monotonic() - began
+
+        log(f"relance import: {count} rows")
+        env = project_env(client.service_client.config.target_host, workdir, RecordingEndpoint())
+        began = time.monotonic()
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "relance.cli", "import", str(csv_file), "--json"],
+            env={**os.environ, **env},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        import_seconds = time.monotonic() - began
+        if done.returncode != 0:
+            raise SystemExit(f"relance import failed: {done.stderr[-3000:]}")
+        report = json.loads(done.stdout)
+        peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the import: the one child waited for
+    return {
+        "mode": "import",
+        "rows": count,
+        "file_mb": round(csv_file.stat().st_size / 2**20, 1),
+        "import_seconds": round(import_seconds, 2),
+        "raw_start_seconds": round(raw_seconds, 2),
+        "rate_vs_raw": round(raw_seconds / import_seconds, 2),
+        "started": len(report["started"]),
+        "rejected": len(report["rejected"]),
+        "import_peak_rss_mb": round(peak_kib / 1024, 1),
+    }
+
+
 def full_timeline_activities() -> dict[str, int | str]:
     """Activities of the standard policy's full timeline (the case's own; its e-mails leave from the
     customer's account), from the newest recorded history of it."""
@@ -349,11 +417,11 @@ def _generation(path: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--mode", choices=["burst", "hold"], default="burst")
+    parser.add_argument("--mode", choices=["burst", "hold", "import"], default="burst")
     parser.add_argument("--cases", type=int, default=2000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="relance-bench-") as tmp:
-        run = burst if args.mode == "burst" else hold
+        run = {"burst": burst, "hold": hold, "import": import_rows}[args.mode]
         print(json.dumps(asyncio.run(run(args.cases, Path(tmp)))), flush=True)
 
 

@@ -67,7 +67,7 @@ def build_worker(
         activity_executor=ThreadPoolExecutor(max_workers=16),
         build_id=settings.build_id,
         graceful_shutdown_timeout=timedelta(seconds=30),
-        max_cached_workflows=1000 if cache_workflows else 0,
+        max_cached_workflows=settings.worker_cache_size if cache_workflows else 0,
     )
 
 

@@ -38,3 +38,10 @@ def test_the_hold_benchmark_settles_every_case_with_its_ledger_row_and_account()
     assert (result["ledger_cases"], result["customer_accounts"], result["emails_sent"]) == (15, 6, 0)
     assert result["settle_seconds"] >= result["start_seconds"] > 0
     assert result["worker_peak_rss_mb"] > 0
+
+
+def test_the_import_benchmark_starts_every_row_of_its_file():
+    result = bench("--mode", "import", "--cases", "30")
+    assert (result["mode"], result["rows"], result["started"], result["rejected"]) == ("import", 30, 30, 0)
+    assert result["import_seconds"] > 0 and result["raw_start_seconds"] > 0
+    assert result["import_peak_rss_mb"] > 0

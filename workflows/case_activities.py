@@ -58,24 +58,25 @@ def failure_of(err: ActivityError | ApplicationError) -> ApplicationError | None
     return err.cause if isinstance(err.cause, ApplicationError) else None
 
 
-def _in_worker() -> bool:
+async def _bookkeeping(activity: str, arg: Any, summary: str, *, retry: RetryPolicy, result_type: Any = None) -> Any:
     """Choosing a policy, writing the ledger and telling the customer's account run as local activities: in
     the worker, within the case's workflow task, instead of a round trip through the server for each. Each is
     short and idempotent (a read, an upsert, a signal the account takes once per case and step), which is
     what a local activity may be. Cases started before this version replay their activities."""
-    return workflow.patched("local-activities-v1")
+    timeout = timedelta(seconds=30)
+    if workflow.patched("local-activities-v1"):
+        return await workflow.execute_local_activity(
+            activity, arg, result_type=result_type, start_to_close_timeout=timeout, retry_policy=retry, summary=summary
+        )
+    return await workflow.execute_activity(
+        activity, arg, result_type=result_type, start_to_close_timeout=timeout, retry_policy=retry, summary=summary
+    )
 
 
 async def resolve_policy(case: CaseInput) -> Policy:
-    options: dict[str, Any] = {
-        "result_type": Policy,
-        "start_to_close_timeout": timedelta(seconds=30),
-        "retry_policy": POLICY_RETRY,
-        "summary": f"choose policy for {case.invoice_id}",
-    }
-    if _in_worker():
-        return await workflow.execute_local_activity(RESOLVE_POLICY, case, **options)
-    return await workflow.execute_activity(RESOLVE_POLICY, case, **options)
+    summary = f"choose policy for {case.invoice_id}"
+    policy: Policy = await _bookkeeping(RESOLVE_POLICY, case, summary, retry=POLICY_RETRY, result_type=Policy)
+    return policy
 
 
 async def run_step(activity: str, request: StepRequest, label: str) -> StepResult:
@@ -91,16 +92,7 @@ async def run_step(activity: str, request: StepRequest, label: str) -> StepResul
 
 
 async def record_case(update: LedgerUpdate) -> None:
-    options: dict[str, Any] = {
-        "result_type": int,
-        "start_to_close_timeout": timedelta(seconds=30),
-        "retry_policy": LEDGER_RETRY,
-        "summary": f"ledger for {update.case.invoice_id}",
-    }
-    if _in_worker():
-        await workflow.execute_local_activity(RECORD_CASE, update, **options)
-    else:
-        await workflow.execute_activity(RECORD_CASE, update, **options)
+    await _bookkeeping(RECORD_CASE, update, f"ledger for {update.case.invoice_id}", retry=LEDGER_RETRY, result_type=int)
 
 
 async def record_refused_start(refused: RefusedStart) -> None:
@@ -115,15 +107,9 @@ async def record_refused_start(refused: RefusedStart) -> None:
 
 async def report_to_customer(report: CustomerReport) -> None:
     """Tell the customer's account (signal-with-start: the account starts on the first report)."""
-    options: dict[str, Any] = {
-        "start_to_close_timeout": timedelta(seconds=30),
-        "retry_policy": LEDGER_RETRY,
-        "summary": f"{report.signal} to customer {report.customer_id}",
-    }
-    if _in_worker():
-        await workflow.execute_local_activity(REPORT_TO_CUSTOMER, report, **options)
-    else:
-        await workflow.execute_activity(REPORT_TO_CUSTOMER, report, **options)
+    await _bookkeeping(
+        REPORT_TO_CUSTOMER, report, f"{report.signal} to customer {report.customer_id}", retry=LEDGER_RETRY
+    )
 
 
 async def refuse_start(reason: str, args: Sequence[Any]) -> NoReturn:
