@@ -185,10 +185,11 @@ def json_rows(text: str) -> list[RawRow]:
 
 def _items(body: str, position: int) -> Iterator[RawRow]:
     position = _skip(body, position + 1)
-    number = 0
+    number, line, counted = 0, 1, 0
     while body[position] != "]":
         number += 1
-        line = body.count("\n", 0, position) + 1
+        line += body.count("\n", counted, position)  # from the previous item on: a long file stays linear
+        counted = position
         try:
             item, position = DECODER.raw_decode(body, position)
         except _DuplicateKey as err:
