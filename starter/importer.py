@@ -226,23 +226,20 @@ async def start_cases(
     concurrency: int = 20,
 ) -> ImportReport:
     report = ImportReport(errors=list(parsed.errors))
-    rows = iter(parsed.cases)  # shared by the starters: `concurrency` starts in flight, not one task per row
+    gate = asyncio.Semaphore(concurrency)
 
     async def one(line: int, case: CaseInput) -> None:
-        try:
-            await start_case(client, case, task_queue)
-            report.started.append(case.invoice_id)
-        except WorkflowAlreadyStartedError:
-            report.existing.append(case.invoice_id)
-        except RPCError as err:  # the server refused this one start; the others go on
-            report.errors.append(RowError(line, case.invoice_id, f"not started: {bounded(err.message)}"))
-        if on_progress is not None:
-            on_progress()
+        async with gate:
+            try:
+                await start_case(client, case, task_queue)
+                report.started.append(case.invoice_id)
+            except WorkflowAlreadyStartedError:
+                report.existing.append(case.invoice_id)
+            except RPCError as err:  # the server refused this one start; the others go on
+                report.errors.append(RowError(line, case.invoice_id, f"not started: {bounded(err.message)}"))
+            if on_progress is not None:
+                on_progress()
 
-    async def starter() -> None:
-        for line, case in rows:
-            await one(line, case)
-
-    await asyncio.gather(*(starter() for _ in range(concurrency)))
+    await asyncio.gather(*(one(line, case) for line, case in parsed.cases))
     report.errors.sort(key=lambda e: e.line)
     return report
