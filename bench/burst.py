@@ -295,13 +295,14 @@ async def _at_least(endpoint: RecordingEndpoint, count: int) -> bool:
 async def hold(count: int, workdir: Path) -> dict[str, Any]:
     endpoint = RecordingEndpoint()
     customers = max(1, round(count / INVOICES_PER_CUSTOMER))
-    async with dev_server() as (client, _server):
+    async with dev_server() as (client, server_pid):
         env = project_env(client.service_client.config.target_host, workdir, endpoint)
         worker = WorkerProcess([sys.executable, "-m", "relance.cli", "worker"], env, workdir / "worker.log")
         try:
             await worker.polling(client, "relance")
             due = date.today() + timedelta(days=20)
             log(f"hold: {count} cases not yet due, {customers} customers")
+            server_cpu, worker_cpu = cpu_seconds(server_pid), worker.cpu_seconds()
             began = time.monotonic()
             await start_all(count, lambda n: start_case(client, bench_case(n, due, customers), "relance"))
             started = time.monotonic()
@@ -312,6 +313,10 @@ async def hold(count: int, workdir: Path) -> dict[str, Any]:
 
             ended = await until(settled, "every case to settle", 6 * 3600)
             rss = worker.peak_rss_mb()
+            cpu = {
+                "worker": round(worker.cpu_seconds() - worker_cpu, 1),
+                "server": round(cpu_seconds(server_pid) - server_cpu, 1),
+            }
             accounts = await client.count_workflows('WorkflowType="CustomerAccount" AND ExecutionStatus="Running"')
         finally:
             worker.stop()
@@ -325,6 +330,7 @@ async def hold(count: int, workdir: Path) -> dict[str, Any]:
         "start_seconds": round(started - began, 2),
         "settle_seconds": round(ended - began, 2),
         "cases_per_second": round(count / (ended - began), 1),
+        "cpu_seconds": cpu,
         "worker_peak_rss_mb": rss,
         "ledger_cases": ledger_cases,
         "customer_accounts": accounts.count,
