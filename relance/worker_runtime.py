@@ -36,10 +36,7 @@ def email_backend(settings: Settings) -> EmailBackend:
     return OutboxBackend(settings.outbox_dir)
 
 
-def build_worker(
-    client: Client, settings: Settings, *, task_queue: str | None = None, cache_workflows: bool = True
-) -> Worker:
-    """`cache_workflows=False` gives up sticky execution (a drill's worker that is about to be stopped)."""
+def build_worker(client: Client, settings: Settings, *, task_queue: str | None = None) -> Worker:
     engine = engine_for(settings.database_url)
     contact = DebtorContact(client, settings, email_backend(settings), engine)
     policies = PolicyResolution(settings.policy_dir, settings.template_dir, engine, demo_clocks=settings.demo_mode)
@@ -67,7 +64,7 @@ def build_worker(
         activity_executor=ThreadPoolExecutor(max_workers=16),
         build_id=settings.build_id,
         graceful_shutdown_timeout=timedelta(seconds=30),
-        max_cached_workflows=settings.worker_cache_size if cache_workflows else 0,
+        max_cached_workflows=settings.worker_cache_size,
     )
 
 

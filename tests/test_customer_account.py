@@ -14,10 +14,8 @@ from relance.domain.account import AccountState
 from relance.domain.activity_contract import LedgerEntry, LedgerUpdate
 from relance.domain.case_records import HistoryEntry, PaymentRecord
 from relance.ledger.db import engine_for
-from relance.worker_runtime import build_worker
 from starter.executions import describe_execution
-from starter.importer import start_case
-from tests.conftest import Case, invoice, minute, outbox_messages, paris, terminate_all
+from tests.conftest import invoice, minute, outbox_messages, paris
 
 START = paris(2026, 4, 20, 8)
 AMOUNTS = ["1250.00", "300.00", "4999.99", "75.00", "640.00", "18000.00"]
@@ -173,27 +171,6 @@ async def test_the_account_continues_as_new_and_keeps_its_cases(open_case, worke
     assert sorted(c.invoice_id for c in state.cases.values()) == ["C-1", "C-2", "C-3"]
     assert state.batches == 3  # courtesy, reminder-1, reminder-2: one grouped e-mail each
     assert len(grouped_mails(worker)) == 3
-
-
-async def test_the_account_survives_a_worker_restart_while_it_gathers(env, settings):
-    """The worker stops while the account waits to send; a new worker sends the one grouped e-mail."""
-    cases = []
-    # no sticky queue: the time-skipping server does not move a stopped worker's queries to the next one
-    async with build_worker(env.client, settings, cache_workflows=False):
-        for n in (1, 2):
-            handle = await start_case(env.client, invoice(f"W-{n}", starts_at=START), settings.task_queue)
-            cases.append(Case(env, handle))
-            await cases[-1].settled()
-        await cases[0].advance_to(datetime(2026, 4, 27, 9, 0, 2, tzinfo=START.tzinfo))
-        gathering = await account(env).query("account", result_type=AccountState)
-        assert sorted(item.request.invoice_id for item in gathering.pending) == ["W-1", "W-2"]
-    async with build_worker(env.client, settings):
-        await cases[0].advance_to(paris(2026, 4, 27, 12))
-        (mail,) = grouped_mails(settings)
-        assert mail["Subject"] == "Rappel : 2 factures, 2\u202f500,00\xa0€ à régler"
-        for case in cases:
-            assert [(s.step_id, s.status) for s in (await case.status()).steps] == [("courtesy", "done")]
-        await terminate_all(env.client, (c.handle for c in cases))
 
 
 async def test_a_grouped_message_takes_the_harshest_tone_among_its_invoices(open_case, worker):

@@ -9,17 +9,21 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from relance.converter import data_converter
+from relance.domain.account import AccountState
 from relance.domain.case import CaseStatus
 from relance.settings import Settings
 from relance.worker_runtime import build_worker
-from tests.conftest import ROOT, server_binary, task_failures
+from starter.importer import start_case
+from tests.conftest import ROOT, invoice, server_binary, task_failures, terminate_all
 from workflows.search_attributes import attribute_types
 
 README_START = re.compile(r"<!-- start-a-case -->\n```bash\n(.*?)```\n<!-- /start-a-case -->", re.DOTALL)
@@ -172,3 +176,59 @@ async def test_setup_and_worker_run_against_the_time_skipping_test_server(tmp_pa
         warnings = [line for line in lines if "WARNING" in line and "relance" in line]
         assert len(warnings) == 1 and "cannot list search attributes" in warnings[0], log
         assert "run `relance setup` against this server once" in warnings[0]
+
+
+async def test_a_worker_restart_while_the_account_gathers_sends_the_one_grouped_email(dev_server, tmp_path):
+    """A real restart: the worker stops while the customer's account gathers two reminders due together; a new
+    worker sends the one grouped e-mail and each case records its step. (On the time-skipping server a drill
+    needs a worker without a cache, so that no sticky queue is left behind, and such a worker livelocks on
+    local activities: temporalio/sdk-rust#1482.)"""
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'relance.db'}",
+        outbox_dir=tmp_path / "outbox",
+        policy_dir=ROOT / "tests" / "policies",
+        task_queue="restart-drill",
+        documents_dir=tmp_path / "documents",
+        letter_outbox_dir=tmp_path / "letters",
+    )
+    client = dev_server.client
+    due = date.today() - timedelta(days=3)  # any-hour.yaml: the reminder is due the day after, at any hour
+    customer = {"id": "C-RESTART", "email": "compta@restart.example"}
+    cases = [invoice(f"RST-{n}", due=due, customer=customer) for n in (1, 2)]
+    account = client.get_workflow_handle("customer-C-RESTART")
+    async with build_worker(client, settings):
+        handles = [await start_case(client, case, settings.task_queue) for case in cases]
+
+        async def gathering() -> bool:
+            try:
+                state = await account.query("account", result_type=AccountState)
+            except RPCError:
+                return False  # the account has not started yet
+            return len(state.pending) == 2
+
+        await wait_for(gathering, "the account to gather both reminders")
+    assert not (settings.outbox_dir.exists() and any(settings.outbox_dir.iterdir()))  # stopped before sending
+    async with build_worker(client, settings):
+
+        async def grouped() -> list[Path]:
+            return (
+                sorted(settings.outbox_dir.glob("customer-C-RESTART_batch-*.eml"))
+                if settings.outbox_dir.exists()
+                else []
+            )
+
+        (mail,) = await wait_for(grouped, "the grouped e-mail")
+        text = mail.read_text(encoding="utf-8")
+        assert "RST-1" in text and "RST-2" in text
+        for handle in handles:
+
+            async def recorded(handle=handle) -> CaseStatus | None:
+                status = await handle.query("status", result_type=CaseStatus)
+                return status if status.steps else None
+
+            status = await wait_for(recorded, f"{handle.id} to record its step")
+            assert [(s.step_id, s.status) for s in status.steps] == [("reminder-1", "done")]
+            assert await task_failures(client, handle.id) == 0
+        assert sorted(settings.outbox_dir.glob("*.eml")) == [mail]  # one message, sent once
+        await terminate_all(client, handles)
+        await account.terminate("test finished")

@@ -9,8 +9,6 @@ from relance.worker_runtime import build_worker
 async def test_the_worker_keeps_as_many_workflows_in_memory_as_configured(env, settings):
     worker = build_worker(env.client, settings.model_copy(update={"worker_cache_size": 123}))
     assert worker.config()["max_cached_workflows"] == 123
-    drill = build_worker(env.client, settings, task_queue=f"{settings.task_queue}-drill", cache_workflows=False)
-    assert drill.config()["max_cached_workflows"] == 0
 
 
 @pytest.mark.parametrize(("value", "expected"), [("2500", 2500), ("", 1000)])
@@ -24,7 +22,7 @@ def test_the_cache_size_comes_from_the_environment(monkeypatch, value, expected)
 
 
 def test_a_cache_size_out_of_range_is_refused_naming_the_variable(monkeypatch):
-    monkeypatch.setenv("RELANCE_WORKER_CACHE_SIZE", "-1")
+    monkeypatch.setenv("RELANCE_WORKER_CACHE_SIZE", "0")  # no cache: livelocks on local activities
     get_settings.cache_clear()
     try:
         with pytest.raises(SettingsError, match="RELANCE_WORKER_CACHE_SIZE"):
