@@ -3,6 +3,7 @@
 import asyncio
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,13 +29,7 @@ async def test_continue_as_new_keeps_state_and_actions_sent_meanwhile(env, worke
     for n in range(30):
         await handle.signal("payment_received", {"amount": "10", "paid_on": "2026-04-20", "reference": f"B{n}"})
     await handle.execute_update("dispute_opened", {"reason": "checking the burst"})
-    for _ in range(200):  # the case continues as new at its next turn, after its ledger write
-        latest = await describe_execution(env.client, case_input.workflow_id)
-        if latest.workflow_execution_info.execution.run_id != first_run:
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError("the case never continued as new")
+    await until_continued(env.client, case_input.workflow_id, first_run)  # at its next turn, after its ledger write
     status = await handle.query("status", await env.get_current_time(), result_type=CaseStatus)
     assert status.balance == Decimal("950.00")
     assert [h.data["reference"] for h in status.history if h.event == "payment_received"] == [
@@ -63,13 +58,7 @@ async def test_a_continued_case_carries_only_its_recent_history_and_the_ledger_k
     first_run = handle.result_run_id
     for n in range(30):
         await handle.signal("payment_received", {"amount": "10", "paid_on": "2026-04-20", "reference": f"T{n}"})
-    for _ in range(200):
-        latest = await describe_execution(env.client, case_input.workflow_id)
-        if latest.workflow_execution_info.execution.run_id != first_run:
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError("the case never continued as new")
+    await until_continued(env.client, case_input.workflow_id, first_run)
     # sent while the continued run may still be writing its ledger: the entry is written all the same
     paid = await handle.execute_update(
         "payment_received", {"amount": "10", "paid_on": "2026-04-20", "reference": "AFTER"}, result_type=CaseStatus
@@ -114,3 +103,13 @@ async def test_demo_clock_compresses_days_into_seconds(env, open_case):
     # its 09:00 slot; each real second the worker takes to send is 24 case minutes on this clock
     assert (courtesy.step_id, courtesy.status) == ("courtesy", "done")
     assert paris(2026, 4, 27, 9) <= courtesy.at < paris(2026, 4, 27, 12)
+
+
+async def until_continued(client: Any, workflow_id: str, first_run: str | None) -> None:
+    """Wait until the case has continued as new: its current run is no longer `first_run`."""
+    for _ in range(200):
+        latest = await describe_execution(client, workflow_id)
+        if latest.workflow_execution_info.execution.run_id != first_run:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the case never continued as new")
