@@ -37,9 +37,10 @@ from relance.domain.activity_contract import (
 from relance.domain.case_legal import claim_of, court_for, paid_of
 from relance.domain.case_records import StepRecord
 from relance.domain.money import format_money
-from relance.domain.penalties import MissingRate, Statement, load_rates, statement, statement_dict
+from relance.domain.penalties import MissingRate, Statement, statement, statement_dict
 from relance.domain.policy import Agency
 from relance.ledger.work_queue import create_task
+from relance.rates.table_file import load_rates
 from relance.rendering.documents import DossierSummary, Party, dossier_summary_pdf, formal_notice_pdf
 from relance.rendering.messages import LOCALES, Rendered
 from relance.settings import Settings

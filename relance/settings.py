@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     )
     creditor_siren: str | None = Field(None, validation_alias=_env("RELANCE_CREDITOR_SIREN"))
     rates_file: Path = Field(Path("rates/france.yaml"), validation_alias=_env("RELANCE_RATES_FILE"))
+    # The ECB Data Portal's SDMX web service, where `relance rates update` reads the MRO rate history.
+    ecb_api_url: str = Field("https://data-api.ecb.europa.eu/service", validation_alias=_env("RELANCE_ECB_API_URL"))
     documents_dir: Path = Field(Path("var/documents"), validation_alias=_env("RELANCE_DOCUMENTS_DIR"))
     letter_outbox_dir: Path = Field(Path("var/letters"), validation_alias=_env("RELANCE_LETTER_OUTBOX_DIR"))
     # Workflows a worker keeps in memory between their tasks; one evicted is replayed from its history when it

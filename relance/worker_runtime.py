@@ -4,7 +4,7 @@ import asyncio
 import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import date, timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -17,6 +17,7 @@ from activities.legal_escalation import LegalEscalation
 from activities.letter_delivery import PrintOutbox
 from activities.policy_resolution import PolicyResolution
 from relance.ledger.db import engine_for
+from relance.rates.table_file import coverage_warning
 from relance.settings import Settings
 from starter.connect import connect
 from starter.namespace import CANNOT_LIST, missing_attributes
@@ -80,6 +81,9 @@ async def run_worker(settings: Settings) -> None:
             f"namespace {settings.temporal_namespace} lacks the case search attributes {', '.join(missing)}: "
             "run `relance setup` first"
         )
+    gap = coverage_warning(settings.rates_file, date.today())
+    if gap is not None:
+        log.warning("%s", gap)
     worker = build_worker(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -14,6 +14,8 @@ class Reply:
     status: int = 202
     body: dict[str, Any] | None = None
     delay: float = 0.0
+    text: str | None = None  # a recorded answer served as it is (CSV, XML), instead of `body` as JSON
+    content_type: str = "application/json"
 
 
 @dataclass
@@ -39,11 +41,18 @@ class RecordingEndpoint:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 endpoint.requests.append(Recorded("POST", self.path, dict(self.headers.items()), body))
+                self._answer()
+
+            def do_GET(self) -> None:
+                endpoint.requests.append(Recorded("GET", self.path, dict(self.headers.items()), {}))
+                self._answer()
+
+            def _answer(self) -> None:
                 reply = endpoint.script.pop(0) if endpoint.script else endpoint.default
                 time.sleep(reply.delay)
-                payload = json.dumps(reply.body or {}).encode()
+                payload = reply.text.encode() if reply.text is not None else json.dumps(reply.body or {}).encode()
                 self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", reply.content_type)
                 self.send_header("Content-Length", str(len(payload)))
                 if reply.status == 202:
                     self.send_header("X-Message-Id", f"msg-{len(endpoint.requests)}")

@@ -21,7 +21,6 @@ FORBIDDEN_BUILTINS = {"open", "input", "exec", "eval", "breakpoint"}
 FILE_METHODS = {"read_text", "read_bytes", "write_text", "write_bytes", "glob", "rglob", "iterdir", "mkdir", "unlink"}
 # Reading policy and rate files is the domain's, for the activities that call it; workflows never do (below).
 FILE_READERS = {("relance/domain/policy.py", "load_policy"), ("relance/domain/policy.py", "load_policies")}
-FILE_READERS |= {("relance/domain/penalties.py", "load_rates")}
 READER_NAMES = {name for _, name in FILE_READERS}
 
 

@@ -23,9 +23,9 @@ from relance.domain.penalties import (
     ecb_rate_on,
     legal_rate,
     limitation_date,
-    load_rates,
     statement,
 )
+from relance.rates.table_file import load_rates
 from tests.conftest import ROOT
 
 RATES = load_rates(ROOT / "rates" / "france.yaml")

@@ -39,8 +39,9 @@ def statement(
 ) -> None:
     """The statement of account (décompte de créance) of a running case: principal, each interest period
     with its rate and days, the indemnity, payments, total due at a date."""
-    from relance.domain.penalties import MissingRate, load_rates, statement_dict
+    from relance.domain.penalties import MissingRate, statement_dict
     from relance.domain.penalties import statement as compute
+    from relance.rates.table_file import load_rates
     from relance.rendering.documents import fmt, statement_lines, total_label
     from starter.connect import connect
     from starter.ops import ActionRejected, UnknownCase

@@ -11,6 +11,7 @@ from relance.cli.cases import cases_app
 from relance.cli.legal import agency_app, court_app, letter_app, statement
 from relance.cli.policies import policy_app
 from relance.cli.process import end_process
+from relance.cli.rates import rates_app
 from relance.cli.support import (
     err,
     fail,
@@ -28,6 +29,7 @@ app.add_typer(letter_app, name="letter")
 app.add_typer(court_app, name="court")
 app.add_typer(agency_app, name="agency")
 app.add_typer(account_app, name="account")
+app.add_typer(rates_app, name="rates")
 app.command("statement")(statement)
 
 # ---- worker and import ---------------------------------------------------------------------------------

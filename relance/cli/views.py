@@ -264,6 +264,7 @@ def report(
 
     from relance.ledger.db import engine_for
     from relance.ledger.reports import aging_chart, build_report
+    from relance.rates.table_file import coverage_warning
 
     day = parse_date(as_of, "--as-of") if as_of else date.today()
     with working("computing the report in the ledger database"):
@@ -275,8 +276,9 @@ def report(
             writer.writerows([a.label, a.currency, a.count, f"{a.amount:.2f}"] for a in result.aging)
     if chart:
         aging_chart(result.aging, str(chart))
+    gap = coverage_warning(get_settings().rates_file, day)
     if as_json:
-        out.print_json(json.dumps(result.as_dict(), default=str))
+        out.print_json(json.dumps({**result.as_dict(), "rates_warning": gap}, default=str))
         return
     aging_table = Table("days past due", "currency", "invoices", "open balance", title=f"Aging at {day}")
     for a in result.aging:
@@ -296,3 +298,5 @@ def report(
     )
     causes = ", ".join(f"{cause} ({n})" for cause, n in result.dispute_causes) or "none"
     out.print(f"disputes: {result.disputed_cases} of {result.cases} cases; causes: {causes}", highlight=False)
+    if gap is not None:
+        out.print(f"rates: {gap}", highlight=False)

@@ -14,11 +14,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from relance.domain.invoice import CustomerKind, Strict
 
@@ -50,6 +48,8 @@ class RateChange(Strict):
 class EcbRates(Strict):
     known_through: date
     changes: list[RateChange] = Field(min_length=1)
+    fetched_on: date | None = None  # the last `relance rates update`, and where it read the series
+    fetched_from: str | None = None
 
 
 class LegalRate(Strict):
@@ -62,13 +62,6 @@ class LegalRate(Strict):
 class RateTable(Strict):
     ecb_main_refinancing: EcbRates
     legal_interest: list[LegalRate]
-
-
-def load_rates(path: Path) -> RateTable:
-    try:
-        return RateTable.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
-        raise ValueError(f"rate table {path} unusable: {exc}") from exc
 
 
 @dataclass(frozen=True, order=True)
