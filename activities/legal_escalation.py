@@ -29,6 +29,7 @@ from activities.letter_delivery import Letter, LetterProvider
 from activities.side_effects import SideEffects
 from relance.domain.activity_contract import (
     HAND_OFF_TO_AGENCY,
+    MISSING_RATE,
     PREPARE_COURT_DOSSIER,
     SEND_FORMAL_NOTICE,
     LegalStepRequest,
@@ -39,11 +40,17 @@ from relance.domain.case_records import StepRecord
 from relance.domain.money import format_money
 from relance.domain.penalties import MissingRate, Statement, statement, statement_dict
 from relance.domain.policy import Agency
-from relance.ledger.work_queue import create_task
+from relance.ledger.work_queue import close_task_by_key, create_task
 from relance.rates.table_file import load_rates
 from relance.rendering.documents import DossierSummary, Party, dossier_summary_pdf, formal_notice_pdf
 from relance.rendering.messages import LOCALES, Rendered
 from relance.settings import Settings
+
+RATE_TASK_ASSIGNEE = "legal"
+
+
+def rate_task_key(request: LegalStepRequest) -> str:
+    return f"{request.idempotency_key}:missing-rate"
 
 
 def _refused(message: str, kind: str = "DeliveryRefused") -> ApplicationError:
@@ -76,7 +83,8 @@ class LegalEscalation:
 
     # ---- shared ---------------------------------------------------------------------------------------
 
-    def _statement(self, request: LegalStepRequest, at: date) -> Statement:
+    def _statement(self, request: LegalStepRequest, at: date) -> Statement | StepResult:
+        """The statement at `at`, or the answer that makes the case wait for a rate the table lacks."""
         claim = claim_of(
             invoice_id=request.invoice_id,
             currency=request.currency,
@@ -89,9 +97,27 @@ class LegalEscalation:
             formal_notice=request.formal_notice,
         )
         try:
-            return statement(claim, paid_of(request.payments), at, load_rates(self.settings.rates_file))
+            result = statement(claim, paid_of(request.payments), at, load_rates(self.settings.rates_file))
         except MissingRate as err:
-            raise _refused(f"statement of account impossible: {err}", "MissingRate") from err
+            task_id = self._rate_task(request, str(err))
+            reason = f"statement of account impossible: {err} (task #{task_id} for {RATE_TASK_ASSIGNEE})"
+            return StepResult(status="deferred", detail=reason, error_type=MISSING_RATE)
+        close_task_by_key(
+            self.engine, rate_task_key(request), "done", "the rate is in the table now; the case goes on", "relance"
+        )
+        return result
+
+    def _rate_task(self, request: LegalStepRequest, missing: str) -> int:
+        """One task per case and step tells a person which rate to add; the case retries by itself each day."""
+        script = (
+            f"{request.step_id} for invoice {request.invoice_id} waits: {missing}.\n"
+            "Add the rate to the rates file (relance rates update for the ECB rate; relance rates set-legal "
+            "PERIOD --private X --other Y --source ARRÊTÉ for the legal rate), then close this task. The case "
+            "tries again each day and runs the step once the rate is there."
+        )
+        keyed = request.model_copy(update={"idempotency_key": rate_task_key(request), "assignee": RATE_TASK_ASSIGNEE})
+        task_id, _ = create_task(self.engine, keyed, "add_rate", script)
+        return task_id
 
     def _render(self, channel: str, request: LegalStepRequest, balance: Any, extra: dict[str, Any]) -> Rendered:
         return render_step(channel, request, balance, self.settings, extra)
@@ -130,6 +156,8 @@ class LegalEscalation:
             return stop or StepResult(status="deferred", detail="case not readable")
         address = _address_lines(request)
         result = self._statement(request, request.as_of)
+        if isinstance(result, StepResult):
+            return result
         lang = request.customer.language.value
         _, court = court_for(request.customer.kind.value, result.total_due, False)
         text = self._render(
@@ -177,10 +205,12 @@ class LegalEscalation:
         stop, status = await still_wanted(self.client, request)
         if stop is not None or status is None:
             return stop or StepResult(status="deferred", detail="case not readable")
-        return await asyncio.to_thread(self._build_dossier, request, status.balance)
-
-    def _build_dossier(self, request: LegalStepRequest, balance: Any) -> StepResult:
         result = self._statement(request, request.as_of)
+        if isinstance(result, StepResult):
+            return result
+        return await asyncio.to_thread(self._build_dossier, request, status.balance, result)
+
+    def _build_dossier(self, request: LegalStepRequest, balance: Any, result: Statement) -> StepResult:
         route, court = court_for(request.customer.kind.value, result.total_due, request.small_claims)
         folder = self._case_folder(request) / request.step_id
         if folder.exists():
@@ -273,6 +303,8 @@ class LegalEscalation:
         if stop is not None or status is None:
             return stop or StepResult(status="deferred", detail="case not readable")
         result = self._statement(request, request.as_of)
+        if isinstance(result, StepResult):
+            return result
         case_file = self._case_file(request, agency, result)
         folder = self._case_folder(request)
         (folder / "agency_case.json").write_text(json.dumps(case_file, ensure_ascii=False, indent=2), encoding="utf-8")

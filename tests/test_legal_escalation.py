@@ -37,6 +37,8 @@ from relance.ledger.work_queue import list_tasks
 from relance.settings import Settings
 from tests.conftest import ROOT, invoice, minute, paris
 from tests.recording_endpoint import RecordingEndpoint, Reply
+from tests.test_rates import RECORDED as ECB_ANSWER
+from tests.test_rates import rates as rates_command
 
 SMALL_CLAIMS = "commissaire de justice (procédure simplifiée de recouvrement des petites créances)"
 
@@ -336,28 +338,46 @@ async def test_escalation_is_refused_once_the_claim_is_time_barred(open_case, wo
     ]
 
 
-async def test_a_formal_notice_without_rates_fails_loudly_and_holds_the_court_step(open_case, worker, tmp_path):
-    """Due 10/06/2026: the notice (15/07) needs the 2026-H2 rate, which the shipped file does not have."""
+async def test_a_case_waits_for_a_missing_rate_with_a_task_and_goes_on_once_the_rates_are_entered(open_case, worker):
+    """Due 10/06/2026: the notice (15/07) needs the 2026-H2 rates, which the shipped file does not have. The
+    case does not fail the step: a person gets a task naming the rate, and the case tries again each day; once
+    `relance rates update` (the recorded ECB answer) and `set-legal` have run, the notice leaves by itself."""
     case = await open_case(invoice("LEG-NORATE", due=date(2026, 6, 10), starts_at=paris(2026, 6, 1, 8)))
     status = await case.advance_to(paris(2026, 8, 3, 12))
-    (notice,) = [s for s in status.steps if s.step_id == "formal-notice"]
-    assert (notice.status, notice.detail) == (
-        "failed",
+    (task,) = [t for t in list_tasks(engine_for(worker.database_url), today=date(2026, 8, 3)) if t.kind == "add_rate"]
+    assert (task.assignee, task.invoice_id) == ("legal", "LEG-NORATE")
+    assert "relance rates update" in task.script and "relance rates set-legal" in task.script
+    missing = (
         "statement of account impossible: no ECB main refinancing rate known for 2026-07-01 (the rate table is "
-        "known through 2026-01-01): add the rate in force to the rates file",
+        f"known through 2026-01-01): add the rate in force to the rates file (task #{task.id} for legal)"
     )
-    assert [s.step_id for s in status.steps if s.step_id == "injonction"] == []
-    assert status.waiting_for.startswith("a formal notice, which failed (statement of account impossible")
-    assert status.next_step.kind == "limitation_warning"  # only the warning, years ahead
+    assert [s.step_id for s in status.steps if s.step_id in ("formal-notice", "injonction")] == []
+    assert status.waiting_for == f"a missing interest rate, tried again each day: {missing}"
+    assert (status.next_step.kind, status.next_step.id, status.next_step.at) == (
+        "step",
+        "formal-notice",
+        paris(2026, 8, 4, 9),
+    )
+    waits = [h.detail for h in status.history if h.event == "waiting_for_rate"]
+    assert waits == [f"formal-notice: {missing}; tried again each day"]  # once, not once a day
 
-    # ops add the rate (here a test figure) and re-apply the policy: the notice goes out
-    rates = yaml.safe_load((ROOT / "rates" / "france.yaml").read_text(encoding="utf-8"))
-    rates["ecb_main_refinancing"]["known_through"] = "2026-07-01"
-    worker.rates_file.write_text(yaml.safe_dump(rates), encoding="utf-8")
-    await case.update("reapply_policy", {})
+    ecb = RecordingEndpoint(default=Reply(status=200, text=ECB_ANSWER, content_type="text/csv"))
+    try:
+        for args in (["update"], ["set-legal", "2026-H2", "--private", "6.40", "--other", "2.50", "--source", "t"]):
+            done = await asyncio.to_thread(rates_command, worker.rates_file, ecb.url, *args)
+            assert done.returncode == 0, done.stderr
+    finally:
+        ecb.close()
     status = await case.advance_to(paris(2026, 8, 4, 12))
-    assert [s.status for s in status.steps if s.step_id == "formal-notice"] == ["failed", "done"]
-    assert "Intérêts du 01/07/2026 au 03/08/2026 : 34 j à 12,15 %" in pdf_text(status.formal_notice.document)
+    notices = [(s.status, s.at.date()) for s in status.steps if s.step_id == "formal-notice"]
+    assert notices == [("done", date(2026, 8, 4))]
+    assert status.waiting_for == "proof of delivery of the formal notice (registered_letter_delivered)"
+    assert "Intérêts du 11/06/2026 au 30/06/2026 : 20 j à 12,15 %" in pdf_text(status.formal_notice.document)
+    assert "Intérêts du 01/07/2026 au 04/08/2026 : 35 j à 12,15 %" in pdf_text(status.formal_notice.document)
+    (closed,) = [
+        t for t in list_tasks(engine_for(worker.database_url), today=date(2026, 8, 4), due="all") if t.id == task.id
+    ]
+    assert (closed.status, closed.outcome) == ("done", "done")
 
 
 @pytest.mark.parametrize(

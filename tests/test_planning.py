@@ -12,7 +12,7 @@ import pytest
 
 from relance.domain import planning
 from relance.domain.actions import Installment
-from relance.domain.case import CaseState, Hold, PlanState, PromiseState
+from relance.domain.case import CaseState, Hold, PlanState, PromiseState, RateWait
 from relance.domain.case_legal import AgencyFile, CourtProceeding, FormalNotice
 from relance.domain.case_records import StepRecord
 from relance.domain.clock import CaseClock
@@ -258,6 +258,26 @@ def test_a_failed_formal_notice_holds_the_court_step_with_its_reason():
         "a formal notice, which failed (MissingRate); fix the cause, then re-apply the policy"
     )
     assert planning.next_event(state, paris(2026, 6, 20, 12), commit=False) is None
+
+
+@pytest.mark.parametrize(
+    ("tried_at", "expected", "without_wait"),
+    [
+        (paris(2026, 6, 4, 9), paris(2026, 6, 5, 9), paris(2026, 6, 4, 9)),  # Thursday: Friday's first slot
+        (paris(2026, 6, 5, 17), paris(2026, 6, 8, 9), paris(2026, 6, 5, 17)),  # Friday: Monday, not the weekend
+        (paris(2026, 6, 8, 23, 30), paris(2026, 6, 9, 9), paris(2026, 6, 9, 9)),  # at night: the next morning
+    ],
+)
+def test_a_step_waiting_for_a_rate_is_tried_again_the_next_contact_day(tried_at, expected, without_wait):
+    state = case()
+    at_step("formal-notice")(state)
+    state.rate_wait = RateWait(step_id="formal-notice", reason="no rate for 2026-H2", since=START, tried_at=tried_at)
+    event = planning.next_event(state, tried_at, commit=False)
+    assert event is not None and (event.kind, event.id, event.at) == ("step", "formal-notice", expected)
+    assert planning.waiting_for(state, tried_at) == "a missing interest rate, tried again each day: no rate for 2026-H2"
+    state.rate_wait = None
+    event = planning.next_event(state, tried_at, commit=False)
+    assert event is not None and event.at == without_wait
 
 
 def blocker(state: CaseState, step_id: str, now: datetime = START) -> str | None:

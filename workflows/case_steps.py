@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from relance.domain import planning
     from relance.domain.activity_contract import (
         CREATE_PHONE_TASK,
+        MISSING_RATE,
         SEND_EMAIL,
         InstallmentDue,
         StepRequest,
@@ -22,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
         legal_request,
         step_request,
     )
-    from relance.domain.case import CaseState, NextEvent, Outcome
+    from relance.domain.case import CaseState, NextEvent, Outcome, RateWait
     from relance.domain.case_legal import enter_legal_stage
     from relance.domain.case_records import StepRecord
     from relance.domain.policy import LEGAL_ACTIONS, Policy, StepAction
@@ -64,6 +65,7 @@ class CaseSteps:
         """A policy step at its slot `now`: skipped when something blocks it, else sent and recorded."""
         state, policy = self.state, self._policy
         step = policy.steps[index]
+        waited, state.rate_wait = state.rate_wait, None  # set again below if the rate is still missing
         blocker = planning.step_blocker(state, index, self.now())
         if blocker is not None:
             state.step_done(now, StepRecord(step_id=step.id, at=now, status="skipped", detail=blocker))
@@ -91,6 +93,8 @@ class CaseSteps:
             state.advance_past(index, now)
             return
         if result.status in ("deferred", "skipped_paused"):
+            if result.error_type == MISSING_RATE:
+                return self._wait_for_rate(step.id, result.detail, waited)  # planning retries it each day
             state.record(self.now(), "step_postponed", f"{step.id}: {result.detail}", step_id=step.id)
             return
         status = "skipped" if result.status == "skipped_settled" else "done"
@@ -178,6 +182,15 @@ class CaseSteps:
             refused = isinstance(err.cause, ApplicationError) and err.cause.type == "DeliveryRefused"
             self._step_failed(request, label, cause, email_refused=activity == SEND_EMAIL and refused)
             return None
+
+    def _wait_for_rate(self, step_id: str, reason: str, waited: RateWait | None) -> None:
+        """A legal step needs a rate the table lacks: a person has a task to add it; the case does not fail
+        the step but tries it again each day (recorded once, not once a day)."""
+        state, now = self.state, self.now()
+        same = waited if waited is not None and waited.step_id == step_id else None
+        state.rate_wait = RateWait(step_id=step_id, reason=reason, since=same.since if same else now, tried_at=now)
+        if same is None or same.reason != reason:
+            state.record(now, "waiting_for_rate", f"{step_id}: {reason}; tried again each day", step_id=step_id)
 
     def _step_failed(self, request: StepRequest, label: str, detail: str, *, email_refused: bool) -> None:
         """A step that failed for good is recorded; an address the provider refused is flagged, so that the

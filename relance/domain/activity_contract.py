@@ -24,6 +24,8 @@ SEND_FORMAL_NOTICE = "send_formal_notice"
 PREPARE_COURT_DOSSIER = "prepare_court_dossier"
 HAND_OFF_TO_AGENCY = "hand_off_to_agency"
 RECORD_REFUSED_START = "record_refused_start"
+# A legal step's failure when the rate table lacks a period: the case waits and retries, the step does not fail.
+MISSING_RATE = "MissingRate"
 # What the policy activity refuses about a new case itself (the worker's settings decide, not the case).
 REFUSED_AT_START = ("DemoClockRefused",)
 

@@ -69,6 +69,15 @@ class Hold(BaseModel):
     kind: str = "hold"
 
 
+class RateWait(BaseModel):
+    """A legal step whose statement of account needs a rate the table lacks: retried each day until it runs."""
+
+    step_id: str
+    reason: str
+    since: datetime
+    tried_at: datetime
+
+
 class NextEvent(BaseModel):
     """What the case waits for next: a policy step, or a check of a promise or payment plan."""
 
@@ -160,6 +169,7 @@ class CaseState(BaseModel):
     # already has, so that its carried state stays far below Temporal's payload limit.
     history_base: int = 0
     opened_at: datetime | None = None  # None in states carried from before it was kept: history[0].at
+    rate_wait: RateWait | None = None
 
     @classmethod
     def open(cls, case: CaseInput, clock: CaseClock, now: datetime) -> "CaseState":

@@ -7,7 +7,7 @@ policy's own calendar arithmetic lives in relance.domain.schedule; this module a
 pauses, promises, payment plans, legal proceedings, limitation.
 """
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from relance.domain.calendar import local_day, next_send_slot, slot_on_or_after_day, start_of_day
 from relance.domain.case import CaseState, NextEvent
@@ -69,9 +69,17 @@ def _process_event(state: CaseState, commit: bool, now: datetime) -> NextEvent |
         nxt = schedule.next
         if waiting_reason(state, nxt.step) is not None:
             return None
-        at = max(nxt.at, _notice_deadline_passed(state, nxt.step, now))
+        at = max(nxt.at, _notice_deadline_passed(state, nxt.step, now), _rate_retry(state, nxt.step))
         return NextEvent(kind="step", id=nxt.step.id, action=nxt.step.action.value, at=at, index=nxt.index)
     return NextEvent(kind="close", id="policy-end", at=state.policy_end())
+
+
+def _rate_retry(state: CaseState, step: Step) -> datetime:
+    """A step waiting for a missing rate is tried again at the next day's first sending slot."""
+    wait, cal = state.rate_wait, _policy(state).calendar
+    if wait is None or wait.step_id != step.id:
+        return datetime.min.replace(tzinfo=UTC)
+    return slot_on_or_after_day(local_day(wait.tried_at, cal) + timedelta(days=1), cal)
 
 
 def _notice_deadline_passed(state: CaseState, step: Step, now: datetime) -> datetime:
@@ -125,6 +133,8 @@ def waiting_for(state: CaseState, now: datetime) -> str | None:
     """What the case's due legal step waits for (a proof of delivery, an address), if anything."""
     if state.closed or state.policy is None or state.on_hold or state.court or state.agency:
         return None
+    if state.rate_wait is not None:
+        return f"a missing interest rate, tried again each day: {state.rate_wait.reason}"
     schedule = plan_steps(state.policy, state.case.due_date, now, cursor=state.cursor, escalate=state.escalate)
     return waiting_reason(state, schedule.next.step) if schedule.next is not None else None
 

@@ -73,6 +73,17 @@ def complete_task(engine: Engine, task_id: int, outcome: str, detail: str, by: s
         task.done_at, task.done_by = datetime.now(UTC), by
 
 
+def close_task_by_key(engine: Engine, key: str, outcome: str, detail: str, by: str) -> bool:
+    """Close the open task made under `key`, if there is one (the system finished what it asked for)."""
+    with Session(engine) as session, session.begin():
+        task = session.execute(select(Task).where(Task.key == key, Task.status == "open").with_for_update()).scalar()
+        if task is None:
+            return False
+        task.status, task.outcome, task.outcome_detail = "done", outcome, detail
+        task.done_at, task.done_by = datetime.now(UTC), by
+        return True
+
+
 def create_task(engine: Engine, request: StepRequest, kind: str, script: str) -> tuple[int, bool]:
     """The task for this step (keyed case + step, so a retried activity finds the one it made)."""
     with Session(engine) as session, session.begin():
