@@ -19,10 +19,18 @@ async def still_wanted(client: Client, request: StepRequest) -> tuple[StepResult
     if request.window_closes_at is not None and scheduled > request.window_closes_at:
         return StepResult(status="deferred", detail="sending window closed before this attempt"), None
     status = await client.get_workflow_handle(request.case_id).query("status", result_type=CaseStatus)
+    if request.requires_stage == "any":
+        return None, status
     if status.state == "closed" or status.balance <= 0:
         detail = f"not sent: nothing left to collect ({status.stage})"
         return StepResult(status="skipped_settled", detail=detail, balance=status.balance), status
-    paused = status.state != "open" if request.requires_stage == "chasing" else status.stage != "payment_plan"
+    match request.requires_stage:
+        case "chasing":
+            paused = status.state != "open"
+        case "payment_plan":
+            paused = status.stage != "payment_plan"
+        case _:
+            paused = False
     if paused:
         detail = f"not sent: case is {status.stage} ({status.pause_reason})"
         return StepResult(status="skipped_paused", detail=detail, balance=status.balance), status

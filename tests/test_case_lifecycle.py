@@ -61,36 +61,59 @@ async def test_overpayment_is_recorded(open_case, worker):
     assert "overpaid by 50.00 EUR" in status.history[-1].detail
 
 
-async def test_dispute_pauses_then_rejection_resumes_with_latest_missed_step(open_case, worker):
+async def test_a_dispute_freezes_the_clock_and_the_debtor_is_told_it_was_rejected(open_case, worker):
+    """Disputed on day 2, rejected on day 60: the case resumes with the next friendly step, 58 days later
+    than planned, and the debtor learns the outcome and the date to pay by (not a registered letter)."""
     case = await open_case(invoice("DSP-1", starts_at=START))
-    await case.advance_to(paris(2026, 5, 5, 12))
+    await case.advance_to(paris(2026, 5, 2, 12))
     status = await case.update("dispute_opened", {"reason": "goods damaged on delivery", "by": "marie"})
     # nothing is planned while the dispute lasts, but the warning before limitation (5 years on, less 90 days)
     assert (status.state, status.stage, status.next_step.kind) == ("paused", "disputed", "limitation_warning")
     assert minute(status.next_step.at) == paris(2031, 1, 30)
     assert status.pause_reason == "dispute: goods damaged on delivery"
-    status = await case.advance_to(paris(2026, 5, 20, 12))
-    assert done_steps(status) == ["courtesy", "reminder-1"]
-    status = await case.update("dispute_resolved", {"outcome": "rejected"})
+    status = await case.advance_to(paris(2026, 6, 29, 12))
+    assert done_steps(status) == ["courtesy"]  # reminder-1 was due Monday 4 May (1 May is a holiday)
+    status = await case.update("dispute_resolved", {"outcome": "rejected", "by": "marie"})
     assert status.state == "open"
-    status = await case.advance_to(paris(2026, 6, 5, 12))
-    records = {(s.step_id, s.status): minute(s.at) for s in status.steps}
-    # reminder-2 (11 May) and call-1 (15 May) were missed during the dispute: only the latest one runs,
-    # 3 days after the resolution (the cadence counts from the last exchange), then the final reminder.
-    assert records[("reminder-2", "skipped")] == paris(2026, 5, 20, 12)
-    assert records[("call-1", "done")] == paris(2026, 5, 25 + 1, 9)  # 23 May is a Saturday; 25 is Whit Monday
-    assert records[("final-reminder", "done")] == paris(2026, 5, 29, 9)
-    assert "invoice-DSP-1_reminder-2.eml" not in outbox_messages(worker)
+    # reminder-1 (day 1) moves 58 days (2 May to 29 June) to 28 June, a Sunday: Monday 29, and then 3 days
+    # after this exchange with the debtor, Thursday 2 July
+    assert (status.next_step.id, minute(status.next_step.at)) == ("reminder-1", paris(2026, 7, 2, 9))
+    (shift,) = [h.detail for h in status.history if h.event == "clock_shifted"]
+    assert shift == "58 days on hold (dispute) do not count: the steps still ahead move 58 days later"
+
+    status = await case.advance_to(paris(2026, 7, 3, 12))
+    assert [(s.step_id, s.status) for s in status.steps] == [("courtesy", "done"), ("reminder-1", "done")]
+    informed = [h.detail for h in status.history if h.event == "debtor_informed"]
+    assert informed == [
+        "dispute-1-rejected: e-mail to compta@acme.example: Facture DSP-1 : réponse à votre contestation"
+    ]
+    body = body_of(worker, "invoice-DSP-1_dispute-1-rejected")
+    assert (
+        "nous ne pouvons pas y donner suite : la facture est confirmée et le montant de\n1\u202f250,00\xa0€ reste dû."
+        in body
+    )
+    assert "procéder au règlement avant le 2 juillet 2026." in body
 
 
-async def test_dispute_partially_accepted_credits_and_accepted_cancels(open_case, worker):
+async def test_a_dispute_partly_then_wholly_accepted_is_told_to_the_debtor(open_case, worker):
     case = await open_case(invoice("DSP-2", starts_at=START))
     await case.update("dispute_opened", {"reason": "two items missing"})
     status = await case.update("dispute_resolved", {"outcome": "partially_accepted", "credited_amount": "250"})
     assert (status.balance, status.credited, status.state) == (Decimal("1000.00"), Decimal("250"), "open")
+    assert "clock_shifted" not in events(status)  # a dispute before the due date delays nothing
+    await case.advance_to(paris(2026, 4, 20, 10))  # told at 09:00, when the sending window opens
+    body = body_of(worker, "invoice-DSP-2_dispute-1-partially_accepted")
+    assert "retenue en partie : un avoir de 250,00\xa0€ est établi en votre faveur." in body
+    assert "Le solde restant dû sur cette facture est désormais de 1\u202f000,00\xa0€." in body
+    assert "avant le 27 avril 2026" in body  # the courtesy note (25 April, a Saturday) comes on Monday 27
+
     await case.update("dispute_opened", {"reason": "whole order refused"})
     status = await case.update("dispute_resolved", {"outcome": "accepted"})
     assert (status.state, status.outcome, status.balance) == ("closed", "cancelled", Decimal("0"))
+    await case.advance_to(paris(2026, 4, 20, 11))  # the closed case still tells the debtor, then ends
+    body = body_of(worker, "invoice-DSP-2_dispute-2-accepted")
+    assert "raison : un avoir de 1\u202f000,00\xa0€ est établi en votre faveur." in body
+    assert "Vous ne nous devez plus rien au titre de cette facture et nos relances s'arrêtent." in body
 
 
 async def test_promise_kept_closes_the_case(open_case, worker):
@@ -179,8 +202,10 @@ async def test_manual_pause_until_a_date_then_resume(open_case, worker):
     status = await case.update("pause", {"reason": "sales negotiating a renewal", "until": "2026-05-06"})
     assert (status.stage, status.paused_until, status.next_step.kind) == ("paused", date(2026, 5, 6), "resume")
     status = await case.advance_to(paris(2026, 5, 6, 12))
-    assert done_steps(status) == ["reminder-1"]  # courtesy was pre-due and the invoice is now due
-    assert minute(status.steps[-1].at) == paris(2026, 5, 6, 9)
+    # courtesy was pre-due and the invoice is now due; the 6 days it was late while paused (30 April to 6 May)
+    # do not count, so reminder-1 (1 May) comes on 7 May
+    assert [(s.step_id, s.status) for s in status.steps] == [("courtesy", "skipped")]
+    assert (status.next_step.id, minute(status.next_step.at)) == ("reminder-1", paris(2026, 5, 7, 9))
     status = await case.update("pause", {"reason": "customer on holiday"})
     assert status.next_step.kind == "limitation_warning"  # nothing else until the pause is lifted
     status = await case.update("resume", {"by": "paul"})

@@ -89,8 +89,13 @@ async def test_a_customer_hold_pauses_every_case_and_release_resumes_their_timel
 
     await account_update(env, "release", {"by": "sales"})
     await early.advance_to(paris(2026, 5, 13, 12))
-    resumed = await early.status()  # due 30/04: catches up with the latest step it missed (reminder-2, 11/05)
-    assert [(s.step_id, s.status) for s in resumed.steps][-1] == ("reminder-2", "done")
+    # due 30/04, held from 21/04 to 12/05: it resumes where it stopped. The 12 days it was late on hold do
+    # not count, so reminder-1 (01/05) comes on 13/05; the courtesy note before the due date is moot.
+    resumed = await early.status()
+    assert [(s.step_id, s.status, minute(s.at)) for s in resumed.steps] == [
+        ("courtesy", "skipped", paris(2026, 5, 12, 14)),
+        ("reminder-1", "done", paris(2026, 5, 13, 9)),
+    ]
     later = await late.status()  # due 20/05: its own timeline, the courtesy note on 15/05
     assert (later.next_step.id, minute(later.next_step.at)) == ("courtesy", paris(2026, 5, 15, 9))
 

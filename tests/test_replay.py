@@ -31,6 +31,7 @@ GENERATIONS = {  # each release's recordings, kept forever; a scenario joins whe
     "v7-trimmed-history": SINCE_V6,
     "v8-sync-before-sleep": SINCE_V6,
     "v9-local-activities": SINCE_V6,
+    "v10-pause-clock": SINCE_V6,
 }
 
 

@@ -141,6 +141,20 @@ class CaseSteps:
             )
         state.advance_past(index, self.now())
 
+    async def send_notices(self) -> None:
+        """Tell the debtor where the case stands (a dispute's outcome), once per notice and case."""
+        state = self.state
+        while state.notices:
+            notice, now = state.notices[0], self.now()
+            request = self._request(notice.key, notice.template, now)
+            request.requires_stage = "any" if notice.any_stage else "informs"
+            request.credited_now = notice.credited or None
+            request.pay_by = planning.notice_pay_by(state, now)
+            result = await self._execute(SEND_EMAIL, request, notice.key)
+            state.notices.pop(0)
+            if result is not None:
+                state.record(self.now(), "debtor_informed", f"{notice.key}: {result.detail}", status=result.status)
+
     async def _warn_limitation(self, event: NextEvent, now: datetime) -> None:
         """A person is told to interrupt limitation before the claim is time-barred."""
         state = self.state

@@ -93,6 +93,8 @@ class InvoiceCollection(TakesOpsActions):
         options = self._options
         state = self.state
         case = state.case
+        if not state.pauses_freeze_clock and workflow.patched("pause-clock-v1"):
+            state.pauses_freeze_clock = True  # older runs keep the clock running through pauses
         try:
             if state.policy is None:
                 policy = await self._first_policy(case, args)
@@ -104,6 +106,11 @@ class InvoiceCollection(TakesOpsActions):
                     await self._account.opened()
             while True:
                 await self._sync_ledger()
+                if state.notices:  # the debtor is told where the case stands, at the next sending slot
+                    slot = planning.notice_slot(state, self.now())
+                    if await self._sleep_until(NextEvent(kind="notice", id=state.notices[0].key, at=slot)):
+                        await self._steps.send_notices()
+                    continue
                 if state.closed:  # re-checked after every await: an update may have closed the case meanwhile
                     break
                 if self._history_is_long(options):

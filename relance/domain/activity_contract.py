@@ -51,11 +51,14 @@ class StepRequest(BaseModel):
     as_of: date
     # Real (server) time after which this attempt must not contact the debtor: the sending window closed.
     window_closes_at: datetime | None = None
-    # A step runs only while the case is chasing; an installment reminder only while a plan runs.
-    requires_stage: Literal["chasing", "payment_plan"] = "chasing"
+    # A step runs only while the case is chasing; an installment reminder only while a plan runs; a notice
+    # that informs the debtor (a dispute's outcome) while something is owed, paused or not, or at any stage.
+    requires_stage: Literal["chasing", "payment_plan", "informs", "any"] = "chasing"
     installment: InstallmentDue | None = None
     assignee: str = "collections"
     limitation_date: date | None = None  # when the claim becomes time-barred (letters, dossiers, warnings)
+    credited_now: Decimal | None = None  # a dispute's outcome: the credit note just granted
+    pay_by: date | None = None  # a dispute's outcome: the day the next step would come
 
 
 class LegalStepRequest(StepRequest):

@@ -78,11 +78,27 @@ class RateWait(BaseModel):
     tried_at: datetime
 
 
+class DebtorNotice(BaseModel):
+    """A message that tells the debtor where the case stands (not a demand): a dispute's outcome."""
+
+    key: str  # the step id of the message: at most once per case and key
+    template: str
+    credited: Decimal = ZERO
+    any_stage: bool = False  # also when the case just closed (nothing is left to pay)
+
+
 class NextEvent(BaseModel):
     """What the case waits for next: a policy step, or a check of a promise or payment plan."""
 
     kind: Literal[
-        "step", "promise_check", "installment_reminder", "installment_check", "resume", "close", "limitation_warning"
+        "step",
+        "promise_check",
+        "installment_reminder",
+        "installment_check",
+        "resume",
+        "close",
+        "limitation_warning",
+        "notice",
     ]
     id: str
     action: str | None = None
@@ -170,6 +186,14 @@ class CaseState(BaseModel):
     history_base: int = 0
     opened_at: datetime | None = None  # None in states carried from before it was kept: history[0].at
     rate_wait: RateWait | None = None
+    # Pauses freeze the policy clock (set for cases started since the pause-clock-v1 patch): while a dispute, a
+    # pause or a customer hold lasts, the steps still ahead move later day for day.
+    pauses_freeze_clock: bool = False
+    pause_shift_days: int = 0
+    paused_since: datetime | None = None
+    pause_kinds: list[str] = Field(default_factory=list)
+    notices: list[DebtorNotice] = Field(default_factory=list)  # to send, then dropped
+    disputes_resolved: int = 0
 
     @classmethod
     def open(cls, case: CaseInput, clock: CaseClock, now: datetime) -> "CaseState":
@@ -222,6 +246,7 @@ class CaseState(BaseModel):
         self.closed_at = now
         self.promise = None
         self.plan = None
+        self.notices = [n for n in self.notices if n.any_stage]  # what is owed no longer matters
         self.record(now, "case_closed", detail, by=by, outcome=outcome.value)
 
     def step_done(self, now: datetime, record: StepRecord) -> None:
@@ -341,6 +366,10 @@ class CaseState(BaseModel):
     # ---- effects (handlers) ----------------------------------------------------------------------
 
     def apply(self, action: Action, now: datetime) -> None:
+        self._apply(action, now)
+        self.track_pause(now)
+
+    def _apply(self, action: Action, now: datetime) -> None:
         by = action.by
         if isinstance(action, LEGAL_OPS):
             apply_legal(self, action, now)
@@ -432,10 +461,22 @@ class CaseState(BaseModel):
         self.dispute = None
         by = action.by
         self.last_contact_at = now
+        self.disputes_resolved += 1
+        credit = ZERO
+        if action.outcome is not DisputeOutcome.rejected:
+            credit = self.balance if action.outcome is DisputeOutcome.accepted else action.credited_amount or ZERO
+        if self.pauses_freeze_clock:  # the debtor is told the outcome
+            self.notices.append(
+                DebtorNotice(
+                    key=f"dispute-{self.disputes_resolved}-{action.outcome.value}",
+                    template=f"dispute_{action.outcome.value}",
+                    credited=credit,
+                    any_stage=action.outcome is DisputeOutcome.accepted,
+                )
+            )
         if action.outcome is DisputeOutcome.rejected:
             self.record(now, "dispute_resolved", "dispute rejected; chasing resumes", by=by)
             return
-        credit = self.balance if action.outcome is DisputeOutcome.accepted else action.credited_amount or ZERO
         self.credited += credit
         self.balance -= credit
         self.record(
@@ -474,10 +515,52 @@ class CaseState(BaseModel):
         """The customer's account holds (or excludes) every case of the customer."""
         self.customer_hold = Hold(reason=reason, since=now, until=until, kind=kind)
         self.record(now, f"customer_{kind}", f"customer account {kind}: {reason}; chasing paused")
+        self.track_pause(now)
 
     def release_for_customer(self, by: str | None, now: datetime) -> None:
         self.customer_hold = None
         self.record(now, "customer_released", "customer account released: chasing resumes", by=by)
+        self.track_pause(now)
+
+    def track_pause(self, now: datetime) -> None:
+        """Keep the policy clock still while the case is on hold: when the last hold ends, the steps still
+        ahead move later by the days it lasted, unless every kind of pause involved chose `catch_up`."""
+        if not self.pauses_freeze_clock or self.policy is None or self.closed:
+            return
+        if self.on_hold:
+            self.paused_since = self.paused_since or now
+            self.pause_kinds.extend(k for k, held in self._holds() if held and k not in self.pause_kinds)
+            return
+        if self.paused_since is None:
+            return
+        # only days when the invoice was late count: a hold before the due date delays nothing
+        days = (self.today(now) - max(self.today(self.paused_since), self.case.due_date)).days
+        rules = self.policy.pauses
+        continues = [k for k in self.pause_kinds if getattr(rules, k).on_resume == "continue"]
+        held = ", ".join(k.replace("_", " ") for k in self.pause_kinds)
+        if days > 0 and continues:
+            self.pause_shift_days += days
+            self.record(
+                now,
+                "clock_shifted",
+                f"{days} days on hold ({held}) do not count: the steps still ahead move {days} days later",
+                days=days,
+            )
+        elif days > 0:
+            self.record(now, "clock_not_shifted", f"{days} days on hold ({held}); the policy catches up")
+        self.paused_since, self.pause_kinds = None, []
+
+    def _holds(self) -> list[tuple[str, bool]]:
+        return [
+            ("dispute", self.dispute is not None),
+            ("manual", self.manual_pause is not None),
+            ("customer_hold", self.customer_hold is not None),
+        ]
+
+    @property
+    def schedule_due_date(self) -> date:
+        """The due date the policy's steps count from: the invoice's, moved by the days spent on hold."""
+        return self.case.due_date + timedelta(days=self.pause_shift_days)
 
     def reapply(self, policy: Policy, now: datetime, by: str | None) -> None:
         """Another policy (or the newest version of its own) for a running case: it goes on after the last
@@ -539,6 +622,7 @@ class CaseState(BaseModel):
         if self.manual_pause is not None and self.manual_pause.until is not None:
             self.manual_pause = None
             self.record(now, "resumed", "pause ended as planned")
+            self.track_pause(now)
 
     # ---- reading ------------------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ policy's own calendar arithmetic lives in relance.domain.schedule; this module a
 pauses, promises, payment plans, legal proceedings, limitation.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from relance.domain.calendar import local_day, next_send_slot, slot_on_or_after_day, start_of_day
 from relance.domain.case import CaseState, NextEvent
@@ -54,11 +54,12 @@ def _process_event(state: CaseState, commit: bool, now: datetime) -> NextEvent |
         return None  # the court or the agency decides now; their outcomes arrive as ops actions
     schedule = plan_steps(
         policy,
-        state.case.due_date,
+        state.schedule_due_date,
         now,
         cursor=state.cursor,
         last_contact_at=state.last_contact_at,
         escalate=state.escalate,
+        invoice_due=state.case.due_date,
     )
     if commit:
         for step, why in schedule.skipped:
@@ -80,6 +81,17 @@ def _rate_retry(state: CaseState, step: Step) -> datetime:
     if wait is None or wait.step_id != step.id:
         return datetime.min.replace(tzinfo=UTC)
     return slot_on_or_after_day(local_day(wait.tried_at, cal) + timedelta(days=1), cal)
+
+
+def notice_slot(state: CaseState, now: datetime) -> datetime:
+    """When a pending notice to the debtor (a dispute's outcome) may leave: now, or the next sending slot."""
+    return next_send_slot(now, _policy(state).calendar)
+
+
+def notice_pay_by(state: CaseState, now: datetime) -> date | None:
+    """The day a debtor told of a dispute's outcome is asked to pay by: the day the next step would come."""
+    event = _process_event(state, False, now) if not state.closed else None
+    return local_day(event.at, _policy(state).calendar) if event is not None and event.kind == "step" else None
 
 
 def _notice_deadline_passed(state: CaseState, step: Step, now: datetime) -> datetime:
@@ -135,7 +147,14 @@ def waiting_for(state: CaseState, now: datetime) -> str | None:
         return None
     if state.rate_wait is not None:
         return f"a missing interest rate, tried again each day: {state.rate_wait.reason}"
-    schedule = plan_steps(state.policy, state.case.due_date, now, cursor=state.cursor, escalate=state.escalate)
+    schedule = plan_steps(
+        state.policy,
+        state.schedule_due_date,
+        now,
+        cursor=state.cursor,
+        escalate=state.escalate,
+        invoice_due=state.case.due_date,
+    )
     return waiting_reason(state, schedule.next.step) if schedule.next is not None else None
 
 

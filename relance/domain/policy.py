@@ -146,6 +146,26 @@ class EndRules(Strict):
     close_after_days: int = Field(default=30, ge=0, description="open days after the last step, for payments")
 
 
+# A dispute's outcome is told to the debtor with email/dispute_<outcome> (relance.domain.case.DebtorNotice).
+DISPUTE_OUTCOMES = ("rejected", "partially_accepted", "accepted")
+
+
+class PauseRule(Strict):
+    on_resume: Literal["continue", "catch_up"] = Field(
+        default="continue",
+        description="continue: the steps still ahead move later by the time spent paused; catch_up: they keep "
+        "their dates and only the latest missed one runs",
+    )
+
+
+class PauseRules(Strict):
+    """What a pause does to the policy's clock, per kind of pause (promises and plans have their own jumps)."""
+
+    dispute: PauseRule = Field(default_factory=PauseRule)
+    manual: PauseRule = Field(default_factory=PauseRule)
+    customer_hold: PauseRule = Field(default_factory=PauseRule)
+
+
 class Policy(Strict):
     name: str = Field(pattern=SLUG)
     version: int = Field(ge=1)
@@ -158,6 +178,7 @@ class Policy(Strict):
     payment_plan: PlanRules = Field(default_factory=PlanRules)
     end: EndRules = Field(default_factory=EndRules)
     legal: LegalRules = Field(default_factory=LegalRules)
+    pauses: PauseRules = Field(default_factory=PauseRules)
     selected_for: str | None = Field(default=None, description="set when chosen: why (e.g. the customer's risk)")
 
     @model_validator(mode="after")
@@ -344,6 +365,7 @@ def missing_templates(policy: Policy, template_dir: Path) -> list[tuple[str, str
     wanted = [(f"steps[{i}].template", TEMPLATE_CHANNEL[s.action], s.template) for i, s in enumerate(policy.steps)]
     if policy.payment_plan.reminder_days_before is not None:
         wanted.append(("payment_plan.reminder_template", "email", policy.payment_plan.reminder_template))
+    wanted += [("pauses", "email", f"dispute_{outcome}") for outcome in DISPUTE_OUTCOMES]
     problems = []
     for location, channel, template in wanted:
         for lang in Language:

@@ -46,8 +46,13 @@ def plan_steps(
     cursor: int = 0,
     last_contact_at: datetime | None = None,
     escalate: bool = False,
+    invoice_due: date | None = None,
 ) -> Schedule:
-    """Skipped and dated steps from `cursor` on, as seen at `now`."""
+    """Skipped and dated steps from `cursor` on, as seen at `now`.
+
+    `due_date` is what the steps count from; `invoice_due`, when the time a case spent on hold moved that
+    date, is the invoice's own: a pre-due step never runs once the invoice is due.
+    """
     cal = policy.calendar
     steps = policy.steps[cursor:]
     if not steps:
@@ -63,7 +68,7 @@ def plan_steps(
         return candidate if floor is None or candidate >= floor else floor
 
     skipped: list[tuple[Step, str]] = []
-    due_started = now >= start_of_day(due_date, cal)
+    due_started = now >= start_of_day(invoice_due or due_date, cal)
     first_at: datetime | None
     if escalate:
         first = 0
@@ -76,7 +81,7 @@ def plan_steps(
             first = legal[0]
         for step in steps[:first]:
             skipped.append((step, "missed while the case was late or paused; only the latest missed step runs"))
-        if missed and steps[first].offset_days < 0 and due_started:
+        while first < len(steps) and steps[first].offset_days < 0 and due_started:
             skipped.append((steps[first], "pre-due step missed and the invoice is now due"))
             first += 1
         first_at = (

@@ -67,6 +67,8 @@ def message_context(request: StepRequest, balance: Decimal, settings: Settings) 
         "creditor_iban": settings.creditor_iban,
         "installment": None,
         "limitation_date": day(request.limitation_date) if request.limitation_date else None,
+        "credited_now": money(request.credited_now) if request.credited_now else None,
+        "pay_by": day(request.pay_by) if request.pay_by else None,
     }
     if request.installment is not None:
         inst = request.installment
