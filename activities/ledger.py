@@ -51,6 +51,7 @@ class LedgerWriter:
                     currency=case.currency,
                     amount=case.amount,
                     balance=update.balance,
+                    conceded=update.conceded,
                     issue_date=case.issue_date,
                     due_date=case.due_date,
                     policy=update.policy,

@@ -196,6 +196,7 @@ CASE_ACTIONS: dict[str, dict[str, Any]] = {
     "opposition_filed": {"filed_on": DAY},
     "judgment_paid": {"amount": "10.00", "paid_on": DAY, "reference": "J-1"},
     "agency_update": {"status": "plan agreed", "collected_amount": "10.00", "reported_on": DAY, "final": False},
+    "settlement_offered": {"amount": "1000.00", "pay_by": "2026-05-01", "waive": ["principal"], "reason": "geste"},
 }
 # What the account tells a case, and what a case tells its account: internal, but anyone can send them.
 CASE_INTERNAL_SIGNALS: dict[str, dict[str, Any]] = {

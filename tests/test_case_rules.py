@@ -74,7 +74,38 @@ def nothing(state: CaseState) -> None:
     return None
 
 
+OFFER = {"amount": "1000.00", "pay_by": "2026-05-15", "waive": ["principal"], "reason": "geste commercial"}
+
+
+def offer_open(state: CaseState) -> None:
+    state.apply(action("settlement_offered", **OFFER), START)
+
+
 REFUSALS = [
+    (
+        "a settlement offer during a dispute",
+        disputed,
+        action("settlement_offered", **OFFER),
+        "the case is in dispute: resolve the dispute before offering a settlement",
+    ),
+    (
+        "a settlement offer during a plan",
+        in_plan,
+        action("settlement_offered", **OFFER),
+        "the case follows a payment plan; a settlement offer cannot replace it",
+    ),
+    (
+        "a second settlement offer",
+        offer_open,
+        action("settlement_offered", **OFFER),
+        "settlement offer 1: 1000.00 EUR by 2026-05-15, waiving principal is still open",
+    ),
+    (
+        "a settlement offer with cents the currency lacks",
+        nothing,
+        action("settlement_offered", **{**OFFER, "amount": "1000.001"}),
+        "offer amount 1000.001 has more than 2 decimals for EUR",
+    ),
     ("a closed case takes nothing", closed, action("dispute_opened", reason="x"), "case PL-1 is closed (written_off)"),
     (
         "more decimals than the currency",

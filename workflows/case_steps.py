@@ -46,6 +46,8 @@ class CaseSteps:
                 await self.run_step(event.index, now)
             case "promise_check":
                 state.check_promise(now)
+            case "offer_check":
+                state.check_offer(now)
             case "installment_check":
                 state.check_installment(now)
             case "installment_reminder":
@@ -150,6 +152,9 @@ class CaseSteps:
             request.requires_stage = "any" if notice.any_stage else "informs"
             request.credited_now = notice.credited or None
             request.pay_by = planning.notice_pay_by(state, now)
+            if notice.offer is not None:
+                request.offer_amount, request.pay_by = notice.offer.amount, notice.offer.pay_by
+                request.waived = [w.value for w in notice.offer.waive]
             result = await self._execute(SEND_EMAIL, request, notice.key)
             state.notices.pop(0)
             if result is not None:

@@ -34,6 +34,7 @@ from relance.domain.actions import (
     PaymentReceived,
     PromiseToPay,
     Resume,
+    SettlementOffered,
     WriteOff,
 )
 from relance.domain.case import CaseStatus
@@ -191,6 +192,29 @@ def promise(
     """Record a promise to pay: chasing pauses until the date plus the policy's grace days."""
     promised = parse_amount(amount) if amount else None
     act(invoice, build(PromiseToPay, promised_on=parse_date(on, "--on"), amount=promised, by=who(by)), as_json)
+
+
+@cases_app.command()
+def settle(
+    invoice: str,
+    amount: Annotated[str, typer.Option(help="what the debtor pays to settle")],
+    pay_by: Annotated[str, typer.Option("--pay-by", help="the offer holds until this date, YYYY-MM-DD")],
+    waive: Annotated[list[str], typer.Option(help="principal, interest or indemnity; repeat for several")],
+    reason: Annotated[str, typer.Option(help="why the offer is made")],
+    by: By = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Offer a settlement (or an early-payment discount): chasing pauses until the date plus the policy's
+    grace days; paid in time, the case closes as settled and the part given up is recorded as a concession."""
+    offer = build(
+        SettlementOffered,
+        amount=parse_amount(amount),
+        pay_by=parse_date(pay_by, "--pay-by"),
+        waive=waive,
+        reason=reason,
+        by=who(by),
+    )
+    act(invoice, offer, as_json)
 
 
 @cases_app.command()

@@ -298,5 +298,10 @@ def report(
     )
     causes = ", ".join(f"{cause} ({n})" for cause, n in result.dispute_causes) or "none"
     out.print(f"disputes: {result.disputed_cases} of {result.cases} cases; causes: {causes}", highlight=False)
+    for c in result.concessions:
+        out.print(
+            f"concessions: {c.count} settlement(s) kept, {c.amount:,.2f} {c.currency} of principal given up",
+            highlight=False,
+        )
     if gap is not None:
         out.print(f"rates: {gap}", highlight=False)

@@ -11,6 +11,7 @@ from pydantic import EmailStr, Field, model_validator
 
 from relance.domain.invoice import Address, Phone, Strict
 from relance.domain.limits import Amount, AmountOrZero, Day, Name, Reason
+from relance.domain.settlement import Waivable
 
 
 class Action(Strict):
@@ -74,6 +75,22 @@ class Pause(Action):
 
 class Resume(Action):
     name: ClassVar[str] = "resume"
+
+
+class SettlementOffered(Action):
+    """The creditor offers to settle for `amount` if paid by `pay_by`, giving up what `waive` names."""
+
+    name: ClassVar[str] = "settlement_offered"
+    amount: Amount
+    pay_by: Day
+    waive: list[Waivable] = Field(min_length=1, max_length=3)
+    reason: Reason
+
+    @model_validator(mode="after")
+    def _waive_once(self) -> "SettlementOffered":
+        if len(set(self.waive)) != len(self.waive):
+            raise ValueError("waive names a part twice")
+        return self
 
 
 class WriteOff(Action):
@@ -184,5 +201,6 @@ OPS_ACTIONS: tuple[type[Action], ...] = (
     Resume,
     WriteOff,
     ContactUpdated,
+    SettlementOffered,
     *LEGAL_OPS,
 )

@@ -58,7 +58,9 @@ class StepRequest(BaseModel):
     assignee: str = "collections"
     limitation_date: date | None = None  # when the claim becomes time-barred (letters, dossiers, warnings)
     credited_now: Decimal | None = None  # a dispute's outcome: the credit note just granted
-    pay_by: date | None = None  # a dispute's outcome: the day the next step would come
+    pay_by: date | None = None  # a dispute's outcome: the day the next step would come; an offer: its date
+    offer_amount: Decimal | None = None  # a settlement offer: what the debtor pays to settle
+    waived: list[str] | None = None  # a settlement offer: principal, interest, indemnity
 
 
 class LegalStepRequest(StepRequest):
@@ -114,6 +116,7 @@ class LedgerUpdate(BaseModel):
     closed_at: datetime | None
     events: list[LedgerEntry]
     payments: list[PaymentRecord]
+    conceded: Decimal = Decimal(0)
 
 
 def step_request(state: CaseState, case_id: str, step_id: str, template: str, now: datetime) -> StepRequest:
@@ -174,4 +177,5 @@ def ledger_update(state: CaseState, case_id: str, now: datetime, upto: int) -> L
             LedgerEntry(seq=i, entry=state.history[i - state.history_base]) for i in range(state.ledger_synced, upto)
         ],
         payments=state.payments,
+        conceded=state.conceded,
     )

@@ -23,6 +23,7 @@ from relance.domain.actions import (
     PaymentReceived,
     PromiseToPay,
     Resume,
+    SettlementOffered,
     WriteOff,
 )
 from relance.domain.calendar import local_day, start_of_day
@@ -36,7 +37,8 @@ from relance.domain.invoice import CaseInput
 from relance.domain.limits import bounded
 from relance.domain.money import check_amount
 from relance.domain.penalties import limitation_date
-from relance.domain.policy import Policy
+from relance.domain.policy import SETTLEMENT_OFFER_TEMPLATE, Policy
+from relance.domain.settlement import OfferState, describe, kept, offer_refusal
 
 ZERO = Decimal("0")
 # Refused signals are recorded one by one up to this many per case, then only counted: a sender that
@@ -79,12 +81,14 @@ class RateWait(BaseModel):
 
 
 class DebtorNotice(BaseModel):
-    """A message that tells the debtor where the case stands (not a demand): a dispute's outcome."""
+    """A message that tells the debtor where the case stands (not a demand): a dispute's outcome, the terms
+    of a settlement offer."""
 
     key: str  # the step id of the message: at most once per case and key
     template: str
     credited: Decimal = ZERO
     any_stage: bool = False  # also when the case just closed (nothing is left to pay)
+    offer: OfferState | None = None
 
 
 class NextEvent(BaseModel):
@@ -99,6 +103,7 @@ class NextEvent(BaseModel):
         "close",
         "limitation_warning",
         "notice",
+        "offer_check",
     ]
     id: str
     action: str | None = None
@@ -146,6 +151,8 @@ class CaseStatus(BaseModel):
     imputation: str = "interest_first"
     penalty_rate: Decimal | None = None
     refused_signals: int = 0
+    settlement: OfferState | None = None
+    conceded: Decimal = ZERO
 
 
 class CaseState(BaseModel):
@@ -193,6 +200,9 @@ class CaseState(BaseModel):
     paused_since: datetime | None = None
     pause_kinds: list[str] = Field(default_factory=list)
     notices: list[DebtorNotice] = Field(default_factory=list)  # to send, then dropped
+    offer: OfferState | None = None  # an open settlement offer (or early-payment discount)
+    offers_made: int = 0
+    conceded: Decimal = ZERO  # principal given up by settlements kept
     disputes_resolved: int = 0
 
     @classmethod
@@ -246,6 +256,7 @@ class CaseState(BaseModel):
         self.closed_at = now
         self.promise = None
         self.plan = None
+        self.offer = None
         self.notices = [n for n in self.notices if n.any_stage]  # what is owed no longer matters
         self.record(now, "case_closed", detail, by=by, outcome=outcome.value)
 
@@ -334,6 +345,17 @@ class CaseState(BaseModel):
                         raise Rejected(f"promised amount {action.amount} is above the balance {self.balance}")
             case PaymentPlanAgreed():
                 self._check_plan(action.installments, today, amount_ok)
+            case SettlementOffered():
+                if self.dispute is not None:
+                    raise Rejected("the case is in dispute: resolve the dispute before offering a settlement")
+                if self.plan is not None:
+                    raise Rejected("the case follows a payment plan; a settlement offer cannot replace it")
+                if self.offer is not None:
+                    raise Rejected(f"{describe(self.offer, self.case.currency)} is still open")
+                amount_ok(action.amount, "offer amount")
+                refusal = offer_refusal(action.amount, action.pay_by, action.waive, self.balance, today)
+                if refusal is not None:
+                    raise Rejected(refusal)
             case Pause():
                 if action.until is not None and action.until <= today:
                     raise Rejected(f"until {action.until} must be after today ({today})")
@@ -411,6 +433,8 @@ class CaseState(BaseModel):
                 self.last_contact_at = now
                 lines = ", ".join(f"{i.amount} on {i.due_on}" for i in action.installments)
                 self.record(now, "payment_plan_agreed", f"payment plan of {len(action.installments)}: {lines}", by=by)
+            case SettlementOffered():
+                self._apply_offer(action, now)
             case Pause():
                 self.manual_pause = Hold(reason=action.reason, since=now, until=action.until)
                 until = f" until {action.until}" if action.until else ""
@@ -422,6 +446,44 @@ class CaseState(BaseModel):
                 self.close(now, Outcome.written_off, f"written off: {action.reason}", by=by)
             case ContactUpdated():
                 self._apply_contact(action, now)
+
+    def _apply_offer(self, action: SettlementOffered, now: datetime) -> None:
+        self.offers_made += 1
+        self.promise = None
+        self.offer = OfferState(
+            number=self.offers_made,
+            amount=action.amount,
+            pay_by=action.pay_by,
+            waive=action.waive,
+            reason=action.reason,
+            made_at=now,
+            paid_before=self.total_paid,
+        )
+        self.last_contact_at = now
+        self.record(
+            now,
+            "settlement_offered",
+            f"{describe(self.offer, self.case.currency)}: {action.reason}",
+            by=action.by,
+            amount=str(action.amount),
+            pay_by=action.pay_by.isoformat(),
+            waive=[w.value for w in action.waive],
+        )
+        key = f"settlement-{self.offers_made}-offer"
+        self.notices.append(DebtorNotice(key=key, template=SETTLEMENT_OFFER_TEMPLATE, offer=self.offer))
+
+    def check_offer(self, now: datetime) -> None:
+        """The offer's date and grace passed unpaid: it lapses and chasing resumes (at the policy's step)."""
+        assert self.policy is not None and self.offer is not None
+        offer, self.offer = self.offer, None
+        paid = self.total_paid - offer.paid_before
+        self.record(now, "settlement_lapsed", f"{describe(offer, self.case.currency)} lapsed; paid {paid}")
+        self.escalate_to(self.policy.settlement.on_lapsed, now, "settlement offer lapsed")
+
+    def offer_deadline(self) -> datetime:
+        assert self.policy is not None and self.offer is not None
+        end = self.offer.pay_by + timedelta(days=self.policy.settlement.grace_days + 1)
+        return start_of_day(end, self.policy.calendar)
 
     def _apply_payment(self, payment: PaymentReceived, now: datetime) -> None:
         channels = [s.channel for s in self.steps if s.status == "done" and s.channel]
@@ -451,6 +513,22 @@ class CaseState(BaseModel):
             self.balance = ZERO
             extra = f", overpaid by {self.overpaid} {self.case.currency}" if self.overpaid else ""
             self.close(now, Outcome.paid, f"paid in full{extra}", by=payment.by)
+            return
+        if self.offer is not None and kept(self.offer, self.total_paid):
+            offer, conceded = self.offer, self.balance
+            self.conceded += conceded
+            self.balance = ZERO
+            waived = ", ".join(w.value for w in offer.waive)
+            self.record(
+                now,
+                "settlement_kept",
+                f"settlement offer {offer.number} kept: {conceded} {self.case.currency} of principal given up "
+                f"(waived: {waived})",
+                conceded=str(conceded),
+                currency=self.case.currency,
+                waive=[w.value for w in offer.waive],
+            )
+            self.close(now, Outcome.settled, f"settled: {conceded} {self.case.currency} conceded", by=payment.by)
             return
         if self.promise is not None and self.total_paid - self.promise.paid_before >= self.promise.amount:
             self.record(now, "promise_kept", f"promise of {self.promise.amount} kept; balance {self.balance}")
@@ -659,6 +737,8 @@ class CaseState(BaseModel):
             return "payment_plan"
         if self.promise is not None:
             return "promise_to_pay"
+        if self.offer is not None:
+            return "settlement_offer"
         done = [s.step_id for s in self.steps if s.status == "done"]
         stages = {step.id: step.stage_name for step in self.policy.steps} if self.policy else {}
         if done and done[-1] in stages:
@@ -690,7 +770,7 @@ class CaseState(BaseModel):
         hold = self.dispute or self.manual_pause or self.customer_hold
         if self.closed:
             state: Literal["open", "paused", "closed"] = "closed"
-        elif hold or self.promise or self.plan or self.court or self.agency:
+        elif hold or self.promise or self.plan or self.offer or self.court or self.agency:
             state = "paused"
         else:
             state = "open"
@@ -705,6 +785,8 @@ class CaseState(BaseModel):
             pause_reason = "payment plan"
         elif self.promise is not None:
             pause_reason = f"promise to pay by {self.promise.promised_on}"
+        elif self.offer is not None:
+            pause_reason = describe(self.offer, self.case.currency)
         elif self.court is not None:
             pause_reason = f"in court ({self.court.court}): {self.court.status}"
         elif self.agency is not None:
@@ -743,4 +825,6 @@ class CaseState(BaseModel):
             imputation=self.policy.legal.imputation.value if self.policy else "interest_first",
             penalty_rate=self.case.penalty_rate,
             refused_signals=self.refusals,
+            settlement=self.offer,
+            conceded=self.conceded,
         )

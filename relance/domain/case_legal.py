@@ -42,6 +42,7 @@ class Outcome(StrEnum):
     cancelled = "cancelled"
     policy_completed = "policy_completed"
     agency_closed = "agency_closed"
+    settled = "settled"  # paid as a settlement offer asked; the rest given up as a concession
 
 
 class FormalNotice(BaseModel):

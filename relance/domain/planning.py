@@ -46,6 +46,8 @@ def _process_event(state: CaseState, commit: bool, now: datetime) -> NextEvent |
         if state.dispute is None and state.manual_pause and state.manual_pause.until:
             return NextEvent(kind="resume", id="pause-end", at=start_of_day(state.manual_pause.until, policy.calendar))
         return None
+    if state.offer is not None:
+        return NextEvent(kind="offer_check", id=f"offer-{state.offer.number}", at=state.offer_deadline())
     if state.promise is not None:
         return NextEvent(kind="promise_check", id="promise", at=state.promise_deadline())
     if state.plan is not None:

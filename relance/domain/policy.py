@@ -110,6 +110,11 @@ class PlanRules(Strict):
     max_installments: int = Field(default=12, ge=1, le=120)
 
 
+class SettlementRules(Strict):
+    grace_days: int = Field(default=3, ge=0, le=60, description="days after pay_by before an offer lapses")
+    on_lapsed: str | None = Field(default=None, description="step to jump to when an offer lapses unpaid")
+
+
 class AgencyDelivery(Strict):
     kind: Literal["folder", "http"]
     path: str | None = Field(default=None, description="folder: where case files are written")
@@ -148,6 +153,7 @@ class EndRules(Strict):
 
 # A dispute's outcome is told to the debtor with email/dispute_<outcome> (relance.domain.case.DebtorNotice).
 DISPUTE_OUTCOMES = ("rejected", "partially_accepted", "accepted")
+SETTLEMENT_OFFER_TEMPLATE = "settlement_offer"  # the terms of a settlement offer or early-payment discount
 
 
 class PauseRule(Strict):
@@ -176,6 +182,7 @@ class Policy(Strict):
     steps: list[Step] = Field(min_length=1)
     promise: PromiseRules = Field(default_factory=PromiseRules)
     payment_plan: PlanRules = Field(default_factory=PlanRules)
+    settlement: SettlementRules = Field(default_factory=SettlementRules)
     end: EndRules = Field(default_factory=EndRules)
     legal: LegalRules = Field(default_factory=LegalRules)
     pauses: PauseRules = Field(default_factory=PauseRules)
@@ -198,6 +205,7 @@ class Policy(Strict):
         for where, target in (
             ("promise.on_broken", self.promise.on_broken),
             ("payment_plan.on_missed", self.payment_plan.on_missed),
+            ("settlement.on_lapsed", self.settlement.on_lapsed),
         ):
             if target is not None and target not in ids:
                 raise ValueError(f"@{where}: names step {target!r}, which is not one of {ids}")
@@ -366,6 +374,7 @@ def missing_templates(policy: Policy, template_dir: Path) -> list[tuple[str, str
     if policy.payment_plan.reminder_days_before is not None:
         wanted.append(("payment_plan.reminder_template", "email", policy.payment_plan.reminder_template))
     wanted += [("pauses", "email", f"dispute_{outcome}") for outcome in DISPUTE_OUTCOMES]
+    wanted.append(("settlement", "email", SETTLEMENT_OFFER_TEMPLATE))
     problems = []
     for location, channel, template in wanted:
         for lang in Language:

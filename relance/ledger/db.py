@@ -94,6 +94,7 @@ class CaseRow(Base):
     currency: Mapped[str] = mapped_column(String(3))
     amount: Mapped[Decimal] = mapped_column(Money)
     balance: Mapped[Decimal] = mapped_column(Money)
+    conceded: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")  # settlements
     issue_date: Mapped[date] = mapped_column(Date)
     due_date: Mapped[date] = mapped_column(Date, index=True)
     policy: Mapped[str | None] = mapped_column(String(120))

@@ -36,6 +36,7 @@ class Report:
     disputed_cases: int
     dispute_rate: Decimal | None
     dispute_causes: list[tuple[str, int]]
+    concessions: list[Amount]  # principal given up by kept settlement offers, per currency
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -137,7 +138,19 @@ def build_report(engine: Engine, as_of: date) -> Report:
             disputed_cases=disputed,
             dispute_rate=_rate(disputed, cases),
             dispute_causes=[(_cause(detail), count) for detail, count in causes],
+            concessions=concessions(session),
         )
+
+
+def concessions(session: Session) -> list[Amount]:
+    """What settlements kept gave up, per currency (cases closed as settled)."""
+    rows = session.execute(
+        select(CaseRow.currency, func.count(), func.sum(_minor(CaseRow.conceded)))
+        .where(CaseRow.outcome == "settled")
+        .group_by(CaseRow.currency)
+        .order_by(CaseRow.currency)
+    ).all()
+    return [Amount("settled", currency, count, from_minor(total or 0)) for currency, count, total in rows]
 
 
 def _cause(detail: str) -> str:

@@ -69,6 +69,9 @@ def message_context(request: StepRequest, balance: Decimal, settings: Settings) 
         "limitation_date": day(request.limitation_date) if request.limitation_date else None,
         "credited_now": money(request.credited_now) if request.credited_now else None,
         "pay_by": day(request.pay_by) if request.pay_by else None,
+        "offer_amount": money(request.offer_amount) if request.offer_amount is not None else None,
+        "waived": request.waived or [],
+        "given_up": money(balance - request.offer_amount) if request.offer_amount is not None else None,
     }
     if request.installment is not None:
         inst = request.installment
