@@ -52,6 +52,7 @@ class LedgerWriter:
                     amount=case.amount,
                     balance=update.balance,
                     conceded=update.conceded,
+                    lateness_cause=update.lateness_cause,
                     issue_date=case.issue_date,
                     due_date=case.due_date,
                     policy=update.policy,

@@ -482,3 +482,16 @@ def test_a_customer_hold_and_its_release():
     assert (state.on_hold, state.stage(START), state.history[-1].event) == (True, "customer_hold", "customer_exclude")
     state.release_for_customer("ops", START)
     assert (state.on_hold, state.history[-1].by) == (False, "ops")
+
+
+def test_the_cause_of_lateness_is_kept_with_the_action_that_taught_it():
+    state = applied(nothing, action("promise_to_pay", promised_on="2026-05-01", cause="cash_flow"))
+    assert state.lateness_cause == "cash_flow"
+    assert state.history[-1].event == "promise_to_pay" and state.history[-1].data["cause"] == "cash_flow"
+    state = applied(nothing, action("dispute_opened", reason="colis abîmé"))
+    assert (state.lateness_cause, state.history[-1].data["cause"]) == ("dispute", "dispute")  # a dispute's default
+    state = applied(nothing, action("write_off", reason="liquidation", cause="insolvency"))
+    closing = [h for h in state.history if h.event == "case_closed"]
+    assert (state.lateness_cause, closing[0].data["cause"]) == ("insolvency", "insolvency")
+    with pytest.raises(ValueError, match="cause"):
+        action("promise_to_pay", promised_on="2026-05-01", cause="bad luck")

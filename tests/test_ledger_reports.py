@@ -33,7 +33,9 @@ from tests.conftest import ROOT, invoice
 AT = datetime(2026, 6, 30, 12, tzinfo=UTC)
 
 
-def update(invoice_id, amount, due, issued, balance, *, currency="EUR", outcome=None, events=(), payments=()):
+def update(
+    invoice_id, amount, due, issued, balance, *, currency="EUR", outcome=None, events=(), payments=(), cause=None
+):
     case = invoice(invoice_id, amount=amount, due=due, issued=issued, currency=currency)
     entries = [HistoryEntry(at=AT, event="case_opened", detail="opened")] + [
         HistoryEntry(at=AT, event=name, detail=detail) for name, detail in events
@@ -52,6 +54,7 @@ def update(invoice_id, amount, due, issued, balance, *, currency="EUR", outcome=
             PaymentRecord(amount=Decimal(a), paid_on=p, reference=r, recorded_at=AT, stage=s, channel=c)
             for a, p, r, s, c in payments
         ],
+        lateness_cause=cause,
     )
 
 
@@ -64,6 +67,7 @@ PORTFOLIO = [
         date(2026, 5, 11),
         "1500.00",
         events=[("promise_to_pay", "promise"), ("promise_broken", "broken")],
+        cause="cash_flow",
         payments=[("1000.00", date(2026, 6, 15), "VIR-B", "reminder", "email")],
     ),
     update(
@@ -73,6 +77,7 @@ PORTFOLIO = [
         date(2026, 3, 21),
         "800.00",
         events=[("dispute_opened", "dispute opened: goods damaged; chasing paused")],
+        cause="dispute",
     ),
     update(
         "D",
@@ -81,6 +86,7 @@ PORTFOLIO = [
         date(2026, 1, 2),
         "333.33",
         events=[("dispute_opened", "dispute opened: goods damaged; chasing paused")],
+        cause="dispute",
     ),
     update(
         "E",
@@ -100,6 +106,7 @@ PORTFOLIO = [
         date(2026, 3, 1),
         "90.10",
         events=[("dispute_opened", "dispute opened: price disagreement; chasing paused")],
+        cause="billing_error",
     ),
 ]
 
@@ -155,6 +162,11 @@ def test_reports_on_the_fixture_portfolio(ledger_url):
     )
     assert (report.cases, report.disputed_cases, report.dispute_rate) == (7, 3, Decimal("0.429"))
     assert report.dispute_causes == [("goods damaged", 2), ("price disagreement", 1)]
+    assert report.lateness_causes == [
+        Amount("dispute", "EUR", 2, Decimal("1133.33")),
+        Amount("billing_error", "EUR", 1, Decimal("90.10")),
+        Amount("cash_flow", "EUR", 1, Decimal("2500.00")),
+    ]
 
 
 def test_report_command_prints_table_csv_and_chart(tmp_path: Path):
@@ -229,9 +241,11 @@ def test_customer_view_from_the_ledger(ledger_url):
     )
     assert (acme.promises_made, acme.promises_kept, acme.promises_broken) == (2, 1, 1)
     assert (acme.disputes_opened, acme.disputes_open) == (3, 0)
+    assert acme.lateness_causes == {"billing_error": 1, "cash_flow": 1, "dispute": 2}
     # payments 5 and 5 days late (+5), 1 broken promise (+10), 3 disputes (+15), 3723.43 overdue (+5),
-    # first invoice 02/01/2026, 179 days before (+10)
-    assert (acme.standing, acme.risk.score, acme.risk.level) == ("overdue", 45, "medium")
+    # first invoice 02/01/2026, 179 days before (+10), a cash-flow difficulty (+10)
+    assert (acme.standing, acme.risk.score, acme.risk.level) == ("overdue", 55, "high")
+    assert acme.risk.reasons[-1] == "cash-flow difficulty reported on 1 invoice(s) (+10)"
     assert acme.risk.reasons[0] == "pays 5.0 days late on average over 2 payments (+5)"
 
     zed = customer_view(engine, "C-OTHER", date(2026, 6, 30))

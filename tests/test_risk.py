@@ -11,7 +11,7 @@ TODAY = date(2026, 11, 25)
 OLD = date(2024, 1, 10)  # a relationship of almost three years
 
 
-def behaviour(late=(), *, first=OLD, broken=0, disputes=0, overdue="0") -> PaymentBehaviour:
+def behaviour(late=(), *, first=OLD, broken=0, disputes=0, overdue="0", causes=()) -> PaymentBehaviour:
     return PaymentBehaviour(
         as_of=TODAY,
         first_invoice_on=first,
@@ -19,6 +19,7 @@ def behaviour(late=(), *, first=OLD, broken=0, disputes=0, overdue="0") -> Payme
         broken_promises=broken,
         disputes=disputes,
         overdue_balance=Decimal(overdue),
+        lateness_causes=list(causes),
     )
 
 
@@ -39,6 +40,16 @@ def behaviour(late=(), *, first=OLD, broken=0, disputes=0, overdue="0") -> Payme
         ("large overdue balance", behaviour([0], overdue="12000.00"), 10, RiskLevel.low),
         ("medium overdue balance", behaviour([0], overdue="2500.00"), 5, RiskLevel.low),
         ("late, broken promise, new", behaviour([35], first=date(2026, 8, 1), broken=1), 55, RiskLevel.high),
+        ("insolvency proceedings", behaviour([0], causes=["insolvency"]), 40, RiskLevel.medium),
+        ("insolvency and late", behaviour([15], causes=["insolvency", "forgot"]), 55, RiskLevel.high),
+        ("one cash-flow difficulty", behaviour([0], causes=["cash_flow"]), 10, RiskLevel.low),
+        ("cash-flow capped at 20", behaviour([0], causes=["cash_flow"] * 3), 20, RiskLevel.low),
+        (
+            "causes that are no sign of risk",
+            behaviour([0], causes=["forgot", "billing_error", "awaiting_po"]),
+            0,
+            RiskLevel.low,
+        ),
         ("everything at once", behaviour([60, 60], broken=4, disputes=5, overdue="20000"), 95, RiskLevel.high),
     ],
 )

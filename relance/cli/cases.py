@@ -12,6 +12,7 @@ from rich.progress import Progress
 
 from relance.cli.support import (
     By,
+    Cause,
     JsonFlag,
     act,
     build,
@@ -162,10 +163,10 @@ def pay(
 
 @dispute_app.command("open")
 def dispute_open(
-    invoice: str, reason: Annotated[str, typer.Option()], by: By = None, as_json: JsonFlag = False
+    invoice: str, reason: Annotated[str, typer.Option()], cause: Cause = None, by: By = None, as_json: JsonFlag = False
 ) -> None:
-    """Open a dispute: all chasing pauses."""
-    act(invoice, build(DisputeOpened, reason=reason, by=who(by)), as_json)
+    """Open a dispute: all chasing pauses (cause of lateness: dispute, unless another is given)."""
+    act(invoice, build(DisputeOpened, reason=reason, cause=cause, by=who(by)), as_json)
 
 
 @dispute_app.command("resolve")
@@ -186,12 +187,14 @@ def promise(
     invoice: str,
     on: Annotated[str, typer.Option(help="promised payment date, YYYY-MM-DD")],
     amount: Annotated[str | None, typer.Option(help="promised amount (default: the balance)")] = None,
+    cause: Cause = None,
     by: By = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Record a promise to pay: chasing pauses until the date plus the policy's grace days."""
     promised = parse_amount(amount) if amount else None
-    act(invoice, build(PromiseToPay, promised_on=parse_date(on, "--on"), amount=promised, by=who(by)), as_json)
+    promise_ = build(PromiseToPay, promised_on=parse_date(on, "--on"), amount=promised, cause=cause, by=who(by))
+    act(invoice, promise_, as_json)
 
 
 @cases_app.command()
@@ -221,6 +224,7 @@ def settle(
 def plan(
     invoice: str,
     installment: Annotated[list[str], typer.Option(help="DATE:AMOUNT, repeat for each installment")],
+    cause: Cause = None,
     by: By = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -231,7 +235,7 @@ def plan(
         if not sep:
             fail(f"installment {item!r} must be DATE:AMOUNT, e.g. 2026-12-15:500.00")
         installments.append({"due_on": parse_date(day, "installment date"), "amount": parse_amount(amount)})
-    act(invoice, build(PaymentPlanAgreed, installments=installments, by=who(by)), as_json)
+    act(invoice, build(PaymentPlanAgreed, installments=installments, cause=cause, by=who(by)), as_json)
 
 
 @cases_app.command()
@@ -255,9 +259,11 @@ def resume(invoice: str, by: By = None, as_json: JsonFlag = False) -> None:
 
 
 @cases_app.command("write-off")
-def write_off(invoice: str, reason: Annotated[str, typer.Option()], by: By = None, as_json: JsonFlag = False) -> None:
+def write_off(
+    invoice: str, reason: Annotated[str, typer.Option()], cause: Cause = None, by: By = None, as_json: JsonFlag = False
+) -> None:
     """Write the invoice off and close the case."""
-    act(invoice, build(WriteOff, reason=reason, by=who(by)), as_json)
+    act(invoice, build(WriteOff, reason=reason, cause=cause, by=who(by)), as_json)
 
 
 @cases_app.command()

@@ -31,6 +31,14 @@ T = TypeVar("T")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 By = Annotated[str | None, typer.Option("--by", help="who does it (default: your login)")]
+Cause = Annotated[
+    str | None,
+    typer.Option(
+        "--cause",
+        help="why the invoice is paid late: forgot | cash_flow | dispute | wrong_contact | insolvency | "
+        "billing_error | awaiting_po | other",
+    ),
+]
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from relance.cli.support import (
     By,
+    Cause,
     JsonFlag,
     act,
     build,
@@ -139,6 +140,9 @@ def customer(
         highlight=False,
     )
     out.print(f"standing: [bold]{escape(view.standing)}[/]", highlight=False, markup=True)
+    if view.lateness_causes:
+        causes = ", ".join(f"{cause} ({n})" for cause, n in view.lateness_causes.items())
+        out.print(f"causes of lateness: {causes}", highlight=False)
     out.print(f"risk: [bold]{view.risk.level}[/] (score {view.risk.score} of 100)", highlight=False, markup=True)
     for reason in view.risk.reasons:
         out.print(f"  - {reason}", highlight=False)
@@ -197,6 +201,7 @@ def task_done(
     reason: Annotated[str | None, typer.Option(help="dispute reason (outcome dispute)")] = None,
     installment: Annotated[list[str] | None, typer.Option(help="DATE:AMOUNT (outcome plan)")] = None,
     note: Annotated[str | None, typer.Option(help="free note kept with the task")] = None,
+    cause: Cause = None,
     by: By = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -215,7 +220,11 @@ def task_done(
         if not on:
             fail("outcome promise needs --on DATE")
         action = build(
-            PromiseToPay, promised_on=parse_date(on, "--on"), amount=parse_amount(amount) if amount else None, by=person
+            PromiseToPay,
+            promised_on=parse_date(on, "--on"),
+            amount=parse_amount(amount) if amount else None,
+            cause=cause,
+            by=person,
         )
     elif outcome == "paid":
         if not (amount and reference):
@@ -228,11 +237,12 @@ def task_done(
             by=person,
         )
     elif outcome == "dispute":
-        action = build(DisputeOpened, reason=reason or note or "", by=person)
+        action = build(DisputeOpened, reason=reason or note or "", cause=cause, by=person)
     elif outcome == "plan":
         items = [item.partition(":") for item in installment or []]
         action = build(
             PaymentPlanAgreed,
+            cause=cause,
             by=person,
             installments=[
                 {"due_on": parse_date(d, "installment date"), "amount": parse_amount(a)} for d, _, a in items
@@ -298,6 +308,11 @@ def report(
     )
     causes = ", ".join(f"{cause} ({n})" for cause, n in result.dispute_causes) or "none"
     out.print(f"disputes: {result.disputed_cases} of {result.cases} cases; causes: {causes}", highlight=False)
+    if result.lateness_causes:
+        causes_table = Table("cause of lateness", "currency", "invoices", "amount", title="Causes of lateness")
+        for a in result.lateness_causes:
+            causes_table.add_row(a.label, a.currency, str(a.count), f"{a.amount:,.2f}")
+        out.print(causes_table)
     for c in result.concessions:
         out.print(
             f"concessions: {c.count} settlement(s) kept, {c.amount:,.2f} {c.currency} of principal given up",

@@ -10,6 +10,7 @@ from typing import ClassVar
 from pydantic import EmailStr, Field, model_validator
 
 from relance.domain.invoice import Address, Phone, Strict
+from relance.domain.lateness import LatenessCause
 from relance.domain.limits import Amount, AmountOrZero, Day, Name, Reason
 from relance.domain.settlement import Waivable
 
@@ -29,6 +30,7 @@ class PaymentReceived(Action):
 class DisputeOpened(Action):
     name: ClassVar[str] = "dispute_opened"
     reason: Reason
+    cause: LatenessCause = Field(default=LatenessCause.dispute, description="why the invoice is unpaid")
 
 
 class DisputeOutcome(StrEnum):
@@ -55,6 +57,7 @@ class PromiseToPay(Action):
     name: ClassVar[str] = "promise_to_pay"
     promised_on: Day
     amount: Amount | None = Field(default=None, description="defaults to the balance")
+    cause: LatenessCause | None = Field(default=None, description="why the invoice is paid late")
 
 
 class Installment(Strict):
@@ -65,6 +68,7 @@ class Installment(Strict):
 class PaymentPlanAgreed(Action):
     name: ClassVar[str] = "payment_plan_agreed"
     installments: list[Installment] = Field(min_length=1, max_length=120)
+    cause: LatenessCause | None = Field(default=None, description="why the invoice is paid late")
 
 
 class Pause(Action):
@@ -96,6 +100,7 @@ class SettlementOffered(Action):
 class WriteOff(Action):
     name: ClassVar[str] = "write_off"
     reason: Reason
+    cause: LatenessCause | None = Field(default=None, description="why the invoice is paid late")
 
 
 class ContactUpdated(Action):

@@ -117,6 +117,7 @@ class LedgerUpdate(BaseModel):
     events: list[LedgerEntry]
     payments: list[PaymentRecord]
     conceded: Decimal = Decimal(0)
+    lateness_cause: str | None = None
 
 
 def step_request(state: CaseState, case_id: str, step_id: str, template: str, now: datetime) -> StepRequest:
@@ -178,4 +179,5 @@ def ledger_update(state: CaseState, case_id: str, now: datetime, upto: int) -> L
         ],
         payments=state.payments,
         conceded=state.conceded,
+        lateness_cause=state.lateness_cause.value if state.lateness_cause else None,
     )

@@ -34,6 +34,7 @@ from relance.domain.case_records import HistoryEntry, PaymentRecord, StepRecord
 from relance.domain.clock import CaseClock
 from relance.domain.errors import Rejected
 from relance.domain.invoice import CaseInput
+from relance.domain.lateness import LatenessCause
 from relance.domain.limits import bounded
 from relance.domain.money import check_amount
 from relance.domain.penalties import limitation_date
@@ -153,6 +154,7 @@ class CaseStatus(BaseModel):
     refused_signals: int = 0
     settlement: OfferState | None = None
     conceded: Decimal = ZERO
+    lateness_cause: LatenessCause | None = None
 
 
 class CaseState(BaseModel):
@@ -203,6 +205,7 @@ class CaseState(BaseModel):
     offer: OfferState | None = None  # an open settlement offer (or early-payment discount)
     offers_made: int = 0
     conceded: Decimal = ZERO  # principal given up by settlements kept
+    lateness_cause: LatenessCause | None = None  # why the invoice is paid late, as last learned
     disputes_resolved: int = 0
 
     @classmethod
@@ -388,7 +391,12 @@ class CaseState(BaseModel):
     # ---- effects (handlers) ----------------------------------------------------------------------
 
     def apply(self, action: Action, now: datetime) -> None:
+        first = len(self.history)
         self._apply(action, now)
+        cause: LatenessCause | None = getattr(action, "cause", None)
+        if cause is not None and len(self.history) > first:
+            self.lateness_cause = cause  # the latest a person learned
+            self.history[first].data["cause"] = cause.value
         self.track_pause(now)
 
     def _apply(self, action: Action, now: datetime) -> None:
@@ -827,4 +835,5 @@ class CaseState(BaseModel):
             refused_signals=self.refusals,
             settlement=self.offer,
             conceded=self.conceded,
+            lateness_cause=self.lateness_cause,
         )

@@ -6,7 +6,9 @@ Points (0 = no sign of risk, capped at 100), each a plain rule a credit manager 
 - broken promises: 10 each (at most 30);
 - disputes: 5 each (at most 15);
 - open balance overdue: 10 when above 10 000, 5 when above 2 000 (in the invoices' currency);
-- a new relationship (first invoice less than 180 days ago): +10 — little history is itself a risk.
+- a new relationship (first invoice less than 180 days ago): +10 — little history is itself a risk;
+- causes of lateness a person recorded (relance.domain.lateness): insolvency proceedings +40, cash-flow
+  difficulty 10 per invoice (at most 20); forgetting, a billing error or a missing purchase order add nothing.
 Level: high from 50, medium from 25, low below.
 """
 
@@ -30,6 +32,7 @@ class PaymentBehaviour:
     broken_promises: int = 0
     disputes: int = 0
     overdue_balance: Decimal = Decimal(0)
+    lateness_causes: list[str] = field(default_factory=list)  # one per invoice whose cause is known
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,15 @@ def assess(behaviour: PaymentBehaviour) -> RiskAssessment:
     if behaviour.first_invoice_on is None or (behaviour.as_of - behaviour.first_invoice_on).days < 180:
         points += 10
         reasons.append("new relationship: first invoice less than 180 days ago (+10)")
+    insolvent = behaviour.lateness_causes.count("insolvency")
+    if insolvent:
+        points += 40
+        reasons.append(f"insolvency proceedings reported on {insolvent} invoice(s) (+40)")
+    short = behaviour.lateness_causes.count("cash_flow")
+    if short:
+        added = min(20, 10 * short)
+        points += added
+        reasons.append(f"cash-flow difficulty reported on {short} invoice(s) (+{added})")
     score = max(0, min(100, points))
     level = RiskLevel.high if score >= 50 else RiskLevel.medium if score >= 25 else RiskLevel.low
     return RiskAssessment(score=score, level=level, reasons=reasons)

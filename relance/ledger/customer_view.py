@@ -49,6 +49,7 @@ class CustomerView:
     disputes_open: int
     standing: str
     risk: RiskAssessment
+    lateness_causes: dict[str, int]  # cases per cause of lateness (relance.domain.lateness)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,6 +89,11 @@ def payment_behaviour(engine: Engine, customer_id: str, as_of: date) -> PaymentB
                 CaseRow.customer_id == customer_id, CaseRow.outcome.is_(None), CaseRow.due_date < as_of
             )
         )
+        causes = session.scalars(
+            select(CaseRow.lateness_cause)
+            .where(CaseRow.customer_id == customer_id, CaseRow.lateness_cause.is_not(None))
+            .order_by(CaseRow.due_date, CaseRow.case_id)
+        ).all()
         counted = dict(
             session.execute(
                 select(CaseEvent.event, func.count())
@@ -103,6 +109,7 @@ def payment_behaviour(engine: Engine, customer_id: str, as_of: date) -> PaymentB
         broken_promises=counted.get("promise_broken", 0),
         disputes=counted.get("dispute_opened", 0),
         overdue_balance=from_minor(overdue or 0),
+        lateness_causes=[c for c in causes if c is not None],
     )
 
 
@@ -153,4 +160,7 @@ def customer_view(engine: Engine, customer_id: str, as_of: date) -> CustomerView
         disputes_open=sum(1 for c in open_cases if c.stage == "disputed"),
         standing=standing_of(open_cases),
         risk=assess(behaviour),
+        lateness_causes={
+            cause: behaviour.lateness_causes.count(cause) for cause in sorted(set(behaviour.lateness_causes))
+        },
     )

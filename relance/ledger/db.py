@@ -95,6 +95,7 @@ class CaseRow(Base):
     amount: Mapped[Decimal] = mapped_column(Money)
     balance: Mapped[Decimal] = mapped_column(Money)
     conceded: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")  # settlements
+    lateness_cause: Mapped[str | None] = mapped_column(String(30), index=True)  # relance.domain.lateness
     issue_date: Mapped[date] = mapped_column(Date)
     due_date: Mapped[date] = mapped_column(Date, index=True)
     policy: Mapped[str | None] = mapped_column(String(120))

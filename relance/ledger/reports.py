@@ -37,6 +37,7 @@ class Report:
     dispute_rate: Decimal | None
     dispute_causes: list[tuple[str, int]]
     concessions: list[Amount]  # principal given up by kept settlement offers, per currency
+    lateness_causes: list[Amount]  # invoices and their amounts per cause of lateness and currency
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -139,6 +140,7 @@ def build_report(engine: Engine, as_of: date) -> Report:
             dispute_rate=_rate(disputed, cases),
             dispute_causes=[(_cause(detail), count) for detail, count in causes],
             concessions=concessions(session),
+            lateness_causes=lateness_causes(session),
         )
 
 
@@ -151,6 +153,17 @@ def concessions(session: Session) -> list[Amount]:
         .order_by(CaseRow.currency)
     ).all()
     return [Amount("settled", currency, count, from_minor(total or 0)) for currency, count, total in rows]
+
+
+def lateness_causes(session: Session) -> list[Amount]:
+    """Why invoices are paid late, as people recorded it: invoices and their amounts per cause."""
+    rows = session.execute(
+        select(CaseRow.lateness_cause, CaseRow.currency, func.count(), func.sum(_minor(CaseRow.amount)))
+        .where(CaseRow.lateness_cause.is_not(None))
+        .group_by(CaseRow.lateness_cause, CaseRow.currency)
+        .order_by(func.count().desc(), CaseRow.lateness_cause, CaseRow.currency)
+    ).all()
+    return [Amount(cause, currency, count, from_minor(total or 0)) for cause, currency, count, total in rows]
 
 
 def _cause(detail: str) -> str:
