@@ -155,7 +155,10 @@ class CaseSteps:
             if notice.offer is not None:
                 request.offer_amount, request.pay_by = notice.offer.amount, notice.offer.pay_by
                 request.waived = [w.value for w in notice.offer.waive]
-            result = await self._execute(SEND_EMAIL, request, notice.key)
+            if notice.assignee is not None:
+                request.assignee = notice.assignee
+            activity = SEND_EMAIL if notice.channel == "email" else CREATE_PHONE_TASK
+            result = await self._execute(activity, request, notice.key)
             state.notices.pop(0)
             if result is not None:
                 state.record(self.now(), "debtor_informed", f"{notice.key}: {result.detail}", status=result.status)

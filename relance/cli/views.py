@@ -139,7 +139,8 @@ def customer(
         f"disputes: {view.disputes_opened} opened, {view.disputes_open} open now",
         highlight=False,
     )
-    out.print(f"standing: [bold]{escape(view.standing)}[/]", highlight=False, markup=True)
+    since = f" since {view.good_standing_since}" if view.good_standing_since else ""
+    out.print(f"standing: [bold]{escape(view.standing)}[/]{since}", highlight=False, markup=True)
     if view.lateness_causes:
         causes = ", ".join(f"{cause} ({n})" for cause, n in view.lateness_causes.items())
         out.print(f"causes of lateness: {causes}", highlight=False)

@@ -90,6 +90,8 @@ class DebtorNotice(BaseModel):
     credited: Decimal = ZERO
     any_stage: bool = False  # also when the case just closed (nothing is left to pay)
     offer: OfferState | None = None
+    channel: Literal["email", "phone"] = "email"  # phone: a task for a person (a relationship follow-up)
+    assignee: str | None = None
 
 
 class NextEvent(BaseModel):
@@ -391,8 +393,10 @@ class CaseState(BaseModel):
     # ---- effects (handlers) ----------------------------------------------------------------------
 
     def apply(self, action: Action, now: datetime) -> None:
-        first = len(self.history)
+        first, was_open = len(self.history), not self.closed
         self._apply(action, now)
+        if was_open and self.outcome in (Outcome.paid, Outcome.settled):
+            self._after_recovery(now)
         cause: LatenessCause | None = getattr(action, "cause", None)
         if cause is not None and len(self.history) > first:
             self.lateness_cause = cause  # the latest a person learned
@@ -479,6 +483,35 @@ class CaseState(BaseModel):
         )
         key = f"settlement-{self.offers_made}-offer"
         self.notices.append(DebtorNotice(key=key, template=SETTLEMENT_OFFER_TEMPLATE, offer=self.offer))
+
+    def _after_recovery(self, now: datetime) -> None:
+        """Paid after the policy's `after_recovery.from_step`: thank the debtor, and a person follows up the
+        relationship (one each per case)."""
+        after = self.policy.after_recovery if self.policy is not None else None
+        if after is None or self.policy is None:
+            return
+        threshold = self.policy.step_index(after.from_step)
+        ids = {s.id: i for i, s in enumerate(self.policy.steps)}
+        if not any(r.status == "done" and ids.get(r.step_id, -1) >= threshold for r in self.steps):
+            return
+        if after.thank_you:
+            self.notices.append(DebtorNotice(key="recovered-thanks", template=after.thank_you_template, any_stage=True))
+        if after.follow_up_assignee is not None:
+            self.notices.append(
+                DebtorNotice(
+                    key="recovered-follow-up",
+                    template=after.follow_up_template,
+                    any_stage=True,
+                    channel="phone",
+                    assignee=after.follow_up_assignee,
+                )
+            )
+        self.record(
+            now,
+            "recovered",
+            f"paid after {after.from_step}: a thank-you to the debtor, a relationship follow-up for "
+            f"{after.follow_up_assignee or 'nobody'}",
+        )
 
     def check_offer(self, now: datetime) -> None:
         """The offer's date and grace passed unpaid: it lapses and chasing resumes (at the policy's step)."""

@@ -115,6 +115,18 @@ class SettlementRules(Strict):
     on_lapsed: str | None = Field(default=None, description="step to jump to when an offer lapses unpaid")
 
 
+class AfterRecovery(Strict):
+    """What follows a payment that came late in the process: the relationship matters after the money."""
+
+    from_step: str = Field(description="a case paid after this step ran (or a later one) counts as recovered")
+    thank_you: bool = Field(default=True, description="send the debtor a thank-you and confirmation")
+    thank_you_template: str = Field(default="payment_thanks", pattern=SLUG)
+    follow_up_assignee: str | None = Field(
+        default="account_manager", description="who gets a relationship follow-up task; None: no task"
+    )
+    follow_up_template: str = Field(default="relationship_followup", pattern=SLUG)
+
+
 class AgencyDelivery(Strict):
     kind: Literal["folder", "http"]
     path: str | None = Field(default=None, description="folder: where case files are written")
@@ -183,6 +195,7 @@ class Policy(Strict):
     promise: PromiseRules = Field(default_factory=PromiseRules)
     payment_plan: PlanRules = Field(default_factory=PlanRules)
     settlement: SettlementRules = Field(default_factory=SettlementRules)
+    after_recovery: AfterRecovery | None = None
     end: EndRules = Field(default_factory=EndRules)
     legal: LegalRules = Field(default_factory=LegalRules)
     pauses: PauseRules = Field(default_factory=PauseRules)
@@ -206,6 +219,7 @@ class Policy(Strict):
             ("promise.on_broken", self.promise.on_broken),
             ("payment_plan.on_missed", self.payment_plan.on_missed),
             ("settlement.on_lapsed", self.settlement.on_lapsed),
+            ("after_recovery.from_step", self.after_recovery.from_step if self.after_recovery else None),
         ):
             if target is not None and target not in ids:
                 raise ValueError(f"@{where}: names step {target!r}, which is not one of {ids}")
@@ -375,6 +389,11 @@ def missing_templates(policy: Policy, template_dir: Path) -> list[tuple[str, str
         wanted.append(("payment_plan.reminder_template", "email", policy.payment_plan.reminder_template))
     wanted += [("pauses", "email", f"dispute_{outcome}") for outcome in DISPUTE_OUTCOMES]
     wanted.append(("settlement", "email", SETTLEMENT_OFFER_TEMPLATE))
+    if (after := policy.after_recovery) is not None:
+        if after.thank_you:
+            wanted.append(("after_recovery.thank_you_template", "email", after.thank_you_template))
+        if after.follow_up_assignee is not None:
+            wanted.append(("after_recovery.follow_up_template", "phone", after.follow_up_template))
     problems = []
     for location, channel, template in wanted:
         for lang in Language:

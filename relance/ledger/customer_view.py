@@ -4,6 +4,7 @@ These figures are what a sales person checks before a visit and what a later ris
 come from the ledger (exact money) rather than visibility (which only knows doubles).
 """
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -50,6 +51,7 @@ class CustomerView:
     standing: str
     risk: RiskAssessment
     lateness_causes: dict[str, int]  # cases per cause of lateness (relance.domain.lateness)
+    good_standing_since: date | None  # in good standing: since the last of its cases closed
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -113,6 +115,14 @@ def payment_behaviour(engine: Engine, customer_id: str, as_of: date) -> PaymentB
     )
 
 
+def _good_since(open_cases: list[OpenCase], cases: Sequence[CaseRow]) -> date | None:
+    """The day a customer in good standing got there: when its last closed case closed (None: never late)."""
+    if standing_of(open_cases) != "good standing":
+        return None
+    closed = [c.closed_at for c in cases if c.closed_at is not None]
+    return max(closed).date() if closed else None
+
+
 def _mean(values: list[int]) -> Decimal | None:
     return (Decimal(sum(values)) / len(values)).quantize(Decimal("0.1"), ROUND_HALF_UP) if values else None
 
@@ -159,6 +169,7 @@ def customer_view(engine: Engine, customer_id: str, as_of: date) -> CustomerView
         disputes_opened=counted.get("dispute_opened", 0),
         disputes_open=sum(1 for c in open_cases if c.stage == "disputed"),
         standing=standing_of(open_cases),
+        good_standing_since=_good_since(open_cases, cases),
         risk=assess(behaviour),
         lateness_causes={
             cause: behaviour.lateness_causes.count(cause) for cause in sorted(set(behaviour.lateness_causes))
