@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.closed_case import ClosedCases
 from activities.customer_voice import CustomerVoice
 from activities.debtor_contact import DebtorContact
 from activities.email_delivery import EmailBackend, OutboxBackend, SendGridBackend
@@ -61,6 +62,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
             voice.report_to_customer,
             voice.send_customer_messages,
             voice.read_cases,
+            ClosedCases(client).read_closed_case,
         ],
         activity_executor=ThreadPoolExecutor(max_workers=16),
         build_id=settings.build_id,

@@ -1,16 +1,28 @@
 """Ops actions and status for one case, as the CLI and other systems send them."""
 
+import asyncio
+from datetime import datetime
 from typing import Any, TypeVar
 
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from relance.domain.account import account_id
 from relance.domain.actions import Action
-from relance.domain.case import CaseStatus
+from relance.domain.case import CaseState, CaseStatus
+from relance.domain.case_start import RunOptions
 from relance.domain.invoice import workflow_id_for
-from starter.executions import execution_status
+from relance.domain.reopening import Reopen, reopen_refusal
+from starter.executions import describe_execution, execution_status
+from starter.importer import summary_for
 
 
 class UnknownCase(Exception):
@@ -72,3 +84,56 @@ async def act_on_account(client: Client, customer_id: str, action: Action) -> di
                 f"no account for customer {customer_id}: it starts with the customer's first case"
             ) from err
         raise
+
+
+async def reopen(
+    client: Client,
+    invoice_id: str,
+    task_queue: str,
+    *,
+    reason: str,
+    by: str | None,
+    step: str | None,
+    now: datetime,
+) -> CaseStatus:
+    """Start a new run of a closed case (written off, or its policy completed) that goes on from it.
+
+    The refusals are checked here for a clear message and again by the new run, which reads the closed run's
+    state from Temporal itself.
+    """
+    workflow_id = workflow_id_for(invoice_id)
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        described = (await describe_execution(client, workflow_id)).workflow_execution_info
+    except RPCError as err:
+        raise await _translate(client, err, invoice_id) from err
+    if described.status == WorkflowExecutionStatus.RUNNING:
+        raise ActionRejected(f"case {invoice_id} is open: nothing to reopen")
+    closed = await handle.query("case_state", result_type=CaseState)
+    refusal = reopen_refusal(closed, closed.today(closed.clock.case_time(now)), step)
+    if refusal is not None:
+        raise ActionRejected(f"reopen refused: {refusal}")
+    previous = described.execution.run_id
+    options = RunOptions(reopen=Reopen(previous_run_id=previous, reason=reason, by=by, step=step))
+    started = await client.start_workflow(
+        "InvoiceCollection",
+        args=[closed.case.model_dump(mode="json"), options.model_dump(mode="json", exclude_none=True)],
+        id=workflow_id,
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        static_summary=f"{summary_for(closed.case)} · reopened",
+    )
+    for _ in range(200):  # until the new run has read the closed one (or refused to)
+        state = await execution_status(client, workflow_id)
+        if state != WorkflowExecutionStatus.RUNNING:
+            try:
+                await started.result()
+            except WorkflowFailureError as err:
+                cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err.cause)
+                raise ActionRejected(f"reopen refused by the case: {cause}") from err
+            raise ActionRejected(f"reopen refused by the case: it ended {state.name.lower() if state else '?'}")
+        current = await started.query("status", result_type=CaseStatus)
+        if any(h.event == "case_reopened" for h in current.history):
+            return current
+        await asyncio.sleep(0.05)
+    raise ActionRejected(f"case {invoice_id} was reopened but has not answered yet; check `relance status`")

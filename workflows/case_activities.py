@@ -20,17 +20,20 @@ with workflow.unsafe.imports_passed_through():
         CREATE_PHONE_TASK,
         HAND_OFF_TO_AGENCY,
         PREPARE_COURT_DOSSIER,
+        READ_CLOSED_CASE,
         RECORD_CASE,
         RECORD_REFUSED_START,
         REFUSED_AT_START,
         RESOLVE_POLICY,
         SEND_EMAIL,
         SEND_FORMAL_NOTICE,
+        ClosedRun,
         LedgerUpdate,
         RefusedStart,
         StepRequest,
         StepResult,
     )
+    from relance.domain.case import CaseState
     from relance.domain.invoice import CaseInput
     from relance.domain.limits import excerpt
     from relance.domain.policy import Policy, StepAction
@@ -89,6 +92,19 @@ async def run_step(activity: str, request: StepRequest, label: str) -> StepResul
         retry_policy=STEP_RETRY,
         summary=f"{label} for {request.invoice_id}",
     )
+
+
+async def read_closed_case(run: ClosedRun) -> CaseState:
+    """The state a closed run of this case ended with (a reopening goes on from it)."""
+    state: CaseState = await workflow.execute_activity(
+        READ_CLOSED_CASE,
+        run,
+        result_type=CaseState,
+        start_to_close_timeout=timedelta(minutes=1),
+        retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1), non_retryable_error_types=["NoClosedRun"]),
+        summary=f"read the closed run {run.run_id}",
+    )
+    return state
 
 
 async def record_case(update: LedgerUpdate) -> None:

@@ -18,6 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 from workflows.account_link import AccountLink
 from workflows.case_activities import (
     failure_of,
+    read_closed_case,
     record_case,
     refuse_start,
     resolve_policy,
@@ -41,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
     from relance.domain.actions import OPS_ACTIONS, Action, ReapplyPolicy
     from relance.domain.activity_contract import (
         REFUSED_AT_START,
+        ClosedRun,
         ledger_update,
     )
     from relance.domain.case import CaseState, CaseStatus, NextEvent, Outcome, Rejected, SeenAt
@@ -48,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
     from relance.domain.clock import CaseClock
     from relance.domain.invoice import CaseInput
     from relance.domain.policy import Policy
+    from relance.domain.reopening import reopened
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -93,6 +96,8 @@ class InvoiceCollection(TakesOpsActions):
         options = self._options
         state = self.state
         case = state.case
+        if options.reopen is not None and state.policy is None:
+            state = await self._reopen(args)
         if not state.pauses_freeze_clock and workflow.patched("pause-clock-v1"):
             state.pauses_freeze_clock = True  # older runs keep the clock running through pauses
         try:
@@ -117,7 +122,7 @@ class InvoiceCollection(TakesOpsActions):
                     await workflow.wait_condition(workflow.all_handlers_finished)
                     if workflow.patched("trim-carried-history-v1"):
                         state.trim_history(options.keep_history)
-                    carried = options.model_copy(update={"carried": state})
+                    carried = options.model_copy(update={"carried": state, "reopen": None})
                     workflow.continue_as_new(args=[carried])
                 self._next = planning.next_event(state, self.now(), commit=True)
                 self._show_details()
@@ -145,6 +150,32 @@ class InvoiceCollection(TakesOpsActions):
                 self._show_details()
                 await self._sync_ledger()
             raise
+
+    async def _reopen(self, args: Sequence[Any]) -> CaseState:
+        """Go on from the closed run this run reopens, read from Temporal; refused, the run fails at once."""
+        reopen = self._options.reopen
+        assert reopen is not None
+        info = workflow.info()
+        try:
+            closed = await read_closed_case(ClosedRun(workflow_id=info.workflow_id, run_id=reopen.previous_run_id))
+            self.state = reopened(closed, reopen, closed.clock.case_time(workflow.now()))
+        except ActivityError as err:
+            cause = failure_of(err)
+            await refuse_start(cause.message if cause is not None else str(err), args)
+        except Rejected as err:
+            await refuse_start(str(err), args)
+        self._account = AccountLink(self.state)
+        self._steps = CaseSteps(self.state, self._account, self.now)
+        self._changed()
+        if self._account.speaks():
+            await self._account.opened()
+        return self.state
+
+    @workflow.query(name="case_state")
+    def case_state(self) -> CaseState:
+        """The whole state, for a later run that reopens this case (a closed run still answers)."""
+        self._check_started()
+        return self.state
 
     # ---- what the customer's account tells the case ---------------------------------------------------
 

@@ -267,6 +267,39 @@ def write_off(
 
 
 @cases_app.command()
+def reopen(
+    invoice: str,
+    reason: Annotated[str, typer.Option(help="why the claim is pursued again")],
+    step: Annotated[
+        str | None, typer.Option(help="the policy step chasing resumes at (default: where it stopped)")
+    ] = None,
+    by: By = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Reopen a written-off or policy-completed claim still within its limitation period: a new run of the
+    same case, with its balance, payments and legal history."""
+    from datetime import UTC, datetime
+
+    from starter.connect import connect
+    from starter.ops import ActionRejected, UnknownCase
+    from starter.ops import reopen as reopen_case
+
+    settings = get_settings()
+
+    async def go() -> CaseStatus:
+        client = await connect(settings)
+        return await reopen_case(
+            client, invoice, settings.task_queue, reason=reason, by=who(by), step=step, now=datetime.now(UTC)
+        )
+
+    try:
+        status = run(go())
+    except (UnknownCase, ActionRejected) as exc:
+        fail(str(exc), 2 if isinstance(exc, UnknownCase) else 1)
+    show_status(status, as_json)
+
+
+@cases_app.command()
 def contact(
     invoice: str,
     email: Annotated[str | None, typer.Option()] = None,

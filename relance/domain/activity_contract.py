@@ -24,6 +24,7 @@ SEND_FORMAL_NOTICE = "send_formal_notice"
 PREPARE_COURT_DOSSIER = "prepare_court_dossier"
 HAND_OFF_TO_AGENCY = "hand_off_to_agency"
 RECORD_REFUSED_START = "record_refused_start"
+READ_CLOSED_CASE = "read_closed_case"
 # A legal step's failure when the rate table lacks a period: the case waits and retries, the step does not fail.
 MISSING_RATE = "MissingRate"
 # What the policy activity refuses about a new case itself (the worker's settings decide, not the case).
@@ -87,6 +88,13 @@ class StepResult(BaseModel):
     route: str | None = None  # court steps: injonction_de_payer or small_claims
     court: str | None = None
     error_type: str | None = None  # a failed step: the error's type (e.g. DeliveryRefused: the address is bad)
+
+
+class ClosedRun(BaseModel):
+    """Which closed run of a case a reopening reads (from Temporal, never from the caller)."""
+
+    workflow_id: str
+    run_id: str
 
 
 class RefusedStart(BaseModel):

@@ -16,6 +16,7 @@ from relance.domain.case import CaseState
 from relance.domain.errors import M, Rejected, validated
 from relance.domain.invoice import CaseInput, workflow_id_for
 from relance.domain.limits import bounded
+from relance.domain.reopening import Reopen
 
 START_HINT = "start InvoiceCollection with one argument, the case JSON (README: Driving Relance from another system)"
 
@@ -24,6 +25,7 @@ class RunOptions(BaseModel):
     """Carried across continue-as-new; a fresh case needs none (tests may lower the threshold)."""
 
     carried: CaseState | None = None
+    reopen: Reopen | None = None  # this run reopens the case's closed run (relance.domain.reopening)
     continue_as_new_after_events: int = 5000
     keep_history: int = 200  # history entries a continued run carries at the least (the ledger has them all)
 
