@@ -200,6 +200,23 @@ def test_report_command_prints_table_csv_and_chart(tmp_path: Path):
         "1-30,EUR,2,1590.10",
     ]
     assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    causes = result.stdout[result.stdout.index("Causes of lateness") :]
+    assert [line.split("│")[1].strip() for line in causes.splitlines() if "EUR" in line] == [
+        "dispute",
+        "billing_error",
+        "cash_flow",
+    ]
+    assert "rates:" not in result.stdout  # the shipped rates cover 30 June 2026
+
+    later = subprocess.run(
+        [sys.executable, "-m", "relance.cli.main", "report", "--as-of", "2026-07-15"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"RELANCE_DATABASE_URL": url, "COLUMNS": "160", "PATH": ""},
+    )
+    assert later.returncode == 0, later.stderr
+    assert "rates: the rates file rates/france.yaml does not cover 2026-07-01 onwards: add the ECB" in later.stdout
 
 
 def test_aging_chart_draws_a_png(tmp_path: Path):
