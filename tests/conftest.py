@@ -4,7 +4,7 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 from sqlalchemy import create_engine, text
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
@@ -240,3 +241,14 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with admin.connect() as connection:
         connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
     admin.dispose()
+
+
+def policies_copy(folder: Path, change: Callable[[dict[str, Any]], None]) -> Path:
+    """The shipped policies, each changed by `change`, in `folder`/policies (a test's own variant)."""
+    policies = folder / "policies"
+    policies.mkdir()
+    for source in (ROOT / "policies").glob("*.yaml"):
+        data = yaml.safe_load(source.read_text(encoding="utf-8"))
+        change(data)
+        (policies / source.name).write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return policies

@@ -6,16 +6,16 @@ from datetime import date
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
+from typing import Any
 
 import pytest
-import yaml
 
 from relance.domain.policy import PolicyError, parse_policy
 from relance.ledger.customer_view import customer_view
 from relance.ledger.db import engine_for
 from relance.ledger.work_queue import list_tasks
 from relance.settings import Settings
-from tests.conftest import ROOT, invoice, paris, until_idle
+from tests.conftest import ROOT, invoice, paris, policies_copy, until_idle
 
 START = paris(2026, 4, 20, 8)
 
@@ -23,13 +23,12 @@ START = paris(2026, 4, 20, 8)
 @pytest.fixture
 def settings(settings: Settings, tmp_path: Path) -> Settings:
     """The shipped policies, b2b-standard with an after-recovery rule from its final reminder."""
-    policies = tmp_path / "policies"
-    policies.mkdir()
-    for source in (ROOT / "policies").glob("*.yaml"):
-        data = yaml.safe_load(source.read_text(encoding="utf-8"))
+
+    def after_final_reminder(data: dict[str, Any]) -> None:
         if data["name"] == "b2b-standard":
             data["after_recovery"] = {"from_step": "final-reminder"}
-        (policies / source.name).write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+    policies = policies_copy(tmp_path, after_final_reminder)
     return settings.model_copy(update={"policy_dir": policies})
 
 

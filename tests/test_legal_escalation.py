@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -35,7 +36,7 @@ from relance.domain.policy import Agency
 from relance.ledger.db import Document, engine_for
 from relance.ledger.work_queue import list_tasks
 from relance.settings import Settings
-from tests.conftest import ROOT, invoice, minute, paris
+from tests.conftest import ROOT, invoice, minute, paris, policies_copy
 from tests.recording_endpoint import RecordingEndpoint, Reply
 from tests.test_rates import RECORDED as ECB_ANSWER
 from tests.test_rates import rates as rates_command
@@ -46,14 +47,13 @@ SMALL_CLAIMS = "commissaire de justice (procédure simplifiée de recouvrement d
 @pytest.fixture
 def settings(settings: Settings, tmp_path: Path) -> Settings:
     """The shipped policies and rates, with the agency's export folder moved under the test's own folder."""
-    policies = tmp_path / "policies"
-    policies.mkdir()
-    for source in (ROOT / "policies").glob("*.yaml"):
-        data = yaml.safe_load(source.read_text(encoding="utf-8"))
+
+    def local_agency(data: dict[str, Any]) -> None:
         agency = data.get("legal", {}).get("agency")
         if agency:
             agency["delivery"]["path"] = str(tmp_path / "agency-outbox")
-        (policies / source.name).write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+    policies = policies_copy(tmp_path, local_agency)
     rates = tmp_path / "rates.yaml"
     rates.write_text((ROOT / "rates" / "france.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     return settings.model_copy(update={"policy_dir": policies, "rates_file": rates})
