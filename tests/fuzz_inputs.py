@@ -197,6 +197,7 @@ CASE_ACTIONS: dict[str, dict[str, Any]] = {
     "judgment_paid": {"amount": "10.00", "paid_on": DAY, "reference": "J-1"},
     "agency_update": {"status": "plan agreed", "collected_amount": "10.00", "reported_on": DAY, "final": False},
     "settlement_offered": {"amount": "1000.00", "pay_by": "2026-05-01", "waive": ["principal"], "reason": "geste"},
+    "payment_reversed": {"reference": "R-1", "amount": "10.00", "reason": "AM04", "reversed_on": DAY, "fee": "5"},
 }
 # What the account tells a case, and what a case tells its account: internal, but anyone can send them.
 CASE_INTERNAL_SIGNALS: dict[str, dict[str, Any]] = {

@@ -83,6 +83,24 @@ def offer_open(state: CaseState) -> None:
 
 REFUSALS = [
     (
+        "a reversal of no payment",
+        nothing,
+        action("payment_reversed", reference="VIR-9", amount="10.00", reason="AM04", reversed_on="2026-04-20"),
+        "no payment with reference 'VIR-9' on this case",
+    ),
+    (
+        "a reversal above the payment",
+        paid_once,
+        action("payment_reversed", reference="VIR-1", amount="999.00", reason="AM04", reversed_on="2026-04-20"),
+        "reversed amount 999.00 is above the payment's 100.00",
+    ),
+    (
+        "a reversal dated tomorrow",
+        paid_once,
+        action("payment_reversed", reference="VIR-1", amount="10.00", reason="AM04", reversed_on="2026-04-21"),
+        "reversed_on 2026-04-21 is in the future (today is 2026-04-20)",
+    ),
+    (
         "a settlement offer during a dispute",
         disputed,
         action("settlement_offered", **OFFER),
@@ -495,3 +513,31 @@ def test_the_cause_of_lateness_is_kept_with_the_action_that_taught_it():
     assert (state.lateness_cause, closing[0].data["cause"]) == ("insolvency", "insolvency")
     with pytest.raises(ValueError, match="cause"):
         action("promise_to_pay", promised_on="2026-05-01", cause="bad luck")
+
+
+def test_a_returned_payment_is_owed_again_and_chasing_resumes_at_the_final_reminder():
+    state = applied(
+        paid_once,
+        action(
+            "payment_reversed",
+            reference="VIR-1",
+            amount="100.00",
+            reason="AM04 fonds insuffisants",
+            reversed_on="2026-04-20",
+            fee="7.50",
+        ),
+    )
+    assert (state.balance, state.total_paid, state.bank_fees) == (Decimal("1250.00"), Decimal("0.00"), Decimal("7.50"))
+    assert [(p.reference, p.amount) for p in state.payments] == [
+        ("VIR-1", Decimal("100.00")),
+        ("VIR-1 (reversed)", Decimal("-100.00")),
+    ]
+    (reversed_,) = [h for h in state.history if h.event == "payment_reversed"]
+    assert reversed_.detail == (
+        "payment VIR-1 of 100.00 EUR came back (AM04 fonds insuffisants); bank fee 7.50 EUR recorded apart"
+    )
+    assert state.policy is not None and state.policy.steps[state.cursor].id == "final-reminder" and state.escalate
+    with pytest.raises(Rejected, match="payment 'VIR-1' is already reversed"):
+        state.check(
+            action("payment_reversed", reference="VIR-1", amount="10.00", reason="x", reversed_on="2026-04-20"), START
+        )

@@ -33,6 +33,7 @@ from relance.domain.actions import (
     Pause,
     PaymentPlanAgreed,
     PaymentReceived,
+    PaymentReversed,
     PromiseToPay,
     Resume,
     SettlementOffered,
@@ -264,6 +265,31 @@ def write_off(
 ) -> None:
     """Write the invoice off and close the case."""
     act(invoice, build(WriteOff, reason=reason, cause=cause, by=who(by)), as_json)
+
+
+@cases_app.command()
+def reverse(
+    invoice: str,
+    reference: Annotated[str, typer.Option(help="the reference of the payment that came back")],
+    amount: Annotated[str, typer.Option(help="the amount returned")],
+    reason: Annotated[str, typer.Option(help="the bank's reason, e.g. AM04 insufficient funds")],
+    on: Annotated[str | None, typer.Option(help="the day it came back (default today)")] = None,
+    fee: Annotated[str | None, typer.Option(help="the bank's fee for the return")] = None,
+    by: By = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """A payment came back (returned direct debit, reversed transfer, bounced cheque): the balance is owed
+    again and chasing resumes at the policy's step for a returned payment."""
+    reversal = build(
+        PaymentReversed,
+        reference=reference,
+        amount=parse_amount(amount),
+        reason=reason,
+        reversed_on=parse_date(on, "--on") if on else date.today(),
+        fee=parse_amount(fee, "--fee") if fee else None,
+        by=who(by),
+    )
+    act(invoice, reversal, as_json)
 
 
 @cases_app.command()

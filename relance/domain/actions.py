@@ -27,6 +27,17 @@ class PaymentReceived(Action):
     reference: Name
 
 
+class PaymentReversed(Action):
+    """A payment came back: a returned direct debit, a reversed transfer, a bounced cheque."""
+
+    name: ClassVar[str] = "payment_reversed"
+    reference: Name = Field(description="the reference of the payment that came back")
+    amount: Amount
+    reason: Reason = Field(description="the bank's reason, e.g. AM04 insufficient funds")
+    reversed_on: Day
+    fee: AmountOrZero = Field(default=Decimal("0"), description="the bank's fee for the return, recorded apart")
+
+
 class DisputeOpened(Action):
     name: ClassVar[str] = "dispute_opened"
     reason: Reason
@@ -207,5 +218,6 @@ OPS_ACTIONS: tuple[type[Action], ...] = (
     WriteOff,
     ContactUpdated,
     SettlementOffered,
+    PaymentReversed,
     *LEGAL_OPS,
 )

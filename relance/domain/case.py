@@ -21,6 +21,7 @@ from relance.domain.actions import (
     Pause,
     PaymentPlanAgreed,
     PaymentReceived,
+    PaymentReversed,
     PromiseToPay,
     Resume,
     SettlementOffered,
@@ -45,6 +46,11 @@ ZERO = Decimal("0")
 # Refused signals are recorded one by one up to this many per case, then only counted: a sender that
 # keeps firing bad signals cannot grow the case's state past what a workflow task can carry.
 MAX_REFUSALS_RECORDED = 100
+
+
+def _reversal(reference: str) -> str:
+    """The payments line that cancels payment `reference` when it comes back."""
+    return f"{reference} (reversed)"
 
 
 class PromiseState(BaseModel):
@@ -208,6 +214,7 @@ class CaseState(BaseModel):
     offers_made: int = 0
     conceded: Decimal = ZERO  # principal given up by settlements kept
     lateness_cause: LatenessCause | None = None  # why the invoice is paid late, as last learned
+    bank_fees: Decimal = ZERO  # fees the bank charged for returned payments (not part of the claim)
     disputes_resolved: int = 0
 
     @classmethod
@@ -324,6 +331,17 @@ class CaseState(BaseModel):
                     raise Rejected(f"paid_on {action.paid_on} is in the future (today is {today})")
                 if any(p.reference == action.reference for p in self.payments):
                     raise Rejected(f"payment reference {action.reference!r} is already recorded on this case")
+            case PaymentReversed():
+                amount_ok(action.amount, "reversed amount")
+                if action.reversed_on > today:
+                    raise Rejected(f"reversed_on {action.reversed_on} is in the future (today is {today})")
+                paid = [p for p in self.payments if p.reference == action.reference and p.amount > 0]
+                if not paid:
+                    raise Rejected(f"no payment with reference {action.reference!r} on this case")
+                if any(p.reference == _reversal(action.reference) for p in self.payments):
+                    raise Rejected(f"payment {action.reference!r} is already reversed")
+                if action.amount > paid[0].amount:
+                    raise Rejected(f"reversed amount {action.amount} is above the payment's {paid[0].amount}")
             case DisputeOpened():
                 if self.dispute is not None:
                     raise Rejected(f"a dispute is already open since {self.dispute.since.date()}")
@@ -447,6 +465,8 @@ class CaseState(BaseModel):
                 self.record(now, "payment_plan_agreed", f"payment plan of {len(action.installments)}: {lines}", by=by)
             case SettlementOffered():
                 self._apply_offer(action, now)
+            case PaymentReversed():
+                self._apply_reversal(action, now)
             case Pause():
                 self.manual_pause = Hold(reason=action.reason, since=now, until=action.until)
                 until = f" until {action.until}" if action.until else ""
@@ -458,6 +478,37 @@ class CaseState(BaseModel):
                 self.close(now, Outcome.written_off, f"written off: {action.reason}", by=by)
             case ContactUpdated():
                 self._apply_contact(action, now)
+
+    def _apply_reversal(self, action: PaymentReversed, now: datetime) -> None:
+        """The money is owed again (a negative line in the payments, so that totals stay true); chasing goes
+        on at the policy's step for a returned payment, by default its final reminder."""
+        assert self.policy is not None
+        self.payments.append(
+            PaymentRecord(
+                amount=-action.amount,
+                paid_on=action.reversed_on,
+                reference=_reversal(action.reference),
+                recorded_at=now,
+                stage=self.stage(now),
+            )
+        )
+        self.total_paid -= action.amount
+        self.balance += action.amount
+        self.bank_fees += action.fee
+        fee = f"; bank fee {action.fee} {self.case.currency} recorded apart" if action.fee else ""
+        self.record(
+            now,
+            "payment_reversed",
+            f"payment {action.reference} of {action.amount} {self.case.currency} came back ({action.reason}){fee}",
+            by=action.by,
+            amount=str(action.amount),
+            reference=action.reference,
+            fee=str(action.fee),
+        )
+        step = self.policy.on_payment_returned or next(
+            (s.id for s in self.policy.steps if s.stage == "final_reminder"), None
+        )
+        self.escalate_to(step, now, "payment returned")
 
     def _apply_offer(self, action: SettlementOffered, now: datetime) -> None:
         self.offers_made += 1

@@ -196,6 +196,9 @@ class Policy(Strict):
     payment_plan: PlanRules = Field(default_factory=PlanRules)
     settlement: SettlementRules = Field(default_factory=SettlementRules)
     after_recovery: AfterRecovery | None = None
+    on_payment_returned: str | None = Field(
+        default=None, description="step chasing resumes at when a payment comes back (default: the final reminder)"
+    )
     end: EndRules = Field(default_factory=EndRules)
     legal: LegalRules = Field(default_factory=LegalRules)
     pauses: PauseRules = Field(default_factory=PauseRules)
@@ -219,6 +222,7 @@ class Policy(Strict):
             ("promise.on_broken", self.promise.on_broken),
             ("payment_plan.on_missed", self.payment_plan.on_missed),
             ("settlement.on_lapsed", self.settlement.on_lapsed),
+            ("on_payment_returned", self.on_payment_returned),
             ("after_recovery.from_step", self.after_recovery.from_step if self.after_recovery else None),
         ):
             if target is not None and target not in ids:
