@@ -7,6 +7,7 @@ import typer
 from rich.markup import escape
 
 from relance.cli.account import account_app
+from relance.cli.bank import bank_app
 from relance.cli.cases import cases_app
 from relance.cli.legal import agency_app, court_app, letter_app, statement
 from relance.cli.policies import policy_app
@@ -30,6 +31,7 @@ app.add_typer(court_app, name="court")
 app.add_typer(agency_app, name="agency")
 app.add_typer(account_app, name="account")
 app.add_typer(rates_app, name="rates")
+app.add_typer(bank_app, name="bank")
 app.command("statement")(statement)
 
 # ---- worker and import ---------------------------------------------------------------------------------

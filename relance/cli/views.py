@@ -203,6 +203,7 @@ def task_done(
     installment: Annotated[list[str] | None, typer.Option(help="DATE:AMOUNT (outcome plan)")] = None,
     note: Annotated[str | None, typer.Option(help="free note kept with the task")] = None,
     cause: Cause = None,
+    invoice: Annotated[str | None, typer.Option(help="the invoice it concerns (a bank entry a person settles)")] = None,
     by: By = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -254,7 +255,10 @@ def task_done(
     else:
         fail(f"--outcome {outcome!r}: expected one of {', '.join(TASK_OUTCOMES)}")
     if action is not None:
-        act(task.invoice_id, action, as_json)
+        target = invoice or task.invoice_id
+        if not target:
+            fail(f"task #{task_id} names no invoice: give --invoice")
+        act(target, action, as_json)
     try:
         complete_task(engine, task_id, outcome, note or "", person)
     except TaskError as exc:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     Dialect,
@@ -152,6 +153,32 @@ class SideEffect(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class BankEntryRow(Base):
+    """Each bank entry once (account + the bank's reference, or a stable hash), with where it went and why."""
+
+    __tablename__ = "bank_entries"
+    __table_args__ = (UniqueConstraint("account", "reference"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account: Mapped[str] = mapped_column(String(60))
+    reference: Mapped[str] = mapped_column(String(120))
+    statement: Mapped[str] = mapped_column(String(200))  # format and statement id of the file that brought it
+    booking_date: Mapped[date | None] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    credit: Mapped[bool] = mapped_column(Boolean)
+    end_to_end_id: Mapped[str | None] = mapped_column(String(120), index=True)
+    debtor_name: Mapped[str | None] = mapped_column(String(300))
+    debtor_iban: Mapped[str | None] = mapped_column(String(40), index=True)
+    remittance: Mapped[str] = mapped_column(Text)
+    decision: Mapped[str] = mapped_column(String(20), index=True)  # paid, split, unallocated, review, credit, return…
+    customer_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    allocations: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [[invoice id, amount, payment reference]]
+    detail: Mapped[str] = mapped_column(Text)
+    task_id: Mapped[int | None] = mapped_column(Integer)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Task(Base):

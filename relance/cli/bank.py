@@ -1,0 +1,83 @@
+"""`relance bank import`: a bank statement reconciled against the cases, every entry once."""
+
+import json
+from dataclasses import asdict
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from relance.cli.support import JsonFlag, fail, out, run
+from relance.settings import get_settings
+
+bank_app = typer.Typer(help="Bank statements: payments and returns reconciled from the bank.", no_args_is_help=True)
+FORMATS = ("camt053", "camt054", "cfonb120")
+
+
+def _detect(data: bytes) -> str:
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"<"):
+        return "camt054" if b"camt.054" in head[:2000] else "camt053"
+    first = head.split(b"\n", 1)[0].rstrip(b"\r")
+    if len(first) == 120 and first.startswith(b"01"):
+        return "cfonb120"
+    fail(f"cannot tell the format of the file; give --format {'|'.join(FORMATS)}")
+
+
+@bank_app.command("import")
+def bank_import(
+    file: Annotated[Path, typer.Argument(help="a CAMT.053/054 XML statement or a CFONB 120 file")],
+    format_: Annotated[str | None, typer.Option("--format", help=" | ".join(FORMATS))] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Match each booked credit to invoices (or the customer, or a person), apply returned payments, and keep
+    every entry with its decision in the ledger; entries already imported change nothing."""
+    from relance.bank.camt import parse_camt
+    from relance.bank.cfonb import parse_cfonb
+    from relance.bank.entries import StatementRefused
+    from relance.ledger.db import engine_for
+    from starter.bank_import import BankImportSummary, import_statement
+    from starter.connect import connect
+
+    if format_ is not None and format_ not in FORMATS:
+        fail(f"--format {format_!r}: expected one of {', '.join(FORMATS)} (CSV mappings are not built yet)")
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        fail(f"{file} cannot be read: {exc.strerror}")
+    kind = format_ or _detect(data)
+    try:
+        statement = parse_cfonb(data.decode("latin-1")) if kind == "cfonb120" else parse_camt(data)
+    except StatementRefused as exc:
+        fail(f"{file.name} refused, nothing applied: {exc}")
+    if kind != "cfonb120" and not statement.format.startswith(kind.replace("camt", "camt.")):
+        fail(f"{file.name} is {statement.format}, not {kind}; nothing applied")
+    settings = get_settings()
+
+    async def go() -> BankImportSummary:
+        return await import_statement(
+            await connect(settings), engine_for(settings.database_url), statement, today=date.today()
+        )
+
+    summary = run(go())
+    if as_json:
+        out.print_json(
+            json.dumps(
+                {
+                    "statement": summary.statement,
+                    "totals": summary.totals(),
+                    "entries": [asdict(o) for o in summary.outcomes],
+                },
+                default=str,
+            )
+        )
+        return
+    table = Table("reference", "amount", "decision", "detail", title=f"Bank statement {summary.statement}")
+    for o in summary.outcomes:
+        table.add_row(o.reference, f"{o.amount:,.2f} {o.currency}", o.decision, o.detail)
+    out.print(table)
+    for decision, total in summary.totals().items():
+        amounts = ", ".join(f"{a} {c}" for c, a in total["amounts"].items())
+        out.print(f"{decision}: {total['count']} ({amounts})", highlight=False)

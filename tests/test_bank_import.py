@@ -1,0 +1,94 @@
+"""A bank statement reconciled against running cases (time-skipping server, SQLite ledger): a statement pays
+three invoices (one by its exact reference, one transfer for two invoices), an unknown transfer becomes a
+task, the same file again changes nothing, and a returned direct debit restores an open case's balance."""
+
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from relance.bank.camt import parse_camt
+from relance.ledger.db import BankEntryRow, engine_for
+from relance.ledger.work_queue import list_tasks
+from starter.bank_import import import_statement
+from tests.conftest import invoice, paris
+
+START = paris(2026, 4, 20, 8)
+OURS = "FR7630004000031234567890143"
+ACME = "FR7630006000011234567890189"
+
+
+def camt(*entries: str, statement_id: str = "S-1") -> bytes:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt>
+<GrpHdr><MsgId>{statement_id}</MsgId><CreDtTm>2026-05-12T20:00:00</CreDtTm></GrpHdr>
+<Stmt><Id>{statement_id}</Id><Acct><Id><IBAN>{OURS}</IBAN></Id></Acct>{"".join(entries)}</Stmt>
+</BkToCstmrStmt></Document>""".encode()
+
+
+def entry(ref: str, amount: str, text: str, e2e: str, *, name: str = "ACME SAS", iban: str | None = ACME,
+          debit: str | None = None) -> str:  # fmt: skip
+    account = f"<DbtrAcct><Id><IBAN>{iban}</IBAN></Id></DbtrAcct>" if iban else ""
+    returned = f"<RtrInf><Rsn><Cd>{debit}</Cd></Rsn></RtrInf>" if debit else ""
+    return f"""<Ntry><Amt Ccy="EUR">{amount}</Amt><CdtDbtInd>{"DBIT" if debit else "CRDT"}</CdtDbtInd>
+{"<RvslInd>true</RvslInd>" if debit else ""}<Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>2026-05-12</Dt></BookgDt>
+<AcctSvcrRef>{ref}</AcctSvcrRef><NtryDtls><TxDtls><Refs><EndToEndId>{e2e}</EndToEndId></Refs>
+<Amt Ccy="EUR">{amount}</Amt><RltdPties><Dbtr><Pty><Nm>{name}</Nm></Pty></Dbtr>{account}</RltdPties>
+<RmtInf><Ustrd>{text}</Ustrd></RmtInf>{returned}</TxDtls></NtryDtls></Ntry>"""
+
+
+STATEMENT = camt(
+    entry("B-1", "1250.00", "VIR SEPA FACT BK-1", "E2E-1"),
+    entry("B-2", "1200.00", "REGLT FACTURES BK-2 BK-3", "E2E-2"),
+    entry("B-3", "100.00", "FACT BK-4 ACOMPTE", "SDD-4"),
+    entry("B-4", "640.00", "VIREMENT", "E2E-X", name="INCONNU SARL", iban=None),
+)
+
+
+async def test_a_statement_pays_splits_asks_a_person_and_is_applied_once(env, open_case, worker):
+    cases = {
+        n: await open_case(invoice(f"BK-{n}", amount=amount, starts_at=START))
+        for n, amount in ((1, "1250.00"), (2, "500.00"), (3, "700.00"), (4, "300.00"))
+    }
+    await cases[1].advance_to(paris(2026, 5, 12, 12))
+    engine = engine_for(worker.database_url)
+
+    summary = await import_statement(env.client, engine, parse_camt(STATEMENT), today=date(2026, 5, 12))
+    assert [(o.reference, o.decision) for o in summary.outcomes] == [
+        ("B-1", "paid"),
+        ("B-2", "split"),
+        ("B-3", "paid"),
+        ("B-4", "review"),
+    ]
+    statuses = {n: await c.status() for n, c in cases.items()}
+    assert [(statuses[n].outcome, statuses[n].balance) for n in (1, 2, 3, 4)] == [
+        ("paid", Decimal("0")),
+        ("paid", Decimal("0")),
+        ("paid", Decimal("0")),
+        (None, Decimal("200.00")),
+    ]
+    assert [p.reference for p in statuses[2].payments] == ["B-2/BK-2"]
+    (task,) = [t for t in list_tasks(engine, today=date(2026, 5, 12)) if t.kind == "bank"]
+    assert "A bank credit of 640.00 EUR on 2026-05-12 needs a person" in task.script
+    assert "relance task done ID --outcome paid --invoice INVOICE --amount 640.00 --reference B-4" in task.script
+    assert summary.totals()["split"] == {"count": 1, "amounts": {"EUR": "1200.00"}}
+
+    again = await import_statement(env.client, engine, parse_camt(STATEMENT), today=date(2026, 5, 12))
+    assert {o.decision for o in again.outcomes} == {"already_seen"}
+    assert [p.reference for p in (await cases[4].status()).payments] == ["B-3"]
+
+    returned = camt(entry("R-1", "100.00", "RETOUR PRLV", "SDD-4", debit="AM04"), statement_id="S-2")
+    summary = await import_statement(env.client, engine, parse_camt(returned), today=date(2026, 5, 12))
+    assert [(o.decision, o.detail) for o in summary.outcomes] == [("return", "returned (AM04): BK-4 100.00")]
+    back = await cases[4].status()
+    assert (back.balance, back.total_paid) == (Decimal("300.00"), Decimal("0.00"))
+    with Session(engine) as session:
+        rows = session.execute(select(BankEntryRow.reference, BankEntryRow.decision, BankEntryRow.statement)).all()
+    assert sorted(rows) == [
+        ("B-1", "paid", "camt.053.001.08 S-1"),
+        ("B-2", "split", "camt.053.001.08 S-1"),
+        ("B-3", "paid", "camt.053.001.08 S-1"),
+        ("B-4", "review", "camt.053.001.08 S-1"),
+        ("R-1", "return", "camt.053.001.08 S-2"),
+    ]
