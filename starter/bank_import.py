@@ -7,7 +7,7 @@ import cut short and run again applies nothing twice and loses nothing.
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -30,7 +30,7 @@ from relance.domain.remittance import (
     normalize_name,
 )
 from relance.ledger.bank_ledger import create_review_task, learned, ledger_items, original_credit, record_entry, seen
-from starter.ops import ActionRejected, UnknownCase, act, act_on_account
+from starter.ops import ActionRejected, UnknownCase, act, act_on_account, reverse_payment
 
 BY = "bank"
 SEEN = "applied by an earlier import"
@@ -64,7 +64,9 @@ class BankImportSummary:
         return result
 
 
-async def import_statement(client: Client, engine: Engine, statement: Statement, *, today: date) -> BankImportSummary:
+async def import_statement(
+    client: Client, engine: Engine, statement: Statement, *, today: date, task_queue: str
+) -> BankImportSummary:
     summary = BankImportSummary(f"{statement.format} {statement.statement_id}")
     items, teach = ledger_items(engine), learned(engine)
     for entry in statement.entries:
@@ -95,7 +97,7 @@ async def import_statement(client: Client, engine: Engine, statement: Statement,
                     _outcome(entry.reference, entry, "already_seen", "applied by an earlier import")
                 )
                 continue
-            summary.outcomes.append(await _apply_return(client, engine, entry, today, summary.statement))
+            summary.outcomes.append(await _apply_return(client, engine, entry, today, summary.statement, task_queue))
         else:
             summary.outcomes.append(_outcome(entry.reference, entry, "debit", "a debit that is not a return: not ours"))
     return summary
@@ -220,7 +222,9 @@ async def _pay(client: Client, invoice_id: str, amount: Decimal, paid_on: date, 
     return None
 
 
-async def _apply_return(client: Client, engine: Engine, entry: BankEntry, today: date, statement: str) -> Outcome:
+async def _apply_return(
+    client: Client, engine: Engine, entry: BankEntry, today: date, statement: str, task_queue: str
+) -> Outcome:
     """A returned payment goes back on the case(s) the original credit paid, found by its end-to-end id."""
     reason = next((t.return_reason for t in entry.transactions if t.return_reason), None) or "returned"
     e2e = next((t.end_to_end_id for t in entry.transactions if t.end_to_end_id), None)
@@ -235,8 +239,8 @@ async def _apply_return(client: Client, engine: Engine, entry: BankEntry, today:
         reversal = PaymentReversed(
             reference=payment_ref, amount=amount, reason=reason, reversed_on=entry.booking_date or today, by=BY
         )
-        try:
-            await act(client, invoice_id, reversal)
+        try:  # a case the original credit had closed as paid reopens, owing it again
+            await reverse_payment(client, invoice_id, reversal, task_queue, now=datetime.now(UTC))
         except (ActionRejected, UnknownCase) as err:
             if "is already reversed" not in str(err):
                 problem = f"{invoice_id} refused the reversal: {err}"

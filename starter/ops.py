@@ -16,7 +16,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from relance.domain.account import account_id
-from relance.domain.actions import Action
+from relance.domain.actions import Action, PaymentReversed
 from relance.domain.case import CaseState, CaseStatus
 from relance.domain.case_start import RunOptions
 from relance.domain.invoice import workflow_id_for
@@ -95,6 +95,7 @@ async def reopen(
     by: str | None,
     step: str | None,
     now: datetime,
+    reversal: PaymentReversed | None = None,
 ) -> CaseStatus:
     """Start a new run of a closed case (written off, or its policy completed) that goes on from it.
 
@@ -110,11 +111,11 @@ async def reopen(
     if described.status == WorkflowExecutionStatus.RUNNING:
         raise ActionRejected(f"case {invoice_id} is open: nothing to reopen")
     closed = await handle.query("case_state", result_type=CaseState)
-    refusal = reopen_refusal(closed, closed.today(closed.clock.case_time(now)), step)
+    refusal = reopen_refusal(closed, closed.today(closed.clock.case_time(now)), step, reversal)
     if refusal is not None:
         raise ActionRejected(f"reopen refused: {refusal}")
     previous = described.execution.run_id
-    options = RunOptions(reopen=Reopen(previous_run_id=previous, reason=reason, by=by, step=step))
+    options = RunOptions(reopen=Reopen(previous_run_id=previous, reason=reason, by=by, step=step, reversal=reversal))
     started = await client.start_workflow(
         "InvoiceCollection",
         args=[closed.case.model_dump(mode="json"), options.model_dump(mode="json", exclude_none=True)],
@@ -137,3 +138,18 @@ async def reopen(
             return current
         await asyncio.sleep(0.05)
     raise ActionRejected(f"case {invoice_id} was reopened but has not answered yet; check `relance status`")
+
+
+async def reverse_payment(
+    client: Client, invoice_id: str, reversal: PaymentReversed, task_queue: str, *, now: datetime
+) -> CaseStatus:
+    """A payment came back: the open case owes it again; a case it had closed as paid reopens owing it."""
+    try:
+        return await act(client, invoice_id, reversal)
+    except ActionRejected as err:
+        if f"case {invoice_id} is closed" not in str(err) and "it takes no more actions" not in str(err):
+            raise
+    why = f"payment {reversal.reference} came back ({reversal.reason})"
+    return await reopen(
+        client, invoice_id, task_queue, reason=why, by=reversal.by, step=None, now=now, reversal=reversal
+    )

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from relance.bank.camt import parse_camt
+from relance.domain.case import CaseStatus
 from relance.ledger.db import BankEntryRow, engine_for
 from relance.ledger.work_queue import list_tasks
 from starter.bank_import import import_statement
@@ -54,7 +55,13 @@ async def test_a_statement_pays_splits_asks_a_person_and_is_applied_once(env, op
     await cases[1].advance_to(paris(2026, 5, 12, 12))
     engine = engine_for(worker.database_url)
 
-    summary = await import_statement(env.client, engine, parse_camt(STATEMENT), today=date(2026, 5, 12))
+    async def imported(data: bytes):
+        statement = parse_camt(data)
+        return await import_statement(
+            env.client, engine, statement, today=date(2026, 5, 12), task_queue=worker.task_queue
+        )
+
+    summary = await imported(STATEMENT)
     assert [(o.reference, o.decision) for o in summary.outcomes] == [
         ("B-1", "paid"),
         ("B-2", "split"),
@@ -74,15 +81,26 @@ async def test_a_statement_pays_splits_asks_a_person_and_is_applied_once(env, op
     assert "relance task done ID --outcome paid --invoice INVOICE --amount 640.00 --reference B-4" in task.script
     assert summary.totals()["split"] == {"count": 1, "amounts": {"EUR": "1200.00"}}
 
-    again = await import_statement(env.client, engine, parse_camt(STATEMENT), today=date(2026, 5, 12))
+    again = await imported(STATEMENT)
     assert {o.decision for o in again.outcomes} == {"already_seen"}
     assert [p.reference for p in (await cases[4].status()).payments] == ["B-3"]
 
-    returned = camt(entry("R-1", "100.00", "RETOUR PRLV", "SDD-4", debit="AM04"), statement_id="S-2")
-    summary = await import_statement(env.client, engine, parse_camt(returned), today=date(2026, 5, 12))
-    assert [(o.decision, o.detail) for o in summary.outcomes] == [("return", "returned (AM04): BK-4 100.00")]
-    back = await cases[4].status()
+    returned = camt(
+        entry("R-1", "100.00", "RETOUR PRLV", "SDD-4", debit="AM04"),
+        entry("R-2", "1250.00", "RETOUR VIR", "E2E-1", debit="MS02"),
+        statement_id="S-2",
+    )
+    summary = await imported(returned)
+    assert [(o.decision, o.detail) for o in summary.outcomes] == [
+        ("return", "returned (AM04): BK-4 100.00"),
+        ("return", "returned (MS02): BK-1 1250.00"),
+    ]
+    back = await cases[4].status()  # open: the balance is owed again
     assert (back.balance, back.total_paid) == (Decimal("300.00"), Decimal("0.00"))
+    reopened = await env.client.get_workflow_handle("invoice-BK-1").query("status", result_type=CaseStatus)
+    assert (reopened.state, reopened.outcome, reopened.balance) == ("open", None, Decimal("1250.00"))
+    events = [h.event for h in reopened.history]
+    assert events.index("case_reopened") < events.index("payment_reversed")
     with Session(engine) as session:
         rows = session.execute(select(BankEntryRow.reference, BankEntryRow.decision, BankEntryRow.statement)).all()
     assert sorted(rows) == [
@@ -91,4 +109,6 @@ async def test_a_statement_pays_splits_asks_a_person_and_is_applied_once(env, op
         ("B-3", "paid", "camt.053.001.08 S-1"),
         ("B-4", "review", "camt.053.001.08 S-1"),
         ("R-1", "return", "camt.053.001.08 S-2"),
+        ("R-2", "return", "camt.053.001.08 S-2"),
     ]
+    await env.client.get_workflow_handle("invoice-BK-1").terminate(reason="test finished")

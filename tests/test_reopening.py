@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from relance.domain.actions import PaymentReceived, WriteOff
+from relance.domain.actions import PaymentReceived, PaymentReversed, WriteOff
 from relance.domain.case import CaseState, CaseStatus
 from relance.domain.case_legal import Outcome
 from relance.domain.errors import Rejected
@@ -141,3 +141,21 @@ async def test_a_written_off_claim_reopens_with_its_balance_and_history(env, ope
         ).all()
     assert events.count("case_closed") == 1 and events.index("case_closed") < events.index("case_reopened")
     await later.terminate(reason="test finished")
+
+
+def test_a_returned_payment_reopens_a_paid_case_owing_it_again():
+    state = case()
+    state.apply(PaymentReceived(amount=Decimal("1250.00"), paid_on=date(2026, 4, 20), reference="V-9"), START)
+    assert state.outcome == Outcome.paid
+    returned = PaymentReversed(reference="V-9", amount=Decimal("1250.00"), reason="MS02", reversed_on=date(2026, 4, 20))
+    unknown = returned.model_copy(update={"reference": "V-0"})
+    assert reopen_refusal(state, TODAY, reversal=unknown) == "no payment with reference 'V-0' on case PL-1"
+    written = case()
+    written_off(written)
+    assert reopen_refusal(written, TODAY, reversal=returned) == (
+        "case PL-1 closed as written_off: a returned payment reopens a paid case only"
+    )
+    new = reopened(state, Reopen(previous_run_id="r", reason="payment V-9 came back (MS02)", reversal=returned), START)
+    assert (new.outcome, new.balance, new.total_paid) == (None, Decimal("1250.00"), Decimal("0.00"))
+    events = [h.event for h in new.history]
+    assert events.index("case_reopened") < events.index("payment_reversed")

@@ -58,7 +58,11 @@ def bank_import(
 
     async def go() -> BankImportSummary:
         return await import_statement(
-            await connect(settings), engine_for(settings.database_url), statement, today=date.today()
+            await connect(settings),
+            engine_for(settings.database_url),
+            statement,
+            today=date.today(),
+            task_queue=settings.task_queue,
         )
 
     summary = run(go())

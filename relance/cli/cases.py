@@ -279,7 +279,8 @@ def reverse(
     as_json: JsonFlag = False,
 ) -> None:
     """A payment came back (returned direct debit, reversed transfer, bounced cheque): the balance is owed
-    again and chasing resumes at the policy's step for a returned payment."""
+    again and chasing resumes at the policy's step for a returned payment; a case it had closed as paid
+    reopens (a new run of the same case)."""
     reversal = build(
         PaymentReversed,
         reference=reference,
@@ -289,7 +290,23 @@ def reverse(
         fee=parse_amount(fee, "--fee") if fee else None,
         by=who(by),
     )
-    act(invoice, reversal, as_json)
+    from datetime import UTC, datetime
+
+    from starter.connect import connect
+    from starter.ops import ActionRejected, UnknownCase, reverse_payment
+
+    settings = get_settings()
+    assert isinstance(reversal, PaymentReversed)
+
+    async def go() -> CaseStatus:
+        client = await connect(settings)
+        return await reverse_payment(client, invoice, reversal, settings.task_queue, now=datetime.now(UTC))
+
+    try:
+        status = run(go())
+    except (UnknownCase, ActionRejected) as exc:
+        fail(str(exc), 2 if isinstance(exc, UnknownCase) else 1)
+    show_status(status, as_json)
 
 
 @cases_app.command()

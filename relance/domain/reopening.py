@@ -9,12 +9,14 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
+from relance.domain.actions import PaymentReversed
 from relance.domain.case import CaseState
 from relance.domain.case_legal import Outcome
 from relance.domain.errors import Rejected
 from relance.domain.limits import Name, Reason
 
 REOPENABLE = (Outcome.written_off, Outcome.policy_completed)
+RETURNABLE = (Outcome.paid, Outcome.settled)  # what a returned payment reopens
 
 
 class Reopen(BaseModel):
@@ -24,14 +26,22 @@ class Reopen(BaseModel):
     reason: Reason
     by: Name | None = None
     step: Name | None = None  # the policy step chasing resumes at (default: where it stopped)
+    reversal: PaymentReversed | None = None  # a payment of a paid case came back: the case reopens owing it
 
 
-def reopen_refusal(state: CaseState, today: date, step: str | None = None) -> str | None:
+def reopen_refusal(
+    state: CaseState, today: date, step: str | None = None, reversal: PaymentReversed | None = None
+) -> str | None:
     """Why this closed case cannot be reopened today (None: it can)."""
     invoice = state.case.invoice_id
     if state.outcome is None:
         return f"case {invoice} is open: nothing to reopen"
-    if state.outcome not in REOPENABLE:
+    if reversal is not None:
+        if state.outcome not in RETURNABLE:
+            return f"case {invoice} closed as {state.outcome.value}: a returned payment reopens a paid case only"
+        if not any(p.reference == reversal.reference and p.amount > 0 for p in state.payments):
+            return f"no payment with reference {reversal.reference!r} on case {invoice}"
+    elif state.outcome not in REOPENABLE:
         kinds = " or ".join(o.value for o in REOPENABLE)
         return f"case {invoice} closed as {state.outcome.value}: only a case closed as {kinds} can be reopened"
     if today > state.limitation():
@@ -47,7 +57,7 @@ def reopen_refusal(state: CaseState, today: date, step: str | None = None) -> st
 def reopened(closed: CaseState, reopen: Reopen, now: datetime) -> CaseState:
     """The state a reopened run starts from; Rejected when the case cannot be reopened."""
     assert closed.policy is not None, "a closed case chose its policy"
-    refusal = reopen_refusal(closed, closed.today(now), reopen.step)
+    refusal = reopen_refusal(closed, closed.today(now), reopen.step, reopen.reversal)
     if refusal is not None:
         raise Rejected(refusal)
     state = closed.model_copy(deep=True)
@@ -69,4 +79,7 @@ def reopened(closed: CaseState, reopen: Reopen, now: datetime) -> CaseState:
         by=reopen.by,
         previous_run_id=reopen.previous_run_id,
     )
+    if reopen.reversal is not None:  # owed again, and chased from the policy's step for returned payments
+        state.check(reopen.reversal, now)
+        state.apply(reopen.reversal, now)
     return state
