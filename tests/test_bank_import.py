@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from relance.bank.camt import parse_camt
 from relance.domain.case import CaseStatus
 from relance.ledger.db import BankEntryRow, engine_for
+from relance.ledger.reports import build_report
 from relance.ledger.work_queue import list_tasks
 from starter.bank_import import import_statement
 from tests.conftest import invoice, paris
@@ -80,6 +81,8 @@ async def test_a_statement_pays_splits_asks_a_person_and_is_applied_once(env, op
     assert "A bank credit of 640.00 EUR on 2026-05-12 needs a person" in task.script
     assert "relance task done ID --outcome paid --invoice INVOICE --amount 640.00 --reference B-4" in task.script
     assert summary.totals()["split"] == {"count": 1, "amounts": {"EUR": "1200.00"}}
+    report = build_report(engine, date(2026, 5, 12))
+    assert (report.bank_credits, report.bank_matched, report.bank_match_rate) == (4, 3, Decimal("0.750"))
 
     again = await imported(STATEMENT)
     assert {o.decision for o in again.outcomes} == {"already_seen"}

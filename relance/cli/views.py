@@ -318,6 +318,12 @@ def report(
         for a in result.lateness_causes:
             causes_table.add_row(a.label, a.currency, str(a.count), f"{a.amount:,.2f}")
         out.print(causes_table)
+    if result.bank_credits:
+        share = f" ({result.bank_match_rate * 100:.1f} %)" if result.bank_match_rate is not None else ""
+        out.print(
+            f"bank: {result.bank_matched} of {result.bank_credits} credits matched automatically{share}",
+            highlight=False,
+        )
     for c in result.concessions:
         out.print(
             f"concessions: {c.count} settlement(s) kept, {c.amount:,.2f} {c.currency} of principal given up",

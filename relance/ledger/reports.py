@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import BigInteger, Engine, and_, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from relance.ledger.db import CaseEvent, CaseRow, PaymentRow, from_minor
+from relance.ledger.bank_ledger import TEACHING as AUTOMATIC
+from relance.ledger.db import BankEntryRow, CaseEvent, CaseRow, PaymentRow, from_minor
 
 AGING_BUCKETS = ("not yet due", "1-30", "31-60", "61-90", "over 90")
 
@@ -38,6 +39,9 @@ class Report:
     dispute_causes: list[tuple[str, int]]
     concessions: list[Amount]  # principal given up by kept settlement offers, per currency
     lateness_causes: list[Amount]  # invoices and their amounts per cause of lateness and currency
+    bank_credits: int = 0  # credits imported from bank statements
+    bank_matched: int = 0  # of those, applied without a person (paid, split, or to the customer's account)
+    bank_match_rate: Decimal | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -141,6 +145,7 @@ def build_report(engine: Engine, as_of: date) -> Report:
             dispute_causes=[(_cause(detail), count) for detail, count in causes],
             concessions=concessions(session),
             lateness_causes=lateness_causes(session),
+            **bank_matching(session),
         )
 
 
@@ -153,6 +158,20 @@ def concessions(session: Session) -> list[Amount]:
         .order_by(CaseRow.currency)
     ).all()
     return [Amount("settled", currency, count, from_minor(total or 0)) for currency, count, total in rows]
+
+
+def bank_matching(session: Session) -> dict[str, Any]:
+    """How many bank credits were applied without a person (the rest went to a task)."""
+    counted = dict(
+        session.execute(
+            select(BankEntryRow.decision, func.count())
+            .where(BankEntryRow.credit.is_(True))
+            .group_by(BankEntryRow.decision)
+        ).all()
+    )
+    credits = sum(counted.values())
+    matched = sum(counted.get(d, 0) for d in AUTOMATIC)
+    return {"bank_credits": credits, "bank_matched": matched, "bank_match_rate": _rate(matched, credits)}
 
 
 def lateness_causes(session: Session) -> list[Amount]:
