@@ -19,6 +19,7 @@ from relance.cli.support import (
     err,
     fail,
     keep_rejections,
+    on_case,
     out,
     parse_amount,
     parse_date,
@@ -292,21 +293,11 @@ def reverse(
     )
     from datetime import UTC, datetime
 
-    from starter.connect import connect
-    from starter.ops import ActionRejected, UnknownCase, reverse_payment
+    from starter.ops import reverse_payment
 
-    settings = get_settings()
+    queue = get_settings().task_queue
     assert isinstance(reversal, PaymentReversed)
-
-    async def go() -> CaseStatus:
-        client = await connect(settings)
-        return await reverse_payment(client, invoice, reversal, settings.task_queue, now=datetime.now(UTC))
-
-    try:
-        status = run(go())
-    except (UnknownCase, ActionRejected) as exc:
-        fail(str(exc), 2 if isinstance(exc, UnknownCase) else 1)
-    show_status(status, as_json)
+    on_case(lambda client: reverse_payment(client, invoice, reversal, queue, now=datetime.now(UTC)), as_json)
 
 
 @cases_app.command()
@@ -323,23 +314,13 @@ def reopen(
     same case, with its balance, payments and legal history."""
     from datetime import UTC, datetime
 
-    from starter.connect import connect
-    from starter.ops import ActionRejected, UnknownCase
     from starter.ops import reopen as reopen_case
 
-    settings = get_settings()
-
-    async def go() -> CaseStatus:
-        client = await connect(settings)
-        return await reopen_case(
-            client, invoice, settings.task_queue, reason=reason, by=who(by), step=step, now=datetime.now(UTC)
-        )
-
-    try:
-        status = run(go())
-    except (UnknownCase, ActionRejected) as exc:
-        fail(str(exc), 2 if isinstance(exc, UnknownCase) else 1)
-    show_status(status, as_json)
+    queue, person = get_settings().task_queue, who(by)
+    on_case(
+        lambda client: reopen_case(client, invoice, queue, reason=reason, by=person, step=step, now=datetime.now(UTC)),
+        as_json,
+    )
 
 
 @cases_app.command()

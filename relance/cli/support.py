@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 import getpass
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -171,6 +171,22 @@ def act(invoice: str, action: Action, as_json: bool) -> None:
         keep_rejections(
             [rejected_action(invoice, action.name, payload, str(exc), getattr(action, "by", None) or who(None))]
         )
+        fail(str(exc), 2 if isinstance(exc, UnknownCase) else 1)
+    show_status(status, as_json)
+
+
+def on_case(call: Callable[[Any], Awaitable[CaseStatus]], as_json: bool) -> None:
+    """Run one call on a case with a Temporal client; a refusal or an unknown case ends the command with
+    its reason, else the case's status is shown."""
+    from starter.connect import connect
+    from starter.ops import ActionRejected, UnknownCase
+
+    async def go() -> CaseStatus:
+        return await call(await connect(get_settings()))
+
+    try:
+        status = run(go())
+    except (UnknownCase, ActionRejected) as exc:
         fail(str(exc), 2 if isinstance(exc, UnknownCase) else 1)
     show_status(status, as_json)
 
