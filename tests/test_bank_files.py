@@ -8,6 +8,7 @@ import pytest
 
 from relance.bank.camt import parse_camt
 from relance.bank.cfonb import parse_cfonb
+from relance.bank.csv_export import load_mapping, parse_csv
 from relance.bank.entries import StatementRefused
 from tests.conftest import ROOT
 
@@ -145,3 +146,43 @@ def test_a_bad_cfonb_file_is_refused_with_its_line(change, reason):
     with pytest.raises(StatementRefused) as refused:
         parse_cfonb("\r\n".join(change(lines)))
     assert str(refused.value).startswith(reason)
+
+
+def test_a_csv_export_read_through_its_mapping():
+    mapping = load_mapping(FILES / "csv-mapping.yaml")
+    statement = parse_csv((FILES / "export.csv").read_bytes(), mapping)
+    paid, fee, batch = statement.entries
+    assert (paid.reference, paid.amount, paid.credit, paid.booking_date) == (
+        "CSV-1",
+        Decimal("1250.00"),
+        True,
+        date(2026, 5, 12),
+    )
+    assert (paid.transactions[0].debtor_iban, paid.transactions[0].remittance) == (
+        "FR7630006000011234567890189",
+        "VIR SEPA FACT F2026-0042",
+    )
+    assert (fee.amount, fee.credit, fee.is_return) == (Decimal("12.50"), False, False)
+    assert batch.reference.startswith("h:") and batch.transactions[0].debtor_name == "DUPONT SARL"
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda t: t.replace("1 250,00", "1 250,0O"), "line 2: '1 250,0O' is not an amount"),
+        (lambda t: t.replace("13/05/2026", "2026-05-13"), "line 4: '2026-05-13' is not a date %d/%m/%Y"),
+        (lambda t: t.replace("Montant", "Amount"), "the CSV has no column 'Montant' (mapping)"),
+    ],
+)
+def test_a_bad_csv_export_is_refused_with_its_line(change, reason):
+    text = (FILES / "export.csv").read_bytes().decode("cp1252")
+    with pytest.raises(StatementRefused) as refused:
+        parse_csv(change(text).encode("cp1252"), load_mapping(FILES / "csv-mapping.yaml"))
+    assert str(refused.value) == reason
+
+
+def test_a_mapping_must_name_the_money_columns(tmp_path):
+    bad = tmp_path / "m.yaml"
+    bad.write_text("account: FR7630004000031234567890143\ncolumns: {booking_date: D, remittance: L}\n")
+    with pytest.raises(StatementRefused, match="map either amount"):
+        load_mapping(bad)

@@ -2,6 +2,11 @@
 three invoices (one by its exact reference, one transfer for two invoices), an unknown transfer becomes a
 task, the same file again changes nothing, and a returned direct debit restores an open case's balance."""
 
+import asyncio
+import json
+import os
+import subprocess
+import sys
 from datetime import date
 from decimal import Decimal
 
@@ -14,7 +19,7 @@ from relance.ledger.db import BankEntryRow, engine_for
 from relance.ledger.reports import build_report
 from relance.ledger.work_queue import list_tasks
 from starter.bank_import import import_statement
-from tests.conftest import invoice, paris
+from tests.conftest import ROOT, invoice, paris
 
 START = paris(2026, 4, 20, 8)
 OURS = "FR7630004000031234567890143"
@@ -115,3 +120,40 @@ async def test_a_statement_pays_splits_asks_a_person_and_is_applied_once(env, op
         ("R-2", "return", "camt.053.001.08 S-2"),
     ]
     await env.client.get_workflow_handle("invoice-BK-1").terminate(reason="test finished")
+
+
+async def test_the_command_prints_what_went_where(env, open_case, worker, tmp_path):
+    for n, amount in ((1, "1250.00"), (2, "500.00"), (3, "700.00")):
+        await open_case(invoice(f"CLI-{n}", amount=amount, starts_at=START))
+    await env.sleep(86400 * 22)  # the cases' clocks reach 12 May
+    statement = tmp_path / "statement.xml"
+    statement.write_bytes(
+        camt(
+            entry("C-1", "1250.00", "VIR SEPA FACT CLI-1", "E-1"),
+            entry("C-2", "1200.00", "REGLT FACTURES CLI-2 CLI-3", "E-2"),
+            entry("C-3", "640.00", "VIREMENT", "E-3", name="INCONNU SARL", iban=None),
+            statement_id="S-CLI",
+        )
+    )
+    environment = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+        "RELANCE_DATABASE_URL": worker.database_url,
+        "RELANCE_TASK_QUEUE": worker.task_queue,
+        "COLUMNS": "200",
+    }
+
+    def relance(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "relance.cli.main", "bank", "import", str(statement), *args]
+        return subprocess.run(command, env=environment, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+    first = await asyncio.to_thread(relance)
+    assert first.returncode == 0, first.stderr
+    print(first.stdout)  # the closing note quotes this run
+    assert first.stdout.splitlines()[-3:] == [
+        "paid: 1 (1250.00 EUR)",
+        "split: 1 (1200.00 EUR)",
+        "review: 1 (640.00 EUR)",
+    ]
+    again = await asyncio.to_thread(relance, "--json")
+    assert json.loads(again.stdout)["totals"] == {"already_seen": {"count": 3, "amounts": {"EUR": "3090.00"}}}

@@ -13,7 +13,7 @@ from relance.cli.support import JsonFlag, fail, out, run
 from relance.settings import get_settings
 
 bank_app = typer.Typer(help="Bank statements: payments and returns reconciled from the bank.", no_args_is_help=True)
-FORMATS = ("camt053", "camt054", "cfonb120")
+FORMATS = ("camt053", "camt054", "cfonb120", "csv")
 
 
 def _detect(data: bytes) -> str:
@@ -30,29 +30,38 @@ def _detect(data: bytes) -> str:
 def bank_import(
     file: Annotated[Path, typer.Argument(help="a CAMT.053/054 XML statement or a CFONB 120 file")],
     format_: Annotated[str | None, typer.Option("--format", help=" | ".join(FORMATS))] = None,
+    mapping: Annotated[Path | None, typer.Option(help="a CSV export: the YAML that names its columns")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Match each booked credit to invoices (or the customer, or a person), apply returned payments, and keep
     every entry with its decision in the ledger; entries already imported change nothing."""
     from relance.bank.camt import parse_camt
     from relance.bank.cfonb import parse_cfonb
+    from relance.bank.csv_export import load_mapping, parse_csv
     from relance.bank.entries import StatementRefused
     from relance.ledger.db import engine_for
     from starter.bank_import import BankImportSummary, import_statement
     from starter.connect import connect
 
     if format_ is not None and format_ not in FORMATS:
-        fail(f"--format {format_!r}: expected one of {', '.join(FORMATS)} (CSV mappings are not built yet)")
+        fail(f"--format {format_!r}: expected one of {', '.join(FORMATS)}")
+    if (format_ == "csv") != (mapping is not None):
+        fail("a CSV export needs --format csv and --mapping FILE (the YAML that names its columns)")
     try:
         data = file.read_bytes()
     except OSError as exc:
         fail(f"{file} cannot be read: {exc.strerror}")
     kind = format_ or _detect(data)
     try:
-        statement = parse_cfonb(data.decode("latin-1")) if kind == "cfonb120" else parse_camt(data)
+        if mapping is not None:
+            statement = parse_csv(data, load_mapping(mapping))
+        elif kind == "cfonb120":
+            statement = parse_cfonb(data.decode("latin-1"))
+        else:
+            statement = parse_camt(data)
     except StatementRefused as exc:
         fail(f"{file.name} refused, nothing applied: {exc}")
-    if kind != "cfonb120" and not statement.format.startswith(kind.replace("camt", "camt.")):
+    if kind.startswith("camt") and not statement.format.startswith(kind.replace("camt", "camt.")):
         fail(f"{file.name} is {statement.format}, not {kind}; nothing applied")
     settings = get_settings()
 
