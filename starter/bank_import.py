@@ -108,14 +108,20 @@ def _parts(entry: BankEntry) -> list[tuple[str, Transaction, Decimal]]:
     txs = entry.transactions
     if len(txs) > 1 and all(t.amount is not None for t in txs) and sum(t.amount or 0 for t in txs) == entry.amount:
         return [(f"{entry.reference}/{n}", t, t.amount or Decimal(0)) for n, t in enumerate(txs, 1)]
-    merged = Transaction(
+    return [(entry.reference, _merged(entry), entry.amount)]
+
+
+def _merged(entry: BankEntry) -> Transaction:
+    """The entry's transaction details read as one: the first id, name and account, every text."""
+    txs = entry.transactions
+    return Transaction(
         amount=entry.amount,
-        end_to_end_id=txs[0].end_to_end_id if txs else None,
+        end_to_end_id=next((t.end_to_end_id for t in txs if t.end_to_end_id), None),
         debtor_name=next((t.debtor_name for t in txs if t.debtor_name), None),
         debtor_iban=next((t.debtor_iban for t in txs if t.debtor_iban), None),
         remittance=" ".join(t.remittance for t in txs if t.remittance),
+        return_reason=next((t.return_reason for t in txs if t.return_reason), None),
     )
-    return [(entry.reference, merged, entry.amount)]
 
 
 async def _apply_credit(
@@ -186,26 +192,7 @@ async def _apply_credit(
             due_on=today,
         )  # fmt: skip
         allocations = []
-    record_entry(
-        engine,
-        account=entry.account,
-        reference=reference,
-        statement=statement,
-        booking_date=entry.booking_date,
-        amount=amount,
-        currency=entry.currency,
-        credit=True,
-        end_to_end_id=tx.end_to_end_id,
-        debtor_name=tx.debtor_name,
-        debtor_iban=tx.debtor_iban,
-        remittance=tx.remittance,
-        decision=kind,
-        customer_id=customer,
-        allocations=allocations,
-        detail=detail,
-        task_id=task_id,
-    )
-    return Outcome(reference, amount, entry.currency, kind, detail + (f" (task #{task_id})" if task_id else ""))
+    return _keep(engine, entry, reference, tx, amount, statement, kind, customer, allocations, detail, task_id)
 
 
 async def _pay(client: Client, invoice_id: str, amount: Decimal, paid_on: date, reference: str) -> str | None:
@@ -226,9 +213,9 @@ async def _apply_return(
     client: Client, engine: Engine, entry: BankEntry, today: date, statement: str, task_queue: str
 ) -> Outcome:
     """A returned payment goes back on the case(s) the original credit paid, found by its end-to-end id."""
-    reason = next((t.return_reason for t in entry.transactions if t.return_reason), None) or "returned"
-    e2e = next((t.end_to_end_id for t in entry.transactions if t.end_to_end_id), None)
-    original = original_credit(engine, entry.account, e2e)
+    tx = _merged(entry)
+    reason = tx.return_reason or "returned"
+    original = original_credit(engine, entry.account, tx.end_to_end_id)
     reversed_: list[list[str]] = []
     problem = None if original is not None and original.allocations else "its original credit is not in the ledger"
     left = entry.amount
@@ -252,32 +239,52 @@ async def _apply_return(
         kind, detail = "return", f"returned ({reason}): " + ", ".join(f"{i} {a}" for i, a, _ in reversed_)
     else:
         kind, detail = "review", f"a returned payment ({reason}): {problem}"
-        text = " ".join(t.remittance for t in entry.transactions)
-        script = f"{detail}.\nBank entry {entry.reference}: {entry.amount} {entry.currency}, {text or '(no text)'}."
+        text = tx.remittance or "(no text)"
+        script = f"{detail}.\nBank entry {entry.reference}: {entry.amount} {entry.currency}, {text}."
         task_id = create_review_task(
             engine, f"bank:{entry.account}:{entry.reference}", script, invoice_id="", customer_id="", due_on=today
         )
+    customer = original.customer_id if original is not None else None
+    return _keep(
+        engine, entry, entry.reference, tx, entry.amount, statement, kind, customer, reversed_, detail, task_id
+    )
+
+
+def _keep(
+    engine: Engine,
+    entry: BankEntry,
+    reference: str,
+    tx: Transaction,
+    amount: Decimal,
+    statement: str,
+    decision: str,
+    customer: str | None,
+    allocations: list[list[str]],
+    detail: str,
+    task_id: int | None,
+) -> Outcome:
+    """The entry (or one transaction of a batch) kept in the ledger with its decision, and what to print."""
     record_entry(
         engine,
         account=entry.account,
-        reference=entry.reference,
+        reference=reference,
         statement=statement,
         booking_date=entry.booking_date,
-        amount=entry.amount,
+        amount=amount,
         currency=entry.currency,
-        credit=False,
-        end_to_end_id=e2e,
-        debtor_name=None,
-        debtor_iban=None,
-        remittance=" ".join(t.remittance for t in entry.transactions),
-        decision=kind,
-        customer_id=original.customer_id if original is not None else None,
-        allocations=reversed_,
+        credit=entry.credit,
+        end_to_end_id=tx.end_to_end_id,
+        debtor_name=tx.debtor_name,
+        debtor_iban=tx.debtor_iban,
+        remittance=tx.remittance,
+        decision=decision,
+        customer_id=customer,
+        allocations=allocations,
         detail=detail,
         task_id=task_id,
     )
     suffix = f" (task #{task_id})" if task_id else ""
-    return Outcome(entry.reference, entry.amount, entry.currency, kind, detail + suffix)
+    return Outcome(reference, amount, entry.currency, decision, detail + suffix)
 
 
 def _outcome(reference: str, entry: BankEntry, decision: str, detail: str, amount: Decimal | None = None) -> Outcome:

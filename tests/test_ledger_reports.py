@@ -173,24 +173,17 @@ def test_report_command_prints_table_csv_and_chart(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     load(url)
     csv_path, png_path = tmp_path / "aging.csv", tmp_path / "aging.png"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "relance.cli.main",
-            "report",
-            "--as-of",
-            "2026-06-30",
-            "--csv",
-            str(csv_path),
-            "--chart",
-            str(png_path),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={"RELANCE_DATABASE_URL": url, "COLUMNS": "160", "PATH": ""},
-    )
+
+    def report(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "relance.cli.main", "report", *args],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env={"RELANCE_DATABASE_URL": url, "COLUMNS": "160", "PATH": ""},
+        )
+
+    result = report("--as-of", "2026-06-30", "--csv", str(csv_path), "--chart", str(png_path))
     assert result.returncode == 0, result.stderr
     assert "DSO EUR 71.3 days" in result.stdout
     assert "promises kept 1 of 2 settled (50.0 %)" in result.stdout
@@ -208,13 +201,7 @@ def test_report_command_prints_table_csv_and_chart(tmp_path: Path):
     ]
     assert "rates:" not in result.stdout  # the shipped rates cover 30 June 2026
 
-    later = subprocess.run(
-        [sys.executable, "-m", "relance.cli.main", "report", "--as-of", "2026-07-15"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={"RELANCE_DATABASE_URL": url, "COLUMNS": "160", "PATH": ""},
-    )
+    later = report("--as-of", "2026-07-15")
     assert later.returncode == 0, later.stderr
     assert "rates: the rates file rates/france.yaml does not cover 2026-07-01 onwards: add the ECB" in later.stdout
 
