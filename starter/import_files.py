@@ -8,13 +8,15 @@ header or structure is unusable, stops the import as a whole.
 
 import codecs
 import csv
+import itertools
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-MAX_FILE_BYTES = 64 * 1024 * 1024  # larger exports are split: every row is held in memory at once
+MAX_FILE_BYTES = 64 * 1024 * 1024  # larger exports are split (a CSV file is streamed; a JSON one is held whole)
 SUPPORTED_ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "cp1252", "latin-1")
 BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
@@ -33,10 +35,20 @@ class RawRow:
     item: int | None = None  # JSON: the invoice's place in the list (a one-line document has one line)
 
 
-def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
-    """The file's text and the encoding it was read with (given, else detected)."""
-    if len(data) > MAX_FILE_BYTES:
-        raise ImportFileError(f"the file is {len(data):,} bytes; split it in files of at most {MAX_FILE_BYTES:,}")
+CHUNK_BYTES = 1 << 20
+
+
+def detect_encoding(path: Path, encoding: str | None = None) -> str:
+    """The encoding the file is read with (given, else detected), checked over the whole file a chunk at a time.
+
+    Only UTF-16 files are decoded whole (rare, and their newlines are two bytes wide); every other file is
+    read twice in bounded memory, once to check and once per pass of the import.
+    """
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ImportFileError(f"the file is {size:,} bytes; split it in files of at most {MAX_FILE_BYTES:,}")
+    with path.open("rb") as stream:
+        head = stream.read(4096)
     if encoding is not None:
         try:
             codecs.lookup(encoding)
@@ -44,47 +56,93 @@ def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
             raise ImportFileError(
                 f"unknown encoding {encoding!r}; use one of {', '.join(SUPPORTED_ENCODINGS)}"
             ) from None
-        try:
-            return _text(data.decode(encoding)), encoding
-        except UnicodeDecodeError as err:
-            raise ImportFileError(f"the file is not {encoding}: {_where(data, err)}") from None
+        problem = _undecodable(path, encoding)
+        if problem:
+            raise ImportFileError(f"the file is not {encoding}: {problem}")
+        return _textual(path, encoding)
     for bom, name in BOMS:
-        if data.startswith(bom):
-            try:
-                return _text(data.decode(name)), name
-            except UnicodeDecodeError as err:
-                raise ImportFileError(f"the file starts like {name} but is not: {_where(data, err)}") from None
-    if b"\x00" in data[:4096]:
+        if head.startswith(bom):
+            problem = _undecodable(path, name)
+            if problem:
+                raise ImportFileError(f"the file starts like {name} but is not: {problem}")
+            return _textual(path, name)
+    if b"\x00" in head:
         for name in ("utf-16-le", "utf-16-be"):  # UTF-16 without BOM: every other byte of ASCII text is NUL
-            half = data[:4096][1::2] if name == "utf-16-le" else data[:4096][::2]
-            if data and half.count(0) > len(half) * 0.9:
-                try:
-                    return _text(data.decode(name)), name
-                except UnicodeDecodeError:
-                    break
-    try:
-        return _text(data.decode("utf-8")), "utf-8"
-    except UnicodeDecodeError:
-        pass
+            half = head[1::2] if name == "utf-16-le" else head[::2]
+            if head and half.count(0) > len(half) * 0.9:
+                if _undecodable(path, name) is None:
+                    return _textual(path, name)
+                break
+    if _undecodable(path, "utf-8") is None:
+        return _textual(path, "utf-8")
     # Not UTF-8: a Windows export. cp1252 leaves five bytes undefined, which Latin-1 reads.
-    try:
-        return _text(data.decode("cp1252")), "cp1252"
-    except UnicodeDecodeError:
-        return _text(data.decode("latin-1")), "latin-1"
+    return _textual(path, "cp1252" if _undecodable(path, "cp1252") is None else "latin-1")
 
 
-def _text(text: str) -> str:
+def _whole_file(name: str) -> bool:
+    return codecs.lookup(name).name.startswith("utf-16") or codecs.lookup(name).name.startswith("utf-32")
+
+
+def _undecodable(path: Path, name: str) -> str | None:
+    """Where the file stops being `name` ("byte 0xC9 on line 2 ..."), or None when all of it decodes."""
+    if _whole_file(name):
+        data = path.read_bytes()
+        try:
+            data.decode(name)
+        except UnicodeDecodeError as err:
+            return _where(data, err, 0)
+        return None
+    lines_before, pending = 0, b""
+    with path.open("rb") as stream:
+        while True:
+            chunk = stream.read(CHUNK_BYTES)
+            data = pending + chunk
+            # In these encodings a newline byte is never part of another character: cut after the last one.
+            cut = len(data) if not chunk else data.rfind(b"\n") + 1
+            part, pending = data[:cut], data[cut:]
+            try:
+                part.decode(name)
+            except UnicodeDecodeError as err:
+                return _where(part, err, lines_before)
+            lines_before += part.count(b"\n")
+            if not chunk:
+                return None
+
+
+def _textual(path: Path, name: str) -> str:
     """A text file may hold a few stray control characters (its rows are refused one by one); not many."""
-    sample = text[:65536]
+    with path.open(encoding=name, newline="") as stream:
+        sample = stream.read(65536)
     controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n")
     if controls > max(8, len(sample) // 100):
         raise ImportFileError("the file is binary, not a CSV or JSON text file")
-    return text
+    return name
 
 
-def _where(data: bytes, err: UnicodeDecodeError) -> str:
-    line = data[: err.start].count(b"\n") + 1
+def _where(data: bytes, err: UnicodeDecodeError, lines_before: int) -> str:
+    line = lines_before + data[: err.start].count(b"\n") + 1
     return f"byte 0x{data[err.start]:02X} on line {line} (give --encoding)"
+
+
+def text_lines(path: Path, encoding: str) -> Iterator[str]:
+    """The file's lines, each ending in "\\n", read a chunk at a time.
+
+    Lines end at "\\n" only: str.splitlines() or a text file's own iteration would also break at characters
+    such as "\\r" alone, U+0085 or U+001E inside a cell, and every line number after it would be wrong.
+    """
+    with path.open(encoding=encoding, newline="") as stream:
+        rest = ""
+        while chunk := stream.read(CHUNK_BYTES):
+            *complete, rest = (rest + chunk).split("\n")
+            for line in complete:
+                yield line + "\n"
+        if rest:
+            yield rest + "\n"
+
+
+def read_text(path: Path, encoding: str) -> str:
+    """The whole text (JSON documents are checked as a whole before their invoices are read)."""
+    return path.read_bytes().decode(encoding)
 
 
 # ---- CSV ------------------------------------------------------------------------------------------------
@@ -101,44 +159,45 @@ def _cells_as_long_as(size: int) -> Iterator[None]:
         csv.field_size_limit(previous)
 
 
-def csv_rows(text: str) -> tuple[list[str], list[RawRow]]:
-    """The header and every data row, each named by the line it starts on (a quoted cell may span lines)."""
-    # Lines end at "\n" only: str.splitlines() would also break at characters such as U+0085 or U+001E
-    # inside a cell, and every line number after it would be wrong.
-    lines = [line + "\n" for line in text.split("\n")]
-    if lines[-1] == "\n":
-        lines.pop()
-    first = lines[0] if lines else ""
+def csv_rows(lines: Iterator[str], longest: int) -> tuple[list[str], Iterator[RawRow]]:
+    """The header, then every data row as it is read, each named by the line it starts on (a quoted cell may
+    span lines). `longest` bounds a cell: the file's size."""
+    first = next(lines, "")
+    if first == "":
+        raise ImportFileError("the file is empty")
     delimiter = ";" if first.count(";") > first.count(",") else ","
-    rows: list[RawRow] = []
-    with _cells_as_long_as(len(text)):
-        reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    reader = csv.reader(itertools.chain([first], lines), delimiter=delimiter, strict=True)
+    with _cells_as_long_as(longest):
         try:
             header = [cell.strip().lstrip("\ufeff") for cell in next(reader)]
         except StopIteration:
             raise ImportFileError("the file is empty") from None
         except csv.Error as err:
             raise ImportFileError(f"line 1: the header cannot be read: {err}") from None
+    return header, _data_rows(reader, header, longest)
+
+
+def _data_rows(reader: Any, header: list[str], longest: int) -> Iterator[RawRow]:
+    with _cells_as_long_as(longest):
         while True:
             start = reader.line_num + 1
             try:
                 cells = next(reader)
             except StopIteration:
-                break
+                return
             except csv.Error as err:
-                rows.append(RawRow(start, problem=_csv_problem(err, start, reader.line_num)))
+                yield RawRow(start, problem=_csv_problem(err, start, reader.line_num))
                 continue
             if not any(cell.strip() for cell in cells):
                 continue
             if reader.line_num > start:
                 end = reader.line_num
-                rows.append(RawRow(start, problem=f"a quoted cell runs from line {start} to {end} (unbalanced quote?)"))
+                yield RawRow(start, problem=f"a quoted cell runs from line {start} to {end} (unbalanced quote?)")
                 continue
             if len(cells) != len(header):
-                rows.append(RawRow(start, problem=f"{len(cells)} cells for {len(header)} columns"))
+                yield RawRow(start, problem=f"{len(cells)} cells for {len(header)} columns")
                 continue
-            rows.append(RawRow(start, fields=dict(zip(header, cells, strict=True))))
-    return header, rows
+            yield RawRow(start, fields=dict(zip(header, cells, strict=True)))
 
 
 def _csv_problem(err: csv.Error, start: int, end: int) -> str:
@@ -166,7 +225,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
 
 
-def json_rows(text: str) -> list[RawRow]:
+def json_rows(text: str) -> Iterator[RawRow]:
     """Each invoice of a JSON list (or of an object's "invoices" list), with the line its object starts on."""
     body = text.lstrip("\ufeff")
     try:
@@ -180,7 +239,7 @@ def json_rows(text: str) -> list[RawRow]:
         position = _invoices_list(body, position)
     if body[position] != "[":
         raise ImportFileError("JSON must be a list of invoices, or an object with an 'invoices' list")
-    return list(_items(body, position))
+    return _items(body, position)
 
 
 def _items(body: str, position: int) -> Iterator[RawRow]:

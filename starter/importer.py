@@ -1,12 +1,15 @@
 """Importing unpaid invoices: parse CSV or JSON rows into cases, then start one workflow per invoice.
 
 A bad row is reported with its line and reason and the others still start; a case that already
-exists (same invoice id, running or closed) is left as it is and reported.
+exists (same invoice id, running or closed) is left as it is and reported. The file is read twice: once to
+check every row (nothing starts before the whole file is known to be readable), then again to start the
+good ones, so that a file of 100,000 invoices is never held in memory as cases.
 """
 
 import asyncio
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,10 +25,10 @@ from relance.domain.invoice import CaseInput, DemoClock
 from relance.domain.limits import bounded, printable
 from relance.domain.money import format_money
 from relance.domain.policy import NoPolicy, Policy, select_policy
-from starter.import_files import ImportFileError, RawRow, csv_rows, decode, json_rows
+from starter.import_files import ImportFileError, RawRow, csv_rows, detect_encoding, json_rows, read_text, text_lines
 from workflows import InvoiceCollection
 
-__all__ = ["ImportFileError", "ImportReport", "ParsedFile", "RowError", "check_policies", "parse_file", "start_cases"]
+__all__ = ["ImportFileError", "ImportReport", "ParsedFile", "RowError", "parse_file", "start_cases"]
 
 CSV_COLUMNS = {
     "invoice_id": ("invoice_id",),
@@ -79,9 +82,24 @@ class RowError:
 
 @dataclass
 class ParsedFile:
-    cases: list[tuple[int, CaseInput]] = field(default_factory=list)  # (line, case)
+    """What the first reading found: every refused row, and how many rows will start; `cases()` reads the good
+    rows again, one at a time."""
+
+    path: Path
+    encoding: str
+    clock: DemoClock | None
     errors: list[RowError] = field(default_factory=list)
-    encoding: str = "utf-8"
+    count: int = 0  # rows that will start
+    stamp: tuple[int, int] = (0, 0)  # the file's size and modification time when it was checked
+
+    def cases(self) -> Iterator[tuple[int, CaseInput]]:
+        """The rows the first reading kept, with their line, read and validated again."""
+        if _stamp(self.path) != self.stamp:
+            raise ImportFileError(f"{self.path.name} changed while it was imported; nothing more is started")
+        refused = {(error.line, error.item) for error in self.errors}
+        for row in _validated(self.path, self.encoding, self.clock):
+            if isinstance(row, _Good) and (row.line, row.item) not in refused:
+                yield row.line, row.case
 
 
 @dataclass
@@ -126,80 +144,109 @@ def _nest(row: dict[str, str]) -> dict[str, Any]:
     return data
 
 
-def _csv_fields(text: str) -> list[RawRow]:
-    header, rows = csv_rows(text)
+def _csv_fields(lines: Iterator[str], longest: int) -> Iterator[RawRow]:
+    header, rows = csv_rows(lines, longest)
     missing = [c for c in REQUIRED_CSV if c not in header]
     if missing:
         raise ImportFileError(f"CSV header lacks required columns: {', '.join(missing)}")
     unknown = [bounded(c, 40) for c in header if c not in CSV_COLUMNS]
     if unknown:
         raise ImportFileError(f"CSV header has unknown columns: {', '.join(unknown)} (known: {', '.join(CSV_COLUMNS)})")
-    nested = []
+    return _nested(rows)
+
+
+def _nested(rows: Iterator[RawRow]) -> Iterator[RawRow]:
     for row in rows:
         if row.fields is None:
-            nested.append(row)
+            yield row
             continue
         try:
-            nested.append(RawRow(row.line, fields=_nest(row.fields)))
+            yield RawRow(row.line, fields=_nest(row.fields))
         except ValueError as err:
-            nested.append(RawRow(row.line, problem=str(err)))
-    return nested
+            yield RawRow(row.line, problem=str(err))
 
 
-def parse_file(path: Path, *, clock: DemoClock | None = None, encoding: str | None = None) -> ParsedFile:
-    """Every row of the file as a case, or as an error naming its line; a file that is not usable raises."""
+def parse_file(
+    path: Path,
+    *,
+    clock: DemoClock | None = None,
+    encoding: str | None = None,
+    policies: dict[str, Policy] | None = None,
+) -> ParsedFile:
+    """Check every row of the file (and, given the policies, that one fits it): a file that is not usable raises;
+    each bad row becomes an error naming its line. Only the errors and a count are kept."""
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".json"):
         raise ImportFileError(f"{path.name}: expected a .csv or .json file")
     try:
-        data = path.read_bytes()
+        stamp = _stamp(path)
+        used = detect_encoding(path, encoding)
     except OSError as err:
         raise ImportFileError(f"{path.name} cannot be read: {err.strerror}") from None
-    text, used = decode(data, encoding)
-    rows = _csv_fields(text) if suffix == ".csv" else json_rows(text)
-    parsed = ParsedFile(encoding=used)
+    parsed = ParsedFile(path, used, clock, stamp=stamp)
+    for row in _validated(path, used, clock):
+        if isinstance(row, RowError):
+            parsed.errors.append(row)
+            continue
+        if policies is not None:
+            try:
+                select_policy(policies, row.case)
+            except NoPolicy as err:
+                parsed.errors.append(RowError(row.line, row.case.invoice_id, str(err), row.item))
+                continue
+        parsed.count += 1
+    parsed.errors.sort(key=lambda e: (e.line, e.item or 0))
+    return parsed
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    status = os.stat(path)
+    return status.st_size, status.st_mtime_ns
+
+
+@dataclass(frozen=True)
+class _Good:
+    line: int
+    item: int | None  # JSON files: the invoice's place in the list
+    case: CaseInput
+
+
+def _raw_rows(path: Path, encoding: str) -> Iterator[RawRow]:
+    if path.suffix.lower() == ".json":
+        return json_rows(read_text(path, encoding))
+    return _csv_fields(text_lines(path, encoding), path.stat().st_size)
+
+
+def _validated(path: Path, encoding: str, clock: DemoClock | None) -> Iterator[_Good | RowError]:
+    """Each row as a case with its line, or as the error that refuses it; a repeated invoice id is refused."""
     seen: dict[str, int] = {}
-    for row in rows:
+    for row in _raw_rows(path, encoding):
         if row.fields is None:
-            parsed.errors.append(RowError(row.line, None, row.problem or "unreadable row", row.item))
+            yield RowError(row.line, None, row.problem or "unreadable row", row.item)
             continue
         fields = row.fields
         raw_id = fields.get("invoice_id")
         invoice_id = printable(raw_id, 60) if isinstance(raw_id, str) else None
         if "clock" in fields:
             reason = "clock: a demo clock cannot come from a file (relance import --seconds-per-day, demo workers only)"
-            parsed.errors.append(RowError(row.line, invoice_id, reason, row.item))
+            yield RowError(row.line, invoice_id, reason, row.item)
             continue
         if clock is not None:
             fields = {**fields, "clock": clock.model_dump(mode="json")}
         try:
             case = CaseInput.model_validate(fields)
         except ValidationError as err:
-            parsed.errors.append(RowError(row.line, invoice_id, bounded(explain(err)), row.item))
+            yield RowError(row.line, invoice_id, bounded(explain(err)), row.item)
             continue
         except RecursionError:
-            parsed.errors.append(RowError(row.line, invoice_id, "the row is nested too deeply", row.item))
+            yield RowError(row.line, invoice_id, "the row is nested too deeply", row.item)
             continue
         if case.invoice_id in seen:
             reason = f"invoice_id {case.invoice_id} repeats line {seen[case.invoice_id]}; this row is left out"
-            parsed.errors.append(RowError(row.line, case.invoice_id, reason, row.item))
+            yield RowError(row.line, case.invoice_id, reason, row.item)
             continue
         seen[case.invoice_id] = row.line
-        parsed.cases.append((row.line, case))
-    return parsed
-
-
-def check_policies(parsed: ParsedFile, policies: dict[str, Policy]) -> None:
-    """Refuse, row by row, the invoices no policy fits, before anything starts."""
-    kept = []
-    for line, case in parsed.cases:
-        try:
-            select_policy(policies, case)
-        except NoPolicy as err:
-            parsed.errors.append(RowError(line, case.invoice_id, str(err)))
-            continue
-        kept.append((line, case))
-    parsed.cases = kept
+        yield _Good(row.line, row.item, case)
 
 
 def summary_for(case: CaseInput) -> str:
@@ -225,21 +272,36 @@ async def start_cases(
     on_progress: Callable[[], None] | None = None,
     concurrency: int = 20,
 ) -> ImportReport:
+    """Start the good rows, `concurrency` at a time, reading them as they go (the file is not held)."""
     report = ImportReport(errors=list(parsed.errors))
-    gate = asyncio.Semaphore(concurrency)
+    in_flight: set[asyncio.Task[None]] = set()
 
     async def one(line: int, case: CaseInput) -> None:
-        async with gate:
-            try:
-                await start_case(client, case, task_queue)
-                report.started.append(case.invoice_id)
-            except WorkflowAlreadyStartedError:
-                report.existing.append(case.invoice_id)
-            except RPCError as err:  # the server refused this one start; the others go on
-                report.errors.append(RowError(line, case.invoice_id, f"not started: {bounded(err.message)}"))
-            if on_progress is not None:
-                on_progress()
+        try:
+            await start_case(client, case, task_queue)
+            report.started.append(case.invoice_id)
+        except WorkflowAlreadyStartedError:
+            report.existing.append(case.invoice_id)
+        except RPCError as err:  # the server refused this one start; the others go on
+            report.errors.append(RowError(line, case.invoice_id, f"not started: {bounded(err.message)}"))
+        if on_progress is not None:
+            on_progress()
 
-    await asyncio.gather(*(one(line, case) for line, case in parsed.cases))
-    report.errors.sort(key=lambda e: e.line)
+    async def settle(when: str) -> set[asyncio.Task[None]]:
+        done, pending = await asyncio.wait(in_flight, return_when=when)
+        for task in done:
+            task.result()  # anything but a refused start is a bug: let it surface
+        return pending
+
+    try:
+        for line, case in parsed.cases():
+            if len(in_flight) >= concurrency:
+                in_flight = await settle(asyncio.FIRST_COMPLETED)
+            in_flight.add(asyncio.create_task(one(line, case)))
+        if in_flight:
+            in_flight = await settle(asyncio.ALL_COMPLETED)
+    finally:
+        for task in in_flight:
+            task.cancel()
+    report.errors.sort(key=lambda e: (e.line, e.item or 0))
     return report

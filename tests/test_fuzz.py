@@ -72,12 +72,12 @@ def test_fuzz_csv_import_rows(tmp_path_factory, file):
     except ImportFileError as err:
         assert str(err)
         return
-    lines = [line for line, _ in parsed.cases] + [e.line for e in parsed.errors]
+    lines = [line for line, _ in parsed.cases()] + [e.line for e in parsed.errors]
     assert len(lines) == len(set(lines)) and all(2 <= line <= 2 + text.count("\n") for line in lines)
-    assert len(parsed.cases) <= rows
+    assert len(list(parsed.cases())) == parsed.count <= rows
     for error in parsed.errors:
         assert error.reason and len(error.reason) <= 1001
-    for _, case in parsed.cases:
+    for _, case in parsed.cases():
         assert 0 < case.amount <= MAX_AMOUNT and MIN_DAY <= case.due_date <= MAX_DAY
         assert check_text(case.invoice_id) and check_text(case.customer.name)
 
@@ -89,10 +89,11 @@ def test_fuzz_json_import_rows(tmp_path_factory, file):
     path = tmp_path_factory.mktemp("json") / "f.json"
     path.write_text(text, encoding="utf-8")
     parsed = parse_file(path)
-    assert len(parsed.cases) + len(parsed.errors) == items  # every invoice is started or refused, once
+    assert len(list(parsed.cases())) == parsed.count
+    assert parsed.count + len(parsed.errors) == items  # every invoice is started or refused, once
     for error in parsed.errors:
         assert error.reason and error.item is not None
-    for _, case in parsed.cases:
+    for _, case in parsed.cases():
         assert 0 < case.amount <= MAX_AMOUNT and case.clock is None
 
 

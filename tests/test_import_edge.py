@@ -95,14 +95,14 @@ def test_a_bad_cell_is_refused_on_its_line_and_the_other_rows_are_kept(tmp_path,
     parsed = read(
         tmp_path, "f.csv", csv_text(GOOD, {**GOOD, "invoice_id": "E-2", **cells}, {**GOOD, "invoice_id": "E-3"})
     )
-    assert [c.invoice_id for _, c in parsed.cases] == ["E-1", "E-3"]
+    assert [c.invoice_id for _, c in parsed.cases()] == ["E-1", "E-3"]
     assert [(e.line, e.reason.startswith(reason)) for e in parsed.errors] == [(3, True)], parsed.errors
 
 
 def test_a_cell_over_the_csv_modules_field_limit_is_one_bad_row(tmp_path):
     huge = "x" * 200_000  # the csv module refuses cells over 131,072 characters by default
     parsed = read(tmp_path, "f.csv", csv_text(GOOD, {**GOOD, "invoice_id": "E-2", "address_line1": huge}))
-    assert [c.invoice_id for _, c in parsed.cases] == ["E-1"]
+    assert [c.invoice_id for _, c in parsed.cases()] == ["E-1"]
     assert [str(e) for e in parsed.errors] == [
         "line 3 (E-2): customer.address.line1: String should have at most 200 characters"
     ]
@@ -115,14 +115,14 @@ def test_metadata_over_its_size_limit_is_refused_before_it_reaches_temporal(tmp_
     lines = [header + ";metadata", row.rstrip(";") + ';"' + big.replace('"', '""') + '"']
     lines.append(row.rstrip(";").replace("E-1", "E-2") + ';"{""po"": ""77""}"')
     parsed = read(tmp_path, "m.csv", "\n".join(lines) + "\n")
-    assert [(c.invoice_id, c.metadata) for _, c in parsed.cases] == [("E-2", {"po": "77"})]
+    assert [(c.invoice_id, c.metadata) for _, c in parsed.cases()] == [("E-2", {"po": "77"})]
     assert [str(e) for e in parsed.errors] == ["line 2 (E-1): metadata: is 2,500,011 bytes as JSON; at most 8,192"]
 
 
 def test_deep_metadata_is_refused(tmp_path):
     deep = {"a": {"b": {"c": {"d": {"e": 1}}}}}
     parsed = read(tmp_path, "d.json", json.dumps([json_case(metadata=deep), json_case(invoice_id="J-2")]))
-    assert [c.invoice_id for _, c in parsed.cases] == ["J-2"]
+    assert [c.invoice_id for _, c in parsed.cases()] == ["J-2"]
     assert [str(e) for e in parsed.errors] == ["line 1, invoice 1 (J-1): metadata: nested 5 levels deep; at most 4"]
 
 
@@ -142,13 +142,14 @@ def test_the_encoding_of_an_export_is_detected(tmp_path, label, encode, detected
     parsed = read(tmp_path, "e.csv", encode(text))
     assert parsed.encoding == detected
     assert parsed.errors == []
-    customer = parsed.cases[0][1].customer
+    customer = next(parsed.cases())[1].customer
     assert (customer.name, customer.address.city) == ("Épicerie Générale", "Évreux")
 
 
 def test_a_given_encoding_is_used_and_a_wrong_one_is_named(tmp_path):
     text = csv_text({**GOOD, "customer_name": "Épicerie"})
-    assert read(tmp_path, "a.csv", text.encode("cp1252"), encoding="cp1252").cases[0][1].customer.name == "Épicerie"
+    parsed = read(tmp_path, "a.csv", text.encode("cp1252"), encoding="cp1252")
+    assert next(parsed.cases())[1].customer.name == "Épicerie"
     with pytest.raises(ImportFileError, match=r"the file is not utf-8: byte 0xC9 on line 2 \(give --encoding\)"):
         read(tmp_path, "b.csv", text.encode("cp1252"), encoding="utf-8")
     with pytest.raises(ImportFileError, match="unknown encoding 'klingon'"):
@@ -169,7 +170,7 @@ def test_json_nested_200000_deep_is_refused_as_a_file_error(tmp_path):
 
 def test_json_amounts_must_be_decimal_strings(tmp_path):
     parsed = read(tmp_path, "f.json", json.dumps([json_case(amount=1250.5), json_case(invoice_id="J-2", amount=1250)]))
-    assert parsed.cases == []
+    assert list(parsed.cases()) == []
     assert [str(e) for e in parsed.errors] == [
         'line 1, invoice 1 (J-1): amount: amounts are decimal strings such as "1250.00", not the JSON number 1250.5',
         'line 1, invoice 2 (J-2): amount: amounts are decimal strings such as "1250.00", not the JSON number 1250',
@@ -179,11 +180,11 @@ def test_json_amounts_must_be_decimal_strings(tmp_path):
 def test_a_duplicated_invoice_is_reported_on_its_second_line(tmp_path):
     cases = [json_case(), json_case(invoice_id="J-2"), json_case(amount="10.00")]
     parsed = read(tmp_path, "dup.json", json.dumps(cases, indent=1))
-    assert [c.invoice_id for _, c in parsed.cases] == ["J-1", "J-2"]
+    assert [c.invoice_id for _, c in parsed.cases()] == ["J-1", "J-2"]
     assert [str(e) for e in parsed.errors] == [
         f"line {parsed.errors[0].line}, invoice 3 (J-1): invoice_id J-1 repeats line 2; this row is left out"
     ]
-    assert parsed.errors[0].line > parsed.cases[1][0]
+    assert parsed.errors[0].line > list(parsed.cases())[1][0]
     parsed = read(tmp_path, "dup.csv", csv_text(GOOD, {**GOOD, "invoice_id": "E-2"}, {**GOOD, "amount": "5.00"}))
     assert [str(e) for e in parsed.errors] == ["line 4 (E-1): invoice_id E-1 repeats line 2; this row is left out"]
 
@@ -198,7 +199,7 @@ def test_an_unbalanced_quote_is_reported_where_it_opens(tmp_path):
     text = csv_text(GOOD, {**GOOD, "invoice_id": "E-2"}).splitlines()
     text.insert(2, text[1].replace("E-1", "E-9").replace("Dupont SA", '"Dupont SA'))  # line 3 opens a quote
     parsed = read(tmp_path, "q.csv", "\n".join(text) + "\n")
-    assert [c.invoice_id for _, c in parsed.cases] == ["E-1"]
+    assert [c.invoice_id for _, c in parsed.cases()] == ["E-1"]
     assert [str(e) for e in parsed.errors] == [
         "line 3: a quoted cell opens on this line and is never closed (unbalanced quote)"
     ]
@@ -208,7 +209,7 @@ def test_a_stray_quote_is_one_bad_row(tmp_path):
     rows = csv_text(GOOD, {**GOOD, "invoice_id": "E-2"}, {**GOOD, "invoice_id": "E-3"}).splitlines()
     rows[2] = rows[2].replace("Dupont SA", '"Dupont" SA')
     parsed = read(tmp_path, "s.csv", "\n".join(rows) + "\n")
-    assert [c.invoice_id for _, c in parsed.cases] == ["E-1", "E-3"]
+    assert [c.invoice_id for _, c in parsed.cases()] == ["E-1", "E-3"]
     assert [str(e) for e in parsed.errors] == ["line 3: not valid CSV: ';' expected after '\"'"]
 
 
@@ -261,3 +262,35 @@ def test_a_demo_clock_needs_a_worker_in_demo_mode(tmp_path):
     result = relance_import(tmp_path, path, "--seconds-per-day", "0.5")
     assert result.returncode == 1
     assert "--seconds-per-day is a demo feature; set RELANCE_DEMO_MODE=1" in result.stderr
+
+
+# ---- reading in chunks: a large file is never held whole ----------------------------------------------
+
+
+def test_rows_read_in_small_chunks_are_the_rows_of_the_file(tmp_path, monkeypatch):
+    """Chunks of 7 bytes cut every row, every accented character and the bad byte: rows, lines and the place
+    of a byte that is not UTF-8 come out as from a file read whole."""
+    import starter.import_files as import_files
+
+    rows = [{**GOOD, "invoice_id": f"E-{n}", "customer_name": f"Société n°{n}"} for n in range(1, 40)]
+    rows[20]["amount"] = "oops"
+    text = csv_text(*rows)
+    whole = read(tmp_path, "w.csv", text)
+    expected = [(line, c.invoice_id, c.customer.name) for line, c in whole.cases()]
+    monkeypatch.setattr(import_files, "CHUNK_BYTES", 7)
+    chunked = read(tmp_path, "c.csv", text)
+    assert [(line, c.invoice_id, c.customer.name) for line, c in chunked.cases()] == expected
+    assert expected[-1] == (40, "E-39", "Société n°39")
+    assert (chunked.count, [str(e) for e in chunked.errors]) == (38, [str(e) for e in whole.errors])
+    assert str(whole.errors[0]).startswith("line 22 (E-21): amount: 'oops' is not an amount")
+    broken = text.encode("utf-8").replace("n°33".encode(), b"n\xb033")
+    with pytest.raises(ImportFileError, match=r"the file is not utf-8: byte 0xB0 on line 34 \(give --encoding\)"):
+        read(tmp_path, "b.csv", broken, encoding="utf-8")
+    assert read(tmp_path, "d.csv", broken).encoding == "cp1252"
+
+
+def test_a_file_changed_between_its_check_and_its_starts_starts_nothing_more(tmp_path):
+    parsed = read(tmp_path, "f.csv", csv_text(GOOD, {**GOOD, "invoice_id": "E-2"}))
+    (tmp_path / "f.csv").write_text(csv_text(GOOD, {**GOOD, "invoice_id": "E-2", "amount": "9999.00"}))
+    with pytest.raises(ImportFileError, match=r"f\.csv changed while it was imported; nothing more is started"):
+        next(parsed.cases())

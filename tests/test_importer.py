@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from starter.importer import ImportFileError, check_policies, parse_file, start_cases
+from starter.importer import ImportFileError, parse_file, start_cases
 from tests.conftest import ROOT, Case, terminate_all
 
 HEADER = (
@@ -31,7 +31,7 @@ def test_french_csv_with_semicolons_and_decimal_commas(tmp_path):
         "A-3;C1;Dupont SA;business;a@d.example;1 rue X;75001;Paris;FR;1,250.50;2026-04-01;2026-04-30\n",
     )
     parsed = parse_file(path)
-    assert [(c.invoice_id, c.amount) for _, c in parsed.cases] == [
+    assert [(c.invoice_id, c.amount) for _, c in parsed.cases()] == [
         ("A-1", Decimal("1250.50")),
         ("A-2", Decimal("1250.50")),
     ]
@@ -74,7 +74,7 @@ ROW_ERRORS = [
 @pytest.mark.parametrize(("row", "error"), ROW_ERRORS)
 def test_a_bad_row_is_reported_with_line_and_reason(tmp_path, row, error):
     parsed = parse_file(write(tmp_path, "r.csv", HEADER + "\n" + row + "\n"))
-    assert ([str(e) for e in parsed.errors], parsed.cases) == ([error], [])
+    assert ([str(e) for e in parsed.errors], list(parsed.cases())) == ([error], [])
 
 
 def test_header_problems_stop_the_whole_file(tmp_path):
@@ -103,14 +103,14 @@ def test_json_list_with_metadata_and_a_bad_item(tmp_path):
     }
     bad = {**good, "invoice_id": "J-2", "amount": "99.999"}
     parsed = parse_file(write(tmp_path, "i.json", json.dumps({"invoices": [good, bad, "oops"]})))
-    assert [(line, c.metadata) for line, c in parsed.cases] == [(1, {"po": "77"})]
+    assert [(line, c.metadata) for line, c in parsed.cases()] == [(1, {"po": "77"})]
     assert [str(e) for e in parsed.errors] == [
         "line 1, invoice 2 (J-2): amount 99.999 has more than 2 decimals for EUR",
         "line 1, invoice 3: an invoice must be a JSON object, got str",
     ]
     # written one field a line, as exports usually are: each invoice is named by the line its object opens on
     parsed = parse_file(write(tmp_path, "p.json", json.dumps({"source": "erp", "invoices": [good, bad]}, indent=2)))
-    assert [line for line, _ in parsed.cases] == [4]
+    assert [line for line, _ in parsed.cases()] == [4]
     assert [str(e) for e in parsed.errors] == [
         "line 25, invoice 2 (J-2): amount 99.999 has more than 2 decimals for EUR"
     ]
@@ -122,8 +122,7 @@ async def test_importing_the_same_file_twice_starts_nothing_new(env, worker, tmp
     from relance.domain.policy import load_policies
 
     sample = ROOT / "samples" / "invoices.csv"
-    parsed = parse_file(sample)
-    check_policies(parsed, load_policies(worker.policy_dir, worker.template_dir))
+    parsed = parse_file(sample, policies=load_policies(worker.policy_dir, worker.template_dir))
     first = await start_cases(env.client, parsed, worker.task_queue)
     second = await start_cases(env.client, parse_file(sample), worker.task_queue)
     cases = [Case(env, env.client.get_workflow_handle(f"invoice-{i}")) for i in first.started]

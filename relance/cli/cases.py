@@ -64,7 +64,7 @@ def import_(
 ) -> None:
     """Start one case per invoice; bad rows are reported by line, existing cases are left unchanged."""
     from starter.connect import connect
-    from starter.importer import ImportFileError, check_policies, parse_file, start_cases
+    from starter.importer import ImportFileError, parse_file, start_cases
 
     settings = get_settings()
     clock = None
@@ -76,8 +76,8 @@ def import_(
         except ValidationError as exc:
             fail(f"nothing imported: --seconds-per-day: {explain(exc)}")
     try:
-        parsed = parse_file(file, clock=clock, encoding=encoding)
-        check_policies(parsed, load_policies(settings.policy_dir, settings.template_dir))
+        policies = load_policies(settings.policy_dir, settings.template_dir)
+        parsed = parse_file(file, clock=clock, encoding=encoding, policies=policies)
     except (ImportFileError, PolicyError) as exc:
         fail(f"nothing imported: {exc}")
     if parsed.encoding not in ("utf-8", "utf-8-sig") and not as_json:
@@ -86,11 +86,14 @@ def import_(
     async def go() -> Any:
         client = await connect(settings)
         with Progress(console=err, transient=True, disable=as_json) as progress:
-            task = progress.add_task("starting cases", total=len(parsed.cases))
+            task = progress.add_task("starting cases", total=parsed.count)
             return await start_cases(client, parsed, settings.task_queue, on_progress=lambda: progress.advance(task))
 
-    if parsed.cases:
-        report = run(go())
+    if parsed.count:
+        try:
+            report = run(go())
+        except ImportFileError as exc:  # the file changed between its check and its starts
+            fail(f"import stopped: {exc}; the cases already started stay (an import again reports them as existing)")
     else:  # nothing to start: no need for Temporal to say which rows were refused
         from starter.importer import ImportReport
 

@@ -33,7 +33,7 @@ from relance.domain.money import format_money
 from relance.domain.policy import load_policies
 from relance.settings import Settings
 from starter.connect import connect
-from starter.importer import check_policies, parse_file, start_cases
+from starter.importer import parse_file, start_cases
 from starter.ops import ActionRejected, act, status
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "invoices.csv"
@@ -171,8 +171,8 @@ async def run_demo(settings: Settings, out: Console, *, seconds_per_day: float, 
     settings.outbox_dir.mkdir(parents=True, exist_ok=True)
     sample = settings.outbox_dir.parent / f"demo-invoices-{stamp}.csv"
     sample.write_text(dated_sample(today, stamp), encoding="utf-8")
-    parsed = parse_file(sample, clock=DemoClock(seconds_per_day=seconds_per_day))
-    check_policies(parsed, load_policies(settings.policy_dir, settings.template_dir))
+    policies = load_policies(settings.policy_dir, settings.template_dir)
+    parsed = parse_file(sample, clock=DemoClock(seconds_per_day=seconds_per_day), policies=policies)
     client = await connect(settings)
     report = await start_cases(client, parsed, settings.task_queue)
     out.print(f"imported {len(report.started)} invoices from {sample} (one case day = {seconds_per_day:g} s)")
@@ -182,7 +182,7 @@ async def run_demo(settings: Settings, out: Console, *, seconds_per_day: float, 
         f"Registered letters in {settings.letter_outbox_dir}/, court dossiers and case files in "
         f"{settings.documents_dir}/ (interest rates from {settings.rates_file})"
     )
-    ids = [case.invoice_id for _, case in parsed.cases]
+    ids = [case.invoice_id for _, case in parsed.cases()]
     pending = cues(today)
     log: list[str] = []
     started = time.monotonic()
