@@ -7,6 +7,7 @@ rejects the update) with a non-retryable error instead of failing its workflow t
 decode (an activity result, a query answer) still fails loudly: that is our own data, and a bug.
 """
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +17,8 @@ from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
 
 from relance.domain.limits import bounded
+from relance.encryption import EncryptionCodec, KeyRing, KeyRingError, ring_from_environment
+from relance.settings import Settings
 
 
 class RefusingPayloadConverter(PydanticPayloadConverter):
@@ -33,3 +36,31 @@ class RefusingPayloadConverter(PydanticPayloadConverter):
 
 
 data_converter = DataConverter(payload_converter_class=RefusingPayloadConverter)
+
+
+def encrypted(ring: KeyRing) -> DataConverter:
+    """Our converter with every payload encrypted.
+
+    Failure messages stay in clear: a refused query or update must name what is wrong to any caller (the
+    `temporal` CLI, another system), and Temporal hands a query's failure back as plain text, so encoded
+    ones would read "Encoded failure" everywhere. (A refusal reason may quote a bounded excerpt of the input.)"""
+    return dataclasses.replace(data_converter, payload_codec=EncryptionCodec(ring))
+
+
+def key_ring(settings: Settings) -> KeyRing | None:
+    """The ring the settings name; None only when encryption is explicitly off and no key is set."""
+    inline = settings.codec_keys.get_secret_value() if settings.codec_keys is not None else None
+    ring = ring_from_environment(inline, settings.codec_keys_file, settings.codec_key_id)
+    if ring is None and settings.payload_encryption == "required":
+        raise KeyRingError(
+            "payload encryption is required and no key is set: put a key from `relance keys new` in "
+            "RELANCE_CODEC_KEYS (or in a file named by RELANCE_CODEC_KEYS_FILE); only for a throwaway local "
+            "server, RELANCE_PAYLOAD_ENCRYPTION=off"
+        )
+    return ring
+
+
+def data_converter_for(settings: Settings) -> DataConverter:
+    """The converter of every client, worker and replayer: encrypted unless encryption is explicitly off."""
+    ring = key_ring(settings)
+    return data_converter if ring is None else encrypted(ring)

@@ -43,6 +43,19 @@ class Settings(BaseSettings):
     # 361, 534 and 727 MB); with 1,000 a worker held 10,000 sleeping cases at 381 MB. Never 0: a worker without
     # a cache livelocks on local activities (temporalio/sdk-rust#1482).
     worker_cache_size: int = Field(1000, ge=1, le=100_000, validation_alias=_env("RELANCE_WORKER_CACHE_SIZE"))
+    # Payload encryption (relance/encryption.py): every payload Temporal stores is AES-GCM encrypted. The keys
+    # come from the environment only, inline or from a file; `required` (the default) refuses to start
+    # without them, `off` is for a throwaway local server.
+    payload_encryption: Literal["required", "off"] = Field(
+        "required", validation_alias=_env("RELANCE_PAYLOAD_ENCRYPTION")
+    )
+    codec_keys: SecretStr | None = Field(None, validation_alias=_env("RELANCE_CODEC_KEYS"))
+    codec_keys_file: Path | None = Field(None, validation_alias=_env("RELANCE_CODEC_KEYS_FILE"))
+    codec_key_id: str | None = Field(None, validation_alias=_env("RELANCE_CODEC_KEY_ID"))
+    # `relance codec-server`: lets the Temporal Web UI (at these origins) decrypt payloads for a caller that
+    # presents one of these bearer tokens (comma-separated; several, so that one can be rotated).
+    codec_server_tokens: SecretStr | None = Field(None, validation_alias=_env("RELANCE_CODEC_SERVER_TOKENS"))
+    codec_server_origins: str = Field("http://localhost:8233", validation_alias=_env("RELANCE_CODEC_SERVER_ORIGINS"))
     # Demo clocks (a case day in seconds, a shifted start) run only on a worker started for demos:
     # in production a data feed must never be able to fast-forward dunning.
     demo_mode: bool = Field(False, validation_alias=_env("RELANCE_DEMO_MODE"))

@@ -17,10 +17,12 @@ from activities.ledger import LedgerWriter
 from activities.legal_escalation import LegalEscalation
 from activities.letter_delivery import PrintOutbox
 from activities.policy_resolution import PolicyResolution
+from relance.converter import key_ring
 from relance.ledger.db import engine_for
 from relance.rates.table_file import coverage_warning
 from relance.settings import Settings
 from starter.connect import connect
+from starter.key_check import KeyRingMismatch, check_ring_against
 from starter.namespace import CANNOT_LIST, missing_attributes
 from workflows import CustomerAccount, InvoiceCollection
 from workflows.sandbox import workflow_runner
@@ -83,6 +85,16 @@ async def run_worker(settings: Settings) -> None:
             f"namespace {settings.temporal_namespace} lacks the case search attributes {', '.join(missing)}: "
             "run `relance setup` first"
         )
+    ring = key_ring(settings)
+    if ring is None:
+        log.warning("payload encryption is OFF (RELANCE_PAYLOAD_ENCRYPTION=off): debtor data is stored in clear")
+    else:
+        try:
+            checked = await check_ring_against(client)
+        except KeyRingMismatch as err:
+            raise WorkerConfigError(str(err)) from None
+        against = f", checked against {checked}" if checked else ""
+        log.info("payloads encrypted with key %s (ring: %s)%s", ring.current, ", ".join(ring.keys), against)
     gap = coverage_warning(settings.rates_file, date.today())
     if gap is not None:
         log.warning("%s", gap)

@@ -2,7 +2,7 @@
 
 from temporalio.client import Client
 
-from relance.converter import data_converter
+from relance.converter import data_converter_for
 from relance.settings import Settings
 
 
@@ -11,9 +11,11 @@ class TemporalUnreachable(Exception):
 
 
 async def connect(settings: Settings) -> Client:
+    """A client with the settings' converter; a missing or malformed key ring raises before any connection."""
+    converter = data_converter_for(settings)
     try:
         return await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace, data_converter=data_converter
+            settings.temporal_address, namespace=settings.temporal_namespace, data_converter=converter
         )
     except RuntimeError as exc:
         raise TemporalUnreachable(

@@ -19,7 +19,7 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from relance.converter import data_converter
+from relance.converter import data_converter_for
 from relance.domain.case import CaseStatus
 from relance.domain.invoice import CaseInput
 from relance.ledger.db import engine_for
@@ -31,6 +31,14 @@ from workflows.search_attributes import attribute_types
 
 ROOT = Path(__file__).resolve().parent.parent
 PARIS = ZoneInfo("Europe/Paris")
+# Every test runs with payload encryption on, as production does: this key ring (a test key, kept in the
+# repository so that the encrypted histories of tests/histories replay) reaches the commands the tests
+# run in their own process through the environment.
+TEST_KEY_RING = "test-1:" + "dGVzdC1rZXktbm90LWEtc2VjcmV0LTMyLWJ5dGVzISE="
+os.environ["RELANCE_CODEC_KEYS"] = TEST_KEY_RING
+for _variable in ("RELANCE_CODEC_KEYS_FILE", "RELANCE_CODEC_KEY_ID", "RELANCE_PAYLOAD_ENCRYPTION"):
+    os.environ.pop(_variable, None)
+data_converter = data_converter_for(Settings())
 
 
 def server_binary(name: str) -> str:

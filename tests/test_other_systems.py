@@ -17,13 +17,12 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from relance.converter import data_converter
 from relance.domain.account import AccountState
 from relance.domain.case import CaseStatus
 from relance.settings import Settings
 from relance.worker_runtime import build_worker
 from starter.importer import start_case
-from tests.conftest import ROOT, invoice, server_binary, task_failures, terminate_all
+from tests.conftest import ROOT, data_converter, invoice, server_binary, task_failures, terminate_all
 from workflows.search_attributes import attribute_types
 
 README_START = re.compile(r"<!-- start-a-case -->\n```bash\n(.*?)```\n<!-- /start-a-case -->", re.DOTALL)

@@ -9,10 +9,12 @@ import json
 from pathlib import Path
 
 import pytest
+from temporalio.api.common.v1 import Payload
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from relance.converter import data_converter
+from relance.encryption import EncryptionCodec
+from tests.conftest import data_converter
 from workflows import CustomerAccount, InvoiceCollection
 from workflows.sandbox import workflow_runner
 
@@ -32,6 +34,7 @@ GENERATIONS = {  # each release's recordings, kept forever; a scenario joins whe
     "v8-sync-before-sleep": SINCE_V6,
     "v9-local-activities": SINCE_V6,
     "v10-pause-clock": SINCE_V6,
+    "v11-encrypted": SINCE_V6,  # payloads encrypted (tests.conftest.TEST_KEY_RING): replay decrypts them
 }
 
 
@@ -43,7 +46,13 @@ def test_histories_of_every_generation_are_present():
 def recorded_workflow_id(text: str) -> str:
     """The id the workflow ran under (cases check theirs): invoice-<invoice_id> or customer-<customer_id>."""
     started = json.loads(text)["events"][0]["workflowExecutionStartedEventAttributes"]
-    first = json.loads(base64.b64decode(started["input"]["payloads"][0]["data"]))
+    stored = started["input"]["payloads"][0]
+    payload = Payload(
+        metadata={k: base64.b64decode(v) for k, v in stored["metadata"].items()}, data=base64.b64decode(stored["data"])
+    )
+    codec = data_converter.payload_codec
+    assert isinstance(codec, EncryptionCodec)  # histories since v11 are encrypted with the tests' ring
+    first = json.loads(codec.decrypt(payload).data)
     if started["workflowType"]["name"] == "CustomerAccount":
         return f"customer-{first}"
     case = first["carried"]["case"] if "carried" in first else first  # a continued run starts from its state

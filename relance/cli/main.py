@@ -9,6 +9,7 @@ from rich.markup import escape
 from relance.cli.account import account_app
 from relance.cli.bank import bank_app
 from relance.cli.cases import cases_app
+from relance.cli.keys import codec_server, keys_app
 from relance.cli.legal import agency_app, court_app, letter_app, statement
 from relance.cli.policies import policy_app
 from relance.cli.process import end_process
@@ -32,7 +33,9 @@ app.add_typer(agency_app, name="agency")
 app.add_typer(account_app, name="account")
 app.add_typer(rates_app, name="rates")
 app.add_typer(bank_app, name="bank")
+app.add_typer(keys_app, name="keys")
 app.command("statement")(statement)
+app.command("codec-server")(codec_server)
 
 # ---- worker and import ---------------------------------------------------------------------------------
 
@@ -91,13 +94,14 @@ def demo(
 
 def main() -> None:
     """Console entry point (see end_process for why it does not return)."""
+    from relance.encryption import KeyRingError
     from relance.settings import SettingsError
     from starter.connect import TemporalUnreachable
 
     code = 0
     try:
         app()
-    except (TemporalUnreachable, SettingsError) as exc:
+    except (TemporalUnreachable, SettingsError, KeyRingError) as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True)
         code = 1
     except SystemExit as exc:
