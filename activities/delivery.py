@@ -7,10 +7,11 @@ that is never retried, a failure that is, or a step left in doubt for a person t
 """
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.side_effects import SideEffects
@@ -88,16 +89,20 @@ async def deliver_once(
     The Outcome when it ran or had run; a StepResult when the step stops in doubt; an ApplicationError
     (`DeliveryRefused`, not retried, or `DeliveryFailed`, retried) when the provider said no."""
     try:
-        done = await asyncio.to_thread(
-            run_once,
-            guard,
-            key or request.idempotency_key,
-            request.case_id,
-            request.step_id,
+        done = await _counted(
+            request,
             channel,
-            effect,
-            find_sent,
-            detail or channel,
+            asyncio.to_thread(
+                run_once,
+                guard,
+                key or request.idempotency_key,
+                request.case_id,
+                request.step_id,
+                channel,
+                effect,
+                find_sent,
+                detail or channel,
+            ),
         )
     except DeliveryInDoubt as err:
         return StepResult(status="in_doubt", channel=channel, detail=str(err))
@@ -108,3 +113,35 @@ async def deliver_once(
     if done.state == "in_doubt":
         return StepResult(status="in_doubt", channel=channel, detail=IN_DOUBT)
     return done
+
+
+async def _counted(request: StepRequest, channel: str, sending: Awaitable[Outcome]) -> Outcome:
+    """The delivery, counted per channel and outcome (`relance_messages_total`) and logged with its case and
+    step: never the address it went to."""
+    outcome = "error"
+    try:
+        done = await sending
+        outcome = done.state
+        return done
+    except DeliveryRefused:
+        outcome = "refused"
+        raise
+    except DeliveryFailed:
+        outcome = "failed"
+        raise
+    except DeliveryInDoubt:
+        outcome = "in_doubt"
+        raise
+    finally:
+        if activity.in_activity():
+            counter = activity.metric_meter().create_counter(
+                "relance_messages", "messages, letters and hand-offs, by channel and outcome"
+            )
+            counter.add(1, {"channel": channel, "outcome": outcome})
+            activity.logger.info(
+                "%s %s: %s",
+                channel,
+                request.step_id,
+                outcome,
+                extra={"case_id": request.case_id, "step": request.step_id, "channel": channel},
+            )

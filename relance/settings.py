@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     # presents one of these bearer tokens (comma-separated; several, so that one can be rotated).
     codec_server_tokens: SecretStr | None = Field(None, validation_alias=_env("RELANCE_CODEC_SERVER_TOKENS"))
     codec_server_origins: str = Field("http://localhost:8233", validation_alias=_env("RELANCE_CODEC_SERVER_ORIGINS"))
+    # Prometheus: the worker serves /metrics at this address (host:port) when it is set; the open cases per
+    # stage are read from the ledger every `metrics_refresh_seconds`.
+    metrics_address: str | None = Field(None, validation_alias=_env("RELANCE_METRICS_ADDRESS"))
+    metrics_refresh_seconds: float = Field(30.0, gt=0, validation_alias=_env("RELANCE_METRICS_REFRESH_SECONDS"))
+    # `json`: one JSON object per log line (case id, step, Temporal's workflow/run/activity ids), for shippers.
+    log_format: Literal["text", "json"] = Field("text", validation_alias=_env("RELANCE_LOG_FORMAT"))
     # Demo clocks (a case day in seconds, a shifted start) run only on a worker started for demos:
     # in production a data feed must never be able to fast-forward dunning.
     demo_mode: bool = Field(False, validation_alias=_env("RELANCE_DEMO_MODE"))

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.closed_case import ClosedCases
@@ -19,6 +20,8 @@ from activities.letter_delivery import PrintOutbox
 from activities.policy_resolution import PolicyResolution
 from relance.converter import key_ring
 from relance.ledger.db import engine_for
+from relance.ledger.reports import open_cases_by_stage
+from relance.logs import configure_logging
 from relance.rates.table_file import coverage_warning
 from relance.settings import Settings
 from starter.connect import connect
@@ -73,9 +76,35 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
     )
 
 
+def metrics_runtime(settings: Settings) -> Runtime | None:
+    """A Temporal runtime serving Prometheus metrics (the SDK's and ours) at RELANCE_METRICS_ADDRESS."""
+    if settings.metrics_address is None:
+        return None
+    prometheus = PrometheusConfig(bind_address=settings.metrics_address, counters_total_suffix=True)
+    return Runtime(telemetry=TelemetryConfig(metrics=prometheus))
+
+
+async def publish_stages(runtime: Runtime, settings: Settings) -> None:
+    """Keep the `relance_open_cases{stage}` gauge current from the ledger (a stage emptied drops to 0)."""
+    gauge = runtime.metric_meter.create_gauge("relance_open_cases", "open cases, by stage (from the ledger)")
+    engine = engine_for(settings.database_url)
+    seen: set[str] = set()
+    while True:
+        try:
+            counts = await asyncio.to_thread(open_cases_by_stage, engine)
+        except Exception as err:  # the dashboard must not stop the worker; the next round tries again
+            logging.getLogger("relance").warning("open cases per stage not read: %s", type(err).__name__)
+        else:
+            for stage in seen | set(counts):
+                gauge.set(counts.get(stage, 0), {"stage": stage})
+            seen |= set(counts)
+        await asyncio.sleep(settings.metrics_refresh_seconds)
+
+
 async def run_worker(settings: Settings) -> None:
     """Poll until SIGTERM or SIGINT, then stop taking work and let running activities finish."""
-    client = await connect(settings)
+    runtime = metrics_runtime(settings)
+    client = await connect(settings, runtime)
     log = logging.getLogger("relance")
     missing = await missing_attributes(client, settings.temporal_namespace)
     if missing is None:
@@ -103,12 +132,17 @@ async def run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    publishing = asyncio.create_task(publish_stages(runtime, settings)) if runtime is not None else None
     async with worker:
+        if settings.metrics_address:
+            log.info("metrics on http://%s/metrics", settings.metrics_address)
         log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
         await stop.wait()
+        if publishing is not None:
+            publishing.cancel()
         log.info("worker stopping: finishing running activities")
 
 
 def main(settings: Settings) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_format == "json")
     asyncio.run(run_worker(settings))

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, is_cancelled_exception
 
+from workflows import case_metrics
 from workflows.account_link import AccountLink
 from workflows.case_activities import (
     failure_of,
@@ -226,6 +227,7 @@ class InvoiceCollection(TakesOpsActions):
         update = ledger_update(state, workflow.info().workflow_id, self.now(), upto)
         await record_case(update)
         state.ledger_synced = upto
+        case_metrics.emit([e.entry for e in update.events], state.case.currency)
 
     # ---- time ----------------------------------------------------------------------------------------
 

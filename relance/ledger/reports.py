@@ -105,6 +105,15 @@ def recovered(session: Session, column: Any, until: date) -> list[Amount]:
     return [Amount(r[0], r[1], r[2], from_minor(r[3])) for r in rows]
 
 
+def open_cases_by_stage(engine: Engine) -> dict[str, int]:
+    """How many open cases stand at each stage (the dashboard's gauge)."""
+    with Session(engine) as session:
+        rows = session.execute(
+            select(CaseRow.stage, func.count()).where(CaseRow.outcome.is_(None)).group_by(CaseRow.stage)
+        )
+        return {stage: count for stage, count in rows}
+
+
 def event_counts(session: Session, names: tuple[str, ...]) -> dict[str, int]:
     rows = session.execute(
         select(CaseEvent.event, func.count()).where(CaseEvent.event.in_(names)).group_by(CaseEvent.event)
