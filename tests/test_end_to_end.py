@@ -26,19 +26,25 @@ RELANCE = [sys.executable, "-m", "relance.cli.main"]
 
 
 @pytest.fixture(scope="module")
-async def dev_server() -> AsyncIterator[str]:
+async def dev_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     async with await WorkflowEnvironment.start_local(
         dev_server_existing_path=server_binary("temporal"),
         ui=False,
         dev_server_extra_args=["--log-level", "error", "--namespace", "bare"],
     ) as environment:
         address = environment.client.service_client.config.target_host
-        environment_vars = {**os.environ, "TEMPORAL_ADDRESS": address}
+        ledger = tmp_path_factory.mktemp("setup") / "ledger.db"
+        environment_vars = {**os.environ, "TEMPORAL_ADDRESS": address, "RELANCE_DATABASE_URL": f"sqlite:///{ledger}"}
         first = subprocess.run([*RELANCE, "setup"], env=environment_vars, cwd=ROOT, capture_output=True, text=True)
         assert first.returncode == 0, first.stderr
-        assert first.stdout.startswith("namespace default: registered AmountDue, CollectionStage, Currency,")
+        done, registered = first.stdout.splitlines()[:2]
+        assert done == "ledger schema up to date" and ledger.exists()
+        assert registered.startswith("namespace default: registered AmountDue, CollectionStage, Currency,")
         again = subprocess.run([*RELANCE, "setup"], env=environment_vars, cwd=ROOT, capture_output=True, text=True)
-        assert again.stdout.strip() == "namespace default: search attributes already registered"
+        assert again.stdout.splitlines() == [
+            "ledger schema up to date",
+            "namespace default: search attributes already registered",
+        ]
         yield address
 
 

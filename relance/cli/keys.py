@@ -38,11 +38,14 @@ def show() -> None:
 def codec_server(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8888,
+    demo_without_token: Annotated[
+        bool, typer.Option(help="no token asked (a demo on this machine only: refused off loopback)")
+    ] = False,
 ) -> None:
     """Serve /encode and /decode for the Temporal Web UI (its origins: RELANCE_CODEC_SERVER_ORIGINS)."""
     import uvicorn
 
-    from relance.codec_server import codec_app
+    from relance.codec_server import LOOPBACK, codec_app
     from relance.converter import key_ring
     from relance.encryption import EncryptionCodec
 
@@ -52,9 +55,14 @@ def codec_server(
         fail("the codec server has nothing to decode: payload encryption is off")
     tokens = settings.codec_server_tokens.get_secret_value() if settings.codec_server_tokens else ""
     origins = [o.strip() for o in settings.codec_server_origins.split(",") if o.strip()]
+    if demo_without_token and host not in LOOPBACK:
+        fail(f"--demo-without-token serves only on loopback ({', '.join(LOOPBACK)}), not on {host}")
     try:
         app = codec_app(
-            EncryptionCodec(ring), tokens=[t.strip() for t in tokens.split(",") if t.strip()], origins=origins
+            EncryptionCodec(ring),
+            tokens=[t.strip() for t in tokens.split(",") if t.strip()],
+            origins=origins,
+            open_on_loopback=demo_without_token,
         )
     except ValueError as exc:
         fail(str(exc))

@@ -57,13 +57,17 @@ def worker() -> None:
 
 @app.command()
 def setup() -> None:
-    """Prepare a Temporal namespace for Relance: register the case search attributes (safe to re-run)."""
+    """Prepare for Relance: bring the ledger's schema up to date, register the case search attributes (safe to
+    re-run; in production run it once per release, before the workers start)."""
     from temporalio.service import RPCError
 
+    from relance.ledger.db import engine_for
     from starter.connect import connect
     from starter.namespace import CANNOT_LIST, Registration, register_attributes
 
     settings = get_settings()
+    engine_for(settings.database_url).dispose()  # migrates the ledger to the newest schema
+    out.print("ledger schema up to date", highlight=False)
 
     async def go() -> Registration:
         return await register_attributes(await connect(settings), settings.temporal_namespace)
