@@ -55,6 +55,11 @@ def codec_app(
         text = json_format.MessageToJson(Payloads(payloads=result), indent=None)
         return Response(text, media_type="application/json")
 
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        """For the container's health check: says nothing about the keys."""
+        return {"status": "ok"}
+
     @app.post("/decode")
     async def decode(request: Request) -> Response:
         return await transform(request, codec.decode)
