@@ -279,3 +279,17 @@ def test_the_codec_server_refuses_to_start_without_tokens():
     _, err = server.communicate(timeout=60)
     assert server.returncode == 1
     assert "the codec server needs RELANCE_CODEC_SERVER_TOKENS" in err
+
+
+# ---- the Web UI, in a real browser ---------------------------------------------------------------------------
+
+
+async def test_the_web_ui_shows_a_case_decrypted_through_the_codec_server_and_nothing_without_it(tmp_path):
+    from tests.web_ui import CONSUMER as SHOWN
+    from tests.web_ui import case_page
+
+    page = await case_page(tmp_path / "case.png")
+    assert SHOWN["name"] in page.text and SHOWN["email"] in page.text and "Input" in page.text
+    assert (tmp_path / "case.png").stat().st_size > 10_000
+    assert "Input" in page.encrypted_text and "invoice-UI-1042" in page.encrypted_text
+    assert SHOWN["name"] not in page.encrypted_text and SHOWN["email"] not in page.encrypted_text
