@@ -8,6 +8,7 @@ page in Debian's Chromium (driven by Playwright) and saves a screenshot. The tes
 """
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 from playwright.async_api import async_playwright
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
@@ -129,10 +131,8 @@ async def browse(url: str, screenshot: Path | None, wait_for: str) -> str:
         try:
             page = await browser.new_page(viewport={"width": 1440, "height": 1100})
             await page.goto(url, wait_until="load")
-            try:
+            with contextlib.suppress(PlaywrightTimeout):  # what the page shows is asserted by the caller
                 await page.get_by_text(wait_for).first.wait_for(timeout=30_000)
-            except Exception:
-                pass  # what the page shows is asserted by the caller
             await page.wait_for_timeout(1000)
             if screenshot is not None:
                 await page.screenshot(path=str(screenshot), full_page=False)
