@@ -289,7 +289,7 @@ async def test_the_web_ui_shows_a_case_decrypted_through_the_codec_server_and_no
     from tests.web_ui import case_page
 
     page = await case_page(tmp_path / "case.png")
-    assert SHOWN["name"] in page.text and SHOWN["email"] in page.text and "Input" in page.text
+    assert str(SHOWN["name"]) in page.text and str(SHOWN["email"]) in page.text and "Input" in page.text
     assert (tmp_path / "case.png").stat().st_size > 10_000
     assert "Input" in page.encrypted_text and "invoice-UI-1042" in page.encrypted_text
-    assert SHOWN["name"] not in page.encrypted_text and SHOWN["email"] not in page.encrypted_text
+    assert str(SHOWN["name"]) not in page.encrypted_text and str(SHOWN["email"]) not in page.encrypted_text

@@ -39,10 +39,11 @@ CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-CONSUMER = {
+NAME = "Camille Rousseau-Lefèvre"
+CONSUMER: dict[str, object] = {
     "id": "P-2077",
     "kind": "consumer",
-    "name": "Camille Rousseau-Lefèvre",
+    "name": NAME,
     "email": "camille.rousseau@perso.example",
     "address": {"line1": "17 allée des Tilleuls", "postal_code": "69003", "city": "Lyon", "country": "FR"},
 }
@@ -119,7 +120,7 @@ async def case_page(screenshot: Path) -> Page:
                     await asyncio.sleep(0.2)
             url = f"{ui}/namespaces/default/workflows/{handle.id}/{handle.result_run_id}/history"
             async with process(codec, codec_port, "the codec server", {"RELANCE_CODEC_SERVER_ORIGINS": ui}):
-                text = await browse(url, screenshot, wait_for=CONSUMER["name"])
+                text = await browse(url, screenshot, wait_for=NAME)
             encrypted_text = await browse(url, None, wait_for="Input")
             await handle.terminate("screenshot taken")
     return Page(text, encrypted_text)
@@ -144,4 +145,4 @@ async def browse(url: str, screenshot: Path | None, wait_for: str) -> str:
 if __name__ == "__main__":
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/web-ui-decrypted-case.png")
     shown = asyncio.run(case_page(target))
-    print(f"saved {target}; the page names the debtor: {CONSUMER['name'] in shown.text}")
+    print(f"saved {target}; the page names the debtor: {NAME in shown.text}")
