@@ -106,14 +106,6 @@ async def run_worker(settings: Settings) -> None:
     runtime = metrics_runtime(settings)
     client = await connect(settings, runtime)
     log = logging.getLogger("relance")
-    missing = await missing_attributes(client, settings.temporal_namespace)
-    if missing is None:
-        log.warning("%s: if cases fail to set them, run `relance setup` against this server once", CANNOT_LIST)
-    elif missing:
-        raise WorkerConfigError(
-            f"namespace {settings.temporal_namespace} lacks the case search attributes {', '.join(missing)}: "
-            "run `relance setup` first"
-        )
     ring = key_ring(settings)
     if ring is None:
         log.warning("payload encryption is OFF (RELANCE_PAYLOAD_ENCRYPTION=off): debtor data is stored in clear")
@@ -124,6 +116,14 @@ async def run_worker(settings: Settings) -> None:
             raise WorkerConfigError(str(err)) from None
         against = f", checked against {checked}" if checked else ""
         log.info("payloads encrypted with key %s (ring: %s)%s", ring.current, ", ".join(ring.keys), against)
+    missing = await missing_attributes(client, settings.temporal_namespace)
+    if missing is None:
+        log.warning("%s: if cases fail to set them, run `relance setup` against this server once", CANNOT_LIST)
+    elif missing:
+        raise WorkerConfigError(
+            f"namespace {settings.temporal_namespace} lacks the case search attributes {', '.join(missing)}: "
+            "run `relance setup` first"
+        )
     gap = coverage_warning(settings.rates_file, date.today())
     if gap is not None:
         log.warning("%s", gap)

@@ -293,3 +293,49 @@ async def test_the_web_ui_shows_a_case_decrypted_through_the_codec_server_and_no
     assert (tmp_path / "case.png").stat().st_size > 10_000
     assert "Input" in page.encrypted_text and "invoice-UI-1042" in page.encrypted_text
     assert str(SHOWN["name"]) not in page.encrypted_text and str(SHOWN["email"]) not in page.encrypted_text
+
+
+# ---- a worker with the wrong ring stops at start, not at its first case ----------------------------------------
+
+
+async def test_a_worker_whose_ring_cannot_read_the_server_refuses_to_start(tmp_path):
+    from temporalio.testing import WorkflowEnvironment
+
+    from tests.conftest import data_converter, server_binary
+
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=server_binary("temporal"),
+        ui=False,
+        dev_server_extra_args=["--log-level", "error"],
+        data_converter=data_converter,
+    ) as environment:
+        address = environment.client.service_client.config.target_host
+        await environment.client.start_workflow("InvoiceCollection", {"a": 1}, id="invoice-KEY-1", task_queue="none")
+
+        def worker(ring: str) -> subprocess.CompletedProcess[str]:
+            ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
+            env = {
+                **os.environ,
+                "TEMPORAL_ADDRESS": address,
+                "RELANCE_CODEC_KEYS": ring,
+                "RELANCE_DATABASE_URL": ledger,
+            }
+            return subprocess.run(
+                [sys.executable, "-m", "relance.cli.main", "worker"], env=env, cwd=ROOT, capture_output=True,
+                text=True, timeout=60,
+            )  # fmt: skip
+
+        other_key = "test-1:" + base64.b64encode(b"o" * 32).decode()
+        refused = await asyncio.to_thread(worker, other_key)
+        assert refused.returncode == 1
+        assert (
+            "the key ring cannot read workflow invoice-KEY-1: a payload encrypted with key 'test-1' does not decrypt "
+            "with the ring's 'test-1': the key was changed under the same id"
+        ) in " ".join(refused.stderr.split())
+        rotated_away = await asyncio.to_thread(worker, K2)
+        assert rotated_away.returncode == 1
+        assert "encrypted with key 'test-1', which the ring (k2) does not hold" in " ".join(rotated_away.stderr.split())
+        assert other_key.split(":")[1] not in refused.stderr + refused.stdout
+        missing = await asyncio.to_thread(worker, "")
+        assert missing.returncode == 1
+        assert "payload encryption is required and no key is set" in " ".join(missing.stderr.split())
