@@ -9,7 +9,7 @@ from rich.markup import escape
 from relance.cli.account import account_app
 from relance.cli.bank import bank_app
 from relance.cli.cases import cases_app
-from relance.cli.keys import codec_server, keys_app
+from relance.cli.keys import codec_server, keys_app, serve
 from relance.cli.legal import agency_app, court_app, letter_app, statement
 from relance.cli.policies import policy_app
 from relance.cli.process import end_process
@@ -20,6 +20,7 @@ from relance.cli.support import (
     out,
     run,
 )
+from relance.cli.tokens import token_app
 from relance.cli.views import views_app
 from relance.settings import get_settings
 
@@ -34,8 +35,10 @@ app.add_typer(account_app, name="account")
 app.add_typer(rates_app, name="rates")
 app.add_typer(bank_app, name="bank")
 app.add_typer(keys_app, name="keys")
+app.add_typer(token_app, name="token")
 app.command("statement")(statement)
 app.command("codec-server")(codec_server)
+app.command("serve")(serve)
 
 # ---- worker and import ---------------------------------------------------------------------------------
 

@@ -241,6 +241,21 @@ class RejectedInput(Base):
     by: Mapped[str | None] = mapped_column(String(200))
 
 
+class ApiToken(Base):
+    """A caller of the HTTP API: its name (recorded on every action it takes), its role, and a SHA-256 of its
+    token (the token itself is shown once, when it is made). A revoked token stops working at once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = int.from_bytes(b"rela")  # PostgreSQL advisory lock serialising concurrent migrations
 
