@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     metrics_refresh_seconds: float = Field(30.0, gt=0, validation_alias=_env("RELANCE_METRICS_REFRESH_SECONDS"))
     # `json`: one JSON object per log line (case id, step, Temporal's workflow/run/activity ids), for shippers.
     log_format: Literal["text", "json"] = Field("text", validation_alias=_env("RELANCE_LOG_FORMAT"))
+    # `relance serve`: requests a minute one API token may make (bursts up to as many)
+    api_rate_per_minute: int = Field(600, ge=1, le=100_000, validation_alias=_env("RELANCE_API_RATE_PER_MINUTE"))
     # Demo clocks (a case day in seconds, a shifted start) run only on a worker started for demos:
     # in production a data feed must never be able to fast-forward dunning.
     demo_mode: bool = Field(False, validation_alias=_env("RELANCE_DEMO_MODE"))

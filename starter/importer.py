@@ -28,7 +28,10 @@ from relance.domain.policy import NoPolicy, Policy, select_policy
 from starter.import_files import ImportFileError, RawRow, csv_rows, detect_encoding, json_rows, read_text, text_lines
 from workflows import InvoiceCollection
 
-__all__ = ["ImportFileError", "ImportReport", "ParsedFile", "RowError", "parse_file", "start_cases"]
+__all__ = [
+    "ImportFileError", "ImportReport", "ParsedFile", "RowError", "RowProblem", "case_from_fields", "parse_file",
+    "start_cases", "start_or_find",
+]  # fmt: skip
 
 CSV_COLUMNS = {
     "invoice_id": ("invoice_id",),
@@ -204,6 +207,31 @@ def _stamp(path: Path) -> tuple[int, int]:
     return status.st_size, status.st_mtime_ns
 
 
+class RowProblem(ValueError):
+    """Why one invoice's fields are not a case; names the invoice when its id could be read."""
+
+    def __init__(self, reason: str, invoice_id: str | None) -> None:
+        super().__init__(reason)
+        self.invoice_id = invoice_id
+
+
+def case_from_fields(fields: dict[str, Any], clock: DemoClock | None = None) -> CaseInput:
+    """One invoice's fields as a case (a file's row, an HTTP body alike), or RowProblem saying what is wrong."""
+    raw_id = fields.get("invoice_id")
+    invoice_id = printable(raw_id, 60) if isinstance(raw_id, str) else None
+    if "clock" in fields:
+        reason = "clock: a demo clock cannot come with an invoice (relance import --seconds-per-day, demo workers only)"
+        raise RowProblem(reason, invoice_id)
+    if clock is not None:
+        fields = {**fields, "clock": clock.model_dump(mode="json")}
+    try:
+        return CaseInput.model_validate(fields)
+    except ValidationError as err:
+        raise RowProblem(bounded(explain(err)), invoice_id) from None
+    except RecursionError:
+        raise RowProblem("the row is nested too deeply", invoice_id) from None
+
+
 @dataclass(frozen=True)
 class _Good:
     line: int
@@ -224,22 +252,10 @@ def _validated(path: Path, encoding: str, clock: DemoClock | None) -> Iterator[_
         if row.fields is None:
             yield RowError(row.line, None, row.problem or "unreadable row", row.item)
             continue
-        fields = row.fields
-        raw_id = fields.get("invoice_id")
-        invoice_id = printable(raw_id, 60) if isinstance(raw_id, str) else None
-        if "clock" in fields:
-            reason = "clock: a demo clock cannot come from a file (relance import --seconds-per-day, demo workers only)"
-            yield RowError(row.line, invoice_id, reason, row.item)
-            continue
-        if clock is not None:
-            fields = {**fields, "clock": clock.model_dump(mode="json")}
         try:
-            case = CaseInput.model_validate(fields)
-        except ValidationError as err:
-            yield RowError(row.line, invoice_id, bounded(explain(err)), row.item)
-            continue
-        except RecursionError:
-            yield RowError(row.line, invoice_id, "the row is nested too deeply", row.item)
+            case = case_from_fields(row.fields, clock)
+        except RowProblem as problem:
+            yield RowError(row.line, problem.invoice_id, str(problem), row.item)
             continue
         if case.invoice_id in seen:
             reason = f"invoice_id {case.invoice_id} repeats line {seen[case.invoice_id]}; this row is left out"
@@ -264,6 +280,15 @@ async def start_case(client: Client, case: CaseInput, task_queue: str) -> Workfl
     )
 
 
+async def start_or_find(client: Client, case: CaseInput, task_queue: str) -> bool:
+    """Start the case; False when it already exists (running or closed), which is left as it is."""
+    try:
+        await start_case(client, case, task_queue)
+    except WorkflowAlreadyStartedError:
+        return False
+    return True
+
+
 async def start_cases(
     client: Client,
     parsed: ParsedFile,
@@ -278,10 +303,8 @@ async def start_cases(
 
     async def one(line: int, case: CaseInput) -> None:
         try:
-            await start_case(client, case, task_queue)
-            report.started.append(case.invoice_id)
-        except WorkflowAlreadyStartedError:
-            report.existing.append(case.invoice_id)
+            started = await start_or_find(client, case, task_queue)
+            (report.started if started else report.existing).append(case.invoice_id)
         except RPCError as err:  # the server refused this one start; the others go on
             report.errors.append(RowError(line, case.invoice_id, f"not started: {bounded(err.message)}"))
         if on_progress is not None:

@@ -216,7 +216,7 @@ def test_a_stray_quote_is_one_bad_row(tmp_path):
 def test_a_row_may_not_bring_its_own_clock(tmp_path):
     parsed = read(tmp_path, "c.json", json.dumps([json_case(clock={"seconds_per_day": 0.5})]))
     assert [str(e) for e in parsed.errors] == [
-        "line 1, invoice 1 (J-1): clock: a demo clock cannot come from a file "
+        "line 1, invoice 1 (J-1): clock: a demo clock cannot come with an invoice "
         "(relance import --seconds-per-day, demo workers only)"
     ]
 

@@ -1,0 +1,1 @@
+"""`relance serve`: the HTTP door for other systems and other departments (FastAPI)."""

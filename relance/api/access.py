@@ -1,0 +1,65 @@
+"""Who is calling: a bearer token looked up in the ledger on every request (a revoked one stops at once), the
+role it needs, and a rate limit per token."""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fastapi import HTTPException, Request
+from sqlalchemy import Engine
+
+from relance.domain.access import Role, may
+from relance.ledger.api_tokens import Caller, caller_for
+
+
+@dataclass
+class Bucket:
+    """A token bucket: `per_minute` requests a minute, bursts up to that many."""
+
+    per_minute: int
+    tokens: float = 0.0
+    at: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.tokens = float(self.per_minute)
+
+    def take(self, now: float) -> float | None:
+        """None when the request may go; else the seconds until it may."""
+        self.tokens = min(float(self.per_minute), self.tokens + (now - self.at) * self.per_minute / 60)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return None
+        return (1 - self.tokens) * 60 / self.per_minute
+
+
+class Gate:
+    def __init__(self, engine: Engine, per_minute: int) -> None:
+        self.engine = engine
+        self.per_minute = per_minute
+        self.buckets: dict[str, Bucket] = {}
+
+    def caller(self, request: Request) -> Caller:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise HTTPException(401, "an API token is required: Authorization: Bearer <token> (relance token create)")
+        found = caller_for(self.engine, token.strip())
+        if found is None:
+            raise HTTPException(401, "this API token is unknown or revoked")
+        bucket = self.buckets.setdefault(found.name, Bucket(self.per_minute))
+        wait = bucket.take(time.monotonic())
+        if wait is not None:
+            raise HTTPException(
+                429, f"more than {self.per_minute} requests a minute for this token", {"Retry-After": f"{wait:.0f}"}
+            )
+        return found
+
+    def needs(self, role: Role) -> Callable[[Request], Caller]:
+        def dependency(request: Request) -> Caller:
+            caller = self.caller(request)
+            if not may(caller.role, role):
+                raise HTTPException(403, f"the {caller.role.value} role may not do this (needs {role.value})")
+            return caller
+
+        return dependency
