@@ -60,6 +60,21 @@ async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
         yield environment
 
 
+@asynccontextmanager
+async def dev_server_environment() -> AsyncIterator[WorkflowEnvironment]:
+    """A real dev server (in memory, the production server's code) with the case search attributes."""
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=server_binary("temporal"),
+        ui=False,
+        dev_server_extra_args=["--log-level", "error"],
+        data_converter=data_converter,  # the worker's, as `relance worker` connects
+    ) as environment:
+        await environment.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=environment.client.namespace, search_attributes=attribute_types())
+        )
+        yield environment
+
+
 @pytest.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping server of the test's own: its clock is global, so one test's leftovers can't stall another."""

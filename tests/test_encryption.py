@@ -299,16 +299,9 @@ async def test_the_web_ui_shows_a_case_decrypted_through_the_codec_server_and_no
 
 
 async def test_a_worker_whose_ring_cannot_read_the_server_refuses_to_start(tmp_path):
-    from temporalio.testing import WorkflowEnvironment
+    from tests.conftest import dev_server_environment
 
-    from tests.conftest import data_converter, server_binary
-
-    async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=server_binary("temporal"),
-        ui=False,
-        dev_server_extra_args=["--log-level", "error"],
-        data_converter=data_converter,
-    ) as environment:
+    async with dev_server_environment() as environment:
         address = environment.client.service_client.config.target_host
         await environment.client.start_workflow("InvoiceCollection", {"a": 1}, id="invoice-KEY-1", task_queue="none")
 

@@ -13,16 +13,14 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 
 from relance.domain.case_metrics import Measure, measures
 from relance.domain.case_records import HistoryEntry
 from starter.importer import start_case
-from tests.conftest import ROOT, TEST_KEY_RING, data_converter, invoice, server_binary
+from tests.conftest import ROOT, TEST_KEY_RING, dev_server_environment, invoice
 from tests.recording_endpoint import RecordingEndpoint
 from tests.test_encryption import free_port
-from workflows.search_attributes import attribute_types
 
 AT = datetime(2026, 5, 4, 9, tzinfo=UTC)
 
@@ -60,15 +58,7 @@ SERVER_TOKEN = "never-logged-codec-server-token"
 
 @pytest.fixture
 async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=server_binary("temporal"),
-        ui=False,
-        dev_server_extra_args=["--log-level", "error"],
-        data_converter=data_converter,
-    ) as environment:
-        await environment.client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=environment.client.namespace, search_attributes=attribute_types())
-        )
+    async with dev_server_environment() as environment:
         yield environment
 
 

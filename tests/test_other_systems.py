@@ -13,7 +13,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
@@ -22,23 +21,14 @@ from relance.domain.case import CaseStatus
 from relance.settings import Settings
 from relance.worker_runtime import build_worker
 from starter.importer import start_case
-from tests.conftest import ROOT, data_converter, invoice, server_binary, task_failures, terminate_all
-from workflows.search_attributes import attribute_types
+from tests.conftest import ROOT, dev_server_environment, invoice, server_binary, task_failures, terminate_all
 
 README_START = re.compile(r"<!-- start-a-case -->\n```bash\n(.*?)```\n<!-- /start-a-case -->", re.DOTALL)
 
 
 @pytest.fixture(scope="module")
 async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=server_binary("temporal"),
-        ui=False,
-        dev_server_extra_args=["--log-level", "error"],
-        data_converter=data_converter,  # the worker's, as `relance worker` connects
-    ) as environment:
-        await environment.client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=environment.client.namespace, search_attributes=attribute_types())
-        )
+    async with dev_server_environment() as environment:
         yield environment
 
 
