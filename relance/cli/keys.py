@@ -35,23 +35,6 @@ def show() -> None:
         out.print(f"{key_id}{mark}", highlight=False)
 
 
-def serve(
-    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
-) -> None:
-    """Serve the HTTP API (OpenAPI at /docs and /openapi.json); callers need a token (relance token create)."""
-    import uvicorn
-
-    from relance.api.app import api_app
-
-    settings = get_settings()
-    from relance.converter import key_ring
-
-    key_ring(settings)  # a missing or malformed ring stops the service now, not at its first request
-    err.print(f"Relance API on http://{host}:{port} (OpenAPI: /docs)")
-    uvicorn.run(api_app(settings), host=host, port=port, log_level="warning")
-
-
 def codec_server(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8888,

@@ -9,11 +9,12 @@ from rich.markup import escape
 from relance.cli.account import account_app
 from relance.cli.bank import bank_app
 from relance.cli.cases import cases_app
-from relance.cli.keys import codec_server, keys_app, serve
+from relance.cli.keys import codec_server, keys_app
 from relance.cli.legal import agency_app, court_app, letter_app, statement
 from relance.cli.policies import policy_app
 from relance.cli.process import end_process
 from relance.cli.rates import rates_app
+from relance.cli.serve import serve
 from relance.cli.support import (
     err,
     fail,
