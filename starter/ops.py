@@ -1,9 +1,12 @@
 """Ops actions and status for one case, as the CLI and other systems send them."""
 
 import asyncio
+import logging
 from datetime import datetime
 from typing import Any, TypeVar
 
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -21,8 +24,11 @@ from relance.domain.case import CaseState, CaseStatus
 from relance.domain.case_start import RunOptions
 from relance.domain.invoice import workflow_id_for
 from relance.domain.reopening import Reopen, reopen_refusal
+from relance.ledger.rejections import record_rejections, rejected_action
 from starter.executions import describe_execution, execution_status
 from starter.importer import summary_for
+
+log = logging.getLogger(__name__)
 
 
 class UnknownCase(Exception):
@@ -153,3 +159,18 @@ async def reverse_payment(
     return await reopen(
         client, invoice_id, task_queue, reason=why, by=reversal.by, step=None, now=now, reversal=reversal
     )
+
+
+async def act_or_keep_refusal(client: Client, engine: Engine, invoice_id: str, action: Action) -> CaseStatus:
+    """`act`, and a refusal (or an unknown case) is written to the ledger's refused input before it is raised.
+
+    The ledger out of reach must not hide the refusal itself: that is logged, and the refusal raised."""
+    try:
+        return await act(client, invoice_id, action)
+    except (UnknownCase, ActionRejected) as exc:
+        payload = action.model_dump(mode="json", exclude_none=True)
+        try:
+            record_rejections(engine, [rejected_action(invoice_id, action.name, payload, str(exc), action.by or "?")])
+        except SQLAlchemyError as db_err:
+            log.warning("the refusal of %s for %s was not written to the ledger: %s", action.name, invoice_id, db_err)
+        raise

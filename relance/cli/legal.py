@@ -20,7 +20,6 @@ from relance.domain.actions import (
     RegisteredLetterDelivered,
 )
 from relance.domain.case import CaseStatus
-from relance.domain.case_legal import claim_of, paid_of
 from relance.settings import get_settings
 
 letter_app = typer.Typer(
@@ -39,37 +38,22 @@ def statement(
 ) -> None:
     """The statement of account (décompte de créance) of a running case: principal, each interest period
     with its rate and days, the indemnity, payments, total due at a date."""
-    from relance.domain.penalties import MissingRate, statement_dict
-    from relance.domain.penalties import statement as compute
-    from relance.rates.table_file import load_rates
+    from relance.domain.penalties import MissingRate, Statement, statement_dict
     from relance.rendering.documents import fmt, statement_lines, total_label
     from starter.connect import connect
     from starter.ops import ActionRejected, UnknownCase
-    from starter.ops import status as case_status
+    from starter.statements import statement_at
 
     settings = get_settings()
     day = parse_date(at, "--at") if at else date.today()
 
-    async def go() -> CaseStatus:
-        return await case_status(await connect(settings), invoice)
+    async def go() -> tuple[CaseStatus, Statement]:
+        return await statement_at(await connect(settings), invoice, day, settings.rates_file)
 
     try:
-        status = run(go())
+        status, result = run(go())
     except (UnknownCase, ActionRejected) as exc:
         fail(str(exc), 2)
-    claim = claim_of(
-        invoice_id=status.invoice_id,
-        currency=status.currency,
-        amount=status.amount,
-        credited=status.credited,
-        due_date=status.due_date,
-        debtor_kind=status.customer_kind,
-        penalty_rate=status.penalty_rate,
-        imputation=status.imputation,
-        formal_notice=status.formal_notice,
-    )
-    try:
-        result = compute(claim, paid_of(status.payments), day, load_rates(settings.rates_file))
     except MissingRate as exc:
         fail(f"no statement at {day}: {exc} ({settings.rates_file})")
     except ValueError as exc:

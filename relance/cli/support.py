@@ -155,22 +155,21 @@ def show_status(status: CaseStatus, as_json: bool, *, history: int = 12) -> None
 
 
 def act(invoice: str, action: Action, as_json: bool) -> None:
+    """Send an ops action; a refusal ends the command with its reason and is kept in the ledger."""
+    from relance.ledger.db import engine_for
     from starter.connect import connect
-    from starter.ops import ActionRejected, UnknownCase
-    from starter.ops import act as send
+    from starter.ops import ActionRejected, UnknownCase, act_or_keep_refusal
+
+    settings = get_settings()
+    if action.by is None:
+        action = action.model_copy(update={"by": who(None)})
 
     async def go() -> CaseStatus:
-        return await send(await connect(get_settings()), invoice, action)
+        return await act_or_keep_refusal(await connect(settings), engine_for(settings.database_url), invoice, action)
 
     try:
         status = run(go())
     except (UnknownCase, ActionRejected) as exc:
-        from relance.ledger.rejections import rejected_action
-
-        payload = action.model_dump(mode="json", exclude_none=True)
-        keep_rejections(
-            [rejected_action(invoice, action.name, payload, str(exc), getattr(action, "by", None) or who(None))]
-        )
         fail(str(exc), 2 if isinstance(exc, UnknownCase) else 1)
     show_status(status, as_json)
 

@@ -15,24 +15,18 @@ from relance.cli.support import (
     By,
     Cause,
     JsonFlag,
-    act,
-    build,
     err,
     fail,
     out,
     parse_amount,
     parse_date,
     run,
+    show_status,
     who,
     working,
 )
-from relance.domain.actions import (
-    Action,
-    DisputeOpened,
-    PaymentPlanAgreed,
-    PaymentReceived,
-    PromiseToPay,
-)
+from relance.domain.case import CaseStatus
+from relance.domain.task_outcome import TASK_OUTCOMES, TaskOutcome
 from relance.settings import get_settings
 
 views_app = typer.Typer()
@@ -189,9 +183,6 @@ def tasks(
     out.print(table)
 
 
-TASK_OUTCOMES = ("promise", "paid", "dispute", "plan", "unreachable", "no_answer")
-
-
 @task_app.command("done")
 def task_done(
     task_id: int,
@@ -208,61 +199,47 @@ def task_done(
     as_json: JsonFlag = False,
 ) -> None:
     """Close a task with its outcome; promise, paid, dispute and plan feed the case as ops actions."""
-    from relance.ledger.db import engine_for
-    from relance.ledger.work_queue import TaskError, complete_task, open_task
+    from pydantic import ValidationError
 
-    engine = engine_for(get_settings().database_url)
+    from relance.domain.errors import explain
+    from relance.ledger.db import engine_for
+    from relance.ledger.work_queue import TaskError
+    from starter.connect import connect
+    from starter.ops import ActionRejected, UnknownCase
+    from starter.tasks import finish_task
+
+    settings = get_settings()
+    items = [item.partition(":") for item in installment or []]
+    fields = {
+        "outcome": outcome,
+        "on": on,
+        "amount": amount.replace(",", ".") if amount else None,
+        "reference": reference,
+        "reason": reason,
+        "installments": [{"due_on": d, "amount": a.replace(",", ".")} for d, _, a in items],
+        "note": note or "",
+        "cause": cause,
+        "invoice": invoice,
+    }
     try:
-        task = open_task(engine, task_id)
+        result = TaskOutcome.model_validate({k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        fail(f"task done: {explain(exc)}")
+
+    async def go() -> CaseStatus | None:
+        engine = engine_for(settings.database_url)
+        return await finish_task(engine, await connect(settings), task_id, result, who(by), date.today())
+
+    try:
+        status = run(go())
     except TaskError as exc:
         fail(str(exc), 2)
-    person = who(by)
-    action: Action | None
-    if outcome == "promise":
-        if not on:
-            fail("outcome promise needs --on DATE")
-        action = build(
-            PromiseToPay,
-            promised_on=parse_date(on, "--on"),
-            amount=parse_amount(amount) if amount else None,
-            cause=cause,
-            by=person,
-        )
-    elif outcome == "paid":
-        if not (amount and reference):
-            fail("outcome paid needs --amount and --reference")
-        action = build(
-            PaymentReceived,
-            amount=parse_amount(amount),
-            reference=reference,
-            paid_on=parse_date(on, "--on") if on else date.today(),
-            by=person,
-        )
-    elif outcome == "dispute":
-        action = build(DisputeOpened, reason=reason or note or "", cause=cause, by=person)
-    elif outcome == "plan":
-        items = [item.partition(":") for item in installment or []]
-        action = build(
-            PaymentPlanAgreed,
-            cause=cause,
-            by=person,
-            installments=[
-                {"due_on": parse_date(d, "installment date"), "amount": parse_amount(a)} for d, _, a in items
-            ],
-        )
-    elif outcome in TASK_OUTCOMES:
-        action = None
-    else:
-        fail(f"--outcome {outcome!r}: expected one of {', '.join(TASK_OUTCOMES)}")
-    if action is not None:
-        target = invoice or task.invoice_id
-        if not target:
-            fail(f"task #{task_id} names no invoice: give --invoice")
-        act(target, action, as_json)
-    try:
-        complete_task(engine, task_id, outcome, note or "", person)
-    except TaskError as exc:
-        fail(str(exc))
+    except ValidationError as exc:
+        fail(f"task done: {explain(exc)}")
+    except (UnknownCase, ActionRejected) as exc:
+        fail(f"{exc} (task #{task_id} stays open)", 2 if isinstance(exc, UnknownCase) else 1)
+    if status is not None:
+        show_status(status, as_json)
     if not as_json:
         out.print(f"task #{task_id} done: {outcome}", highlight=False)
 

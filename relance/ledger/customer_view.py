@@ -6,15 +6,15 @@ come from the ledger (exact money) rather than visibility (which only knows doub
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Engine, func, select, type_coerce
+from sqlalchemy import BigInteger, Engine, case, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from relance.domain.risk import PaymentBehaviour, RiskAssessment, assess
-from relance.ledger.db import CaseEvent, CaseRow, PaymentRow, from_minor
+from relance.ledger.db import CaseEvent, CaseRow, PaymentRow, UTCDateTime, from_minor
 
 
 class UnknownCustomer(Exception):
@@ -57,23 +57,37 @@ class CustomerView:
         return asdict(self)
 
 
-# From the gravest: what a sales person must know before a visit.
+# From the gravest: what a sales person must know before a visit (case stage -> standing).
 STANDINGS = (
-    ("agency", "at a collection agency"),
-    ("court", "in court"),
-    ("formal_notice", "in formal notice"),
-    ("disputed", "in dispute"),
-    ("customer_hold", "on hold"),
-    ("paused", "on hold"),
+    ("agency", "agency"),
+    ("court", "court"),
+    ("formal_notice", "formal_notice"),
+    ("disputed", "disputed"),
+    ("customer_hold", "on_hold"),
+    ("paused", "on_hold"),
 )
+STANDING_WORDS = {
+    "agency": "at a collection agency",
+    "court": "in court",
+    "formal_notice": "in formal notice",
+    "disputed": "in dispute",
+    "on_hold": "on hold",
+    "overdue": "overdue",
+    "good": "good standing",
+}
+
+
+def standing_code(open_cases: list[OpenCase]) -> str:
+    """One of STANDING_WORDS: the gravest stage among the open cases, else overdue or good."""
+    stages = {c.stage for c in open_cases}
+    for stage, code in STANDINGS:
+        if stage in stages:
+            return code
+    return "overdue" if any(c.days_late > 0 for c in open_cases) else "good"
 
 
 def standing_of(open_cases: list[OpenCase]) -> str:
-    stages = {c.stage for c in open_cases}
-    for stage, words in STANDINGS:
-        if stage in stages:
-            return words
-    return "overdue" if any(c.days_late > 0 for c in open_cases) else "good standing"
+    return STANDING_WORDS[standing_code(open_cases)]
 
 
 def payment_behaviour(engine: Engine, customer_id: str, as_of: date) -> PaymentBehaviour:
@@ -174,4 +188,121 @@ def customer_view(engine: Engine, customer_id: str, as_of: date) -> CustomerView
         lateness_causes={
             cause: behaviour.lateness_causes.count(cause) for cause in sorted(set(behaviour.lateness_causes))
         },
+    )
+
+
+# ---- what sales see: a customer found by name or id, and its standing at a glance --------------------------
+
+
+@dataclass(frozen=True)
+class CustomerMatch:
+    customer_id: str
+    name: str
+    open_cases: int
+
+
+def search_customers(engine: Engine, text: str, limit: int = 20) -> list[CustomerMatch]:
+    """Customers whose id or name contains `text` (any case), those with open cases first."""
+    needle = text.strip().lower()
+    if not needle:
+        return []
+    pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    open_count = func.sum(case((CaseRow.outcome.is_(None), 1), else_=0))
+    with Session(engine) as session:
+        rows = session.execute(
+            select(CaseRow.customer_id, func.max(CaseRow.customer_name), open_count)
+            .where(
+                or_(
+                    func.lower(CaseRow.customer_id).like(pattern, escape="\\"),
+                    func.lower(CaseRow.customer_name).like(pattern, escape="\\"),
+                )
+            )
+            .group_by(CaseRow.customer_id)
+            .order_by(open_count.desc(), func.max(CaseRow.customer_name), CaseRow.customer_id)
+            .limit(limit)
+        ).all()
+    return [CustomerMatch(customer_id, name, int(count or 0)) for customer_id, name, count in rows]
+
+
+@dataclass(frozen=True)
+class Arrangement:
+    """An open promise to pay or payment plan, as the case recorded it when it was agreed."""
+
+    invoice_id: str
+    kind: str  # promise | plan
+    agreed_at: datetime
+    detail: str
+
+
+@dataclass(frozen=True)
+class StandingCard:
+    """What a sales person may know before a visit: no contact details, no history, no amounts per person."""
+
+    customer_id: str
+    name: str
+    as_of: date
+    standing: str  # a key of STANDING_WORDS
+    balance: dict[str, Decimal]  # open, per currency
+    overdue: dict[str, Decimal]  # open and past its due date, per currency
+    oldest_days_late: int
+    open_cases: list[OpenCase]
+    arrangements: list[Arrangement]
+    last_contact_at: datetime | None  # the last message, letter or call task that went to the customer
+    good_standing_since: date | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+ARRANGEMENTS = {"promise_to_pay": ("promise_to_pay", "promise"), "payment_plan": ("payment_plan_agreed", "plan")}
+CONTACT_EVENTS = ("step_done", "debtor_informed", "installment_reminder")
+
+
+def standing_card(engine: Engine, customer_id: str, as_of: date) -> StandingCard:
+    with Session(engine) as session:
+        cases = session.scalars(
+            select(CaseRow).where(CaseRow.customer_id == customer_id).order_by(CaseRow.due_date, CaseRow.invoice_id)
+        ).all()
+        if not cases:
+            raise UnknownCustomer(f"no case for customer {customer_id} in the ledger")
+        open_rows = [c for c in cases if c.outcome is None]
+        arranged = [c for c in open_rows if c.stage in ARRANGEMENTS]
+        arrangements = []
+        for row in arranged:
+            event, kind = ARRANGEMENTS[row.stage]
+            agreed = session.execute(
+                select(CaseEvent.at, CaseEvent.detail)
+                .where(CaseEvent.case_id == row.case_id, CaseEvent.event == event)
+                .order_by(CaseEvent.seq.desc())
+                .limit(1)
+            ).first()
+            if agreed is not None:
+                arrangements.append(Arrangement(row.invoice_id, kind, agreed.at, agreed.detail))
+        last_contact = session.scalar(
+            select(func.max(CaseEvent.at))
+            .join(CaseRow, CaseRow.case_id == CaseEvent.case_id)
+            .where(CaseRow.customer_id == customer_id, CaseEvent.event.in_(CONTACT_EVENTS))
+        )
+    open_cases = [
+        OpenCase(c.invoice_id, c.currency, c.amount, c.balance, c.due_date, max(0, (as_of - c.due_date).days), c.stage)
+        for c in open_rows
+    ]
+    balance: dict[str, Decimal] = {}
+    overdue: dict[str, Decimal] = {}
+    for c in sorted(open_cases, key=lambda c: c.currency):
+        balance[c.currency] = balance.get(c.currency, Decimal("0.00")) + c.balance
+        if c.days_late > 0:
+            overdue[c.currency] = overdue.get(c.currency, Decimal("0.00")) + c.balance
+    return StandingCard(
+        customer_id=customer_id,
+        name=cases[-1].customer_name,
+        as_of=as_of,
+        standing=standing_code(open_cases),
+        balance=balance,
+        overdue=overdue,
+        oldest_days_late=max((c.days_late for c in open_cases), default=0),
+        open_cases=open_cases,
+        arrangements=arrangements,
+        last_contact_at=UTCDateTime().process_result_value(last_contact, engine.dialect) if last_contact else None,
+        good_standing_since=_good_since(open_cases, cases),
     )
