@@ -2,20 +2,25 @@
 tokens and roles (401, 403, 429), idempotent case creation, ops actions (422 naming the fields), status,
 a customer's standing for sales, and 503 when Temporal is out of reach."""
 
+import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from temporalio.service import RPCError
 
 from relance.api.app import api_app
 from relance.domain.access import Role
 from relance.ledger.api_tokens import create_token, revoke_token
-from relance.ledger.db import engine_for
+from relance.ledger.db import CaseRow, Document, engine_for
 from relance.settings import Settings
-from tests.conftest import ROOT, Case, invoice, terminate_all
+from tests.conftest import ROOT, Case, invoice, paris, terminate_all
 
 
 @pytest.fixture
@@ -47,6 +52,9 @@ def body(invoice_id: str, **changes: object) -> dict[str, object]:
     fields = invoice(invoice_id, due=due).model_dump(mode="json", exclude_none=True)
     fields.pop("clock", None)
     return {**fields, **changes}
+
+
+START = paris(2026, 4, 20, 8)
 
 
 async def test_cases_are_created_once_and_bad_invoices_are_refused_one_by_one(api, env):
@@ -91,24 +99,53 @@ async def test_actions_are_recorded_with_the_token_name_and_bad_payloads_name_th
     assert missing.status_code == 404 and "no case for invoice NOPE-1" in missing.json()["detail"]
 
 
-ROLE_CASES = [
-    ("get", "/cases/API-1", None, Role.sales, 403),
-    ("post", "/cases", {"invoice_id": "X"}, Role.sales, 403),
-    ("post", "/cases/API-1/actions/payment_received", {}, Role.sales, 403),
-    ("post", "/cases/API-1/actions/court_order_issued", {}, Role.collector, 403),
-    ("post", "/cases/API-1/actions/write_off", {}, Role.legal, 403),
-    ("post", "/cases/API-1/actions/write_off", {}, Role.admin, 422),  # allowed: refused for its missing reason
-    ("get", "/customers/C-ACME/standing", None, Role.sales, 404),  # allowed: no case in the ledger yet
+# Every route of the API, the least role it needs, and a request that role may make. The first test checks the
+# table covers every route; the second that no token gets 401, the role just below gets 403 and the least role
+# gets past the gate (its answer may still be 404 or 422: the gate is what is checked).
+ENDPOINTS = [
+    ("post", "/cases", Role.collector, {"invoice_id": "X"}),
+    ("get", "/cases", Role.collector, None),
+    ("get", "/cases/{invoice_id}", Role.collector, None),
+    ("get", "/cases/{invoice_id}/statement", Role.collector, None),
+    ("post", "/cases/{invoice_id}/actions/payment_received", Role.collector, {}),
+    ("post", "/cases/{invoice_id}/actions/court_order_issued", Role.legal, {}),
+    ("post", "/cases/{invoice_id}/actions/write_off", Role.admin, {}),
+    ("get", "/cases/{invoice_id}/documents", Role.legal, None),
+    ("get", "/documents/{document_id}", Role.legal, None),
+    ("get", "/customers?q=acme", Role.sales, None),
+    ("get", "/customers/{customer_id}/standing", Role.sales, None),
+    ("get", "/customers/{customer_id}", Role.collector, None),
+    ("get", "/tasks", Role.collector, None),
+    ("post", "/tasks/{task_id}/done", Role.collector, {"outcome": "no_answer"}),
+    ("get", "/reports", Role.collector, None),
+    ("get", "/tokens", Role.admin, None),
+    ("post", "/tokens", Role.admin, {"name": "x", "role": "nobody"}),
+    ("delete", "/tokens/{name}", Role.admin, None),
 ]
+EXAMPLE = {"invoice_id": "API-1", "customer_id": "C-ACME", "document_id": "1", "task_id": "1", "name": "nobody"}
+BELOW = {Role.collector: Role.sales, Role.legal: Role.collector, Role.admin: Role.legal}
 
 
-@pytest.mark.parametrize(("method", "path", "payload", "role", "expected"), ROLE_CASES)
-async def test_each_role_gets_403_where_it_lacks_the_right(api, method, path, payload, role, expected):
+def test_the_role_table_covers_every_route(worker):
+    documented = {(method, path) for path, item in api_app(worker).openapi()["paths"].items() for method in item}
+    tabled = {(m, re.sub(r"/actions/[a-z_]+$", "/actions/{action}", p.split("?")[0])) for m, p, _, _ in ENDPOINTS}
+    assert documented == tabled
+
+
+@pytest.mark.parametrize(("method", "path", "least", "payload"), ENDPOINTS, ids=lambda v: str(v))
+async def test_no_token_gets_401_the_role_below_403_and_the_least_role_passes(api, method, path, least, payload):
     http, headers, _ = api
-    response = await http.request(method, path, json=payload, headers=headers[role])
-    assert response.status_code == expected, response.text
-    if expected == 403:
-        assert response.json()["detail"].startswith(f"the {role.value} role may not do this (needs ")
+    path = path.format(**EXAMPLE)
+    kwargs = {"json": payload} if payload is not None else {}
+    anonymous = await http.request(method, path, **kwargs)
+    assert anonymous.status_code == 401 and anonymous.json()["title"] == "Unauthorized", anonymous.text
+    if least in BELOW:
+        below = BELOW[least]
+        refused = await http.request(method, path, headers=headers[below], **kwargs)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["detail"] == f"the {below.value} role may not do this (needs {least.value})"
+    passed = await http.request(method, path, headers=headers[least], **kwargs)
+    assert passed.status_code not in (401, 403), passed.text
 
 
 async def test_no_token_a_wrong_one_and_a_revoked_one_get_401(api):
@@ -128,8 +165,11 @@ async def test_sales_sees_the_standing_without_contact_details(api, env):
     shown = await http.get("/customers/C-ACME/standing", headers=headers[Role.sales])
     assert shown.status_code == 200, shown.text
     standing = shown.json()
-    assert (standing["name"], standing["balance"]) == ("ACME SAS", {"EUR": "1250.00"})
-    assert [i["invoice_id"] for i in standing["open_invoices"]] == ["API-1"]
+    assert (standing["name"], standing["balance"], standing["overdue"]) == (
+        "ACME SAS", {"EUR": "1250.00"}, {"EUR": "1250.00"}
+    )  # fmt: skip
+    assert (standing["standing"], standing["oldest_days_late"]) == ("overdue", 10)
+    assert [i["invoice_id"] for i in standing["open_cases"]] == ["API-1"]
     text = json.dumps(standing)
     assert "compta@acme.example" not in text and "rue de la Paix" not in text
 
@@ -158,3 +198,119 @@ if __name__ == "__main__":
     settings = Settings(database_url="sqlite://", policy_dir=ROOT / "policies")
     (ROOT / "docs" / "openapi.json").write_text(json.dumps(api_app(settings).openapi(), indent=2) + "\n")
     print("wrote docs/openapi.json", date.today())
+
+
+async def test_a_collector_works_a_case_through_the_api(api, env, open_case):
+    """Tasks, their outcome fed to the case, the statement, the customer views and the report: each answer is the
+    one the CLI gives, since both call the same functions."""
+    http, headers, settings = api
+    collector, sales = headers[Role.collector], headers[Role.sales]
+    case = await open_case(invoice("API-2", starts_at=START, customer={"phone": "+33 1 02 03 04 05"}))
+    await case.advance_to(paris(2026, 5, 15, 12))  # call-1 is due on 15 May
+    listed = await http.get("/tasks", params={"due": "all"}, headers=collector)
+    assert [(t["invoice_id"], t["due_on"], t["phone"], t["status"]) for t in listed.json()] == [
+        ("API-2", "2026-05-15", "+33 1 02 03 04 05", "open")
+    ]
+    task_id = listed.json()[0]["id"]
+    missing_date = await http.post(f"/tasks/{task_id}/done", json={"outcome": "promise"}, headers=collector)
+    assert missing_date.status_code == 422 and "outcome promise needs on" in missing_date.json()["detail"]
+    unknown_field = await http.post(f"/tasks/{task_id}/done", json={"outcome": "paid", "sum": 3}, headers=collector)
+    assert unknown_field.status_code == 422 and "sum" in unknown_field.json()["fields"]
+    done = await http.post(f"/tasks/{task_id}/done", json={"outcome": "promise", "on": "2026-05-22"}, headers=collector)
+    assert done.status_code == 200, done.text
+    assert (done.json()["stage"], done.json()["history"][-1]["by"]) == ("promise_to_pay", "api:collector user")
+    again = await http.post(f"/tasks/{task_id}/done", json={"outcome": "no_answer"}, headers=collector)
+    assert again.status_code == 409 and again.json()["detail"] == f"task #{task_id} is already done (promise)"
+    assert (await http.post("/tasks/99999/done", json={"outcome": "no_answer"}, headers=collector)).status_code == 404
+    await case.settled()
+    await until_ledger(settings, "API-2", "promise_to_pay")
+
+    statement = await http.get("/cases/API-2/statement", params={"at": "2026-05-20"}, headers=collector)
+    assert statement.status_code == 200, statement.text
+    figures = statement.json()
+    assert (figures["principal_due"], figures["indemnity_due"], figures["currency"]) == ("1250.00", "40.00", "EUR")
+    assert figures["total_due"] == str(
+        Decimal(figures["principal_due"]) + Decimal(figures["interest_due"]) + Decimal(figures["indemnity_due"])
+    )
+    unpriced = await http.get("/cases/API-2/statement", params={"at": "2099-01-01"}, headers=collector)
+    assert unpriced.status_code == 409 and unpriced.json()["detail"].startswith("no statement at 2099-01-01: ")
+    not_a_day = await http.get("/cases/API-2/statement", params={"at": "soon"}, headers=collector)
+    assert not_a_day.status_code == 422 and not_a_day.json()["fields"] == ["at"]
+
+    card = (await http.get("/customers/C-ACME/standing", params={"as_of": "2026-05-20"}, headers=sales)).json()
+    assert (card["standing"], card["overdue"], card["oldest_days_late"]) == ("overdue", {"EUR": "1250.00"}, 20)
+    assert card["arrangements"] == [
+        {"invoice_id": "API-2", "kind": "promise", "agreed_at": card["arrangements"][0]["agreed_at"],
+         "currency": "EUR", "dues": [{"due_on": "2026-05-22", "amount": "1250.00"}]}
+    ]  # fmt: skip
+    assert card["last_contact_at"].startswith("2026-05-15")
+    assert "+33 1 02 03 04 05" not in json.dumps(card)
+    found = await http.get("/customers", params={"q": "acm"}, headers=sales)
+    assert found.json() == [{"customer_id": "C-ACME", "name": "ACME SAS", "open_cases": 1}]
+    full = (await http.get("/customers/C-ACME", params={"as_of": "2026-05-20"}, headers=collector)).json()
+    assert (full["promises_made"], full["standing"], full["risk"]["level"]) == (1, "overdue", full["risk"]["level"])
+    report = (await http.get("/reports", params={"as_of": "2026-05-20"}, headers=collector)).json()
+    assert [(a["label"], a["count"], a["amount"]) for a in report["aging"] if a["count"]] == [("1-30", 1, "1250.00")]
+    assert report["promises_made"] == 1
+
+
+async def until_ledger(settings, invoice_id: str, stage: str) -> None:
+    engine = engine_for(settings.database_url)
+    for _ in range(200):
+        with Session(engine) as session:
+            row = session.scalar(select(CaseRow).where(CaseRow.invoice_id == invoice_id))
+        if row is not None and row.stage == stage:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the ledger never showed {invoice_id} at {stage}")
+
+
+async def test_admins_make_list_and_revoke_tokens_over_http(api):
+    http, headers, _ = api
+    admin = headers[Role.admin]
+    made = await http.post("/tokens", json={"name": "ERP nightly", "role": "collector"}, headers=admin)
+    assert made.status_code == 201, made.text
+    token = made.json()["token"]
+    assert (made.json()["name"], made.json()["role"], token[:4]) == ("ERP nightly", "collector", "rlt_")
+    theirs = {"Authorization": f"Bearer {token}"}
+    assert (await http.get("/tasks", headers=theirs)).status_code == 200
+    assert (await http.get("/tokens", headers=theirs)).status_code == 403
+    listed = {t["name"]: t for t in (await http.get("/tokens", headers=admin)).json()}
+    assert (listed["ERP nightly"]["role"], listed["ERP nightly"]["created_by"]) == ("collector", "api:admin user")
+    assert "token" not in listed["ERP nightly"] and token not in json.dumps(listed)
+    twice = await http.post("/tokens", json={"name": "ERP nightly", "role": "sales"}, headers=admin)
+    assert twice.status_code == 409 and "a token named 'ERP nightly' exists" in twice.json()["detail"]
+    bad = await http.post("/tokens", json={"name": "x", "role": "boss"}, headers=admin)
+    assert bad.status_code == 422 and bad.json()["fields"] == ["role"]
+    assert (await http.delete("/tokens/ERP nightly", headers=admin)).status_code == 204
+    assert (await http.get("/tasks", headers=theirs)).status_code == 401
+    assert (await http.delete("/tokens/ERP nightly", headers=admin)).status_code == 404
+
+
+async def test_legal_reads_a_cases_documents_and_nothing_outside_their_folder(api, env):
+    http, headers, settings = api
+    legal = headers[Role.legal]
+    await http.post("/cases", json=body("API-1"), headers=headers[Role.collector])
+    await Case(env, env.client.get_workflow_handle("invoice-API-1")).settled()
+    await until_ledger(settings, "API-1", "overdue")
+    engine = engine_for(settings.database_url)
+    notice = settings.documents_dir / "API-1" / "mise-en-demeure-API-1.pdf"
+    notice.parent.mkdir(parents=True)
+    notice.write_bytes(b"%PDF-1.4 formal notice")
+    outside = settings.documents_dir.parent / "secret.pdf"
+    outside.write_bytes(b"%PDF-1.4 not a case document")
+    with Session(engine) as session, session.begin():
+        case_id = session.scalar(select(CaseRow.case_id).where(CaseRow.invoice_id == "API-1"))
+        for path in (notice, outside):
+            session.add(Document(case_id=case_id, step_id="formal-notice", kind="formal_notice", path=str(path),
+                                 created_at=datetime.now(UTC)))  # fmt: skip
+    listed = (await http.get("/cases/API-1/documents", headers=legal)).json()
+    assert [(d["kind"], d["file"]) for d in listed] == [
+        ("formal_notice", "mise-en-demeure-API-1.pdf"), ("formal_notice", "secret.pdf")
+    ]  # fmt: skip
+    first = await http.get(f"/documents/{listed[0]['id']}", headers=legal)
+    assert (first.status_code, first.content) == (200, b"%PDF-1.4 formal notice")
+    assert first.headers["content-type"] == "application/pdf"
+    escaped = await http.get(f"/documents/{listed[1]['id']}", headers=legal)
+    assert escaped.status_code == 404 and "no longer under the documents folder" in escaped.json()["detail"]
+    assert (await http.get("/cases/NOPE/documents", headers=legal)).status_code == 404

@@ -4,8 +4,10 @@ role it needs, and a rate limit per token."""
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Annotated
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
 from relance.domain.access import Role, may
@@ -33,6 +35,11 @@ class Bucket:
         return (1 - self.tokens) * 60 / self.per_minute
 
 
+# Declares the scheme in the OpenAPI document; the token itself is read and checked by Gate.caller.
+bearer = HTTPBearer(auto_error=False, description="an API token, made with `relance token create --role … --name …`")
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
 class Gate:
     def __init__(self, engine: Engine, per_minute: int) -> None:
         self.engine = engine
@@ -44,7 +51,11 @@ class Gate:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise HTTPException(401, "an API token is required: Authorization: Bearer <token> (relance token create)")
-        found = caller_for(self.engine, token.strip())
+        return self.known(token.strip())
+
+    def known(self, token: str) -> Caller:
+        """The caller presenting `token` (header or the page's cookie), within its rate."""
+        found = caller_for(self.engine, token)
         if found is None:
             raise HTTPException(401, "this API token is unknown or revoked")
         bucket = self.buckets.setdefault(found.name, Bucket(self.per_minute))
@@ -56,10 +67,16 @@ class Gate:
         return found
 
     def needs(self, role: Role) -> Callable[[Request], Caller]:
-        def dependency(request: Request) -> Caller:
-            caller = self.caller(request)
-            if not may(caller.role, role):
-                raise HTTPException(403, f"the {caller.role.value} role may not do this (needs {role.value})")
-            return caller
+        """A route's dependency: a known token whose role is at least `role` (kept as `.role` for the docs)."""
 
+        def dependency(request: Request, _: Bearer) -> Caller:
+            return self.allowed(self.caller(request), role)
+
+        dependency.role = role  # type: ignore[attr-defined]
         return dependency
+
+    @staticmethod
+    def allowed(caller: Caller, role: Role) -> Caller:
+        if not may(caller.role, role):
+            raise HTTPException(403, f"the {caller.role.value} role may not do this (needs {role.value})")
+        return caller

@@ -4,6 +4,7 @@ These figures are what a sales person checks before a visit and what a later ris
 come from the ledger (exact money) rather than visibility (which only knows doubles).
 """
 
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
@@ -225,13 +226,31 @@ def search_customers(engine: Engine, text: str, limit: int = 20) -> list[Custome
 
 
 @dataclass(frozen=True)
+class Due:
+    due_on: date
+    amount: Decimal
+
+
+@dataclass(frozen=True)
 class Arrangement:
     """An open promise to pay or payment plan, as the case recorded it when it was agreed."""
 
     invoice_id: str
     kind: str  # promise | plan
     agreed_at: datetime
-    detail: str
+    currency: str
+    dues: list[Due]  # the promised payment, or each installment
+
+
+PLAN_LINE = re.compile(r"(\d+(?:\.\d+)?) on (\d{4}-\d{2}-\d{2})")
+
+
+def _dues(event: str, detail: str, data: dict[str, Any]) -> list[Due]:
+    """What was promised: a promise keeps its date and amount as data; a plan's installments are read back from
+    the line the case recorded ("payment plan of 2: 600.00 on 2026-12-09, 650.00 on 2026-12-24")."""
+    if event == "promise_to_pay" and "promised_on" in data and "amount" in data:
+        return [Due(date.fromisoformat(data["promised_on"]), Decimal(data["amount"]))]
+    return [Due(date.fromisoformat(day), Decimal(amount)) for amount, day in PLAN_LINE.findall(detail)]
 
 
 @dataclass(frozen=True)
@@ -255,7 +274,8 @@ class StandingCard:
 
 
 ARRANGEMENTS = {"promise_to_pay": ("promise_to_pay", "promise"), "payment_plan": ("payment_plan_agreed", "plan")}
-CONTACT_EVENTS = ("step_done", "debtor_informed", "installment_reminder")
+# A message, letter or call task that went out, or a promise or plan obtained from the customer.
+CONTACT_EVENTS = ("step_done", "debtor_informed", "installment_reminder", "promise_to_pay", "payment_plan_agreed")
 
 
 def standing_card(engine: Engine, customer_id: str, as_of: date) -> StandingCard:
@@ -271,13 +291,14 @@ def standing_card(engine: Engine, customer_id: str, as_of: date) -> StandingCard
         for row in arranged:
             event, kind = ARRANGEMENTS[row.stage]
             agreed = session.execute(
-                select(CaseEvent.at, CaseEvent.detail)
+                select(CaseEvent.at, CaseEvent.detail, CaseEvent.data)
                 .where(CaseEvent.case_id == row.case_id, CaseEvent.event == event)
                 .order_by(CaseEvent.seq.desc())
                 .limit(1)
             ).first()
             if agreed is not None:
-                arrangements.append(Arrangement(row.invoice_id, kind, agreed.at, agreed.detail))
+                dues = _dues(event, agreed.detail, agreed.data or {})
+                arrangements.append(Arrangement(row.invoice_id, kind, agreed.at, row.currency, dues))
         last_contact = session.scalar(
             select(func.max(CaseEvent.at))
             .join(CaseRow, CaseRow.case_id == CaseEvent.case_id)

@@ -1,0 +1,54 @@
+"""Customers over HTTP: search by name or id and the standing card (sales), the full view (collectors)."""
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from relance.api.context import ApiContext
+from relance.domain.access import Role
+from relance.ledger.api_tokens import Caller
+from relance.ledger.customer_view import (
+    CustomerMatch,
+    CustomerView,
+    StandingCard,
+    UnknownCustomer,
+    customer_view,
+    search_customers,
+    standing_card,
+)
+
+
+def customers_router(context: ApiContext) -> APIRouter:
+    router = APIRouter(tags=["customers"])
+    gate = context.gate
+
+    @router.get("/customers", summary="Customers whose name or id contains `q` (those with open cases first)")
+    async def find(
+        q: Annotated[str, Query(min_length=1, max_length=100)],
+        caller: Annotated[Caller, Depends(gate.needs(Role.sales))],
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    ) -> list[CustomerMatch]:
+        return search_customers(context.engine, q, limit)
+
+    @router.get("/customers/{customer_id}/standing", summary="What sales may know before a visit")
+    async def standing(
+        customer_id: str, caller: Annotated[Caller, Depends(gate.needs(Role.sales))], as_of: date | None = None
+    ) -> StandingCard:
+        """Standing (good, overdue, disputed, on_hold, formal_notice, court, agency), open and overdue amounts per
+        currency, the oldest days late, open promises and plans, the last contact. No contact details."""
+        try:
+            return standing_card(context.engine, customer_id, as_of or date.today())
+        except UnknownCustomer as err:
+            raise HTTPException(404, str(err)) from None
+
+    @router.get("/customers/{customer_id}", summary="A customer's open cases, payment behaviour and risk")
+    async def view(
+        customer_id: str, caller: Annotated[Caller, Depends(gate.needs(Role.collector))], as_of: date | None = None
+    ) -> CustomerView:
+        try:
+            return customer_view(context.engine, customer_id, as_of or date.today())
+        except UnknownCustomer as err:
+            raise HTTPException(404, str(err)) from None
+
+    return router
