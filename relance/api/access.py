@@ -66,7 +66,7 @@ class Gate:
             )
         return found
 
-    def needs(self, role: Role) -> Callable[[Request], Caller]:
+    def needs(self, role: Role) -> Callable[..., Caller]:
         """A route's dependency: a known token whose role is at least `role` (kept as `.role` for the docs)."""
 
         def dependency(request: Request, _: Bearer) -> Caller:
