@@ -15,7 +15,7 @@ from tests.conftest import ROOT
 PRODUCTION = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
 DEV = yaml.safe_load((ROOT / "compose.dev.yml").read_text(encoding="utf-8"))
 SERVICES: dict[str, Any] = PRODUCTION["services"]
-RELANCE_SERVICES = ("relance-setup", "worker", "codec-server")
+RELANCE_SERVICES = ("relance-setup", "worker", "api", "codec-server")
 ONE_SHOTS = ("temporal-schema", "temporal-namespace", "relance-setup")
 VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)(?::?([-?])([^}]*))?\}")
 SECRET_NAME = re.compile(r"PASSWORD|PWD|KEY|TOKEN|SECRET")
@@ -56,7 +56,7 @@ def interpolate(text: str, values: dict[str, str]) -> str:
 
 def test_the_production_stack_has_its_services_and_no_deprecated_image():
     assert set(SERVICES) == {
-        "postgresql", "temporal-schema", "temporal", "temporal-namespace", "relance-setup", "worker",
+        "postgresql", "temporal-schema", "temporal", "temporal-namespace", "relance-setup", "worker", "api",
         "codec-server", "temporal-ui", "prometheus",
     }  # fmt: skip
     images = {name: str(service.get("image", "")) for name, service in SERVICES.items()}
@@ -69,6 +69,7 @@ def test_the_production_stack_has_its_services_and_no_deprecated_image():
     assert SERVICES["worker"]["deploy"]["replicas"] == 2
     assert SERVICES["worker"]["command"] == ["relance", "worker"]
     assert "relance setup" in " ".join(SERVICES["relance-setup"]["command"])
+    assert SERVICES["api"]["command"][:2] == ["relance", "serve"]
 
 
 def test_every_service_is_checked_or_runs_once_and_starts_after_what_it_needs():
