@@ -25,7 +25,18 @@ from sqlalchemy.orm import Session
 from activities.ledger import LedgerWriter
 from relance.domain.activity_contract import LedgerEntry, LedgerUpdate
 from relance.domain.case_records import HistoryEntry, PaymentRecord
-from relance.ledger.customer_view import UnknownCustomer, customer_view
+from relance.ledger.customer_view import (
+    STANDING_WORDS,
+    CustomerMatch,
+    Due,
+    OpenCase,
+    UnknownCustomer,
+    customer_view,
+    search_customers,
+    standing_card,
+    standing_code,
+    standing_of,
+)
 from relance.ledger.db import CaseEvent, CaseRow, PaymentRow, engine_for
 from relance.ledger.reports import Amount, aging_chart, build_report
 from tests.conftest import ROOT, invoice
@@ -258,3 +269,74 @@ def test_customer_view_from_the_ledger(ledger_url):
     assert zed.standing == "in dispute"
     with pytest.raises(UnknownCustomer, match="no case for customer C-NOBODY in the ledger"):
         customer_view(engine, "C-NOBODY", date(2026, 6, 30))
+
+
+def open_case(stage: str, days_late: int) -> OpenCase:
+    return OpenCase("X", "EUR", Decimal("10.00"), Decimal("10.00"), date(2026, 6, 1), days_late, stage)
+
+
+@pytest.mark.parametrize(
+    ("cases", "expected"),
+    [
+        ([], "good"),
+        ([open_case("reminder", 0)], "good"),
+        ([open_case("pre_due", 0), open_case("reminder", 3)], "overdue"),
+        ([open_case("promise_to_pay", 9)], "overdue"),
+        ([open_case("customer_hold", 9), open_case("reminder", 9)], "on_hold"),
+        ([open_case("paused", 0)], "on_hold"),
+        ([open_case("disputed", 4), open_case("paused", 9)], "disputed"),
+        ([open_case("formal_notice", 40), open_case("disputed", 4)], "formal_notice"),
+        ([open_case("court", 80), open_case("formal_notice", 40)], "court"),
+        ([open_case("agency", 90), open_case("court", 80)], "agency"),
+    ],
+)
+def test_the_standing_is_the_gravest_open_case(cases, expected):
+    assert standing_code(cases) == expected
+    assert standing_of(cases) == STANDING_WORDS[expected]
+
+
+def logged(seq: int, at: datetime, event: str, detail: str, **data: str) -> LedgerEntry:
+    return LedgerEntry(seq=seq, entry=HistoryEntry(at=at, event=event, detail=detail, data=data))
+
+
+def test_the_standing_card_and_the_customer_search(ledger_url):
+    """What sales see: open and overdue money per currency, promises and plans with their dues, the last contact;
+    and customers found by a part of their name or id, `%` and `_` taken literally."""
+    load(ledger_url)
+    engine = engine_for(ledger_url)
+    promised = update("P", "600.00", date(2026, 6, 10), date(2026, 5, 11), "600.00")
+    promised.stage = "promise_to_pay"
+    promised.events.append(
+        logged(1, datetime(2026, 6, 20, 9, tzinfo=UTC), "promise_to_pay", "promise to pay 600.00 EUR by 2026-07-03",
+               promised_on="2026-07-03", amount="600.00")
+    )  # fmt: skip
+    planned = update("Q", "1250.00", date(2026, 6, 5), date(2026, 5, 6), "1250.00")
+    planned.stage = "payment_plan"
+    plan_line = "payment plan of 2: 600.00 on 2026-07-09, 650.00 on 2026-07-24"
+    planned.events.append(logged(1, datetime(2026, 6, 22, 9, tzinfo=UTC), "payment_plan_agreed", plan_line))
+    reminded = "reminder-2: e-mail to x@y.example"
+    planned.events.append(logged(2, datetime(2026, 6, 30, 15, tzinfo=UTC), "step_done", reminded))
+    for item in (promised, planned):
+        LedgerWriter(engine).write(item)
+    other = update("Z", "70.00", date(2026, 6, 1), date(2026, 5, 1), "70.00")
+    other.case.customer.id, other.case.customer.name = "C-100%_SUD", "Sud 100% Bio"
+    LedgerWriter(engine).write(other)
+
+    card = standing_card(engine, "C-ACME", date(2026, 6, 30))
+    assert (card.standing, card.oldest_days_late) == ("overdue", 149)
+    assert card.balance == {"EUR": Decimal("5573.43"), "USD": Decimal("500.00")}
+    assert card.overdue == {"EUR": Decimal("4573.43"), "USD": Decimal("500.00")}  # A is due today
+    assert [(a.invoice_id, a.kind, a.dues) for a in card.arrangements] == [
+        ("Q", "plan", [Due(date(2026, 7, 9), Decimal("600.00")), Due(date(2026, 7, 24), Decimal("650.00"))]),
+        ("P", "promise", [Due(date(2026, 7, 3), Decimal("600.00"))]),
+    ]
+    assert card.last_contact_at == datetime(2026, 6, 30, 15, tzinfo=UTC)  # after the promises of B and E (AT)
+    assert "x@y.example" not in repr(card.as_dict())
+
+    assert [m.customer_id for m in search_customers(engine, "acm")] == ["C-ACME"]
+    assert search_customers(engine, "100%") == [CustomerMatch("C-100%_SUD", "Sud 100% Bio", 1)]
+    assert search_customers(engine, "%") == [CustomerMatch("C-100%_SUD", "Sud 100% Bio", 1)]
+    assert search_customers(engine, "_") == [CustomerMatch("C-100%_SUD", "Sud 100% Bio", 1)]
+    assert search_customers(engine, "  ") == []
+    with pytest.raises(UnknownCustomer):
+        standing_card(engine, "C-NOBODY", date(2026, 6, 30))

@@ -5,7 +5,15 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
+from decimal import Decimal
 
+import pytest
+from pydantic import ValidationError
+
+from relance.domain.actions import DisputeOpened, PaymentPlanAgreed, PaymentReceived, PromiseToPay
+from relance.domain.errors import explain
+from relance.domain.task_outcome import TaskOutcome, action_for
 from tests.conftest import ROOT, invoice, paris
 
 START = paris(2026, 4, 20, 8)
@@ -71,3 +79,41 @@ async def test_a_call_outcome_feeds_the_case(env, open_case, worker):
     assert again.returncode == 2
     assert f"task #{tasks[0]['id']} is already done (promise)" in again.stderr
     assert (await relance(env, worker, "tasks", "--due", "open", "--json")).stdout.strip() == "[]"
+
+
+TODAY = date(2026, 5, 15)
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"outcome": "promise", "on": "2026-05-22"}, PromiseToPay(promised_on=date(2026, 5, 22), by="julie")),
+        ({"outcome": "paid", "amount": "12.50", "reference": "CHQ-1"},
+         PaymentReceived(amount=Decimal("12.50"), reference="CHQ-1", paid_on=TODAY, by="julie")),
+        ({"outcome": "dispute", "note": "colis abîmé"}, DisputeOpened(reason="colis abîmé", by="julie")),
+        ({"outcome": "plan", "installments": [{"due_on": "2026-06-01", "amount": "100"}]},
+         PaymentPlanAgreed(installments=[{"due_on": date(2026, 6, 1), "amount": Decimal(100)}], by="julie")),
+        ({"outcome": "no_answer"}, None),
+        ({"outcome": "unreachable", "note": "numéro attribué à un autre abonné"}, None),
+    ],
+)  # fmt: skip
+def test_a_task_outcome_feeds_its_action(fields, expected):
+    assert action_for(TaskOutcome.model_validate(fields), "julie", TODAY) == expected
+
+
+@pytest.mark.parametrize(
+    ("fields", "refusal"),
+    [
+        ({"outcome": "promise"}, "outcome promise needs on"),
+        ({"outcome": "paid", "amount": "12.50"}, "outcome paid needs amount and reference"),
+        ({"outcome": "plan"}, "outcome plan needs installments"),
+        ({"outcome": "dispute"}, "outcome dispute needs a reason"),
+        ({"outcome": "called"}, "outcome"),
+        ({"outcome": "no_answer", "colour": "red"}, "colour"),
+        ({"outcome": "paid", "amount": "-3", "reference": "X"}, "amount"),
+    ],
+)
+def test_a_task_outcome_missing_what_it_needs_is_refused(fields, refusal):
+    with pytest.raises(ValidationError) as caught:
+        TaskOutcome.model_validate(fields)
+    assert refusal in explain(caught.value)
