@@ -165,6 +165,17 @@ async def test_a_token_from_the_cli_used_with_curl_searches_and_acts(served, por
     with engine_for(served.settings.database_url).connect() as connection:
         kept = connection.execute(text("SELECT action, by FROM rejected_inputs WHERE invoice_id = 'SRV-201'")).all()
     assert [tuple(row) for row in kept] == [("resume", "api:ERP Sage")]
+
+    async def recorded_by() -> list[str]:
+        with engine_for(served.settings.database_url).connect() as connection:
+            rows = connection.execute(
+                text("SELECT e.by FROM case_events e JOIN cases c ON c.case_id = e.case_id "
+                     "WHERE c.invoice_id = 'SRV-101' AND e.event = 'promise_to_pay'")
+            ).all()  # fmt: skip
+        return [row[0] for row in rows]
+
+    # who acted is in the ledger as in the case's history
+    assert await until(recorded_by, "the ledger records the promise") == ["api:ERP Sage"]
     listed = served.relance("token", "list", "--json")
     assert ("ERP Sage", "collector") in [(t["name"], t["role"]) for t in json.loads(listed.stdout)]
 
