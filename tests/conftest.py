@@ -5,7 +5,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -255,15 +255,24 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         if os.environ.get("CI"):
             pytest.fail("RELANCE_TEST_POSTGRES_URL is not set: CI must run the ledger tests on PostgreSQL")
         pytest.skip("no PostgreSQL here (set RELANCE_TEST_POSTGRES_URL; .ci/postgres.sh starts one)")
+    with postgres_database(admin_url) as url:
+        yield url
+
+
+@contextmanager
+def postgres_database(admin_url: str) -> Iterator[str]:
+    """A new, empty database on the test PostgreSQL server, dropped afterwards."""
     name = f"relance_test_{uuid.uuid4().hex[:10]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f"CREATE DATABASE {name}"))
-    yield admin_url.rsplit("/", 1)[0] + f"/{name}"
-    engine_for.cache_clear()
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
-    admin.dispose()
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        engine_for.cache_clear()
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+        admin.dispose()
 
 
 def policies_copy(folder: Path, change: Callable[[dict[str, Any]], None]) -> Path:

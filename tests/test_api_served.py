@@ -17,12 +17,12 @@ from typing import Any
 import httpx
 import pytest
 from playwright.async_api import async_playwright
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from relance.ledger.db import engine_for
 from relance.settings import Settings
 from relance.worker_runtime import build_worker
-from tests.conftest import ROOT, dev_server_environment, invoice
+from tests.conftest import ROOT, dev_server_environment, invoice, postgres_database
 from tests.web_ui import CHROMIUM, CHROMIUM_FLAGS, free_port, process
 
 TODAY = date.today()
@@ -57,15 +57,8 @@ def ledger_database(tmp_path_factory: pytest.TempPathFactory) -> Any:
     if not admin_url:
         yield f"sqlite:///{tmp_path_factory.mktemp('served') / 'relance.db'}"
         return
-    name = f"relance_served_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    yield admin_url.rsplit("/", 1)[0] + f"/{name}"
-    engine_for.cache_clear()
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
-    admin.dispose()
+    with postgres_database(admin_url) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -138,6 +138,24 @@ def _good_since(open_cases: list[OpenCase], cases: Sequence[CaseRow]) -> date | 
     return max(closed).date() if closed else None
 
 
+def _cases_of(session: Session, customer_id: str) -> Sequence[CaseRow]:
+    """Every case of the customer in the ledger, by due date; UnknownCustomer when there is none."""
+    cases = session.scalars(
+        select(CaseRow).where(CaseRow.customer_id == customer_id).order_by(CaseRow.due_date, CaseRow.invoice_id)
+    ).all()
+    if not cases:
+        raise UnknownCustomer(f"no case for customer {customer_id} in the ledger")
+    return cases
+
+
+def _open_cases(cases: Sequence[CaseRow], as_of: date) -> list[OpenCase]:
+    return [
+        OpenCase(c.invoice_id, c.currency, c.amount, c.balance, c.due_date, max(0, (as_of - c.due_date).days), c.stage)
+        for c in cases
+        if c.outcome is None
+    ]
+
+
 def _mean(values: list[int]) -> Decimal | None:
     return (Decimal(sum(values)) / len(values)).quantize(Decimal("0.1"), ROUND_HALF_UP) if values else None
 
@@ -145,11 +163,7 @@ def _mean(values: list[int]) -> Decimal | None:
 def customer_view(engine: Engine, customer_id: str, as_of: date) -> CustomerView:
     """Average days late: per payment (paid on minus due date, 0 when on time), and per open overdue invoice."""
     with Session(engine) as session:
-        cases = session.scalars(
-            select(CaseRow).where(CaseRow.customer_id == customer_id).order_by(CaseRow.due_date, CaseRow.invoice_id)
-        ).all()
-        if not cases:
-            raise UnknownCustomer(f"no case for customer {customer_id} in the ledger")
+        cases = _cases_of(session, customer_id)
         case_ids = [c.case_id for c in cases]
         balances = session.execute(
             select(CaseRow.currency, func.sum(type_coerce(CaseRow.balance, BigInteger)))
@@ -163,11 +177,7 @@ def customer_view(engine: Engine, customer_id: str, as_of: date) -> CustomerView
             ).all()
         )
     behaviour = payment_behaviour(engine, customer_id, as_of)
-    open_cases = [
-        OpenCase(c.invoice_id, c.currency, c.amount, c.balance, c.due_date, max(0, (as_of - c.due_date).days), c.stage)
-        for c in cases
-        if c.outcome is None
-    ]
+    open_cases = _open_cases(cases, as_of)
     return CustomerView(
         customer_id=customer_id,
         name=cases[-1].customer_name,
@@ -280,11 +290,7 @@ CONTACT_EVENTS = ("step_done", "debtor_informed", "installment_reminder", "promi
 
 def standing_card(engine: Engine, customer_id: str, as_of: date) -> StandingCard:
     with Session(engine) as session:
-        cases = session.scalars(
-            select(CaseRow).where(CaseRow.customer_id == customer_id).order_by(CaseRow.due_date, CaseRow.invoice_id)
-        ).all()
-        if not cases:
-            raise UnknownCustomer(f"no case for customer {customer_id} in the ledger")
+        cases = _cases_of(session, customer_id)
         open_rows = [c for c in cases if c.outcome is None]
         arranged = [c for c in open_rows if c.stage in ARRANGEMENTS]
         arrangements = []
@@ -304,10 +310,7 @@ def standing_card(engine: Engine, customer_id: str, as_of: date) -> StandingCard
             .join(CaseRow, CaseRow.case_id == CaseEvent.case_id)
             .where(CaseRow.customer_id == customer_id, CaseEvent.event.in_(CONTACT_EVENTS))
         )
-    open_cases = [
-        OpenCase(c.invoice_id, c.currency, c.amount, c.balance, c.due_date, max(0, (as_of - c.due_date).days), c.stage)
-        for c in open_rows
-    ]
+    open_cases = _open_cases(open_rows, as_of)
     balance: dict[str, Decimal] = {}
     overdue: dict[str, Decimal] = {}
     for c in sorted(open_cases, key=lambda c: c.currency):
