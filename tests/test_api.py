@@ -188,6 +188,26 @@ async def test_a_token_over_its_rate_gets_429_and_temporal_out_of_reach_gets_503
         assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
 
 
+TEMPORAL_BACKED = [
+    ("post", "/cases", {"invoices": [body("API-9")]}),
+    ("get", "/cases?customer=C-ACME", None),
+    ("get", "/cases/API-9", None),
+    ("get", "/cases/API-9/statement", None),
+    ("post", "/cases/API-9/actions/payment_received", {"amount": "1", "paid_on": "2026-05-01", "reference": "R"}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "payload"), TEMPORAL_BACKED)
+async def test_every_route_that_needs_temporal_answers_503_when_it_is_out_of_reach(worker, method, path, payload):
+    settings = worker.model_copy(update={"temporal_address": "127.0.0.1:1"})
+    token = create_token(engine_for(settings.database_url), f"admin {method} {path}", Role.admin, "test")
+    kwargs = {"json": payload} if payload is not None else {}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api_app(settings)), base_url="http://api") as http:
+        down = await http.request(method, path, headers={"Authorization": f"Bearer {token}"}, **kwargs)
+    assert down.status_code == 503, down.text
+    assert down.json()["detail"].startswith("cannot reach Temporal at 127.0.0.1:1")
+
+
 def test_the_openapi_document_in_docs_is_the_current_one(worker):
     document = api_app(worker).openapi()
     kept = ROOT / "docs" / "openapi.json"
