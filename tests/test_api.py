@@ -115,6 +115,7 @@ ENDPOINTS = [
     ("get", "/customers?q=acme", Role.sales, None),
     ("get", "/customers/{customer_id}/standing", Role.sales, None),
     ("get", "/customers/{customer_id}", Role.collector, None),
+    ("post", "/customers/{customer_id}/actions/hold", Role.collector, {}),
     ("get", "/tasks", Role.collector, None),
     ("post", "/tasks/{task_id}/done", Role.collector, {"outcome": "no_answer"}),
     ("get", "/reports", Role.collector, None),
@@ -129,6 +130,7 @@ BELOW = {Role.collector: Role.sales, Role.legal: Role.collector, Role.admin: Rol
 def test_the_role_table_covers_every_route(worker):
     documented = {(method, path) for path, item in api_app(worker).openapi()["paths"].items() for method in item}
     tabled = {(m, re.sub(r"/actions/[a-z_]+$", "/actions/{action}", p.split("?")[0])) for m, p, _, _ in ENDPOINTS}
+    assert len(tabled) == len(documented)
     assert documented == tabled
 
 
@@ -334,3 +336,24 @@ async def test_legal_reads_a_cases_documents_and_nothing_outside_their_folder(ap
     escaped = await http.get(f"/documents/{listed[1]['id']}", headers=legal)
     assert escaped.status_code == 404 and "no longer under the documents folder" in escaped.json()["detail"]
     assert (await http.get("/cases/NOPE/documents", headers=legal)).status_code == 404
+
+
+async def test_a_customer_is_held_and_released_through_the_api(api, env):
+    http, headers, _ = api
+    collector = headers[Role.collector]
+    await http.post("/cases", json=body("API-1"), headers=collector)
+    await Case(env, env.client.get_workflow_handle("invoice-API-1")).settled()
+    held = await http.post("/customers/C-ACME/actions/hold", json={"reason": "négociation en cours"}, headers=collector)
+    assert held.status_code == 200, held.text
+    assert (held.json()["hold"]["reason"], held.json()["open_cases"]) == ("négociation en cours", ["API-1"])
+    shown = (await http.get("/cases/API-1", headers=collector)).json()
+    assert shown["stage"] == "customer_hold"
+    assert next(h["by"] for h in reversed(shown["history"]) if h["event"] == "customer_hold") == "api:collector user"
+    released = await http.post("/customers/C-ACME/actions/release", json={}, headers=collector)
+    assert released.status_code == 200 and released.json()["hold"] is None
+    no_reason = await http.post("/customers/C-ACME/actions/hold", json={}, headers=collector)
+    assert no_reason.status_code == 422 and no_reason.json()["fields"] == ["reason"]
+    unknown = await http.post("/customers/C-ACME/actions/forgive", json={}, headers=collector)
+    assert unknown.status_code == 404 and "no customer action 'forgive'" in unknown.json()["detail"]
+    nobody = await http.post("/customers/C-NOBODY/actions/release", json={}, headers=collector)
+    assert nobody.status_code == 404 and "no account for customer C-NOBODY" in nobody.json()["detail"]

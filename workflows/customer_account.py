@@ -195,7 +195,7 @@ class CustomerAccount(TakesOpsActions):
             case HoldCustomer() | ExcludeCustomer():
                 kind = "hold" if isinstance(action, HoldCustomer) else "exclude"
                 until = action.until if isinstance(action, HoldCustomer) else None
-                state.hold = AccountHold(kind=kind, reason=action.reason, since=now, until=until)
+                state.hold = AccountHold(kind=kind, reason=action.reason, since=now, until=until, by=action.by)
                 state.record(now, kind, f"{kind}: {action.reason}" + (f" until {until}" if until else ""), by=action.by)
                 for case_id in list(state.cases):
                     await self._tell(case_id, "customer_hold", self._hold_payload())
@@ -245,7 +245,8 @@ class CustomerAccount(TakesOpsActions):
     def _hold_payload(self) -> dict[str, Any]:
         hold = self.state.hold
         assert hold is not None
-        return {"kind": hold.kind, "reason": hold.reason, "until": hold.until.isoformat() if hold.until else None}
+        payload = {"kind": hold.kind, "reason": hold.reason, "until": hold.until.isoformat() if hold.until else None}
+        return payload | ({"by": hold.by} if hold.by else {})
 
     def _hold_expired(self) -> bool:
         hold = self.state.hold

@@ -195,7 +195,7 @@ class InvoiceCollection(TakesOpsActions):
     def customer_hold(self, *args: Any) -> None:
         if (hold := self._signal(CustomerHoldNotice, "customer_hold", args)) is None:
             return
-        self.state.hold_for_customer(hold.kind, hold.reason, hold.until, self.now())
+        self.state.hold_for_customer(hold.kind, hold.reason, hold.until, self.now(), by=hold.by)
         self._changed()
 
     @workflow.signal(name="customer_release")

@@ -1,12 +1,16 @@
 """Customers over HTTP: search by name or id and the standing card (sales), the full view (collectors)."""
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from pydantic import ValidationError
 
 from relance.api.context import ApiContext
+from relance.api.problems import Refused, invalid
 from relance.domain.access import Role
+from relance.domain.account import ACCOUNT_ACTIONS
+from relance.domain.actions import Action
 from relance.ledger.api_tokens import Caller
 from relance.ledger.customer_view import (
     CustomerMatch,
@@ -17,6 +21,9 @@ from relance.ledger.customer_view import (
     search_customers,
     standing_card,
 )
+from starter.ops import ActionRejected, UnknownCase, act_on_account
+
+ACCOUNT: dict[str, type[Action]] = {a.name: a for a in ACCOUNT_ACTIONS}
 
 
 def customers_router(context: ApiContext) -> APIRouter:
@@ -50,5 +57,28 @@ def customers_router(context: ApiContext) -> APIRouter:
             return customer_view(context.engine, customer_id, as_of or date.today())
         except UnknownCustomer as err:
             raise HTTPException(404, str(err)) from None
+
+    @router.post("/customers/{customer_id}/actions/{action}", summary="A customer-level action (hold, release, …)")
+    async def account_action(
+        customer_id: str,
+        action: str,
+        caller: Annotated[Caller, Depends(gate.needs(Role.collector))],
+        body: Annotated[dict[str, Any], Body()] = {},  # noqa: B006
+    ) -> dict[str, Any]:
+        """`hold`, `release`, `exclude`, `include` or `unallocated_payment_received` (spread over the oldest open
+        balances), with the payload of `relance account …`; the customer's account answers."""
+        model = ACCOUNT.get(action)
+        if model is None:
+            raise HTTPException(404, f"no customer action {action[:60]!r}; one of {', '.join(sorted(ACCOUNT))}")
+        try:
+            payload = model.model_validate({**body, "by": f"api:{caller.name}"})
+        except ValidationError as err:
+            return invalid(err)  # type: ignore[return-value]
+        try:
+            return await act_on_account(await context.temporal(), customer_id, payload)
+        except UnknownCase as err:
+            raise HTTPException(404, str(err)) from None
+        except ActionRejected as err:
+            raise Refused(str(err)) from None
 
     return router

@@ -67,6 +67,7 @@ class CustomerHoldNotice(Strict):
     kind: Literal["hold", "exclude"] = "hold"
     reason: Reason
     until: Day | None = None
+    by: Name | None = None  # who held the customer (absent from notices sent before it was passed on)
 
 
 class CustomerReleaseNotice(Strict):
@@ -158,6 +159,7 @@ class AccountHold(BaseModel):
     reason: str
     since: datetime
     until: date | None = None
+    by: str | None = None  # who held or excluded the customer; each case records it too
 
 
 class Allocation(BaseModel):

@@ -681,10 +681,12 @@ class CaseState(BaseModel):
             self.steps_finished_at = None
             self.record(now, "formal_notice_to_resend", "the formal notice will be sent again to the new address")
 
-    def hold_for_customer(self, kind: str, reason: str, until: date | None, now: datetime) -> None:
+    def hold_for_customer(
+        self, kind: str, reason: str, until: date | None, now: datetime, by: str | None = None
+    ) -> None:
         """The customer's account holds (or excludes) every case of the customer."""
         self.customer_hold = Hold(reason=reason, since=now, until=until, kind=kind)
-        self.record(now, f"customer_{kind}", f"customer account {kind}: {reason}; chasing paused")
+        self.record(now, f"customer_{kind}", f"customer account {kind}: {reason}; chasing paused", by=by)
         self.track_pause(now)
 
     def release_for_customer(self, by: str | None, now: datetime) -> None:
