@@ -269,7 +269,10 @@ def summary_for(case: CaseInput) -> str:
     return f"Invoice {case.invoice_id} · {case.customer.name} · {format_money(case.amount, case.currency, 'fr')}"
 
 
-async def start_case(client: Client, case: CaseInput, task_queue: str) -> WorkflowHandle[Any, Any]:
+async def start_case(
+    client: Client, case: CaseInput, task_queue: str, *, by: str | None = None
+) -> WorkflowHandle[Any, Any]:
+    """Start the case's workflow; `by` (who sent it: a person, `api:<token name>`) is kept in its memo."""
     return await client.start_workflow(
         InvoiceCollection.run,
         case,
@@ -277,13 +280,14 @@ async def start_case(client: Client, case: CaseInput, task_queue: str) -> Workfl
         task_queue=task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         static_summary=summary_for(case),
+        memo={"created_by": by} if by else None,
     )
 
 
-async def start_or_find(client: Client, case: CaseInput, task_queue: str) -> bool:
+async def start_or_find(client: Client, case: CaseInput, task_queue: str, *, by: str | None = None) -> bool:
     """Start the case; False when it already exists (running or closed), which is left as it is."""
     try:
-        await start_case(client, case, task_queue)
+        await start_case(client, case, task_queue, by=by)
     except WorkflowAlreadyStartedError:
         return False
     return True
@@ -296,6 +300,7 @@ async def start_cases(
     *,
     on_progress: Callable[[], None] | None = None,
     concurrency: int = 20,
+    by: str | None = None,
 ) -> ImportReport:
     """Start the good rows, `concurrency` at a time, reading them as they go (the file is not held)."""
     report = ImportReport(errors=list(parsed.errors))
@@ -303,7 +308,7 @@ async def start_cases(
 
     async def one(line: int, case: CaseInput) -> None:
         try:
-            started = await start_or_find(client, case, task_queue)
+            started = await start_or_find(client, case, task_queue, by=by)
             (report.started if started else report.existing).append(case.invoice_id)
         except RPCError as err:  # the server refused this one start; the others go on
             report.errors.append(RowError(line, case.invoice_id, f"not started: {bounded(err.message)}"))

@@ -70,6 +70,8 @@ async def test_cases_are_created_once_and_bad_invoices_are_refused_one_by_one(ap
     ]  # fmt: skip
     assert again.json()[2]["reason"].startswith("amount:")
     assert again.json()[3]["reason"] == "an invoice is a JSON object"
+    described = await env.client.get_workflow_handle("invoice-API-2").describe()
+    assert await described.memo_value("created_by") == "api:collector user"  # who created the case
     empty = await http.post("/cases", json={"invoices": []}, headers=collector)
     assert empty.status_code == 422 and empty.headers["content-type"] == "application/problem+json"
     assert empty.json()["detail"] == "invoices: a list of 1 to 1000 invoices"

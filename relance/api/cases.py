@@ -84,7 +84,7 @@ def cases_router(context: ApiContext) -> APIRouter:
                 results.append(CreatedCase(invoice_id=str(raw_id)[:60] if raw_id else "", outcome="rejected",
                                            reason=str(err)))  # fmt: skip
                 continue
-            started = await start_or_find(client, case, settings.task_queue)
+            started = await start_or_find(client, case, settings.task_queue, by=f"api:{caller.name}")
             results.append(CreatedCase(invoice_id=case.invoice_id, outcome="started" if started else "existing"))
         return results
 

@@ -88,7 +88,9 @@ def import_(
         client = await connect(settings)
         with Progress(console=err, transient=True, disable=as_json) as progress:
             task = progress.add_task("starting cases", total=parsed.count)
-            return await start_cases(client, parsed, settings.task_queue, on_progress=lambda: progress.advance(task))
+            return await start_cases(
+                client, parsed, settings.task_queue, on_progress=lambda: progress.advance(task), by=who(None)
+            )
 
     if parsed.count:
         try:
