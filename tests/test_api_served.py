@@ -239,3 +239,6 @@ def test_collectors_tokens_do_not_open_what_sales_may_not_see(served):
     page = httpx.get(f"{served.url}/sales", cookies={"relance_sales_token": sales}, timeout=30)
     assert page.status_code == 200 and 'role="search"' in page.text
     assert page.headers["content-security-policy"].startswith("default-src 'none'")
+    forged = httpx.post(f"{served.url}/sales/login", data={"token": sales}, timeout=30)  # from another site
+    assert forged.status_code == 403 and "relance_sales_token" not in forged.headers.get("set-cookie", "")
+    assert "The form expired" in forged.text or "Le formulaire a expiré" in forged.text

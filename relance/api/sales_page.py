@@ -4,6 +4,7 @@ visit, in French or English. It reads what `GET /customers/{id}/standing` return
 Signing in puts the API token in an HttpOnly, SameSite=Strict cookie scoped to the page; every request looks it
 up again, so a revoked token signs the page out at once."""
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -24,6 +25,7 @@ from relance.ledger.customer_view import UnknownCustomer, search_customers, stan
 
 BASE = "/sales"
 COOKIE = "relance_sales_token"
+FORM_COOKIE = "relance_sales_form"  # the sign-in form's own value, sent back with it (no sign-in from elsewhere)
 LANGUAGES = ("fr", "en")
 
 
@@ -37,6 +39,7 @@ class Texts:
     sign_out: str
     token: str
     bad_token: str
+    form_expired: str
     search: str
     search_placeholder: str
     no_match: str
@@ -87,6 +90,7 @@ TEXTS = {
         sign_out="Se déconnecter",
         token="Jeton",
         bad_token="Ce jeton est inconnu ou révoqué.",
+        form_expired="Le formulaire a expiré : collez le jeton à nouveau.",
         search="Chercher",
         search_placeholder="Nom ou identifiant du client",
         no_match="Aucun client ne correspond.",
@@ -148,6 +152,7 @@ TEXTS = {
         sign_out="Sign out",
         token="Token",
         bad_token="This token is unknown or revoked.",
+        form_expired="The form expired: paste the token again.",
         search="Search",
         search_placeholder="Customer name or id",
         no_match="No customer matches.",
@@ -227,6 +232,14 @@ def sales_router(context: ApiContext) -> APIRouter:
                 raise
             return None
 
+    def sign_in_page(lang: str, status: int = 200, error: str | None = None) -> HTMLResponse:
+        """The sign-in form, with a fresh value in a cookie and in the form: a sign-in posted from another site
+        cannot carry both (SameSite=Strict), so nobody can sign a browser in with their own token."""
+        form_value = secrets.token_urlsafe(24)
+        response = page(lang, status, error=error, form_value=form_value)
+        response.set_cookie(FORM_COOKIE, form_value, httponly=True, samesite="strict", path=BASE, max_age=3600)
+        return response
+
     def page(lang: str, status: int = 200, **values: Any) -> HTMLResponse:
         def money(amount: Decimal, currency: str) -> str:
             return format_money(amount, currency, lang)
@@ -234,7 +247,8 @@ def sales_router(context: ApiContext) -> APIRouter:
         def day(value: date | datetime) -> str:
             return format_date(value, format="long" if lang == "fr" else "d MMM y", locale=lang)
 
-        values = {"signed_in": False, "matches": None, "card": None, "query": None, "error": None, **values}
+        values = {"signed_in": False, "matches": None, "card": None, "query": None, "error": None, "form_value": None,
+                  **values}  # fmt: skip
         html = templates.get_template("sales.html.j2").render(
             t=TEXTS[lang], lang=lang, other_lang="en" if lang == "fr" else "fr", base=BASE, money=money, day=day,
             **values,
@@ -255,8 +269,8 @@ def sales_router(context: ApiContext) -> APIRouter:
     ) -> HTMLResponse:
         chosen = language(request, lang)
         if signed_in(request) is None:
-            return page(chosen, 401 if request.cookies.get(COOKIE) else 200,
-                        error=TEXTS[chosen].bad_token if request.cookies.get(COOKIE) else None)  # fmt: skip
+            stale = bool(request.cookies.get(COOKIE))
+            return sign_in_page(chosen, 401 if stale else 200, TEXTS[chosen].bad_token if stale else None)
         matches = search_customers(context.engine, q) if q and q.strip() else None
         return page(chosen, signed_in=True, query=q, matches=matches)
 
@@ -281,15 +295,20 @@ def sales_router(context: ApiContext) -> APIRouter:
         chosen = language(request, lang)
         form = parse_qs((await request.body()).decode("utf-8", "replace")[:4000])
         token = (form.get("token") or [""])[0].strip()
+        sent = (form.get("form") or [""])[0]
+        kept = request.cookies.get(FORM_COOKIE, "")
+        if not kept or not secrets.compare_digest(sent.encode(), kept.encode()):
+            return sign_in_page(chosen, 403, TEXTS[chosen].form_expired)
         try:
             gate.allowed(gate.known(token), Role.sales)
         except HTTPException as err:
             if err.status_code == 429:
                 raise
-            return page(chosen, 401, error=TEXTS[chosen].bad_token)
+            return sign_in_page(chosen, 401, TEXTS[chosen].bad_token)
         response = RedirectResponse(f"{BASE}?lang={chosen}", status_code=303)
         secure = request.url.scheme == "https"
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=secure, path=BASE, max_age=43200)
+        response.delete_cookie(FORM_COOKIE, path=BASE)
         return response
 
     @router.post(BASE + "/logout")
