@@ -24,7 +24,7 @@ from relance.domain.case import CaseState, CaseStatus
 from relance.domain.case_start import RunOptions
 from relance.domain.invoice import workflow_id_for
 from relance.domain.reopening import Reopen, reopen_refusal
-from relance.ledger.rejections import record_rejections, rejected_action
+from relance.ledger.rejections import record_rejections, rejected_account_action, rejected_action
 from starter.executions import describe_execution, execution_status
 from starter.importer import summary_for
 
@@ -89,6 +89,24 @@ async def act_on_account(client: Client, customer_id: str, action: Action) -> di
             raise UnknownCase(
                 f"no account for customer {customer_id}: it starts with the customer's first case"
             ) from err
+        raise
+
+
+async def act_on_account_or_keep_refusal(
+    client: Client, engine: Engine, customer_id: str, action: Action
+) -> dict[str, Any]:
+    """`act_on_account`, and a refusal (or a customer without an account) is written to the ledger's refused
+    input before it is raised, as for a case's action."""
+    try:
+        return await act_on_account(client, customer_id, action)
+    except (UnknownCase, ActionRejected) as exc:
+        payload = action.model_dump(mode="json", exclude_none=True)
+        refused = rejected_account_action(customer_id, action.name, payload, str(exc), action.by or "?")
+        try:
+            record_rejections(engine, [refused])
+        except SQLAlchemyError as db_err:
+            log.warning("the refusal of %s for customer %s was not written to the ledger: %s", action.name,
+                        customer_id, db_err)  # fmt: skip
         raise
 
 

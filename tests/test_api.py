@@ -18,7 +18,7 @@ from temporalio.service import RPCError
 from relance.api.app import api_app
 from relance.domain.access import Role
 from relance.ledger.api_tokens import create_token, revoke_token
-from relance.ledger.db import CaseRow, Document, engine_for
+from relance.ledger.db import CaseRow, Document, RejectedInput, engine_for
 from relance.settings import Settings
 from tests.conftest import ROOT, Case, invoice, paris, terminate_all
 
@@ -341,7 +341,7 @@ async def test_legal_reads_a_cases_documents_and_nothing_outside_their_folder(ap
 
 
 async def test_a_customer_is_held_and_released_through_the_api(api, env):
-    http, headers, _ = api
+    http, headers, settings = api
     collector = headers[Role.collector]
     await http.post("/cases", json=body("API-1"), headers=collector)
     await Case(env, env.client.get_workflow_handle("invoice-API-1")).settled()
@@ -359,3 +359,10 @@ async def test_a_customer_is_held_and_released_through_the_api(api, env):
     assert unknown.status_code == 404 and "no customer action 'forgive'" in unknown.json()["detail"]
     nobody = await http.post("/customers/C-NOBODY/actions/release", json={}, headers=collector)
     assert nobody.status_code == 404 and "no account for customer C-NOBODY" in nobody.json()["detail"]
+    twice = await http.post("/customers/C-ACME/actions/release", json={}, headers=collector)
+    assert twice.status_code == 409 and "the customer is not on hold" in twice.json()["detail"]
+    with Session(engine_for(settings.database_url)) as session:
+        kept = session.scalars(select(RejectedInput).where(RejectedInput.source == "account_action")).all()
+    assert [(r.action, r.payload["customer_id"], r.by) for r in kept] == [
+        ("release", "C-NOBODY", "api:collector user"), ("release", "C-ACME", "api:collector user")
+    ]  # fmt: skip

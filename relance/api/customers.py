@@ -21,7 +21,7 @@ from relance.ledger.customer_view import (
     search_customers,
     standing_card,
 )
-from starter.ops import ActionRejected, UnknownCase, act_on_account
+from starter.ops import ActionRejected, UnknownCase, act_on_account_or_keep_refusal
 
 ACCOUNT: dict[str, type[Action]] = {a.name: a for a in ACCOUNT_ACTIONS}
 
@@ -75,7 +75,7 @@ def customers_router(context: ApiContext) -> APIRouter:
         except ValidationError as err:
             return invalid(err)  # type: ignore[return-value]
         try:
-            return await act_on_account(await context.temporal(), customer_id, payload)
+            return await act_on_account_or_keep_refusal(await context.temporal(), context.engine, customer_id, payload)
         except UnknownCase as err:
             raise HTTPException(404, str(err)) from None
         except ActionRejected as err:

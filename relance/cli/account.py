@@ -16,11 +16,15 @@ account_app = typer.Typer(
 
 
 def send(customer_id: str, action: Action, as_json: bool) -> None:
+    from relance.ledger.db import engine_for
     from starter.connect import connect
-    from starter.ops import ActionRejected, UnknownCase, act_on_account
+    from starter.ops import ActionRejected, UnknownCase, act_on_account_or_keep_refusal
+
+    settings = get_settings()
 
     async def go() -> dict[str, Any]:
-        return await act_on_account(await connect(get_settings()), customer_id, action)
+        engine = engine_for(settings.database_url)
+        return await act_on_account_or_keep_refusal(await connect(settings), engine, customer_id, action)
 
     try:
         answer = run(go())

@@ -231,7 +231,7 @@ class RejectedInput(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    source: Mapped[str] = mapped_column(String(30))  # ops_action | import | workflow_start
+    source: Mapped[str] = mapped_column(String(30))  # ops_action | account_action | import | workflow_start
     invoice_id: Mapped[str | None] = mapped_column(String(200), index=True)
     action: Mapped[str | None] = mapped_column(String(60))
     line: Mapped[int | None] = mapped_column(Integer)

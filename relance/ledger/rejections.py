@@ -20,5 +20,14 @@ def rejected_action(invoice_id: str, action: str, payload: dict[str, Any], reaso
     )
 
 
+def rejected_account_action(
+    customer_id: str, action: str, payload: dict[str, Any], reason: str, by: str
+) -> RejectedInput:
+    """A customer-level action the account refused; the customer is named in the payload (no invoice)."""
+    return RejectedInput(
+        source="account_action", action=action, payload={"customer_id": customer_id, **payload}, reason=reason, by=by
+    )
+
+
 def rejected_row(file: str, line: int, invoice_id: str | None, reason: str, by: str) -> RejectedInput:
     return RejectedInput(source="import", invoice_id=invoice_id, line=line, file=file, reason=reason, by=by)
