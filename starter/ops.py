@@ -1,12 +1,10 @@
 """Ops actions and status for one case, as the CLI and other systems send them."""
 
 import asyncio
-import logging
 from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -24,11 +22,9 @@ from relance.domain.case import CaseState, CaseStatus
 from relance.domain.case_start import RunOptions
 from relance.domain.invoice import workflow_id_for
 from relance.domain.reopening import Reopen, reopen_refusal
-from relance.ledger.rejections import record_rejections, rejected_account_action, rejected_action
+from relance.ledger.rejections import keep_rejections, rejected_account_action, rejected_action
 from starter.executions import describe_execution, execution_status
 from starter.importer import summary_for
-
-log = logging.getLogger(__name__)
 
 
 class UnknownCase(Exception):
@@ -101,12 +97,9 @@ async def act_on_account_or_keep_refusal(
         return await act_on_account(client, customer_id, action)
     except (UnknownCase, ActionRejected) as exc:
         payload = action.model_dump(mode="json", exclude_none=True)
-        refused = rejected_account_action(customer_id, action.name, payload, str(exc), action.by or "?")
-        try:
-            record_rejections(engine, [refused])
-        except SQLAlchemyError as db_err:
-            log.warning("the refusal of %s for customer %s was not written to the ledger: %s", action.name,
-                        customer_id, db_err)  # fmt: skip
+        keep_rejections(
+            engine, [rejected_account_action(customer_id, action.name, payload, str(exc), action.by or "?")]
+        )
         raise
 
 
@@ -187,8 +180,5 @@ async def act_or_keep_refusal(client: Client, engine: Engine, invoice_id: str, a
         return await act(client, invoice_id, action)
     except (UnknownCase, ActionRejected) as exc:
         payload = action.model_dump(mode="json", exclude_none=True)
-        try:
-            record_rejections(engine, [rejected_action(invoice_id, action.name, payload, str(exc), action.by or "?")])
-        except SQLAlchemyError as db_err:
-            log.warning("the refusal of %s for %s was not written to the ledger: %s", action.name, invoice_id, db_err)
+        keep_rejections(engine, [rejected_action(invoice_id, action.name, payload, str(exc), action.by or "?")])
         raise

@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from activities.ledger import LedgerWriter
@@ -37,7 +37,8 @@ from relance.ledger.customer_view import (
     standing_code,
     standing_of,
 )
-from relance.ledger.db import CaseEvent, CaseRow, PaymentRow, engine_for
+from relance.ledger.db import CaseEvent, CaseRow, PaymentRow, RejectedInput, engine_for
+from relance.ledger.rejections import keep_rejections, rejected_action
 from relance.ledger.reports import Amount, aging_chart, build_report
 from tests.conftest import ROOT, invoice
 
@@ -340,3 +341,18 @@ def test_the_standing_card_and_the_customer_search(ledger_url):
     assert search_customers(engine, "  ") == []
     with pytest.raises(UnknownCustomer):
         standing_card(engine, "C-NOBODY", date(2026, 6, 30))
+
+
+def test_a_refusal_is_kept_and_a_ledger_out_of_reach_does_not_hide_it(ledger_url, tmp_path):
+    engine = engine_for(ledger_url)
+    refusal = rejected_action("F-1", "resume", {"by": "ops"}, "resume refused for F-1: not paused", "ops")
+    assert keep_rejections(engine, [refusal]) is None
+    with Session(engine) as session:
+        kept = session.scalars(select(RejectedInput)).all()
+    assert [(r.source, r.invoice_id, r.action, r.reason) for r in kept] == [
+        ("ops_action", "F-1", "resume", "resume refused for F-1: not paused")
+    ]
+    unreachable = create_engine(f"sqlite:///{tmp_path / 'no-such-folder' / 'ledger.db'}")
+    again = rejected_action("F-1", "resume", {}, "refused", "ops")
+    failed = keep_rejections(unreachable, [again])
+    assert failed is not None and "unable to open database file" in failed

@@ -67,12 +67,11 @@ class Gate:
         return found
 
     def needs(self, role: Role) -> Callable[..., Caller]:
-        """A route's dependency: a known token whose role is at least `role` (kept as `.role` for the docs)."""
+        """A route's dependency: a known token whose role is at least `role`."""
 
         def dependency(request: Request, _: Bearer) -> Caller:
             return self.allowed(self.caller(request), role)
 
-        dependency.role = role  # type: ignore[attr-defined]
         return dependency
 
     @staticmethod

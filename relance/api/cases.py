@@ -23,7 +23,7 @@ from relance.domain.penalties import MissingRate, Statement
 from relance.domain.policy import NoPolicy, load_policies, select_policy
 from relance.ledger.api_tokens import Caller
 from relance.ledger.db import CaseRow, Document
-from relance.ledger.rejections import record_rejections, rejected_action
+from relance.ledger.rejections import keep_rejections, rejected_action
 from starter.case_search import CaseFilter, ListedCase, list_cases, visibility_query
 from starter.importer import RowProblem, case_from_fields, start_or_find
 from starter.ops import ActionRejected, UnknownCase, act_or_keep_refusal, status
@@ -158,7 +158,7 @@ def cases_router(context: ApiContext) -> APIRouter:
         try:
             payload = model.model_validate({**body, "by": by})
         except ValidationError as err:
-            record_rejections(context.engine, [rejected_action(invoice_id, action, body, str(err), by)])
+            keep_rejections(context.engine, [rejected_action(invoice_id, action, body, str(err), by)])
             return invalid(err)  # type: ignore[return-value]
         try:
             return await act_or_keep_refusal(await context.temporal(), context.engine, invoice_id, payload)

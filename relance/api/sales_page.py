@@ -221,8 +221,8 @@ def sales_router(context: ApiContext) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     gate = context.gate
 
-    def signed_in(request: Request) -> Caller | None:
-        token = request.cookies.get(COOKIE)
+    def page_caller(token: str | None) -> Caller | None:
+        """Who presents this token on the page (sales or above), or None; over its rate is still a 429."""
         if not token:
             return None
         try:
@@ -231,6 +231,9 @@ def sales_router(context: ApiContext) -> APIRouter:
             if err.status_code == 429:
                 raise
             return None
+
+    def signed_in(request: Request) -> Caller | None:
+        return page_caller(request.cookies.get(COOKIE))
 
     def sign_in_page(lang: str, status: int = 200, error: str | None = None) -> HTMLResponse:
         """The sign-in form, with a fresh value in a cookie and in the form: a sign-in posted from another site
@@ -299,11 +302,7 @@ def sales_router(context: ApiContext) -> APIRouter:
         kept = request.cookies.get(FORM_COOKIE, "")
         if not kept or not secrets.compare_digest(sent.encode(), kept.encode()):
             return sign_in_page(chosen, 403, TEXTS[chosen].form_expired)
-        try:
-            gate.allowed(gate.known(token), Role.sales)
-        except HTTPException as err:
-            if err.status_code == 429:
-                raise
+        if page_caller(token) is None:
             return sign_in_page(chosen, 401, TEXTS[chosen].bad_token)
         response = RedirectResponse(f"{BASE}?lang={chosen}", status_code=303)
         secure = request.url.scheme == "https"

@@ -12,7 +12,7 @@ from relance.domain.case import CaseStatus
 from relance.domain.task_outcome import TaskOutcome
 from relance.ledger.api_tokens import Caller
 from relance.ledger.reports import build_report
-from relance.ledger.work_queue import TaskError, TaskView, list_tasks
+from relance.ledger.work_queue import TaskError, TaskView, UnknownTask, list_tasks
 from relance.rates.table_file import coverage_warning
 from starter.ops import ActionRejected, UnknownCase
 from starter.tasks import finish_task
@@ -44,8 +44,7 @@ def work_router(context: ApiContext) -> APIRouter:
                 context.engine, await context.temporal(), task_id, result, f"api:{caller.name}", date.today()
             )
         except TaskError as err:
-            status = 404 if str(err).startswith("no task") else 409
-            raise HTTPException(status, str(err)) from None
+            raise HTTPException(404 if isinstance(err, UnknownTask) else 409, str(err)) from None
         except UnknownCase as err:
             raise HTTPException(404, str(err)) from None
         except ActionRejected as err:

@@ -195,13 +195,15 @@ def keep_rejections(rejections: list[Any]) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from relance.ledger.db import engine_for
-    from relance.ledger.rejections import record_rejections
+    from relance.ledger.rejections import keep_rejections as keep
 
     try:
-        record_rejections(engine_for(get_settings().database_url), rejections)
-    except SQLAlchemyError as exc:
+        failed = keep(engine_for(get_settings().database_url), rejections)
+    except SQLAlchemyError as exc:  # the ledger could not even be opened
+        failed = str(exc)
+    if failed is not None:
         err.print(
-            f"[yellow]warning:[/] the refusal was not written to the ledger: {escape(str(exc))}",
+            f"[yellow]warning:[/] the refusal was not written to the ledger: {escape(failed)}",
             highlight=False,
             markup=True,
         )

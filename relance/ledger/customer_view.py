@@ -15,7 +15,7 @@ from sqlalchemy import BigInteger, Engine, case, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from relance.domain.risk import PaymentBehaviour, RiskAssessment, assess
-from relance.ledger.db import CaseEvent, CaseRow, PaymentRow, UTCDateTime, from_minor
+from relance.ledger.db import CaseEvent, CaseRow, PaymentRow, from_minor
 
 
 class UnknownCustomer(Exception):
@@ -327,6 +327,6 @@ def standing_card(engine: Engine, customer_id: str, as_of: date) -> StandingCard
         oldest_days_late=max((c.days_late for c in open_cases), default=0),
         open_cases=open_cases,
         arrangements=arrangements,
-        last_contact_at=UTCDateTime().process_result_value(last_contact, engine.dialect) if last_contact else None,
+        last_contact_at=last_contact,  # max() keeps the column type: an aware UTC datetime on every database
         good_standing_since=_good_since(open_cases, cases),
     )

@@ -32,6 +32,18 @@ class TaskError(Exception):
     pass
 
 
+class UnknownTask(TaskError):
+    pass
+
+
+def _still_open(task: Task | None, task_id: int) -> Task:
+    if task is None:
+        raise UnknownTask(f"no task #{task_id}")
+    if task.status != "open":
+        raise TaskError(f"task #{task_id} is already {task.status} ({task.outcome})")
+    return task
+
+
 def list_tasks(engine: Engine, *, today: date, due: Due = "open", assignee: str | None = None) -> list[TaskView]:
     query = select(Task).order_by(Task.due_on, Task.id)
     if due != "all":
@@ -48,12 +60,7 @@ def list_tasks(engine: Engine, *, today: date, due: Due = "open", assignee: str 
 
 def open_task(engine: Engine, task_id: int) -> TaskView:
     with Session(engine) as session:
-        task = session.get(Task, task_id)
-        if task is None:
-            raise TaskError(f"no task #{task_id}")
-        if task.status != "open":
-            raise TaskError(f"task #{task_id} is already {task.status} ({task.outcome})")
-        return _view(task)
+        return _view(_still_open(session.get(Task, task_id), task_id))
 
 
 def _view(t: Task) -> TaskView:
@@ -64,11 +71,7 @@ def _view(t: Task) -> TaskView:
 
 def complete_task(engine: Engine, task_id: int, outcome: str, detail: str, by: str) -> None:
     with Session(engine) as session, session.begin():
-        task = session.get(Task, task_id, with_for_update=True)
-        if task is None:
-            raise TaskError(f"no task #{task_id}")
-        if task.status != "open":
-            raise TaskError(f"task #{task_id} is already {task.status} ({task.outcome})")
+        task = _still_open(session.get(Task, task_id, with_for_update=True), task_id)
         task.status, task.outcome, task.outcome_detail = "done", outcome, detail
         task.done_at, task.done_by = datetime.now(UTC), by
 
