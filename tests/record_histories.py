@@ -97,7 +97,7 @@ async def grouped(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, A
     ]
     await Case(env, cases[0]).advance_to(paris(2026, 4, 27, 12))
     account = env.client.get_workflow_handle("customer-C-GROUP")
-    await account.execute_update("hold", {"reason": "négociation"}, result_type=dict)
+    await account.execute_update("hold", {"reason": "négociation", "by": "ops"}, result_type=dict)  # passed on
     await Case(env, cases[0]).advance_to(paris(2026, 5, 6, 12))
     await account.execute_update("release", {}, result_type=dict)
     payment = {"amount": "2000.00", "paid_on": "2026-05-06", "reference": "VIR-G"}
