@@ -366,3 +366,24 @@ async def test_a_customer_is_held_and_released_through_the_api(api, env):
     assert [(r.action, r.payload["customer_id"], r.by) for r in kept] == [
         ("release", "C-NOBODY", "api:collector user"), ("release", "C-ACME", "api:collector user")
     ]  # fmt: skip
+
+
+BAD_QUERIES = [
+    ("/tasks?due=someday", Role.collector, "due"),
+    ("/reports?as_of=yesterday", Role.collector, "as_of"),
+    ("/customers?q=", Role.sales, "q"),
+    ("/customers?q=acme&limit=0", Role.sales, "limit"),
+    ("/customers/C-ACME/standing?as_of=2026-13-01", Role.sales, "as_of"),
+    ("/customers/C-ACME?as_of=soon", Role.collector, "as_of"),
+    ("/cases?overdue_days=-1", Role.collector, "overdue_days"),
+    ("/cases?limit=5000", Role.collector, "limit"),
+    ("/cases?disputed=maybe", Role.collector, "disputed"),
+]
+
+
+@pytest.mark.parametrize(("path", "role", "field"), BAD_QUERIES)
+async def test_a_bad_query_parameter_is_a_422_naming_it(api, path, role, field):
+    http, headers, _ = api
+    refused = await http.get(path, headers=headers[role])
+    assert refused.status_code == 422 and refused.json()["fields"] == [field], refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
