@@ -1,18 +1,21 @@
 """Long-lived cases: continue-as-new keeps state and pending actions; the demo clock compresses time."""
 
 import asyncio
+import json
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from temporalio.api.enums.v1 import EventType
 
 from relance.domain.case import CaseStatus
 from relance.ledger.db import CaseEvent, engine_for
 from starter.executions import describe_execution
 from tests.conftest import invoice, paris, terminate_all, until_idle
 from workflows import InvoiceCollection, RunOptions
+from workflows.patches import GENERATION, IMPLIED
 
 START = paris(2026, 4, 20, 8)
 
@@ -103,6 +106,23 @@ async def test_demo_clock_compresses_days_into_seconds(env, open_case):
     # its 09:00 slot; each real second the worker takes to send is 24 case minutes on this clock
     assert (courtesy.step_id, courtesy.status) == ("courtesy", "done")
     assert paris(2026, 4, 27, 9) <= courtesy.at < paris(2026, 4, 27, 12)
+
+
+async def test_a_new_case_records_one_patch_marker_for_its_generation_not_one_per_patch(env, open_case):
+    case = await open_case(invoice("GEN-1", starts_at=START))
+    await case.status()
+    patches, upserts = [], 0
+    async for event in case.handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+            marker = event.marker_recorded_event_attributes
+            if marker.marker_name == "core_patch":
+                (details,) = marker.details.values()
+                patches.append(json.loads(details.payloads[0].data)["id"])
+        upserts += event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+    assert patches == [GENERATION]
+    assert "local-activities-v1" in IMPLIED and "ledger-v1" in IMPLIED  # the branches the case took above
+    # the generation's TemporalChangeVersion upsert and the case's own attributes, not one per patch asked
+    assert upserts == 2
 
 
 async def until_continued(client: Any, workflow_id: str, first_run: str | None) -> None:

@@ -36,6 +36,7 @@ GENERATIONS = {  # each release's recordings, kept forever; a scenario joins whe
     "v10-pause-clock": SINCE_V6,
     "v11-encrypted": SINCE_V6,  # payloads encrypted (tests.conftest.TEST_KEY_RING): replay decrypts them
     "v12-hold-author": SINCE_V6,  # a customer hold passes its author on to each case (signal payload)
+    "v13-generation": SINCE_V6,  # one patch marker, the generation, instead of one per patch
 }
 
 

@@ -7,6 +7,7 @@ from pydantic import BaseModel
 from temporalio import workflow
 
 from workflows.case_activities import report_to_customer
+from workflows.patches import patched
 
 with workflow.unsafe.imports_passed_through():
     from relance.domain.account import CaseClosed, CaseOpened, CustomerReport, MessageDue
@@ -28,7 +29,7 @@ class AccountLink:
 
     def speaks(self) -> bool:
         """Cases started with this version hand their message steps to their customer's account."""
-        return workflow.patched("customer-voice-v1")
+        return patched("customer-voice-v1")
 
     def groups_messages(self) -> bool:
         """Message steps go through the account, except on demo clocks so fast that a sending window lasts

@@ -12,6 +12,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.ops_handlers import shown_name
+from workflows.patches import patched
 from workflows.retries import STEP_RETRY
 
 with workflow.unsafe.imports_passed_through():
@@ -67,7 +68,7 @@ async def _bookkeeping(activity: str, arg: Any, summary: str, *, retry: RetryPol
     short and idempotent (a read, an upsert, a signal the account takes once per case and step), which is
     what a local activity may be. Cases started before this version replay their activities."""
     timeout = timedelta(seconds=30)
-    if workflow.patched("local-activities-v1"):
+    if patched("local-activities-v1"):
         return await workflow.execute_local_activity(
             activity, arg, result_type=result_type, start_to_close_timeout=timeout, retry_policy=retry, summary=summary
         )

@@ -10,6 +10,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.account_link import AccountLink
 from workflows.case_activities import ACTIVITY_FOR_ACTION, run_step
+from workflows.patches import patched
 
 with workflow.unsafe.imports_passed_through():
     from relance.domain import planning
@@ -76,11 +77,7 @@ class CaseSteps:
         if step.action in LEGAL_ACTIONS:
             request: StepRequest = legal_request(state, workflow.info().workflow_id, step, now)
         else:
-            if (
-                step.action is StepAction.email
-                and state.flags.email_invalid
-                and workflow.patched("channel-fallback-v1")
-            ):
+            if step.action is StepAction.email and state.flags.email_invalid and patched("channel-fallback-v1"):
                 return await self._email_unreachable(index, now)
             request = self._request(step.id, step.template, now)
         request.assignee = step.assignee
@@ -219,7 +216,7 @@ class CaseSteps:
         next e-mail steps become calls (whether the case sent alone or through its customer's account)."""
         state, now = self.state, self.now()
         state.step_done(now, StepRecord(step_id=label, at=now, status="failed", detail=detail))
-        if email_refused and workflow.patched("channel-fallback-v1"):
+        if email_refused and patched("channel-fallback-v1"):
             state.flags.email_invalid = detail
             state.record(now, "email_bounced", f"{request.customer.email} refused: {detail}")
 

@@ -31,6 +31,7 @@ from workflows.ops_handlers import (
     parse_payload,
     read_signal,
 )
+from workflows.patches import patched, pin_generation
 from workflows.search_attributes import upsert_changed_attributes
 
 with workflow.unsafe.imports_passed_through():
@@ -67,6 +68,7 @@ class InvoiceCollection(TakesOpsActions):
 
     @workflow.init
     def __init__(self, *args: Any) -> None:
+        pin_generation()  # first, before any patch is asked (see workflows/patches.py)
         info = workflow.info()
         self._refusal: str | None = None
         self._options = RunOptions()
@@ -99,7 +101,7 @@ class InvoiceCollection(TakesOpsActions):
         case = state.case
         if options.reopen is not None and state.policy is None:
             state = await self._reopen(args)
-        if not state.pauses_freeze_clock and workflow.patched("pause-clock-v1"):
+        if not state.pauses_freeze_clock and patched("pause-clock-v1"):
             state.pauses_freeze_clock = True  # older runs keep the clock running through pauses
         try:
             if state.policy is None:
@@ -121,7 +123,7 @@ class InvoiceCollection(TakesOpsActions):
                     break
                 if self._history_is_long(options):
                     await workflow.wait_condition(workflow.all_handlers_finished)
-                    if workflow.patched("trim-carried-history-v1"):
+                    if patched("trim-carried-history-v1"):
                         state.trim_history(options.keep_history)
                     carried = options.model_copy(update={"carried": state, "reopen": None})
                     workflow.continue_as_new(args=[carried])
@@ -146,7 +148,7 @@ class InvoiceCollection(TakesOpsActions):
                 raise
             if not state.closed:
                 state.close(self.now(), Outcome.cancelled, "case cancelled in Temporal")
-            if workflow.patched("ledger-on-cancel-v1"):  # cancellation was delivered: activities run again
+            if patched("ledger-on-cancel-v1"):  # cancellation was delivered: activities run again
                 self._next = None
                 self._show_details()
                 await self._sync_ledger()
@@ -213,7 +215,7 @@ class InvoiceCollection(TakesOpsActions):
         except (ActivityError, ApplicationError) as err:
             cause = failure_of(err)
             refused = cause is not None and cause.type in ("NoPolicy", *REFUSED_AT_START)
-            if refused and workflow.patched("start-contract-v1"):
+            if refused and patched("start-contract-v1"):
                 assert cause is not None
                 await refuse_start(cause.message, args)
             raise
@@ -221,7 +223,7 @@ class InvoiceCollection(TakesOpsActions):
     async def _sync_ledger(self) -> None:
         """Write history entries the SQL ledger has not seen, with the case's current state."""
         state = self.state
-        if not workflow.patched("ledger-v1") or state.ledger_synced >= state.history_end():
+        if not patched("ledger-v1") or state.ledger_synced >= state.history_end():
             return
         upto = state.history_end()
         update = ledger_update(state, workflow.info().workflow_id, self.now(), upto)
@@ -257,10 +259,10 @@ class InvoiceCollection(TakesOpsActions):
     def _woken(self) -> Callable[[], bool]:
         """What ends a wait: the case changed, its history grew long (say under a flood of refused signals,
         so that it continues as new before Temporal's limits), or its ledger has not seen every entry."""
-        version, long_history_wakes = self._version, workflow.patched("wake-on-long-history-v1")
+        version, long_history_wakes = self._version, patched("wake-on-long-history-v1")
         # what changed while the loop was busy (an update during the ledger write) is written before any wait
         # (only where the ledger is written at all: a case older than ledger-v1 never syncs, and must not spin)
-        ledger_wakes = workflow.patched("ledger-v1") and workflow.patched("sync-before-sleep-v1")
+        ledger_wakes = patched("ledger-v1") and patched("sync-before-sleep-v1")
         state = self.state
         return lambda: (
             self._version != version
@@ -352,5 +354,5 @@ class InvoiceCollection(TakesOpsActions):
         """What the Temporal UI shows and filters on for the case right now."""
         state, now = self.state, self.now()
         workflow.set_current_details(state.details(now, self._next, planning.waiting_for(state, now)))
-        if workflow.patched("search-attributes-v1"):
+        if patched("search-attributes-v1"):
             self._shown = upsert_changed_attributes(state, self._next, self._shown, now)

@@ -1,0 +1,45 @@
+"""Workflow patches, and the generation marker that stands for all of them in new cases.
+
+Every `workflow.patched(id)` a new workflow passes writes a marker and upserts Temporal's
+`TemporalChangeVersion` search attribute, a visibility write on the server. A case's first task passed ten
+of them (seven markers and seven upserts before it did any work of its own), which cost the server more than
+the case's own commands. Workflows started from this generation on record one marker, `GENERATION`, which
+implies every patch in `IMPLIED`. A workflow whose history lacks that marker (started before it) asks each
+patch as it always did, so every saved history replays unchanged.
+
+The generation is pinned when the workflow is created (`pin_generation`, from `workflow.init`): a case
+started before it and replayed, then run on, never switches to the new branches halfway through its run.
+A patch added later is not in `IMPLIED`: it is asked of Temporal as usual (and joins the next generation).
+"""
+
+from temporalio import workflow
+
+GENERATION = "generation-v13"
+IMPLIED = frozenset(
+    {
+        "ledger-v1",
+        "search-attributes-v1",
+        "ledger-on-cancel-v1",
+        "channel-fallback-v1",
+        "customer-voice-v1",
+        "start-contract-v1",
+        "sync-before-sleep-v1",
+        "trim-carried-history-v1",
+        "local-activities-v1",
+        "pause-clock-v1",
+        "wake-on-long-history-v1",
+    }
+)
+
+
+def pin_generation() -> bool:
+    """Called first thing by every workflow: True for a workflow of this generation (the marker is written
+    once, here), False for one whose history was written before it. Temporal memoizes the answer for the run."""
+    return workflow.patched(GENERATION)
+
+
+def patched(patch_id: str) -> bool:
+    """`workflow.patched`, answered True without a marker of its own for a workflow of this generation."""
+    if patch_id in IMPLIED and workflow.patched(GENERATION):  # memoized since pin_generation: no new marker
+        return True
+    return workflow.patched(patch_id)
