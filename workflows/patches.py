@@ -9,7 +9,9 @@ patch as it always did, so every saved history replays unchanged.
 
 The generation is pinned when the workflow is created (`pin_generation`, from `workflow.init`): a case
 started before it and replayed, then run on, never switches to the new branches halfway through its run.
-A patch added later is not in `IMPLIED`: it is asked of Temporal as usual (and joins the next generation).
+A patch added later is not in `IMPLIED`: it is asked of Temporal as usual, and joins the `IMPLIED` of a
+next generation only under a new `GENERATION` id (a running case of this one would replay its older events
+down the new branch).
 """
 
 from temporalio import workflow
