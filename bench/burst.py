@@ -190,13 +190,13 @@ async def start_all(count: int, start: Callable[[int], Awaitable[Any]]) -> None:
     await asyncio.gather(*(one(n) for n in range(count)))
 
 
-async def until(predicate: Callable[[], Awaitable[bool]], what: str, timeout: float) -> float:
-    """Seconds (monotonic) at which `predicate` first held."""
+async def until(predicate: Callable[[], Awaitable[bool]], what: str, timeout: float, every: float = 0.05) -> float:
+    """Seconds (monotonic) at which `predicate` first held, asked `every` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if await predicate():
             return time.monotonic()
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(every)
     raise SystemExit(f"gave up waiting for {what} after {timeout:.0f} s")
 
 
@@ -321,11 +321,18 @@ async def hold(count: int, workdir: Path) -> dict[str, Any]:
             await start_all(count, lambda n: start_case(client, bench_case(n, due, customers), "relance"))
             started = time.monotonic()
 
+            last_log = time.monotonic()
+
             async def settled() -> bool:
+                nonlocal last_log
                 found = await client.count_workflows('WorkflowType="InvoiceCollection" AND PolicyName="bench"')
+                if time.monotonic() - last_log >= 60:
+                    last_log = time.monotonic()
+                    log(f"settled {found.count}/{count} after {last_log - began:.0f} s")
                 return found.count >= count
 
-            ended = await until(settled, "every case to settle", 6 * 3600)
+            # a count over N visibility rows costs the server: asked once a second, not twenty times
+            ended = await until(settled, "every case to settle", 6 * 3600, every=1.0)
             rss = worker.peak_rss_mb()
             cpu = {
                 "worker": round(worker.cpu_seconds() - worker_cpu, 1),
