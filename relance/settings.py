@@ -40,8 +40,9 @@ class Settings(BaseSettings):
     # Workflows a worker keeps in memory between their tasks; one evicted is replayed from its history when it
     # wakes. A burst keeps two per case busy (the case and its customer's account) for several seconds each:
     # bench/burst.py measured 2,000 cases at 5.0, 6.4 and 7.6 cases/s with 1,000, 2,000 and 4,000 (peak RSS
-    # 361, 534 and 727 MB); with 1,000 a worker held 10,000 sleeping cases at 381 MB. Never 0: a worker without
-    # a cache livelocks on local activities (temporalio/sdk-rust#1482).
+    # 361, 534 and 727 MB) before generation v13, 7.6 to 8.4 cases/s with 1,000 since; with 1,000 a worker held
+    # 10,000 sleeping cases at 381 MB. Never 0: a worker without a cache livelocks on local activities
+    # (temporalio/sdk-rust#1482).
     worker_cache_size: int = Field(1000, ge=1, le=100_000, validation_alias=_env("RELANCE_WORKER_CACHE_SIZE"))
     # Payload encryption (relance/encryption.py): every payload Temporal stores is AES-GCM encrypted. The keys
     # come from the environment only, inline or from a file; `required` (the default) refuses to start
