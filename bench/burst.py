@@ -60,7 +60,7 @@ from workflows.search_attributes import attribute_types
 ROOT = Path(__file__).resolve().parent.parent
 START_CONCURRENCY = 50  # starts in flight, as `relance import` sends them
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
-ON_DISK_ABOVE = 30_000  # import mode: rows past which the dev server keeps its data on disk (see dev_server)
+ON_DISK_ABOVE = 30_000  # cases or rows past which the dev server keeps its data on disk (see dev_server)
 IMPORT_CONCURRENCY = 20  # what starter.importer.start_cases keeps in flight
 IMPORT_COLUMNS = [
     "invoice_id", "customer_id", "customer_name", "customer_kind", "customer_email", "address_line1",
@@ -84,9 +84,11 @@ def binary(name: str) -> str:
 async def dev_server(db_file: Path | None = None) -> AsyncIterator[tuple[Client, int]]:
     """`temporal server start-dev`, in memory unless given a file, its banner kept off our stdout; a client on it.
 
-    The import mode keeps its server on disk past ON_DISK_ABOVE rows: 200,000 workflows held in memory took
-    the whole 24 GB of this machine (23.8 GB resident at 100,000 raw starts plus part of the import); on disk,
-    starts run about four times slower (20,000 raw starts took over 7 minutes against 110 s in memory)."""
+    The import and hold modes keep their server on disk past ON_DISK_ABOVE workflows: 200,000 held in memory
+    took the whole 24 GB of this machine (23.8 GB resident at 100,000 raw starts plus part of the import), and
+    a 100,000-case hold in memory lost its namespace ("Namespace default is not found") after 73,000 starts;
+    on disk, starts run about four times slower (20,000 raw starts took over 7 minutes against 110 s in memory,
+    100,000 took 21 minutes)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -309,7 +311,8 @@ async def _at_least(endpoint: RecordingEndpoint, count: int) -> bool:
 async def hold(count: int, workdir: Path) -> dict[str, Any]:
     endpoint = RecordingEndpoint()
     customers = max(1, round(count / INVOICES_PER_CUSTOMER))
-    async with dev_server() as (client, server_pid):
+    on_disk = workdir / "temporal.db" if count > ON_DISK_ABOVE else None
+    async with dev_server(on_disk) as (client, server_pid):
         env = project_env(client.service_client.config.target_host, workdir, endpoint)
         worker = WorkerProcess([sys.executable, "-m", "relance.cli", "worker"], env, workdir / "worker.log")
         try:
