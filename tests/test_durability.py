@@ -111,16 +111,21 @@ async def test_demo_clock_compresses_days_into_seconds(env, open_case):
 async def test_a_new_case_records_one_patch_marker_for_its_generation_not_one_per_patch(env, open_case):
     case = await open_case(invoice("GEN-1", starts_at=START))
     await case.status()
-    patches, upserts = [], 0
+    patches, upserts, local_activities, activities = [], 0, 0, 0
     async for event in case.handle.fetch_history_events():
         if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
             marker = event.marker_recorded_event_attributes
             if marker.marker_name == "core_patch":
                 (details,) = marker.details.values()
                 patches.append(json.loads(details.payloads[0].data)["id"])
+            local_activities += marker.marker_name == "core_local_activity"
         upserts += event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+        activities += event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
     assert patches == [GENERATION]
-    assert "local-activities-v1" in IMPLIED and "ledger-v1" in IMPLIED  # the branches the case took above
+    # the generation answered its patches True without their markers: local-activities-v1's branch ran its
+    # policy choice, account report and ledger write as local activities, not as activities
+    assert "local-activities-v1" in IMPLIED
+    assert (local_activities, activities) == (3, 0)
     # the generation's TemporalChangeVersion upsert and the case's own attributes, not one per patch asked
     assert upserts == 2
 

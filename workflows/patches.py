@@ -1,8 +1,8 @@
 """Workflow patches, and the generation marker that stands for all of them in new cases.
 
 Every `workflow.patched(id)` a new workflow passes writes a marker and upserts Temporal's
-`TemporalChangeVersion` search attribute, a visibility write on the server. A case's first task passed ten
-of them (seven markers and seven upserts before it did any work of its own), which cost the server more than
+`TemporalChangeVersion` search attribute, a visibility write on the server. A case's first task asked seven
+patches (seven markers and seven upserts before it did any work of its own), which cost the server more than
 the case's own commands. Workflows started from this generation on record one marker, `GENERATION`, which
 implies every patch in `IMPLIED`. A workflow whose history lacks that marker (started before it) asks each
 patch as it always did, so every saved history replays unchanged.
@@ -35,8 +35,10 @@ IMPLIED = frozenset(
 
 
 def pin_generation() -> bool:
-    """Called first thing by every workflow: True for a workflow of this generation (the marker is written
-    once, here), False for one whose history was written before it. Temporal memoizes the answer for the run."""
+    """Called first thing, from `workflow.init`, by every workflow whose code asks a patch in `IMPLIED` (today
+    InvoiceCollection; CustomerAccount asks none): True for a workflow of this generation (the marker is
+    written once, here), False for one whose history was written before it. Temporal memoizes the answer for
+    the run. A workflow that asked `patched` without pinning first would write the marker mid-run instead."""
     return workflow.patched(GENERATION)
 
 
