@@ -9,11 +9,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio.api.enums.v1 import EventType
+from temporalio.worker import Worker
 
 from relance.domain.case import CaseStatus
 from relance.ledger.db import CaseEvent, engine_for
 from starter.executions import describe_execution
 from tests.conftest import invoice, paris, terminate_all, until_idle
+from tests.patch_probe import PinnedPatchProbe, UnpinnedPatchProbe
 from workflows import InvoiceCollection, RunOptions
 from workflows.patches import GENERATION, IMPLIED
 
@@ -128,6 +130,30 @@ async def test_a_new_case_records_one_patch_marker_for_its_generation_not_one_pe
     assert (local_activities, activities) == (3, 0)
     # the generation's TemporalChangeVersion upsert and the case's own attributes, not one per patch asked
     assert upserts == 2
+
+
+async def test_a_workflow_that_asks_an_implied_patch_without_pinning_the_generation_fails_its_task(env):
+    """Unpinned, the generation marker would be written at the first implied patch, mid-run, and a replayed
+    old workflow would switch branches there: `patched` fails the task instead, naming the fix."""
+    async with Worker(env.client, task_queue="patch-probe", workflows=[PinnedPatchProbe, UnpinnedPatchProbe]):
+        pinned = await env.client.execute_workflow(PinnedPatchProbe.run, id="probe-pinned", task_queue="patch-probe")
+        assert pinned is True
+        unpinned = await env.client.start_workflow(
+            UnpinnedPatchProbe.run, id="probe-unpinned", task_queue="patch-probe"
+        )
+        failure = None
+        for _ in range(200):
+            async for event in unpinned.fetch_history_events():
+                if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+                    failure = event.workflow_task_failed_event_attributes.failure.message
+            if failure is not None:
+                break
+            await asyncio.sleep(0.05)
+        await unpinned.terminate(reason="test finished")
+    assert failure == (
+        "UnpinnedPatchProbe asked patch 'ledger-v1', implied by generation-v13, without pinning the generation:"
+        " call pin_generation(self) first thing in its workflow.init"
+    )
 
 
 async def until_continued(client: Any, workflow_id: str, first_run: str | None) -> None:

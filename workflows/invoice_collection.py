@@ -68,7 +68,7 @@ class InvoiceCollection(TakesOpsActions):
 
     @workflow.init
     def __init__(self, *args: Any) -> None:
-        pin_generation()  # first, before any patch is asked (see workflows/patches.py)
+        pin_generation(self)  # first, before any patch is asked (see workflows/patches.py)
         info = workflow.info()
         self._refusal: str | None = None
         self._options = RunOptions()

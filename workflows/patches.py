@@ -34,16 +34,36 @@ IMPLIED = frozenset(
 )
 
 
-def pin_generation() -> bool:
-    """Called first thing, from `workflow.init`, by every workflow whose code asks a patch in `IMPLIED` (today
-    InvoiceCollection; CustomerAccount asks none): True for a workflow of this generation (the marker is
-    written once, here), False for one whose history was written before it. Temporal memoizes the answer for
-    the run. A workflow that asked `patched` without pinning first would write the marker mid-run instead."""
-    return workflow.patched(GENERATION)
+PINNED = "_relance_generation"  # set on the workflow object by pin_generation: True, False, or absent
+
+
+class GenerationNotPinned(RuntimeError):
+    """A workflow asked a patch of `IMPLIED` without having pinned the generation in `workflow.init`.
+
+    A bug in the workflow's code, not in its input: the task fails, Temporal retries it, and the workflow
+    goes on once the code that pins is deployed (it must not guess a branch meanwhile)."""
+
+
+def pin_generation(owner: object) -> bool:
+    """Called first thing in `workflow.init` (`pin_generation(self)`) by every workflow whose code asks a
+    patch in `IMPLIED` (today InvoiceCollection; CustomerAccount asks none): True for a workflow of this
+    generation (the marker is written once, here), False for one whose history was written before it.
+    Unpinned, a workflow would write the marker at its first implied patch, mid-run: `patched` refuses that."""
+    pinned = workflow.patched(GENERATION)
+    setattr(owner, PINNED, pinned)
+    return pinned
 
 
 def patched(patch_id: str) -> bool:
     """`workflow.patched`, answered True without a marker of its own for a workflow of this generation."""
-    if patch_id in IMPLIED and workflow.patched(GENERATION):  # memoized since pin_generation: no new marker
-        return True
+    if patch_id in IMPLIED:
+        pinned = getattr(workflow.instance(), PINNED, None)
+        if pinned is None:
+            kind = workflow.info().workflow_type
+            raise GenerationNotPinned(
+                f"{kind} asked patch {patch_id!r}, implied by {GENERATION}, without pinning the generation:"
+                " call pin_generation(self) first thing in its workflow.init"
+            )
+        if pinned:
+            return True
     return workflow.patched(patch_id)
