@@ -61,7 +61,6 @@ from workflows.search_attributes import attribute_types
 ROOT = Path(__file__).resolve().parent.parent
 START_CONCURRENCY = 50  # starts in flight, as `relance import` sends them
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
-PROFILE: Path | None = None  # --profile: where the project worker's cProfile statistics go (bench/profiled.py)
 ON_DISK_ABOVE = 30_000  # cases or rows past which the dev server keeps its data on disk (see dev_server)
 IMPORT_CONCURRENCY = 20  # what starter.importer.start_cases keeps in flight
 IMPORT_COLUMNS = [
@@ -164,12 +163,12 @@ class WorkerProcess:
             self.process.kill()
 
 
-def relance_worker(env: dict[str, str], workdir: Path) -> WorkerProcess:
-    """`relance worker`, under cProfile when the benchmark was given --profile."""
-    if PROFILE is None:
+def relance_worker(env: dict[str, str], workdir: Path, profile: Path | None) -> WorkerProcess:
+    """`relance worker`, under cProfile (bench/profiled.py) when the benchmark was given --profile."""
+    if profile is None:
         return WorkerProcess([sys.executable, "-m", "relance.cli", "worker"], env, workdir / "worker.log")
-    argv = [sys.executable, "-m", "bench.profiled", str(PROFILE)]
-    return WorkerProcess(argv, env, workdir / "worker.log", profile=PROFILE)
+    argv = [sys.executable, "-m", "bench.profiled", str(profile)]
+    return WorkerProcess(argv, env, workdir / "worker.log", profile=profile)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -250,7 +249,7 @@ def project_env(address: str, workdir: Path, endpoint: RecordingEndpoint) -> dic
     }
 
 
-async def burst(count: int, workdir: Path) -> dict[str, Any]:
+async def burst(count: int, workdir: Path, profile: Path | None = None) -> dict[str, Any]:
     endpoint = RecordingEndpoint()
     async with dev_server() as (client, server_pid):
         address = client.service_client.config.target_host
@@ -276,7 +275,7 @@ async def burst(count: int, workdir: Path) -> dict[str, Any]:
         bare_received = len(endpoint.requests)
 
         log(f"project: {count} overdue cases, first e-mail due now")
-        worker = relance_worker(env, workdir)
+        worker = relance_worker(env, workdir, profile)
         try:
             await worker.polling(client, "relance")
             due = date.today() - timedelta(days=3)
@@ -324,13 +323,13 @@ async def _at_least(endpoint: RecordingEndpoint, count: int) -> bool:
     return len(endpoint.requests) >= count
 
 
-async def hold(count: int, workdir: Path) -> dict[str, Any]:
+async def hold(count: int, workdir: Path, profile: Path | None = None) -> dict[str, Any]:
     endpoint = RecordingEndpoint()
     customers = max(1, round(count / INVOICES_PER_CUSTOMER))
     on_disk = workdir / "temporal.db" if count > ON_DISK_ABOVE else None
     async with dev_server(on_disk) as (client, server_pid):
         env = project_env(client.service_client.config.target_host, workdir, endpoint)
-        worker = relance_worker(env, workdir)
+        worker = relance_worker(env, workdir, profile)
         try:
             await worker.polling(client, "relance")
             due = date.today() + timedelta(days=20)
@@ -485,15 +484,20 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=2000)
     parser.add_argument("--profile", type=Path, help="write the project worker's cProfile statistics here")
     args = parser.parse_args()
-    global PROFILE
-    PROFILE = args.profile.resolve() if args.profile else None
+    if args.profile and args.mode == "import":
+        parser.error("--profile profiles the project worker; the import mode runs none")
+    profile = args.profile.resolve() if args.profile else None
     # Payloads are encrypted as in production (the bare baseline's are not: encryption is part of our cost).
     # A ring of the caller's is used; else one made for this run reaches the worker and `relance import`.
     if not any(os.environ.get(v) for v in ("RELANCE_CODEC_KEYS", "RELANCE_CODEC_KEYS_FILE")):
         os.environ["RELANCE_CODEC_KEYS"] = new_key_line("bench")
     with tempfile.TemporaryDirectory(prefix="relance-bench-") as tmp:
-        run = {"burst": burst, "hold": hold, "import": import_rows}[args.mode]
-        print(json.dumps(asyncio.run(run(args.cases, Path(tmp)))), flush=True)
+        workdir = Path(tmp)
+        if args.mode == "import":
+            result = asyncio.run(import_rows(args.cases, workdir))
+        else:
+            result = asyncio.run({"burst": burst, "hold": hold}[args.mode](args.cases, workdir, profile))
+        print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":
