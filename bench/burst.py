@@ -44,7 +44,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, PendingWorkflowTaskState
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
@@ -54,6 +54,7 @@ from relance.converter import data_converter_for
 from relance.domain.invoice import CaseInput
 from relance.encryption import new_key_line
 from relance.settings import Settings
+from starter.executions import describe_execution
 from starter.importer import start_case
 from tests.recording_endpoint import RecordingEndpoint
 from workflows.search_attributes import attribute_types
@@ -61,6 +62,7 @@ from workflows.search_attributes import attribute_types
 ROOT = Path(__file__).resolve().parent.parent
 START_CONCURRENCY = 50  # starts in flight, as `relance import` sends them
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
+STALL_REPORT_AFTER = 120.0  # seconds without a newly settled case before the hold names the stragglers
 ON_DISK_ABOVE = 30_000  # cases or rows past which the dev server keeps its data on disk (see dev_server)
 IMPORT_CONCURRENCY = 20  # what starter.importer.start_cases keeps in flight
 IMPORT_COLUMNS = [
@@ -234,6 +236,29 @@ async def per_case_costs(client: Client, workflow_ids: list[str]) -> dict[str, f
     return {key: round(counts[key] / len(workflow_ids), 2) for key in ("activities", "local_activities", "events")}
 
 
+async def stragglers(client: Client, limit: int = 10) -> list[str]:
+    """What the first `limit` running cases without their PolicyName (not settled) are waiting on: a stalled
+    hold names them on stderr while the server and the worker's log still exist."""
+    query = 'WorkflowType="InvoiceCollection" AND ExecutionStatus="Running" AND PolicyName IS NULL'
+    found: list[str] = []
+    async for execution in client.list_workflows(query, limit=limit):
+        described = await describe_execution(client, execution.id)
+        task = described.pending_workflow_task
+        waiting = (
+            f"workflow task {PendingWorkflowTaskState.Name(task.state).removeprefix('PENDING_WORKFLOW_TASK_STATE_')}"
+            f", attempt {task.attempt}"
+            if described.HasField("pending_workflow_task")
+            else "no workflow task"
+        )
+        last = None
+        async for event in client.get_workflow_handle(execution.id).fetch_history_events():
+            last = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
+        events = described.workflow_execution_info.history_length
+        activities = len(described.pending_activities)
+        found.append(f"{execution.id}: {events} events, last {last}; {waiting}; {activities} pending activities")
+    return found
+
+
 def project_env(address: str, workdir: Path, endpoint: RecordingEndpoint) -> dict[str, str]:
     return {
         "TEMPORAL_ADDRESS": address,
@@ -339,14 +364,23 @@ async def hold(count: int, workdir: Path, profile: Path | None = None) -> dict[s
             await start_all(count, lambda n: start_case(client, bench_case(n, due, customers), "relance"))
             started = time.monotonic()
 
-            last_log = time.monotonic()
+            last_log = last_change = time.monotonic()
+            last_count, reported = -1, -1
 
             async def settled() -> bool:
-                nonlocal last_log
+                nonlocal last_log, last_change, last_count, reported
                 found = await client.count_workflows('WorkflowType="InvoiceCollection" AND PolicyName="bench"')
-                if time.monotonic() - last_log >= 60:
-                    last_log = time.monotonic()
-                    log(f"settled {found.count}/{count} after {last_log - began:.0f} s")
+                now = time.monotonic()
+                if found.count != last_count:
+                    last_count, last_change = found.count, now
+                if now - last_log >= 60:
+                    last_log = now
+                    log(f"settled {found.count}/{count} after {now - began:.0f} s")
+                if now - last_change >= STALL_REPORT_AFTER and reported != found.count:
+                    reported = found.count  # once per stall: the 100,000 hold's last 6 cases took 10 minutes
+                    log(f"no case settled for {now - last_change:.0f} s; waiting on:")
+                    for line in await stragglers(client):
+                        log(f"  {line}")
                 return found.count >= count
 
             # a count over N visibility rows costs the server: asked once a second, not twenty times

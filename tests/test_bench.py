@@ -1,11 +1,15 @@
 """The benchmarks run, small, on every CI run: they must keep working on a fresh clone. Their figures are
 printed, never asserted; what is asserted is what they count (e-mails, duplicates, ledger rows, accounts)."""
 
+import asyncio
 import json
 import pstats
 import subprocess
 import sys
+from datetime import date
 
+from bench.burst import bench_case, dev_server, stragglers
+from starter.importer import start_case
 from tests.conftest import ROOT
 
 
@@ -50,3 +54,17 @@ def test_the_import_benchmark_starts_every_row_of_its_file():
     assert (result["mode"], result["rows"], result["started"], result["rejected"]) == ("import", 30, 30, 0)
     assert result["import_seconds"] > 0 and result["raw_start_seconds"] > 0
     assert result["import_peak_rss_mb"] > 0
+
+
+async def test_a_stalled_hold_names_the_cases_it_waits_on_and_what_they_wait_for():
+    async with dev_server() as (client, _pid):
+        case = bench_case(0, date(2030, 1, 31), customers=1)
+        await start_case(client, case, "no-worker-polls-this")  # it never settles: no worker takes its task
+        for _ in range(100):  # visibility records a start a moment after it
+            if found := await stragglers(client):
+                break
+            await asyncio.sleep(0.05)
+    assert found == [
+        f"{case.workflow_id}: 2 events, last WORKFLOW_TASK_SCHEDULED; workflow task SCHEDULED, attempt 1;"
+        " 0 pending activities"
+    ]
