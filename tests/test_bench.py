@@ -4,6 +4,7 @@ printed, never asserted; what is asserted is what they count (e-mails, duplicate
 import asyncio
 import json
 import pstats
+import sqlite3
 import subprocess
 import sys
 from datetime import date
@@ -68,3 +69,12 @@ async def test_a_stalled_hold_names_the_cases_it_waits_on_and_what_they_wait_for
         f"{case.workflow_id}: 2 events, last WORKFLOW_TASK_SCHEDULED; workflow task SCHEDULED, attempt 1;"
         " 0 pending activities"
     ]
+
+
+async def test_an_on_disk_dev_server_keeps_its_sqlite_file_in_wal_mode(tmp_path):
+    # the default rollback journal syncs at every commit: a 100,000-case hold spent most of its time there
+    db_file = tmp_path / "temporal.db"
+    async with dev_server(db_file) as (client, _pid):
+        await client.count_workflows()
+        with sqlite3.connect(db_file) as store:
+            assert store.execute("pragma journal_mode").fetchone() == ("wal",)
