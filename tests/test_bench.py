@@ -9,7 +9,7 @@ import subprocess
 import sys
 from datetime import date
 
-from bench.burst import bench_case, dev_server, stragglers
+from bench.burst import bench_case, dev_server, slow_workflow_tasks, stragglers
 from starter.importer import start_case
 from tests.conftest import ROOT
 
@@ -32,6 +32,7 @@ def test_the_burst_benchmark_delivers_every_first_reminder_once_and_prints_its_f
     assert result["project_seconds"] > 0 and result["bare_seconds"] > 0
     assert result["ratio"] > 0
     assert result["worker_peak_rss_mb"] > 0 and result["bare_worker_peak_rss_mb"] > 0
+    assert isinstance(result["slow_workflow_tasks"], int)
     # a first reminder: the case chooses its policy, tells its account, writes its ledger twice and hands its
     # step to the account, all as local activities; the account sends it with one activity
     assert result["per_case"] == {"activities": 0.0, "local_activities": 5.0, "events": result["per_case"]["events"]}
@@ -42,12 +43,36 @@ def test_the_burst_benchmark_delivers_every_first_reminder_once_and_prints_its_f
     assert any(path.endswith("activities/debtor_contact.py") for path, _line, _name in functions)
 
 
-def test_the_hold_benchmark_settles_every_case_with_its_ledger_row_and_account():
-    result = bench("--mode", "hold", "--cases", "15")
+def test_the_hold_benchmark_settles_every_case_with_its_ledger_row_and_account(tmp_path):
+    kept = tmp_path / "run"
+    result = bench("--mode", "hold", "--cases", "15", "--keep", str(kept))
     assert (result["mode"], result["cases"], result["customers"]) == ("hold", 15, 6)
     assert (result["ledger_cases"], result["customer_accounts"], result["emails_sent"]) == (15, 6, 0)
     assert result["settle_seconds"] >= result["start_seconds"] > 0
     assert result["worker_peak_rss_mb"] > 0
+    # --keep: the run's files stay, and the count of slow workflow tasks is read from the kept worker log
+    log_text = (kept / "worker.log").read_text()
+    assert "payloads encrypted with key" in log_text
+    assert result["slow_workflow_tasks"] == slow_workflow_tasks(log_text)
+    with sqlite3.connect(kept / "relance.db") as ledger:
+        assert ledger.execute("select count(*) from cases").fetchone() == (15,)
+
+
+def test_a_kept_directory_must_be_new_or_empty_so_that_the_ledger_counts_one_run(tmp_path):
+    (tmp_path / "relance.db").write_bytes(b"")
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.burst", "--mode", "hold", "--cases", "3", "--keep", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stdout == ""
+    assert f"--keep {tmp_path}: not empty" in done.stderr
+
+
+def test_slow_workflow_tasks_are_counted_from_the_sdk_cores_warnings():
+    warning = "[TMPRL1104] 0193a1b2-run:4:1 Workflow task duration exceeded 5 seconds."
+    log_text = "\n".join([f"2026-12-05 16:01:02,003 WARNING temporalio.worker: {warning}", "INFO other", warning])
+    assert slow_workflow_tasks(log_text) == 2
+    assert slow_workflow_tasks("2026-12-05 WARNING temporalio.worker: TMPRL1100 nondeterminism") == 0
 
 
 def test_the_import_benchmark_starts_every_row_of_its_file():
