@@ -10,6 +10,7 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
+from activities.case_opening import CaseOpener
 from activities.closed_case import ClosedCases
 from activities.customer_voice import CustomerVoice
 from activities.debtor_contact import DebtorContact
@@ -50,6 +51,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
     ledger = LedgerWriter(engine)
     legal = LegalEscalation(client, settings, PrintOutbox(settings.letter_outbox_dir), engine)
     voice = CustomerVoice(client, contact, task_queue or settings.task_queue)
+    opener = CaseOpener(ledger, voice)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -65,6 +67,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
             legal.prepare_court_dossier,
             legal.hand_off_to_agency,
             voice.report_to_customer,
+            opener.open_case,
             voice.send_customer_messages,
             voice.read_cases,
             ClosedCases(client).read_closed_case,

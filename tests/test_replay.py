@@ -37,6 +37,7 @@ GENERATIONS = {  # each release's recordings, kept forever; a scenario joins whe
     "v11-encrypted": SINCE_V6,  # payloads encrypted (tests.conftest.TEST_KEY_RING): replay decrypts them
     "v12-hold-author": SINCE_V6,  # a customer hold passes its author on to each case (signal payload)
     "v13-generation": SINCE_V6,  # one patch marker, the generation, instead of one per patch
+    "v14-open-in-one": SINCE_V6,  # a new case's first ledger write and account report in one local activity
 }
 
 

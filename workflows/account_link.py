@@ -37,6 +37,10 @@ class AccountLink:
         return self.speaks() and self.state.clock.speed <= MAX_GROUPING_SPEED
 
     async def opened(self) -> None:
+        await report_to_customer(self.opened_report())
+
+    def opened_report(self) -> CustomerReport:
+        """The account learns of the case: its own report, or with the case's first ledger write (open_case)."""
         case = self.state.case
         info = CaseOpened(
             case_id=workflow.info().workflow_id,
@@ -44,7 +48,7 @@ class AccountLink:
             due_date=case.due_date,
             currency=case.currency,
         )
-        await self._report("case_opened", info)
+        return self._report_of("case_opened", info)
 
     async def closed(self) -> None:
         outcome = self.state.outcome.value if self.state.outcome else "closed"
@@ -71,7 +75,9 @@ class AccountLink:
         return self.outcomes.pop(step_id)
 
     async def _report(self, signal: str, payload: BaseModel) -> None:
-        report = CustomerReport(
+        await report_to_customer(self._report_of(signal, payload))
+
+    def _report_of(self, signal: str, payload: BaseModel) -> CustomerReport:
+        return CustomerReport(
             customer_id=self.state.case.customer.id, signal=signal, payload=payload.model_dump(mode="json")
         )
-        await report_to_customer(report)

@@ -16,7 +16,7 @@ from workflows.patches import patched
 from workflows.retries import STEP_RETRY
 
 with workflow.unsafe.imports_passed_through():
-    from relance.domain.account import REPORT_TO_CUSTOMER, CustomerReport
+    from relance.domain.account import OPEN_CASE, REPORT_TO_CUSTOMER, CaseOpening, CustomerReport
     from relance.domain.activity_contract import (
         CREATE_PHONE_TASK,
         HAND_OFF_TO_AGENCY,
@@ -127,6 +127,12 @@ async def report_to_customer(report: CustomerReport) -> None:
     await _bookkeeping(
         REPORT_TO_CUSTOMER, report, f"{report.signal} to customer {report.customer_id}", retry=LEDGER_RETRY
     )
+
+
+async def open_case(opening: CaseOpening) -> None:
+    """A new case's first ledger write and its first report to its account, as one local activity."""
+    summary = f"open {opening.ledger.case.invoice_id} in the ledger and with customer {opening.report.customer_id}"
+    await _bookkeeping(OPEN_CASE, opening, summary, retry=LEDGER_RETRY, result_type=int)
 
 
 async def refuse_start(reason: str, args: Sequence[Any]) -> NoReturn:

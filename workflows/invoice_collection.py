@@ -19,6 +19,7 @@ from workflows import case_metrics
 from workflows.account_link import AccountLink
 from workflows.case_activities import (
     failure_of,
+    open_case,
     read_closed_case,
     record_case,
     refuse_start,
@@ -37,6 +38,7 @@ from workflows.search_attributes import upsert_changed_attributes
 with workflow.unsafe.imports_passed_through():
     from relance.domain import planning
     from relance.domain.account import (
+        CaseOpening,
         CustomerHoldNotice,
         CustomerReleaseNotice,
         MessageOutcome,
@@ -45,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from relance.domain.activity_contract import (
         REFUSED_AT_START,
         ClosedRun,
+        LedgerUpdate,
         ledger_update,
     )
     from relance.domain.case import CaseState, CaseStatus, NextEvent, Outcome, Rejected, SeenAt
@@ -111,7 +114,10 @@ class InvoiceCollection(TakesOpsActions):
                 state.record(self.now(), "policy_resolved", f"policy {policy.label} chosen for the case{why}")
                 self._changed()
                 if self._account.speaks():
-                    await self._account.opened()
+                    if patched("open-in-one-v1"):
+                        await self._open()
+                    else:
+                        await self._account.opened()
             while True:
                 await self._sync_ledger()
                 if state.notices:  # the debtor is told where the case stands, at the next sending slot
@@ -220,6 +226,13 @@ class InvoiceCollection(TakesOpsActions):
                 await refuse_start(cause.message, args)
             raise
 
+    async def _open(self) -> None:
+        """The case's first ledger write and its account's first report, in one local activity."""
+        upto = self.state.history_end()
+        update = ledger_update(self.state, workflow.info().workflow_id, self.now(), upto)
+        await open_case(CaseOpening(ledger=update, report=self._account.opened_report()))
+        self._ledger_written(update, upto)
+
     async def _sync_ledger(self) -> None:
         """Write history entries the SQL ledger has not seen, with the case's current state."""
         state = self.state
@@ -228,8 +241,12 @@ class InvoiceCollection(TakesOpsActions):
         upto = state.history_end()
         update = ledger_update(state, workflow.info().workflow_id, self.now(), upto)
         await record_case(update)
-        state.ledger_synced = upto
-        case_metrics.emit([e.entry for e in update.events], state.case.currency)
+        self._ledger_written(update, upto)
+
+    def _ledger_written(self, update: LedgerUpdate, upto: int) -> None:
+        """Entries up to `upto` (the history's end when the update was made: signals may have added since)."""
+        self.state.ledger_synced = upto
+        case_metrics.emit([e.entry for e in update.events], self.state.case.currency)
 
     # ---- time ----------------------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ V13_IMPLIED = frozenset(
     }
 )
 GENERATIONS = (  # newest first: a new workflow records the first one's marker
+    ("generation-v14", V13_IMPLIED | {"open-in-one-v1"}),
     ("generation-v13", V13_IMPLIED),
 )
 GENERATION, IMPLIED = GENERATIONS[0]

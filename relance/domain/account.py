@@ -14,13 +14,14 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, model_validator
 
 from relance.domain.actions import Action
-from relance.domain.activity_contract import StepRequest, StepResult
+from relance.domain.activity_contract import LedgerUpdate, StepRequest, StepResult
 from relance.domain.case_records import HistoryEntry
 from relance.domain.errors import Rejected, explain
 from relance.domain.invoice import Strict
 from relance.domain.limits import Amount, Currency, Day, Identifier, Name, Reason, ShortText
 
 REPORT_TO_CUSTOMER = "report_to_customer"
+OPEN_CASE = "open_case"
 SEND_CUSTOMER_MESSAGES = "send_customer_messages"
 READ_CASES = "read_cases"
 
@@ -35,6 +36,14 @@ class CustomerReport(BaseModel):
     customer_id: str
     signal: str
     payload: dict[str, Any]
+
+
+class CaseOpening(BaseModel):
+    """A new case's first ledger write and its first report to its customer's account, done by one local
+    activity: each is idempotent, so the activity may run again whole."""
+
+    ledger: LedgerUpdate
+    report: CustomerReport
 
 
 # From the gentlest to the harshest: the tone of a grouped message is the harshest of its invoices'.
