@@ -1,8 +1,9 @@
 """Applying a bank statement: each booked credit to the cases, the customer account or a person; each
-returned payment back onto the case it had paid; every entry once, with its decision kept in the ledger.
+returned payment back onto the payment it undoes; every entry once, with its decision kept in the ledger.
 
 A payment is sent before its entry is recorded, and a case refuses a payment reference it already has, so an
-import cut short and run again applies nothing twice and loses nothing.
+import cut short and run again applies nothing twice and loses nothing. An entry the ledger already has is
+checked against it (`prior_verdict`): the same key saying something else is a conflict for a person.
 """
 
 from collections import Counter
@@ -14,26 +15,36 @@ from typing import Any
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from relance.bank.entries import BankEntry, Statement, Transaction
+from relance.bank.entries import SEEN, BankEntry, Conflict, Prior, Statement, Transaction, prior_verdict
 from relance.domain.account import UnallocatedPayment
 from relance.domain.actions import PaymentReceived, PaymentReversed
 from relance.domain.remittance import (
     Credit,
     Decision,
+    KnownPayment,
     Learned,
     Pay,
     Payer,
+    Reverse,
     Review,
     Unallocated,
     decide,
+    match_return,
     normalize_iban,
     normalize_name,
 )
-from relance.ledger.bank_ledger import create_review_task, learned, ledger_items, original_credit, record_entry, seen
+from relance.ledger.bank_ledger import (
+    create_review_task,
+    kept_entries,
+    known_payments,
+    learned,
+    ledger_items,
+    record_entry,
+)
 from starter.ops import ActionRejected, UnknownCase, act, act_on_account, reverse_payment
 
 BY = "bank"
-SEEN = "applied by an earlier import"
+SEEN_BEFORE = "applied by an earlier import"
 PENDING = "not booked yet: left for a later file"
 
 
@@ -71,16 +82,33 @@ async def import_statement(
     items, teach = ledger_items(engine), learned(engine)
     for entry in statement.entries:
         if not entry.booked:
-            summary.outcomes.append(
-                _outcome(entry.reference, entry, "pending", "not booked yet: left for a later file")
-            )
+            summary.outcomes.append(_outcome(entry.reference, entry, "pending", PENDING))
             continue
-        if entry.credit:
+        priors = _priors(engine, entry)
+        verdict = prior_verdict(entry, priors, summary.statement)
+        if isinstance(verdict, Conflict):
+            summary.outcomes.append(_conflict(engine, entry, verdict, today))
+            continue
+        kept = {p.reference for p in priors}
+        if verdict == SEEN and not any(p.reference == entry.reference or p.reference.startswith(f"{entry.reference}/")
+                                       for p in priors):  # fmt: skip
+            summary.outcomes.append(_outcome(entry.reference, entry, "already_seen", f"{SEEN_BEFORE} (older key)"))
+            continue
+        if entry.comes_back_to_us:
+            if entry.reference in kept:
+                summary.outcomes.append(_outcome(entry.reference, entry, "already_seen", SEEN_BEFORE))
+                continue
+            tx = _merged(entry)
+            what = "one of our debits reversed" if entry.reversal else "one of our transfers returned"
+            detail = f"{what} ({tx.return_reason or 'no reason given'}): not a customer paying"
+            summary.outcomes.append(
+                _keep(engine, entry, entry.reference, tx, entry.amount, summary.statement, "ours_back", None, [],
+                      detail, None)
+            )  # fmt: skip
+        elif entry.credit:
             for reference, tx, amount in _parts(entry):
-                if seen(engine, entry.account, reference):
-                    summary.outcomes.append(
-                        _outcome(reference, entry, "already_seen", "applied by an earlier import", amount)
-                    )
+                if reference in kept:
+                    summary.outcomes.append(_outcome(reference, entry, "already_seen", SEEN_BEFORE, amount))
                     continue
                 payer = Payer(tx.debtor_iban, tx.debtor_name)
                 decision = decide(amount, entry.currency, tx.remittance, payer, items, teach)
@@ -92,15 +120,42 @@ async def import_statement(
                     customer = getattr(decision, "customer_id", None)
                     teach = _taught(teach, payer, customer)
         elif entry.is_return:
-            if seen(engine, entry.account, entry.reference):
-                summary.outcomes.append(
-                    _outcome(entry.reference, entry, "already_seen", "applied by an earlier import")
-                )
+            if entry.reference in kept:
+                summary.outcomes.append(_outcome(entry.reference, entry, "already_seen", SEEN_BEFORE))
                 continue
-            summary.outcomes.append(await _apply_return(client, engine, entry, today, summary.statement, task_queue))
+            summary.outcomes.append(
+                await _apply_return(client, engine, entry, today, summary.statement, task_queue, known_payments(engine),
+                                    teach)
+            )  # fmt: skip
         else:
             summary.outcomes.append(_outcome(entry.reference, entry, "debit", "a debit that is not a return: not ours"))
     return summary
+
+
+def _priors(engine: Engine, entry: BankEntry) -> list[Prior]:
+    rows = kept_entries(engine, entry.account, [entry.reference, *entry.aliases], entry.bank_reference)
+    return [
+        Prior(r.reference, r.statement, r.fingerprint, r.credit, r.amount, r.currency, r.booking_date, r.bank_reference)
+        for r in rows
+    ]
+
+
+def _conflict(engine: Engine, entry: BankEntry, conflict: Conflict, today: date) -> Outcome:
+    """Nothing applied: a task shows both versions to a person (one task per version, however often the
+    file is imported again)."""
+    tx = _merged(entry)
+    script = (
+        f"A bank entry disagrees with one already imported: {conflict.why}.\n"
+        f"This file's entry: {entry.amount} {entry.currency} {'credit' if entry.credit else 'debit'} of "
+        f"{entry.booking_date or entry.value_date}, text {tx.remittance or '(none)'}, payer {tx.debtor_name or '?'}.\n"
+        "Nothing was applied. If it is a new movement, apply it by hand; if the bank corrected the first one, "
+        "correct the case it went to."
+    )
+    task_id = create_review_task(
+        engine, f"bank-conflict:{entry.account}:{entry.reference}:{entry.fingerprint}", script, invoice_id="",
+        customer_id="", due_on=today, kind="bank_conflict",
+    )  # fmt: skip
+    return _outcome(entry.reference, entry, "conflict", f"{conflict.why} (task #{task_id})")
 
 
 def _parts(entry: BankEntry) -> list[tuple[str, Transaction, Decimal]]:
@@ -210,41 +265,55 @@ async def _pay(client: Client, invoice_id: str, amount: Decimal, paid_on: date, 
 
 
 async def _apply_return(
-    client: Client, engine: Engine, entry: BankEntry, today: date, statement: str, task_queue: str
+    client: Client,
+    engine: Engine,
+    entry: BankEntry,
+    today: date,
+    statement: str,
+    task_queue: str,
+    payments: list[KnownPayment],
+    teach: Learned,
 ) -> Outcome:
-    """A returned payment goes back on the case(s) the original credit paid, found by its end-to-end id."""
+    """A returned payment goes back on the payment it undoes (`match_return`: its end-to-end id, a payment
+    reference or invoice named in its text, or the amount and payer); a case it had closed reopens."""
     tx = _merged(entry)
     reason = tx.return_reason or "returned"
-    original = original_credit(engine, entry.account, tx.end_to_end_id)
+    payer = Payer(tx.debtor_iban, tx.debtor_name)
+    match = match_return(entry.amount, entry.currency, tx.end_to_end_id, tx.remittance, payer, payments, teach)
     reversed_: list[list[str]] = []
-    problem = None if original is not None and original.allocations else "its original credit is not in the ledger"
-    left = entry.amount
-    for invoice_id, part, payment_ref in original.allocations if original is not None and problem is None else []:
-        amount = min(Decimal(part), left)
-        if amount <= 0:
-            break
-        reversal = PaymentReversed(
-            reference=payment_ref, amount=amount, reason=reason, reversed_on=entry.booking_date or today, by=BY
-        )
-        try:  # a case the original credit had closed as paid reopens, owing it again
-            await reverse_payment(client, invoice_id, reversal, task_queue, now=datetime.now(UTC))
-        except (ActionRejected, UnknownCase) as err:
-            if "is already reversed" not in str(err):
-                problem = f"{invoice_id} refused the reversal: {err}"
-                break
-        reversed_.append([invoice_id, str(amount), payment_ref])
-        left -= amount
+    customer: str | None = None
+    problem: Review | None = match if isinstance(match, Review) else None
+    if isinstance(match, Reverse):
+        customer = match.customer_id
+        for invoice_id, payment_ref, amount in match.parts:
+            reversal = PaymentReversed(
+                reference=payment_ref, amount=amount, reason=reason, reversed_on=entry.booking_date or today, by=BY
+            )
+            try:  # a case the payment had closed as paid reopens, owing it again
+                await reverse_payment(client, invoice_id, reversal, task_queue, now=datetime.now(UTC))
+            except (ActionRejected, UnknownCase) as err:
+                if "is already reversed" not in str(err):
+                    problem = Review(f"{invoice_id} refused the reversal: {err}", [invoice_id])
+                    break
+            reversed_.append([invoice_id, str(amount), payment_ref])
     task_id = None
     if problem is None:
-        kind, detail = "return", f"returned ({reason}): " + ", ".join(f"{i} {a}" for i, a, _ in reversed_)
+        assert isinstance(match, Reverse)
+        parts = ", ".join(f"{i} {a}" for i, a, _ in reversed_)
+        kind, detail = "return", f"returned ({reason}): {parts}; {match.why}"
     else:
-        kind, detail = "review", f"a returned payment ({reason}): {problem}"
-        text = tx.remittance or "(no text)"
-        script = f"{detail}.\nBank entry {entry.reference}: {entry.amount} {entry.currency}, {text}."
-        task_id = create_review_task(
-            engine, f"bank:{entry.account}:{entry.reference}", script, invoice_id="", customer_id="", due_on=today
+        candidates = ", ".join(problem.candidates) or "none"
+        kind, detail = "review", f"a returned payment ({reason}): {problem.why}; candidates: {candidates}"
+        script = (
+            f"{detail}.\nBank entry {entry.reference} of {entry.booking_date or today}: {entry.amount} "
+            f"{entry.currency}, {tx.remittance or '(no text)'}; payer {tx.debtor_name or '?'}.\n"
+            f"Apply it with: relance reverse INVOICE --reference PAYMENT --amount {entry.amount} --reason {reason}"
         )
-    customer = original.customer_id if original is not None else None
+        task_id = create_review_task(
+            engine, f"bank:{entry.account}:{entry.reference}", script,
+            invoice_id=problem.candidates[0] if len(problem.candidates) == 1 else "", customer_id=customer or "",
+            due_on=today,
+        )  # fmt: skip
     return _keep(
         engine, entry, entry.reference, tx, entry.amount, statement, kind, customer, reversed_, detail, task_id
     )
@@ -282,6 +351,8 @@ def _keep(
         allocations=allocations,
         detail=detail,
         task_id=task_id,
+        bank_reference=entry.bank_reference,
+        fingerprint=entry.fingerprint,
     )
     suffix = f" (task #{task_id})" if task_id else ""
     return Outcome(reference, amount, entry.currency, decision, detail + suffix)

@@ -1,9 +1,15 @@
-"""ISO 20022 CAMT.053 (statement) and CAMT.054 (notification), versions .001.02 to .001.08.
+"""ISO 20022 CAMT.053 (statement) and CAMT.054 (notification), versions .001.02 to .001.10.
 
 Read with defusedxml (no DTD, no entity, no external reference: a "billion laughs" file is refused) and a
 size limit; element names are compared without their namespace once the namespace has said which message
 and version this is, since the elements this reader needs kept their names across versions (only their
 nesting moved a little: `Sts/Cd` and `Dbtr/Pty/Nm` from .001.06 on).
+
+An entry's key is the bank's reference (`AcctSvcrRef`) with its booking date: banks reuse a reference for
+another movement on another day (PostFinance does), and the CAMT.053 and CAMT.054 of one movement share both.
+An entry without `Sts` is booked when the bank says when (`BookgDt`) or the file is a statement. A credit
+that reverses one of our debits or returns one of our transfers is marked so (`comes_back_to_us`): it is not
+a customer paying.
 """
 
 import re
@@ -16,14 +22,24 @@ from defusedxml.ElementTree import fromstring
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 
-from relance.bank.entries import BankEntry, Statement, StatementRefused, Transaction, stable_reference
+from relance.bank.entries import (
+    BankEntry,
+    Statement,
+    StatementRefused,
+    Transaction,
+    distinct_keys,
+    provided,
+    stable_reference,
+)
 
 MAX_BYTES = 50 * 1024 * 1024
-NAMESPACE = re.compile(r"^\{urn:iso:std:iso:20022:tech:xsd:(camt\.05[34])\.001\.0([2-8])\}Document$")
+NAMESPACE = re.compile(r"^\{urn:iso:std:iso:20022:tech:xsd:(camt\.05[34])\.001\.(0[2-9]|10)\}Document$")
+DAY = re.compile(r"^(\d{4}-\d{2}-\d{2})(Z|[+-]\d{2}:\d{2})?$")  # xs:date, with an optional timezone
 CONTAINERS = {"camt.053": ("BkToCstmrStmt", "Stmt"), "camt.054": ("BkToCstmrDbtCdtNtfctn", "Ntfctn")}
 
 
-def parse_camt(data: bytes) -> Statement:
+def parse_camt(data: bytes, *, account: str | None = None) -> Statement:
+    """`account`: for a file that names none (some banks' notifications); a file that names one keeps it."""
     if len(data) > MAX_BYTES:
         raise StatementRefused(f"the file is {len(data):,} bytes; a statement over {MAX_BYTES:,} is refused")
     try:
@@ -38,7 +54,7 @@ def parse_camt(data: bytes) -> Statement:
     match = NAMESPACE.match(root.tag)
     if match is None:
         raise StatementRefused(
-            f"not a CAMT.053 or CAMT.054 document of version .001.02 to .001.08 (root element {root.tag[:120]!r})"
+            f"not a CAMT.053 or CAMT.054 document of version .001.02 to .001.10 (root element {root.tag[:120]!r})"
         )
     message, version = match.group(1), match.group(2)
     for element in root.iter():
@@ -48,38 +64,64 @@ def parse_camt(data: bytes) -> Statement:
     if not reports:
         raise StatementRefused(f"the {message} document holds no {item}")
     entries: list[BankEntry] = []
-    ids, account = [], ""
+    ids, accounts = [], []
     for report in reports:
-        account = _iban(report.find("Acct/Id/IBAN")) or _text(report, "Acct/Id/Othr/Id") or ""
-        if not account:
-            raise StatementRefused(f"{item} {_text(report, 'Id')!r} names no account")
         ids.append(_text(report, "Id") or "?")
+        accounts.append(_account(report, f"{item} {ids[-1]}", account))
         for n, entry in enumerate(report.findall("Ntry"), 1):
-            entries.append(_entry(entry, account, f"{item} {ids[-1]}, entry {n}"))
-    return Statement(f"{message}.001.0{version}", "+".join(ids), account, entries)
+            entries.append(_entry(entry, accounts[-1], f"{item} {ids[-1]}, entry {n}", statement=message == "camt.053"))
+    return Statement(f"{message}.001.{version}", "+".join(ids), accounts[0], distinct_keys(entries))
 
 
-def _entry(entry: Element, account: str, where: str) -> BankEntry:
+def _account(report: Element, where: str, given: str | None) -> str:
+    """Our account: a valid IBAN, or the bank's other identifier; a masked or broken IBAN is refused."""
+    iban = _text(report, "Acct/Id/IBAN")
+    if iban is not None:
+        valid = _iban(report.find("Acct/Id/IBAN"))
+        if valid is None:
+            raise StatementRefused(f"{where}: the account IBAN {iban!r} is not a valid IBAN (masked?)")
+        return valid
+    other = _text(report, "Acct/Id/Othr/Id")
+    if other is not None:
+        return other
+    if given:
+        return given
+    raise StatementRefused(f"{where} names no account; give the account it is for (--account)")
+
+
+def _entry(entry: Element, account: str, where: str, *, statement: bool) -> BankEntry:
     amount, currency = _amount(entry.find("Amt"), where)
     indicator = _text(entry, "CdtDbtInd")
     if indicator not in ("CRDT", "DBIT"):
         raise StatementRefused(f"{where}: CdtDbtInd {indicator!r} is neither CRDT nor DBIT")
-    status = _text(entry, "Sts/Cd") or _text(entry, "Sts") or ""
+    status = _text(entry, "Sts/Cd") or _text(entry, "Sts/Prtry") or _text(entry, "Sts")
     booking = _day(entry, "BookgDt", where)
     value = _day(entry, "ValDt", where)
+    booked = status == "BOOK" if status is not None else (statement or booking is not None)
     details = entry.findall("NtryDtls/TxDtls")
     transactions = [_transaction(tx, where) for tx in details]
-    reference = _text(entry, "AcctSvcrRef") or stable_reference(
+    legacy = _text(entry, "AcctSvcrRef") or stable_reference(
         account, booking, amount, currency, indicator, *(t.end_to_end_id for t in transactions),
         *(t.remittance for t in transactions),
     )  # fmt: skip
+    bank_reference = provided(_text(entry, "AcctSvcrRef"))
+    day = booking or value
+    if bank_reference is None:
+        key = stable_reference(
+            account, day, amount, currency, indicator, *(t.end_to_end_id for t in transactions),
+            *(t.remittance for t in transactions),
+        )  # fmt: skip
+    else:
+        key = f"{bank_reference}@{day.isoformat()}" if day else bank_reference
     return BankEntry(
         account=account,
-        reference=reference,
+        reference=key,
+        bank_reference=bank_reference,
+        aliases=(legacy,),
         amount=amount,
         currency=currency,
         credit=indicator == "CRDT",
-        booked=status == "BOOK",
+        booked=booked,
         booking_date=booking,
         value_date=value,
         reversal=(_text(entry, "RvslInd") or "").lower() == "true",
@@ -97,11 +139,12 @@ def _transaction(tx: Element, where: str) -> Transaction:
     name = _text(tx, "RltdPties/Dbtr/Pty/Nm") or _text(tx, "RltdPties/Dbtr/Nm")
     return Transaction(
         amount=amount,
-        end_to_end_id=_text(tx, "Refs/EndToEndId"),
+        end_to_end_id=provided(_text(tx, "Refs/EndToEndId")),
         debtor_name=name,
         debtor_iban=_iban(tx.find("RltdPties/DbtrAcct/Id/IBAN")),
         remittance=" ".join(line for line in lines if line),
-        return_reason=_text(tx, "RtrInf/Rsn/Cd"),
+        return_reason=_text(tx, "RtrInf/Rsn/Cd") or _text(tx, "RtrInf/Rsn/Prtry"),
+        mandate_id=provided(_text(tx, "Refs/MndtId")) or provided(_text(tx, "RltdPties/Cdtr/Id/PrvtId/Othr/Id")),
     )
 
 
@@ -122,8 +165,11 @@ def _day(entry: Element, path: str, where: str) -> date | None:
     text = _text(entry, f"{path}/Dt") or (_text(entry, f"{path}/DtTm") or "")[:10]
     if not text:
         return None
+    match = DAY.match(text)
     try:
-        return date.fromisoformat(text)
+        if match is None:
+            raise ValueError(text)
+        return date.fromisoformat(match.group(1))
     except ValueError:
         raise StatementRefused(f"{where}: {path} {text!r} is not a date") from None
 

@@ -31,6 +31,7 @@ def bank_import(
     file: Annotated[Path, typer.Argument(help="a CAMT.053/054 XML statement or a CFONB 120 file")],
     format_: Annotated[str | None, typer.Option("--format", help=" | ".join(FORMATS))] = None,
     mapping: Annotated[Path | None, typer.Option(help="a CSV export: the YAML that names its columns")] = None,
+    account: Annotated[str | None, typer.Option(help="the account, for a CAMT file that names none")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Match each booked credit to invoices (or the customer, or a person), apply returned payments, and keep
@@ -58,7 +59,7 @@ def bank_import(
         elif kind == "cfonb120":
             statement = parse_cfonb(data.decode("latin-1"))
         else:
-            statement = parse_camt(data)
+            statement = parse_camt(data, account=account)
     except StatementRefused as exc:
         fail(f"{file.name} refused, nothing applied: {exc}")
     if kind.startswith("camt") and not statement.format.startswith(kind.replace("camt", "camt.")):

@@ -222,3 +222,110 @@ def _split(customer: str, amount: Decimal, named: list[OpenItem], others: list[O
 
 def _ids(items: list[OpenItem]) -> list[str]:
     return [i.invoice_id for i in items]
+
+
+# Returned payments: which payment a return undoes.
+
+
+@dataclass(frozen=True)
+class KnownPayment:
+    """A payment a case holds and has not given back (from the bank, a person or a cheque), that a return
+    may undo; `end_to_end_id` when a bank credit brought it."""
+
+    invoice_id: str
+    customer_id: str
+    reference: str
+    amount: Decimal
+    currency: str
+    end_to_end_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Reverse:
+    """The return goes back on these payments: (invoice id, payment reference, amount), in order."""
+
+    customer_id: str
+    parts: list[tuple[str, str, Decimal]]
+    why: str
+
+
+MAX_REFERENCE_PIECES = 8  # "B-1@2026-05-12/F-7" is one payment reference cut in eight runs
+MIN_REFERENCE = 3  # a reference shorter than this ("7") could be anything in a text
+
+
+def match_return(
+    amount: Decimal,
+    currency: str,
+    end_to_end_id: str | None,
+    remittance: str,
+    payer: Payer,
+    payments: list[KnownPayment],
+    learned: Learned,
+) -> Reverse | Review:
+    """What a returned payment undoes, by what it says: its end-to-end id first, then a payment reference in
+    its text (narrowed by the invoices the text names), then the invoices it names, then the amount and a
+    payer known to be a customer. Anything else, or two candidates, is a person's call."""
+    mine = [p for p in payments if p.currency == currency]
+    if end_to_end_id and (by_id := [p for p in mine if p.end_to_end_id == end_to_end_id]):
+        return _reverse(amount, by_id, f"end-to-end id {end_to_end_id}")
+    runs = _runs(remittance)
+    named = set(invoice_references(remittance, sorted({p.invoice_id for p in mine})))
+    quoted = [p for p in mine if _quoted(p.reference, runs) and (not named or p.invoice_id in named)]
+    if quoted:
+        credits = sorted({_credit_of(p.reference) for p in quoted})
+        if len(credits) == 1:
+            return _reverse(amount, quoted, f"payment {credits[0]} named in the text")
+        return Review("the text names several payments", _candidates(quoted))
+    if named:
+        exact = [p for p in mine if p.invoice_id in named and p.amount == amount]
+        if len(exact) == 1:
+            return _reverse(amount, exact, f"the only payment of {amount} on {exact[0].invoice_id}, named in the text")
+        return Review(
+            f"the text names {', '.join(sorted(named))} but no single payment of {amount} on them",
+            _candidates(exact or [p for p in mine if p.invoice_id in named]),
+        )
+    known = _payer_customer(payer, learned)
+    same = [p for p in mine if p.amount == amount and (known is None or p.customer_id == known)]
+    if known is not None and len(same) == 1:
+        return _reverse(amount, same, f"the only payment of {amount} by customer {known}, the payer")
+    return Review("nothing in the return identifies the payment it undoes", _candidates(same))
+
+
+def _runs(text: str) -> set[str]:
+    """Every join of up to MAX_REFERENCE_PIECES adjacent runs of letters and digits of the text."""
+    pieces = TOKEN.findall(unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().upper())
+    return {
+        "".join(pieces[i:j])
+        for i in range(len(pieces))
+        for j in range(i + 1, min(i + MAX_REFERENCE_PIECES, len(pieces)) + 1)
+    }
+
+
+def _credit_of(reference: str) -> str:
+    """A bank credit split over invoices records one payment per invoice, `<credit>/<invoice>`."""
+    return reference.split("/", 1)[0]
+
+
+def _quoted(reference: str, runs: set[str]) -> bool:
+    return any(len(key := compact(r)) >= MIN_REFERENCE and key in runs for r in {reference, _credit_of(reference)})
+
+
+def _reverse(amount: Decimal, payments: list[KnownPayment], why: str) -> Reverse | Review:
+    customers = sorted({p.customer_id for p in payments})
+    if len(customers) > 1:
+        return Review(f"{why} leads to payments of several customers ({', '.join(customers)})", _candidates(payments))
+    left, parts = amount, []
+    for p in payments:
+        part = min(p.amount, left)
+        if part <= 0:
+            break
+        parts.append((p.invoice_id, p.reference, part))
+        left -= part
+    if left > 0:
+        return Review(f"{why}, but the return ({amount}) is more than what it paid", _candidates(payments))
+    return Reverse(customers[0], parts, why)
+
+
+def _candidates(payments: list[KnownPayment]) -> list[str]:
+    """The invoices a person chooses between (as a credit's review lists them)."""
+    return list(dict.fromkeys(p.invoice_id for p in payments))[:10]

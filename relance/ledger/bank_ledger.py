@@ -2,24 +2,28 @@
 about payers, the invoices a credit may pay, and the entry a returned payment undoes."""
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import ColumnElement, Engine, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from relance.domain.remittance import Learned, OpenItem, normalize_iban, normalize_name
-from relance.ledger.db import BankEntryRow, CaseRow, Task
+from relance.domain.remittance import KnownPayment, Learned, OpenItem, normalize_iban, normalize_name
+from relance.ledger.db import BankEntryRow, CaseRow, PaymentRow, Task
 
 TEACHING = ("paid", "split", "unallocated")  # decisions whose payer is known for sure
 
 
-def seen(engine: Engine, account: str, reference: str) -> bool:
-    with Session(engine) as session:
-        found = session.scalar(
-            select(BankEntryRow.id).where(BankEntryRow.account == account, BankEntryRow.reference == reference)
-        )
-        return found is not None
+def kept_entries(engine: Engine, account: str, keys: list[str], bank_reference: str | None) -> list[BankEntryRow]:
+    """The entries already kept that may be a new one: under one of its keys (or a part of it: `key/n`), or
+    with the same bank reference."""
+    under: list[ColumnElement[bool]] = [BankEntryRow.reference.in_(keys)]
+    under += [BankEntryRow.reference.startswith(f"{key}/", autoescape=True) for key in keys]
+    if bank_reference:
+        under.append(BankEntryRow.bank_reference == bank_reference)
+    with Session(engine, expire_on_commit=False) as session:
+        return list(session.scalars(select(BankEntryRow).where(BankEntryRow.account == account, or_(*under))).all())
 
 
 def record_entry(engine: Engine, **fields: Any) -> bool:
@@ -57,20 +61,34 @@ def ledger_items(engine: Engine) -> list[OpenItem]:
     return [OpenItem(i, c, cur, bal, due, closed=out is not None) for i, c, cur, bal, due, out in rows]
 
 
-def original_credit(engine: Engine, account: str, end_to_end_id: str | None) -> BankEntryRow | None:
-    """The credit a returned payment undoes, known by its end-to-end id."""
-    if not end_to_end_id:
-        return None
+def known_payments(engine: Engine) -> list[KnownPayment]:
+    """Every payment a case holds and has not given back, with the end-to-end id of the credit that brought
+    it when the bank did: what a returned payment may undo. A bank credit's payments count from its import
+    on, before their cases have written them to the ledger."""
     with Session(engine) as session:
-        return session.scalar(
-            select(BankEntryRow)
-            .where(
-                BankEntryRow.account == account,
-                BankEntryRow.end_to_end_id == end_to_end_id,
-                BankEntryRow.credit.is_(True),
+        rows = session.execute(
+            select(CaseRow.invoice_id, CaseRow.customer_id, PaymentRow.reference, PaymentRow.amount,
+                   PaymentRow.currency, PaymentRow.case_id)
+            .join(CaseRow, CaseRow.case_id == PaymentRow.case_id)
+        ).all()  # fmt: skip
+        credits = session.execute(
+            select(BankEntryRow.allocations, BankEntryRow.end_to_end_id, BankEntryRow.customer_id,
+                   BankEntryRow.currency)
+            .where(BankEntryRow.credit.is_(True), BankEntryRow.decision.in_(("paid", "split")))
+        ).all()  # fmt: skip
+        returned = session.scalars(select(BankEntryRow.allocations).where(BankEntryRow.decision == "return")).all()
+    gone = {(i, ref.removesuffix(" (reversed)")) for i, _, ref, amount, *_ in rows if amount < 0}
+    gone |= {(invoice, reference) for allocations in returned for invoice, _, reference in allocations or []}
+    found: dict[tuple[str, str], KnownPayment] = {}
+    for allocations, end_to_end, customer, currency in credits:
+        for invoice, amount, reference in allocations or []:
+            found[(invoice, reference)] = KnownPayment(
+                invoice, customer or "", reference, Decimal(amount), currency, end_to_end
             )
-            .order_by(BankEntryRow.id)
-        )
+    for invoice, customer, reference, amount, currency, _ in rows:
+        if amount > 0 and (invoice, reference) not in found:
+            found[(invoice, reference)] = KnownPayment(invoice, customer, reference, Decimal(amount), currency)
+    return [p for key, p in found.items() if key not in gone]
 
 
 def create_review_task(

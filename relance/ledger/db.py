@@ -179,6 +179,8 @@ class BankEntryRow(Base):
     detail: Mapped[str] = mapped_column(Text)
     task_id: Mapped[int | None] = mapped_column(Integer)
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    bank_reference: Mapped[str | None] = mapped_column(String(120), index=True)  # AcctSvcrRef, CFONB number
+    fingerprint: Mapped[str | None] = mapped_column(String(80))  # "C 1250.00 EUR 2026-05-12"; None before 0008
 
 
 class Task(Base):
