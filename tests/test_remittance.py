@@ -159,3 +159,49 @@ def test_names_and_ibans_compare_as_banks_print_them():
     assert normalize_name("Société Dupont S.A.R.L.") == normalize_name("STE DUPONT") == "DUPONT"
     assert normalize_name("DUPONT SARL") == normalize_name("Dupont") == "DUPONT"
     assert normalize_iban("fr76 3000 6000 0112 3456 7890 189") == "FR7630006000011234567890189"
+
+
+def _paid(invoice_id, reference, amount, customer="C-1", e2e=None):
+    from relance.domain.remittance import KnownPayment
+
+    return KnownPayment(invoice_id, customer, reference, Decimal(amount), "EUR", e2e)
+
+
+RETURNABLE = [
+    _paid("F-1001", "CHQ-7", "300.00"),
+    _paid("F-1002", "VIR-88", "300.00"),
+    _paid("F-2001", "B-2@2026-05-12/F-2001", "500.00", customer="C-2", e2e="E2E-2"),
+    _paid("F-2002", "B-2@2026-05-12/F-2002", "700.00", customer="C-2", e2e="E2E-2"),
+    _paid("F-3001", "CHQ-9", "300.00", customer="C-3"),
+]
+
+
+@pytest.mark.parametrize(
+    ("amount", "e2e", "text", "payer", "expected"),
+    [
+        ("1200.00", "E2E-2", "RETOUR", None, ["F-2001 B-2@2026-05-12/F-2001 500.00",
+                                              "F-2002 B-2@2026-05-12/F-2002 700.00"]),  # the credit's id
+        ("300.00", None, "IMPAYE CHQ-7 F-1001", None, ["F-1001 CHQ-7 300.00"]),  # the cheque, by its reference
+        ("300.00", None, "IMPAYE CHQ 7", None, ["F-1001 CHQ-7 300.00"]),  # cut by the bank
+        ("1200.00", None, "RETOUR B-2@2026-05-12", None, ["F-2001 B-2@2026-05-12/F-2001 500.00",
+                                                          "F-2002 B-2@2026-05-12/F-2002 700.00"]),  # a split credit
+        ("300.00", None, "IMPAYE F-1002", None, ["F-1002 VIR-88 300.00"]),  # the invoice, one payment of that amount
+        ("300.00", None, "REJET", "DURAND", ["F-3001 CHQ-9 300.00"]),  # no text; the payer's only payment of 300
+        ("300.00", None, "REJET", "ACME", "nothing in the return identifies the payment it undoes: F-1001 F-1002"),
+        ("300.00", None, "REJET", None, "nothing in the return identifies the payment it undoes: F-1001 F-1002 F-3001"),
+        ("300.00", None, "IMPAYE CHQ-7 CHQ-9", None, "the text names several payments: F-1001 F-3001"),
+        ("400.00", None, "IMPAYE CHQ-7", None, "payment CHQ-7 named in the text, but the return (400.00) is more "
+                                               "than what it paid: F-1001"),
+        ("300.00", None, "IMPAYE 7", None, "nothing in the return identifies the payment it undoes: F-1001 F-1002 "
+                                           "F-3001"),  # "7" could be anything
+    ],
+)  # fmt: skip
+def test_a_return_is_matched_by_what_it_says(amount, e2e, text, payer, expected):
+    from relance.domain.remittance import Learned, Payer, Reverse, match_return
+
+    learned = Learned(names={"ACME": "C-1", "DURAND": "C-3"})
+    found = match_return(Decimal(amount), "EUR", e2e, text, Payer(name=payer), RETURNABLE, learned)
+    if isinstance(found, Reverse):
+        assert [f"{i} {r} {a}" for i, r, a in found.parts] == expected
+    else:
+        assert f"{found.why}: {' '.join(found.candidates)}" == expected
