@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     ecb_api_url: str = Field("https://data-api.ecb.europa.eu/service", validation_alias=_env("RELANCE_ECB_API_URL"))
     documents_dir: Path = Field(Path("var/documents"), validation_alias=_env("RELANCE_DOCUMENTS_DIR"))
     letter_outbox_dir: Path = Field(Path("var/letters"), validation_alias=_env("RELANCE_LETTER_OUTBOX_DIR"))
+    # SEPA direct debits presented again: the creditor identifier (ICS) and where pain.008 files go for the bank
+    sepa_creditor_id: str | None = Field(None, validation_alias=_env("RELANCE_SEPA_CREDITOR_ID"))
+    creditor_bic: str | None = Field(None, validation_alias=_env("RELANCE_CREDITOR_BIC"))
+    sepa_dir: Path = Field(Path("var/sepa"), validation_alias=_env("RELANCE_SEPA_DIR"))
     # Workflows a worker keeps in memory between their tasks; one evicted is replayed from its history when it
     # wakes. A burst keeps two per case busy (the case and its customer's account) for several seconds each:
     # bench/burst.py measured 2,000 cases at 5.0, 6.4 and 7.6 cases/s with 1,000, 2,000 and 4,000 (peak RSS

@@ -14,6 +14,7 @@ from activities.case_opening import CaseOpener
 from activities.closed_case import ClosedCases
 from activities.customer_voice import CustomerVoice
 from activities.debtor_contact import DebtorContact
+from activities.direct_debit import DirectDebits
 from activities.email_delivery import EmailBackend, OutboxBackend, SendGridBackend
 from activities.ledger import LedgerWriter
 from activities.legal_escalation import LegalEscalation
@@ -50,6 +51,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
     policies = PolicyResolution(settings.policy_dir, settings.template_dir, engine, demo_clocks=settings.demo_mode)
     ledger = LedgerWriter(engine)
     legal = LegalEscalation(client, settings, PrintOutbox(settings.letter_outbox_dir), engine)
+    debits = DirectDebits(client, settings, engine)
     voice = CustomerVoice(client, contact, task_queue or settings.task_queue)
     opener = CaseOpener(ledger, voice)
     return Worker(
@@ -66,6 +68,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
             legal.send_formal_notice,
             legal.prepare_court_dossier,
             legal.hand_off_to_agency,
+            debits.represent_direct_debit,
             voice.report_to_customer,
             opener.open_case,
             voice.send_customer_messages,

@@ -18,6 +18,7 @@ from temporalio.client import Client
 from relance.bank.entries import SEEN, BankEntry, Conflict, Prior, Statement, Transaction, prior_verdict
 from relance.domain.account import UnallocatedPayment
 from relance.domain.actions import PaymentReceived, PaymentReversed
+from relance.domain.direct_debit import DebitMandate
 from relance.domain.remittance import (
     Credit,
     Decision,
@@ -41,6 +42,7 @@ from relance.ledger.bank_ledger import (
     ledger_items,
     record_entry,
 )
+from relance.ledger.mandates import mandate_for
 from starter.ops import ActionRejected, UnknownCase, act, act_on_account, reverse_payment
 
 BY = "bank"
@@ -176,6 +178,10 @@ def _merged(entry: BankEntry) -> Transaction:
         debtor_iban=next((t.debtor_iban for t in txs if t.debtor_iban), None),
         remittance=" ".join(t.remittance for t in txs if t.remittance),
         return_reason=next((t.return_reason for t in txs if t.return_reason), None),
+        mandate_id=next((t.mandate_id for t in txs if t.mandate_id), None),
+        direct_debit=any(t.direct_debit for t in txs),
+        fee=sum((t.fee for t in txs), start=Decimal(0)),
+        fee_included=any(t.fee_included for t in txs),
     )
 
 
@@ -279,16 +285,20 @@ async def _apply_return(
     tx = _merged(entry)
     reason = tx.return_reason or "returned"
     payer = Payer(tx.debtor_iban, tx.debtor_name)
-    match = match_return(entry.amount, entry.currency, tx.end_to_end_id, tx.remittance, payer, payments, teach)
+    principal = entry.amount - tx.fee if tx.fee_included and tx.fee < entry.amount else entry.amount
+    match = match_return(principal, entry.currency, tx.end_to_end_id, tx.remittance, payer, payments, teach)
     reversed_: list[list[str]] = []
     customer: str | None = None
+    mandate: DebitMandate | None = None
     problem: Review | None = match if isinstance(match, Review) else None
     if isinstance(match, Reverse):
         customer = match.customer_id
-        for invoice_id, payment_ref, amount in match.parts:
+        mandate = mandate_for(engine, customer, tx.mandate_id) if tx.direct_debit else None
+        for n, (invoice_id, payment_ref, amount) in enumerate(match.parts):
             reversal = PaymentReversed(
-                reference=payment_ref, amount=amount, reason=reason, reversed_on=entry.booking_date or today, by=BY
-            )
+                reference=payment_ref, amount=amount, reason=reason, reversed_on=entry.booking_date or today, by=BY,
+                fee=tx.fee if n == 0 else Decimal(0), mandate=mandate,
+            )  # fmt: skip
             try:  # a case the payment had closed as paid reopens, owing it again
                 await reverse_payment(client, invoice_id, reversal, task_queue, now=datetime.now(UTC))
             except (ActionRejected, UnknownCase) as err:
@@ -301,6 +311,10 @@ async def _apply_return(
         assert isinstance(match, Reverse)
         parts = ", ".join(f"{i} {a}" for i, a, _ in reversed_)
         kind, detail = "return", f"returned ({reason}): {parts}; {match.why}"
+        if tx.direct_debit:
+            named = f" {tx.mandate_id}" if tx.mandate_id else ""
+            known = f"on mandate {mandate.umr}" if mandate else f"no active mandate{named} known for {customer}"
+            detail += f"; a direct debit, {known}"
     else:
         candidates = ", ".join(problem.candidates) or "none"
         kind, detail = "review", f"a returned payment ({reason}): {problem.why}; candidates: {candidates}"

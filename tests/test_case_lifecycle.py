@@ -284,7 +284,7 @@ async def test_policy_ends_and_case_closes_after_waiting_for_payment(open_case, 
 async def test_operator_reapplies_another_policy(open_case, worker):
     case = await open_case(invoice("RPL-1", starts_at=START))
     status = await case.advance_to(paris(2026, 5, 5, 12))
-    assert status.policy == "b2b-standard@v2"
+    assert status.policy == "b2b-standard@v3"
     status = await case.update("reapply_policy", {"policy": "key-accounts", "by": "marie"})
     assert status.policy == "key-accounts@v2"
     # followup (+5, 5 May) is the latest missed step of the new policy; its cadence of 5 days from
@@ -347,4 +347,4 @@ async def test_the_ledger_receives_history_and_payments(open_case, worker):
     assert events == [h.event for h in status.history]
     assert events[-1] == "payment_received"
     assert tuple(payment) == (Decimal("250.00"), "pre_due", "email")
-    assert (row.balance, row.stage, row.policy) == (Decimal("1000.00"), "pre_due", "b2b-standard@v2")
+    assert (row.balance, row.stage, row.policy) == (Decimal("1000.00"), "pre_due", "b2b-standard@v3")

@@ -490,7 +490,7 @@ def test_a_reapplied_policy_goes_on_after_the_last_of_its_steps_already_done():
     assert (state.cursor, state.escalate, state.history[-1].detail) == (
         state.policy.step_index("reminder-2") + 1,
         False,
-        "policy b2b-standard@v2 replaced by key-accounts@v2",
+        "policy b2b-standard@v3 replaced by key-accounts@v2",
     )
 
 

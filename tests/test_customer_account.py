@@ -137,7 +137,7 @@ def seed_history(url: str, customer_id: str) -> None:
             LedgerUpdate(
                 case_id=case.workflow_id,
                 case=case,
-                policy="b2b-standard@v2",
+                policy="b2b-standard@v3",
                 stage="paid",
                 balance=Decimal("0"),
                 outcome="paid",
@@ -154,7 +154,7 @@ async def test_a_high_risk_customer_gets_the_firmer_policy(open_case, worker):
     risky = await open_case(invoice("R-1", customer={"id": "C-RISKY", "name": "Risky SARL"}, starts_at=START))
     steady = await open_case(invoice("S-1", customer={"id": "C-STEADY", "name": "Steady SA"}, starts_at=START))
     risky_status, steady_status = await risky.status(), await steady.status()
-    assert (risky_status.policy, steady_status.policy) == ("b2b-high-risk@v1", "b2b-standard@v2")
+    assert (risky_status.policy, steady_status.policy) == ("b2b-high-risk@v1", "b2b-standard@v3")
     chosen = next(h.detail for h in risky_status.history if h.event == "policy_resolved")
     assert chosen.startswith("policy b2b-high-risk@v1 chosen for the case; customer risk high (score ")
     assert "pays 40.0 days late on average over 2 payments (+40)" in chosen

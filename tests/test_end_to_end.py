@@ -111,7 +111,7 @@ async def test_import_run_and_operate_cases_from_the_command_line(ops_env, tmp_p
         return status if status and any(s["status"] == "done" for s in status["steps"]) else None
 
     status = wait_for(first_step_done)
-    assert status["policy"] == "b2b-standard@v2"
+    assert status["policy"] == "b2b-standard@v3"
     history = [(h["at"], h["event"], h["detail"]) for h in status["history"]]
     assert (tmp_path / "outbox" / f"invoice-F-1001-{stamp}_courtesy.eml").exists(), history
 

@@ -216,7 +216,7 @@ async def test_b2c_invoice_to_formal_notice_and_agency_until_its_final_report(op
         )
     )
     status = await case.advance_to(paris(2026, 5, 11, 12))
-    assert (status.policy, status.steps[-1].step_id, status.stage) == ("consumer@v2", "formal-notice", "formal_notice")
+    assert (status.policy, status.steps[-1].step_id, status.stage) == ("consumer@v3", "formal-notice", "formal_notice")
     letter = pdf_text(status.formal_notice.document)
     assert "Aucun intérêt n'est compté avant la mise en demeure" in letter
     assert "Total dû au 11/05/2026 189,90 €" in letter

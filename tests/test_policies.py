@@ -203,7 +203,7 @@ def test_policy_explain_as_json():
     )
     assert result.returncode == 0, result.stderr
     shown = json.loads(result.stdout)
-    assert shown["policy"] == "b2b-standard@v2"
+    assert shown["policy"] == "b2b-standard@v3"
     assert shown["skipped"] == [
         {"step": "courtesy", "why": "missed while the case was late or paused; only the latest missed step runs"}
     ]

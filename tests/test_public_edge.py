@@ -74,7 +74,7 @@ async def test_a_one_argument_start_runs_whatever_the_clients_converter(env, wor
             case = Case(env, handle)
             await case.settled()
             status = await case.status()
-            assert (status.policy, status.state, status.balance) == ("b2b-standard@v2", "open", 1250)
+            assert (status.policy, status.state, status.balance) == ("b2b-standard@v3", "open", 1250)
             assert await task_failures(env.client, handle.id) == 0
     finally:
         await terminate_all(env.client, handles)

@@ -61,7 +61,7 @@ def paid(state: CaseState) -> None:
             written_off,
             TODAY,
             "relance-3",
-            "no step 'relance-3' in policy b2b-standard@v2: one of ['courtesy', 'reminder-1', 'reminder-2', "
+            "no step 'relance-3' in policy b2b-standard@v3: one of ['courtesy', 'reminder-1', 'reminder-2', "
             "'call-1', 'final-reminder', 'formal-notice', 'injonction']",
         ),
     ],

@@ -17,10 +17,12 @@ with workflow.unsafe.imports_passed_through():
     from relance.domain.activity_contract import (
         CREATE_PHONE_TASK,
         MISSING_RATE,
+        REPRESENT_DIRECT_DEBIT,
         SEND_EMAIL,
         InstallmentDue,
         StepRequest,
         StepResult,
+        debit_request,
         legal_request,
         step_request,
     )
@@ -57,6 +59,13 @@ class CaseSteps:
                 state.lift_expired_pause(now)
             case "limitation_warning":
                 await self._warn_limitation(event, now)
+            case "represent_debit":
+                await self._represent_debit(event, now)
+            case "represent_settle":
+                days = (state.today(now) - state.representation.on).days if state.representation else 0
+                state.representation_over(
+                    now, f"no payment {days} days after the debit presented again: chasing resumes"
+                )
             case "close":
                 state.close(
                     now,
@@ -170,6 +179,18 @@ class CaseSteps:
         result = await self._execute(CREATE_PHONE_TASK, request, event.id)
         detail = result.detail if result is not None else "no task could be made"
         state.record(self.now(), "limitation_warning", f"the claim is time-barred on {limitation}: {detail}")
+
+    async def _represent_debit(self, event: NextEvent, now: datetime) -> None:
+        """A returned direct debit presented again: a pain.008 for the bank, then the chase waits for it."""
+        state = self.state
+        request = debit_request(state, workflow.info().workflow_id, event.id, now)
+        result = await self._execute(REPRESENT_DIRECT_DEBIT, request, event.id)
+        if result is None:
+            state.representation_over(self.now(), "the debit could not be presented again: chasing resumes")
+        elif result.status in ("sent", "already_done", "in_doubt"):  # in doubt: never written twice blindly
+            state.debit_represented(self.now(), request.end_to_end_id, f"{event.id}: {result.detail}")
+        else:  # settled, paused: never tried again in a loop; the chase (or the payment) takes over
+            state.representation_over(self.now(), f"not presented again: {result.detail}")
 
     async def _remind_installment(self, now: datetime) -> None:
         """The plan's next installment is near: the debtor is reminded, unless it is already covered."""

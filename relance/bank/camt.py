@@ -99,7 +99,8 @@ def _entry(entry: Element, account: str, where: str, *, statement: bool) -> Bank
     value = _day(entry, "ValDt", where)
     booked = status == "BOOK" if status is not None else (statement or booking is not None)
     details = entry.findall("NtryDtls/TxDtls")
-    transactions = [_transaction(tx, where) for tx in details]
+    debit_code = _direct_debit_code(entry)
+    transactions = [_transaction(tx, where, debit_code) for tx in details]
     legacy = _text(entry, "AcctSvcrRef") or stable_reference(
         account, booking, amount, currency, indicator, *(t.end_to_end_id for t in transactions),
         *(t.remittance for t in transactions),
@@ -129,7 +130,26 @@ def _entry(entry: Element, account: str, where: str, *, statement: bool) -> Bank
     )
 
 
-def _transaction(tx: Element, where: str) -> Transaction:
+DIRECT_DEBIT_FAMILIES = ("IDDT", "RDDT")  # ISO bank transaction codes: issued / received direct debits
+
+
+def _direct_debit_code(element: Element) -> bool:
+    return _text(element, "BkTxCd/Domn/Fmly/Cd") in DIRECT_DEBIT_FAMILIES
+
+
+def _charges(tx: Element, where: str) -> tuple[Decimal, bool]:
+    """The bank's charges on a transaction (v04 on: records; v02: amounts) and whether its amount holds them."""
+    records = tx.findall("Chrgs/Rcrd") or tx.findall("Chrgs")
+    total, included = Decimal(0), False
+    for record in records:
+        amount = record.find("Amt")
+        if amount is not None:
+            total += _amount(amount, where)[0]
+            included = included or (_text(record, "ChrgInclInd") or "").lower() == "true"
+    return total, included
+
+
+def _transaction(tx: Element, where: str, debit_code: bool = False) -> Transaction:
     amount_element = tx.find("AmtDtls/TxAmt/Amt")
     if amount_element is None:
         amount_element = tx.find("Amt")
@@ -137,6 +157,8 @@ def _transaction(tx: Element, where: str) -> Transaction:
     lines = [(e.text or "").strip() for e in tx.findall("RmtInf/Ustrd")]
     lines += [(e.text or "").strip() for e in tx.findall("RmtInf/Strd/CdtrRefInf/Ref")]
     name = _text(tx, "RltdPties/Dbtr/Pty/Nm") or _text(tx, "RltdPties/Dbtr/Nm")
+    mandate = provided(_text(tx, "Refs/MndtId")) or provided(_text(tx, "RltdRmtInf/MndtId"))
+    fee, included = _charges(tx, where)
     return Transaction(
         amount=amount,
         end_to_end_id=provided(_text(tx, "Refs/EndToEndId")),
@@ -144,7 +166,10 @@ def _transaction(tx: Element, where: str) -> Transaction:
         debtor_iban=_iban(tx.find("RltdPties/DbtrAcct/Id/IBAN")),
         remittance=" ".join(line for line in lines if line),
         return_reason=_text(tx, "RtrInf/Rsn/Cd") or _text(tx, "RtrInf/Rsn/Prtry"),
-        mandate_id=provided(_text(tx, "Refs/MndtId")) or provided(_text(tx, "RltdPties/Cdtr/Id/PrvtId/Othr/Id")),
+        mandate_id=mandate,
+        direct_debit=debit_code or _direct_debit_code(tx) or mandate is not None,
+        fee=fee,
+        fee_included=included,
     )
 
 

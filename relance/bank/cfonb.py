@@ -130,6 +130,7 @@ def _entry(m: _Movement) -> BankEntry:
                 remittance=remittance,
                 return_reason=reject,
                 mandate_id=named.get(MANDATE) or None,
+                direct_debit=MANDATE in named,
             )
         ],
         bank_reference=f"{booking}:{entry_number}" if numbered else None,

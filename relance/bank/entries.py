@@ -29,6 +29,9 @@ class Transaction:
     remittance: str = ""  # unstructured lines and structured creditor references, joined
     return_reason: str | None = None  # ISO reason code of a returned or rejected payment (AC04, AM04, MD06…)
     mandate_id: str | None = None  # the SEPA mandate (UMR) of a direct debit
+    direct_debit: bool = False  # the bank says it is a direct debit (its code, or a mandate named)
+    fee: Decimal = Decimal(0)  # the bank's charges on it (a return's fee)
+    fee_included: bool = False  # the charges are inside the entry's amount
 
 
 @dataclass(frozen=True)

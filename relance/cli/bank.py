@@ -9,10 +9,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from relance.cli.mandates import mandate_app
 from relance.cli.support import JsonFlag, fail, out, run
 from relance.settings import get_settings
 
 bank_app = typer.Typer(help="Bank statements: payments and returns reconciled from the bank.", no_args_is_help=True)
+bank_app.add_typer(mandate_app, name="mandate")
 FORMATS = ("camt053", "camt054", "cfonb120", "csv")
 
 

@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from pydantic import EmailStr, Field, model_validator
 
+from relance.domain.direct_debit import DebitMandate
 from relance.domain.invoice import Address, Phone, Strict
 from relance.domain.lateness import LatenessCause
 from relance.domain.limits import Amount, AmountOrZero, Day, Name, Reason
@@ -36,6 +37,9 @@ class PaymentReversed(Action):
     reason: Reason = Field(description="the bank's reason, e.g. AM04 insufficient funds")
     reversed_on: Day
     fee: AmountOrZero = Field(default=Decimal("0"), description="the bank's fee for the return, recorded apart")
+    mandate: DebitMandate | None = Field(
+        default=None, description="a returned direct debit: the mandate it was drawn on (to present it again)"
+    )
 
 
 class DisputeOpened(Action):

@@ -13,6 +13,7 @@ from relance.domain.calendar import local_day, window_closes
 from relance.domain.case import CaseState
 from relance.domain.case_legal import FormalNotice
 from relance.domain.case_records import HistoryEntry, PaymentRecord, StepRecord
+from relance.domain.direct_debit import DebitMandate, end_to_end_id
 from relance.domain.invoice import CaseInput, Customer
 from relance.domain.policy import Agency, Step
 
@@ -25,6 +26,7 @@ PREPARE_COURT_DOSSIER = "prepare_court_dossier"
 HAND_OFF_TO_AGENCY = "hand_off_to_agency"
 RECORD_REFUSED_START = "record_refused_start"
 READ_CLOSED_CASE = "read_closed_case"
+REPRESENT_DIRECT_DEBIT = "represent_direct_debit"
 # A legal step's failure when the rate table lacks a period: the case waits and retries, the step does not fail.
 MISSING_RATE = "MissingRate"
 # What the policy activity refuses about a new case itself (the worker's settings decide, not the case).
@@ -76,6 +78,16 @@ class LegalStepRequest(StepRequest):
     formal_notice: FormalNotice | None
     contacts: list[StepRecord]  # every step done, with its date and channel, for the dossier
     agency: Agency | None
+
+
+class DebitRequest(StepRequest):
+    """A returned direct debit presented again: the pain.008 the bank receives, at most once per case."""
+
+    mandate: DebitMandate
+    debit_amount: Decimal  # what came back; the activity debits no more than the live balance
+    collect_on: date  # the requested collection date
+    end_to_end_id: str
+    returned_reference: str
 
 
 class StepResult(BaseModel):
@@ -147,6 +159,22 @@ def step_request(state: CaseState, case_id: str, step_id: str, template: str, no
         as_of=local_day(now, cal),
         window_closes_at=state.clock.real_time(closes),
         limitation_date=state.limitation(),
+    )
+
+
+def debit_request(state: CaseState, case_id: str, step_id: str, now: datetime) -> DebitRequest:
+    """The re-presentation of the case's returned direct debit (no sending window: a file for the bank)."""
+    r = state.representation
+    assert r is not None
+    base = step_request(state, case_id, step_id, "direct_debit", now).model_dump()
+    base["window_closes_at"] = None
+    return DebitRequest(
+        **base,
+        mandate=r.mandate,
+        debit_amount=r.amount,
+        collect_on=r.on,
+        end_to_end_id=end_to_end_id(state.case.invoice_id, r.reference),
+        returned_reference=r.reference,
     )
 
 

@@ -33,6 +33,7 @@ from relance.domain.case_legal import apply as apply_legal
 from relance.domain.case_legal import check as check_legal
 from relance.domain.case_records import HistoryEntry, PaymentRecord, StepRecord
 from relance.domain.clock import CaseClock
+from relance.domain.direct_debit import DirectDebitRules, Representation, represent_on
 from relance.domain.errors import Rejected
 from relance.domain.invoice import CaseInput
 from relance.domain.lateness import LatenessCause
@@ -113,6 +114,8 @@ class NextEvent(BaseModel):
         "limitation_warning",
         "notice",
         "offer_check",
+        "represent_debit",
+        "represent_settle",
     ]
     id: str
     action: str | None = None
@@ -163,6 +166,7 @@ class CaseStatus(BaseModel):
     settlement: OfferState | None = None
     conceded: Decimal = ZERO
     lateness_cause: LatenessCause | None = None
+    direct_debit: Representation | None = None  # a returned direct debit presented again, until it settles
 
 
 class CaseState(BaseModel):
@@ -216,6 +220,8 @@ class CaseState(BaseModel):
     lateness_cause: LatenessCause | None = None  # why the invoice is paid late, as last learned
     bank_fees: Decimal = ZERO  # fees the bank charged for returned payments (not part of the claim)
     disputes_resolved: int = 0
+    representation: Representation | None = None  # a returned direct debit to present again, then wait for
+    represented: list[str] = Field(default_factory=list)  # payments presented again already (once each)
 
     @classmethod
     def open(cls, case: CaseInput, clock: CaseClock, now: datetime) -> "CaseState":
@@ -481,8 +487,11 @@ class CaseState(BaseModel):
 
     def _apply_reversal(self, action: PaymentReversed, now: datetime) -> None:
         """The money is owed again (a negative line in the payments, so that totals stay true); chasing goes
-        on at the policy's step for a returned payment, by default its final reminder."""
+        on at the policy's step for a returned payment, by default its final reminder. A returned direct
+        debit is presented again first when the policy and its reason allow, else the debtor is asked for
+        another means of payment (`relance.domain.direct_debit`)."""
         assert self.policy is not None
+        rules = self.policy.direct_debit
         self.payments.append(
             PaymentRecord(
                 amount=-action.amount,
@@ -494,8 +503,15 @@ class CaseState(BaseModel):
         )
         self.total_paid -= action.amount
         self.balance += action.amount
-        self.bank_fees += action.fee
-        fee = f"; bank fee {action.fee} {self.case.currency} recorded apart" if action.fee else ""
+        charged = rules is not None and rules.charge_return_fee and action.fee > 0
+        if charged:
+            self.balance += action.fee  # the contract lets the creditor charge it: part of what is owed
+        else:
+            self.bank_fees += action.fee
+        fee = ""
+        if action.fee:
+            where = "charged to the debtor" if charged else "recorded apart"
+            fee = f"; bank fee {action.fee} {self.case.currency} {where}"
         self.record(
             now,
             "payment_reversed",
@@ -505,10 +521,40 @@ class CaseState(BaseModel):
             reference=action.reference,
             fee=str(action.fee),
         )
+        if action.mandate is not None:
+            self._after_returned_debit(action, rules, now)
         step = self.policy.on_payment_returned or next(
             (s.id for s in self.policy.steps if s.stage == "final_reminder"), None
         )
         self.escalate_to(step, now, "payment returned")
+
+    def _after_returned_debit(self, action: PaymentReversed, rules: DirectDebitRules | None, now: datetime) -> None:
+        assert action.mandate is not None
+        day, why = represent_on(rules, action.reason, action.reversed_on)
+        if day is not None and self.represented:
+            day, why = None, f"{action.reason}: a debit of this invoice was already presented again once"
+        if day is not None:
+            self.represented.append(action.reference)
+            self.representation = Representation(
+                reference=action.reference, amount=action.amount, reason=action.reason, mandate=action.mandate, on=day
+            )
+            self.record(now, "debit_to_represent", f"direct debit {action.reference}: {why}", on=str(day))
+            return
+        self.record(now, "debit_not_represented", f"direct debit {action.reference} not presented again: {why}")
+        template = rules.other_means_template if rules is not None else "direct_debit_other_means"
+        self.notices.append(DebtorNotice(key=f"other-means-{len(self.represented)}-{action.reversed_on}",
+                                         template=template))  # fmt: skip
+
+    def debit_represented(self, now: datetime, end_to_end_id: str, detail: str) -> None:
+        """The new debit left for the bank: the chase waits `settle_days` for its credit."""
+        assert self.representation is not None
+        self.representation.sent_on = self.today(now)
+        self.representation.end_to_end_id = end_to_end_id
+        self.record(now, "debit_represented", detail, end_to_end_id=end_to_end_id)
+
+    def representation_over(self, now: datetime, why: str) -> None:
+        self.representation = None
+        self.record(now, "debit_representation_over", why)
 
     def _apply_offer(self, action: SettlementOffered, now: datetime) -> None:
         self.offers_made += 1
@@ -922,4 +968,5 @@ class CaseState(BaseModel):
             settlement=self.offer,
             conceded=self.conceded,
             lateness_cause=self.lateness_cause,
+            direct_debit=self.representation,
         )

@@ -13,6 +13,7 @@ from relance.domain.calendar import local_day, next_send_slot, slot_on_or_after_
 from relance.domain.case import CaseState, NextEvent
 from relance.domain.case_legal import waiting_reason
 from relance.domain.case_records import StepRecord
+from relance.domain.direct_debit import DirectDebitRules
 from relance.domain.policy import AFTER_FORMAL_NOTICE, LEGAL_ACTIONS, Policy, Step, StepAction
 from relance.domain.schedule import plan_steps
 
@@ -46,6 +47,8 @@ def _process_event(state: CaseState, commit: bool, now: datetime) -> NextEvent |
         if state.dispute is None and state.manual_pause and state.manual_pause.until:
             return NextEvent(kind="resume", id="pause-end", at=start_of_day(state.manual_pause.until, policy.calendar))
         return None
+    if state.representation is not None:
+        return _representation_event(state)
     if state.offer is not None:
         return NextEvent(kind="offer_check", id=f"offer-{state.offer.number}", at=state.offer_deadline())
     if state.promise is not None:
@@ -75,6 +78,22 @@ def _process_event(state: CaseState, commit: bool, now: datetime) -> NextEvent |
         at = max(nxt.at, _notice_deadline_passed(state, nxt.step, now), _rate_retry(state, nxt.step))
         return NextEvent(kind="step", id=nxt.step.id, action=nxt.step.action.value, at=at, index=nxt.index)
     return NextEvent(kind="close", id="policy-end", at=state.policy_end())
+
+
+LEAD_DAYS = 2  # a direct debit file reaches the bank this many days before its collection date
+
+
+def _representation_event(state: CaseState) -> NextEvent:
+    """A returned direct debit presented again: its file leaves before the collection day, then the chase
+    waits the policy's days for the money before it resumes."""
+    policy, r = _policy(state), state.representation
+    assert r is not None
+    if r.sent_on is None:
+        at = start_of_day(r.on - timedelta(days=LEAD_DAYS), policy.calendar)
+        return NextEvent(kind="represent_debit", id=f"represent-{r.reference}", at=at)
+    wait = (policy.direct_debit or DirectDebitRules()).settle_days  # a policy re-applied may have none
+    at = start_of_day(r.on + timedelta(days=wait), policy.calendar)
+    return NextEvent(kind="represent_settle", id=f"represent-{r.reference}-settle", at=at)
 
 
 def _rate_retry(state: CaseState, step: Step) -> datetime:

@@ -11,6 +11,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from relance.domain.calendar import CalendarSpec
+from relance.domain.direct_debit import DirectDebitRules
 from relance.domain.invoice import CaseInput, CustomerKind, Language, Strict
 from relance.domain.penalties import Imputation
 from relance.domain.risk import RiskLevel
@@ -202,6 +203,9 @@ class Policy(Strict):
     end: EndRules = Field(default_factory=EndRules)
     legal: LegalRules = Field(default_factory=LegalRules)
     pauses: PauseRules = Field(default_factory=PauseRules)
+    direct_debit: DirectDebitRules | None = Field(
+        default=None, description="returned SEPA direct debits: presented again, or another means asked for"
+    )
     selected_for: str | None = Field(default=None, description="set when chosen: why (e.g. the customer's risk)")
 
     @model_validator(mode="after")

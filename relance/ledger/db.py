@@ -243,6 +243,40 @@ class RejectedInput(Base):
     by: Mapped[str | None] = mapped_column(String(200))
 
 
+class MandateRow(Base):
+    """A SEPA direct debit mandate a customer signed: what a returned debit is presented again on."""
+
+    __tablename__ = "mandates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    umr: Mapped[str] = mapped_column(String(35), unique=True)  # référence unique du mandat
+    customer_id: Mapped[str] = mapped_column(String(200), index=True)
+    debtor_name: Mapped[str] = mapped_column(String(300))
+    iban: Mapped[str] = mapped_column(String(34))
+    bic: Mapped[str | None] = mapped_column(String(11))
+    signed_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class BankFileRow(Base):
+    """Each statement file the watch took from its folder, once by content: what became of it and when."""
+
+    __tablename__ = "bank_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(500))
+    received_on: Mapped[date] = mapped_column(Date, index=True)  # the watch's day (the policy calendar's)
+    outcome: Mapped[str] = mapped_column(String(20))  # imported, duplicate, refused, unknown_account
+    accounts: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    statement: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(Text)
+    archived_to: Mapped[str | None] = mapped_column(String(1000))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ApiToken(Base):
     """A caller of the HTTP API: its name (recorded on every action it takes), its role, and a SHA-256 of its
     token (the token itself is shown once, when it is made). A revoked token stops working at once."""
