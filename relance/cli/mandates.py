@@ -53,9 +53,9 @@ def list_(customer: Annotated[str | None, typer.Argument()] = None, as_json: Jso
     from relance.ledger.db import engine_for
     from relance.ledger.mandates import list_mandates
 
-    rows = [
-        {"customer": m.customer_id, "umr": m.umr, "iban": m.iban, "bic": m.bic, "name": m.debtor_name,
-         "signed_on": m.signed_on.isoformat(), "revoked_at": m.revoked_at.isoformat() if m.revoked_at else None}
+    rows: list[dict[str, str]] = [
+        {"customer": m.customer_id, "umr": m.umr, "iban": m.iban, "bic": m.bic or "", "name": m.debtor_name,
+         "signed_on": m.signed_on.isoformat(), "revoked_at": m.revoked_at.isoformat() if m.revoked_at else ""}
         for m in list_mandates(engine_for(get_settings().database_url), customer)
     ]  # fmt: skip
     if as_json:
