@@ -9,16 +9,20 @@ import contextlib
 import sys
 import tempfile
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from relance.domain.actions import PaymentReversed
+from relance.domain.direct_debit import DebitMandate
 from relance.settings import Settings
 from relance.worker_runtime import build_worker
 from starter.importer import start_case
+from starter.ops import reverse_payment
 from tests.conftest import ROOT, Case, invoice, paris, time_skipping_server
 from workflows import InvoiceCollection, RunOptions
 
@@ -135,7 +139,24 @@ async def refused(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, A
     return handle
 
 
-SCENARIOS = (full_timeline, arrangements, continued, legal, grouped, edge, refused)
+async def represented(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any]:
+    """A case paid by direct debit; the debit comes back (AM04) on a known mandate, reopening the case, which
+    presents it again (pain.008), waits for it, then resumes the chase. The history kept is the reopened run's."""
+    handle = await start_case(env.client, invoice("H-DEBIT", starts_at=START), queue)
+    case = Case(env, handle)
+    await case.update("payment_received", {"amount": "1250.00", "paid_on": "2026-04-20", "reference": "SDD-H"})
+    await case.advance_to(paris(2026, 5, 6, 12))
+    mandate = DebitMandate(umr="MANDAT-H-1", signed_on=date(2025, 1, 10), iban="FR7630006000011234567890189",
+                           debtor_name="ACME SAS")  # fmt: skip
+    back = PaymentReversed(reference="SDD-H", amount=Decimal("1250.00"), reason="AM04", reversed_on=date(2026, 5, 6),
+                           fee=Decimal("7.50"), mandate=mandate, by="bank")  # fmt: skip
+    await reverse_payment(env.client, "H-DEBIT", back, queue, now=paris(2026, 5, 6, 12))
+    reopened = env.client.get_workflow_handle(handle.id)  # the latest run: the reopened case
+    await Case(env, reopened).advance_to(paris(2026, 5, 20, 12))
+    return reopened
+
+
+SCENARIOS = (full_timeline, arrangements, continued, legal, grouped, edge, refused, represented)
 
 
 async def main(tag: str) -> None:
@@ -150,6 +171,9 @@ async def main(tag: str) -> None:
             letter_outbox_dir=Path(scratch) / "letters",
             rates_file=ROOT / "rates" / "france.yaml",
             demo_mode=True,
+            sepa_creditor_id="FR12ZZZ123456",
+            creditor_iban="FR7630004000031234567890143",
+            sepa_dir=Path(scratch) / "sepa",
         )
         async with (
             time_skipping_server() as env,
