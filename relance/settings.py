@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     sepa_creditor_id: str | None = Field(None, validation_alias=_env("RELANCE_SEPA_CREDITOR_ID"))
     creditor_bic: str | None = Field(None, validation_alias=_env("RELANCE_CREDITOR_BIC"))
     sepa_dir: Path = Field(Path("var/sepa"), validation_alias=_env("RELANCE_SEPA_DIR"))
+    # Our bank accounts (IBANs or the bank's ids, comma-separated): a statement of any other is refused. Empty:
+    # the creditor's IBAN alone when it is set, else any account.
+    bank_accounts: str = Field("", validation_alias=_env("RELANCE_BANK_ACCOUNTS"))
     # Workflows a worker keeps in memory between their tasks; one evicted is replayed from its history when it
     # wakes. A burst keeps two per case busy (the case and its customer's account) for several seconds each:
     # bench/burst.py measured 2,000 cases at 5.0, 6.4 and 7.6 cases/s with 1,000, 2,000 and 4,000 (peak RSS
@@ -76,6 +79,14 @@ class Settings(BaseSettings):
     @property
     def template_dir(self) -> Path:
         return Path(__file__).parent / "rendering" / "templates"
+
+    @property
+    def our_bank_accounts(self) -> frozenset[str]:
+        """Accounts a statement may be for, compact and upper-case; empty: any."""
+        listed = [a for a in self.bank_accounts.split(",") if a.strip()] or (
+            [self.creditor_iban] if self.creditor_iban else []
+        )
+        return frozenset("".join(a.split()).upper() for a in listed)
 
 
 class SettingsError(ValueError):

@@ -26,10 +26,11 @@ from relance.ledger.reports import open_cases_by_stage
 from relance.logs import configure_logging
 from relance.rates.table_file import coverage_warning
 from relance.settings import Settings
+from starter.bank_watch import BankWatcher
 from starter.connect import connect
 from starter.key_check import KeyRingMismatch, check_ring_against
 from starter.namespace import CANNOT_LIST, missing_attributes
-from workflows import CustomerAccount, InvoiceCollection
+from workflows import BankWatch, CustomerAccount, InvoiceCollection
 from workflows.sandbox import workflow_runner
 
 
@@ -52,12 +53,13 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
     ledger = LedgerWriter(engine)
     legal = LegalEscalation(client, settings, PrintOutbox(settings.letter_outbox_dir), engine)
     debits = DirectDebits(client, settings, engine)
+    watcher = BankWatcher(client, settings, engine)
     voice = CustomerVoice(client, contact, task_queue or settings.task_queue)
     opener = CaseOpener(ledger, voice)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[InvoiceCollection, CustomerAccount],
+        workflows=[InvoiceCollection, CustomerAccount, BankWatch],
         workflow_runner=workflow_runner(),
         activities=[
             policies.resolve_policy,
@@ -69,6 +71,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
             legal.prepare_court_dossier,
             legal.hand_off_to_agency,
             debits.represent_direct_debit,
+            watcher.import_bank_folder,
             voice.report_to_customer,
             opener.open_case,
             voice.send_customer_messages,

@@ -242,3 +242,51 @@ def prior(reference: str, fingerprint: str | None = "C 10.00 EUR 2026-05-12", *,
 def test_an_entry_already_seen_is_checked_not_trusted(priors, expected):
     verdict = prior_verdict(ENTRY, priors, "S-1")
     assert (verdict if not isinstance(verdict, Conflict) else "conflict") == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "format_", "expected"),
+    [
+        (TWO_ACCOUNTS.encode(), None, "cfonb120"),
+        (TWO_ACCOUNTS.replace("\r\n", "").encode(), None, "cfonb120"),  # records back to back
+        (b"\xef\xbb\xbf" + camt("08", ntry("1.00")), None, "camt.053.001.08"),
+        (camt("08", ntry("1.00"), message="054"), "camt054", "camt.054.001.08"),
+    ],
+)
+def test_a_statement_is_read_by_its_content(data, format_, expected):
+    from relance.bank.reading import read_statement
+
+    assert read_statement(data, format_=format_).format == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "format_", "reason"),
+    [
+        (b"Date;Montant\n", None, "cannot tell the format of the file; give --format camt053|camt054|cfonb120|csv"),
+        (camt("08", ntry("1.00")), "camt054", "the file is camt.053.001.08, not camt054"),
+        (camt("08", ntry("1.00")), "mt940", "--format 'mt940': expected one of camt053, camt054, cfonb120, csv"),
+        (b"x", "csv", "a CSV export needs --format csv and --mapping FILE (the YAML that names its columns)"),
+    ],
+)
+def test_a_statement_that_cannot_be_read_says_why(data, format_, reason):
+    from relance.bank.reading import read_statement
+
+    with pytest.raises(StatementRefused) as refused:
+        read_statement(data, format_=format_)
+    assert str(refused.value) == reason
+
+
+@pytest.mark.parametrize(
+    ("ours", "unknown"),
+    [
+        (frozenset(), []),  # no list kept: any account
+        # a CFONB file names a French account by bank, branch and number: the IBAN's BBAN without its key
+        (frozenset({"FR7630004000031234567890143"}), ["300040001798765432100"]),
+        (frozenset({"FR7630004000031234567890143", "300040001798765432100"}), []),
+        (frozenset({"FR7630004000179876543210053"}), ["300040000312345678901"]),
+    ],
+)  # fmt: skip
+def test_a_statement_of_an_account_not_ours_is_known(ours, unknown):
+    from relance.bank.reading import unknown_accounts
+
+    assert unknown_accounts(parse_cfonb(TWO_ACCOUNTS), ours) == unknown

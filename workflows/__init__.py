@@ -1,7 +1,8 @@
 """Workflows: the deterministic collection process (no I/O; activities do that)."""
 
 from relance.domain.case_start import RunOptions
+from workflows.bank_watch import BankWatch
 from workflows.customer_account import CustomerAccount
 from workflows.invoice_collection import InvoiceCollection
 
-__all__ = ["CustomerAccount", "InvoiceCollection", "RunOptions"]
+__all__ = ["BankWatch", "CustomerAccount", "InvoiceCollection", "RunOptions"]

@@ -15,57 +15,34 @@ from relance.settings import get_settings
 
 bank_app = typer.Typer(help="Bank statements: payments and returns reconciled from the bank.", no_args_is_help=True)
 bank_app.add_typer(mandate_app, name="mandate")
-FORMATS = ("camt053", "camt054", "cfonb120", "csv")
-
-
-def _detect(data: bytes) -> str:
-    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if head.startswith(b"<"):
-        return "camt054" if b"camt.054" in head[:2000] else "camt053"
-    first = head.split(b"\n", 1)[0].rstrip(b"\r")
-    if len(first) == 120 and first.startswith(b"01"):
-        return "cfonb120"
-    fail(f"cannot tell the format of the file; give --format {'|'.join(FORMATS)}")
 
 
 @bank_app.command("import")
 def bank_import(
     file: Annotated[Path, typer.Argument(help="a CAMT.053/054 XML statement or a CFONB 120 file")],
-    format_: Annotated[str | None, typer.Option("--format", help=" | ".join(FORMATS))] = None,
+    format_: Annotated[str | None, typer.Option("--format", help="camt053 | camt054 | cfonb120 | csv")] = None,
     mapping: Annotated[Path | None, typer.Option(help="a CSV export: the YAML that names its columns")] = None,
     account: Annotated[str | None, typer.Option(help="the account, for a CAMT file that names none")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Match each booked credit to invoices (or the customer, or a person), apply returned payments, and keep
     every entry with its decision in the ledger; entries already imported change nothing."""
-    from relance.bank.camt import parse_camt
-    from relance.bank.cfonb import parse_cfonb
-    from relance.bank.csv_export import load_mapping, parse_csv
+    from relance.bank.csv_export import load_mapping
     from relance.bank.entries import StatementRefused
+    from relance.bank.reading import read_statement
     from relance.ledger.db import engine_for
     from starter.bank_import import BankImportSummary, import_statement
     from starter.connect import connect
 
-    if format_ is not None and format_ not in FORMATS:
-        fail(f"--format {format_!r}: expected one of {', '.join(FORMATS)}")
-    if (format_ == "csv") != (mapping is not None):
-        fail("a CSV export needs --format csv and --mapping FILE (the YAML that names its columns)")
     try:
         data = file.read_bytes()
     except OSError as exc:
         fail(f"{file} cannot be read: {exc.strerror}")
-    kind = format_ or _detect(data)
     try:
-        if mapping is not None:
-            statement = parse_csv(data, load_mapping(mapping))
-        elif kind == "cfonb120":
-            statement = parse_cfonb(data.decode("latin-1"))
-        else:
-            statement = parse_camt(data, account=account)
+        read_mapping = load_mapping(mapping) if mapping is not None else None
+        statement = read_statement(data, format_=format_, mapping=read_mapping, account=account)
     except StatementRefused as exc:
         fail(f"{file.name} refused, nothing applied: {exc}")
-    if kind.startswith("camt") and not statement.format.startswith(kind.replace("camt", "camt.")):
-        fail(f"{file.name} is {statement.format}, not {kind}; nothing applied")
     settings = get_settings()
 
     async def go() -> BankImportSummary:
@@ -97,3 +74,40 @@ def bank_import(
     for decision, total in summary.totals().items():
         amounts = ", ".join(f"{a} {c}" for c, a in total["amounts"].items())
         out.print(f"{decision}: {total['count']} ({amounts})", highlight=False)
+
+
+@bank_app.command("watch")
+def bank_watch(
+    folder: Annotated[Path, typer.Option("--dir", help="where the bank connection drops statement files")],
+    archive: Annotated[Path | None, typer.Option(help="where taken files go (default: DIR/archive)")] = None,
+    at: Annotated[str, typer.Option(help="the time each business morning, Paris (HH:MM)")] = "07:00",
+    settle: Annotated[int, typer.Option(help="seconds a file must be left unchanged before it is read")] = 120,
+    now: Annotated[bool, typer.Option("--now", help="also run it once right away")] = False,
+) -> None:
+    """Set up (or move) the Temporal Schedule that imports every new statement in DIR each business morning,
+    archives it, and raises a task when an account's statement does not come; `--now` runs it at once too."""
+    from relance.domain.bank_watch import WATCH_SCHEDULE_ID, WatchRequest
+    from starter.bank_watch import set_up_watch
+    from starter.connect import connect
+
+    hour, _, minute = at.partition(":")
+    if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+        fail(f"--at {at!r} is not a time HH:MM")
+    if not folder.is_dir():
+        fail(f"--dir {folder} is not a folder")
+    if not 0 <= settle <= 86_400:
+        fail(f"--settle {settle}: from 0 to 86400 seconds")
+    request = WatchRequest(folder=str(folder.resolve()), archive=str((archive or folder / "archive").resolve()),
+                           settle_seconds=settle)  # fmt: skip
+    settings = get_settings()
+
+    async def go() -> str:
+        client = await connect(settings)
+        done = await set_up_watch(client, request, hour=int(hour), minute=int(minute), task_queue=settings.task_queue)
+        if now:
+            await client.get_schedule_handle(WATCH_SCHEDULE_ID).trigger()
+        return done
+
+    done = run(go())
+    out.print(f"schedule {WATCH_SCHEDULE_ID} {done}: {request.folder} each business day at {at} (Europe/Paris), "
+              f"archived in {request.archive}{'; running now' if now else ''}", highlight=False)  # fmt: skip
