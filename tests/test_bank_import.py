@@ -160,6 +160,11 @@ async def test_the_command_prints_what_went_where(env, open_case, worker, tmp_pa
     ]
     again = await asyncio.to_thread(relance, "--json")
     assert json.loads(again.stdout)["totals"] == {"already_seen": {"count": 3, "amounts": {"EUR": "3090.00"}}}
+    environment["RELANCE_BANK_ACCOUNTS"] = "DE89370400440532013000"  # a statement of an account not ours
+    foreign = await asyncio.to_thread(relance)
+    assert (foreign.returncode, foreign.stderr.strip()) == (
+        1, f"error: statement.xml refused, nothing applied: account {OURS} is not one of ours (RELANCE_BANK_ACCOUNTS)"
+    )  # fmt: skip
 
 
 def cfonb(*movements: tuple[str, int, str, str]) -> str:

@@ -29,7 +29,7 @@ def bank_import(
     every entry with its decision in the ledger; entries already imported change nothing."""
     from relance.bank.csv_export import load_mapping
     from relance.bank.entries import StatementRefused
-    from relance.bank.reading import read_statement
+    from relance.bank.reading import read_statement, unknown_accounts
     from relance.ledger.db import engine_for
     from starter.bank_import import BankImportSummary, import_statement
     from starter.connect import connect
@@ -44,6 +44,9 @@ def bank_import(
     except StatementRefused as exc:
         fail(f"{file.name} refused, nothing applied: {exc}")
     settings = get_settings()
+    if foreign := unknown_accounts(statement, settings.our_bank_accounts):
+        fail(f"{file.name} refused, nothing applied: account {', '.join(foreign)} is not one of ours "
+             "(RELANCE_BANK_ACCOUNTS)")  # fmt: skip
 
     async def go() -> BankImportSummary:
         return await import_statement(

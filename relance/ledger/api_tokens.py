@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from relance.domain.access import Role
 from relance.domain.limits import printable
-from relance.ledger.db import ApiToken, utcnow
+from relance.ledger.db import ApiToken, revoke
 
 PREFIX = "rlt_"  # recognisable in a leaked log or a secret scanner
 
@@ -54,12 +54,7 @@ def create_token(engine: Engine, name: str, role: Role, by: str | None) -> str:
 
 
 def revoke_token(engine: Engine, name: str) -> bool:
-    with Session(engine) as session, session.begin():
-        row = session.scalar(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None)))
-        if row is None:
-            return False
-        row.revoked_at = utcnow()
-        return True
+    return revoke(engine, ApiToken.name, name)
 
 
 def list_tokens(engine: Engine) -> list[TokenInfo]:

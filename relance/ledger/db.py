@@ -26,9 +26,10 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    select,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 MONEY_SCALE = Decimal(10_000)
 
@@ -290,6 +291,18 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(200))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+def revoke(engine: Engine, key: Any, value: str) -> bool:
+    """Set `revoked_at` on the active row whose `key` column holds `value` (a token, a mandate); False when
+    there is none. What is revoked stays, for the record."""
+    model = key.class_
+    with Session(engine) as session, session.begin():
+        row = session.scalar(select(model).where(key == value, model.revoked_at.is_(None)))
+        if row is None:
+            return False
+        row.revoked_at = utcnow()
+        return True
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"

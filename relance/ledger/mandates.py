@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from relance.domain.direct_debit import UMR, DebitMandate
-from relance.ledger.db import MandateRow, utcnow
+from relance.ledger.db import MandateRow, revoke
 
 
 class MandateRefused(ValueError):
@@ -59,12 +59,7 @@ def add_mandate(
 
 def revoke_mandate(engine: Engine, umr: str) -> bool:
     """False when no active mandate has that UMR."""
-    with Session(engine) as session, session.begin():
-        row = session.scalar(select(MandateRow).where(MandateRow.umr == umr, MandateRow.revoked_at.is_(None)))
-        if row is None:
-            return False
-        row.revoked_at = utcnow()
-        return True
+    return revoke(engine, MandateRow.umr, umr)
 
 
 def list_mandates(engine: Engine, customer_id: str | None = None) -> list[MandateRow]:
