@@ -72,6 +72,18 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field("text", validation_alias=_env("RELANCE_LOG_FORMAT"))
     # `relance serve`: requests a minute one API token may make (bursts up to as many)
     api_rate_per_minute: int = Field(600, ge=1, le=100_000, validation_alias=_env("RELANCE_API_RATE_PER_MINUTE"))
+    # Every HTTP door (relance/doors.py): bodies counted while they arrive and cut off at these limits, a
+    # deadline for a request's headers and for its body, connections and requests in flight per caller capped.
+    http_max_json_bytes: int = Field(1024 * 1024, ge=1024, validation_alias=_env("RELANCE_HTTP_MAX_JSON_BYTES"))
+    http_max_batch_bytes: int = Field(10 * 1024 * 1024, ge=1024, validation_alias=_env("RELANCE_HTTP_MAX_BATCH_BYTES"))
+    codec_max_bytes: int = Field(8 * 1024 * 1024, ge=1024, validation_alias=_env("RELANCE_CODEC_MAX_BYTES"))
+    http_header_seconds: float = Field(10.0, gt=0, le=300, validation_alias=_env("RELANCE_HTTP_HEADER_SECONDS"))
+    http_body_seconds: float = Field(30.0, gt=0, le=3600, validation_alias=_env("RELANCE_HTTP_BODY_SECONDS"))
+    http_max_connections: int = Field(200, ge=1, validation_alias=_env("RELANCE_HTTP_MAX_CONNECTIONS"))
+    http_in_flight_per_caller: int = Field(8, ge=1, validation_alias=_env("RELANCE_HTTP_IN_FLIGHT_PER_TOKEN"))
+    http_buffered_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024 * 1024, validation_alias=_env("RELANCE_HTTP_BUFFERED_BYTES")
+    )
     # Demo clocks (a case day in seconds, a shifted start) run only on a worker started for demos:
     # in production a data feed must never be able to fast-forward dunning.
     demo_mode: bool = Field(False, validation_alias=_env("RELANCE_DEMO_MODE"))

@@ -1,6 +1,7 @@
 """Who is calling: a bearer token looked up in the ledger on every request (a revoked one stops at once), the
 role it needs, and a rate limit per token."""
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -9,8 +10,10 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
+from starlette.datastructures import Headers
 
 from relance.domain.access import Role, may
+from relance.doors import Knock
 from relance.ledger.api_tokens import Caller, caller_for
 
 
@@ -40,6 +43,15 @@ bearer = HTTPBearer(auto_error=False, description="an API token, made with `rela
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
+NO_TOKEN = "an API token is required: Authorization: Bearer <token> (relance token create)"
+UNKNOWN = "this API token is unknown or revoked"
+
+
+def bearer_token(header: str) -> str | None:
+    scheme, _, token = header.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
 class Gate:
     def __init__(self, engine: Engine, per_minute: int) -> None:
         self.engine = engine
@@ -47,17 +59,26 @@ class Gate:
         self.buckets: dict[str, Bucket] = {}
 
     def caller(self, request: Request) -> Caller:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise HTTPException(401, "an API token is required: Authorization: Bearer <token> (relance token create)")
-        return self.known(token.strip())
+        token = bearer_token(request.headers.get("authorization", ""))
+        if token is None:
+            raise HTTPException(401, NO_TOKEN)
+        return self.known(token)
+
+    async def door_check(self, headers: Headers) -> str:
+        """At the door (relance/doors.py), before the body is read: a token that is known, or 401."""
+        token = bearer_token(headers.get("authorization", ""))
+        if token is None:
+            raise Knock(401, NO_TOKEN)
+        found = await asyncio.to_thread(caller_for, self.engine, token)
+        if found is None:
+            raise Knock(401, UNKNOWN)
+        return found.name
 
     def known(self, token: str) -> Caller:
         """The caller presenting `token` (header or the page's cookie), within its rate."""
         found = caller_for(self.engine, token)
         if found is None:
-            raise HTTPException(401, "this API token is unknown or revoked")
+            raise HTTPException(401, UNKNOWN)
         bucket = self.buckets.setdefault(found.name, Bucket(self.per_minute))
         wait = bucket.take(time.monotonic())
         if wait is not None:

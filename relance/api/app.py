@@ -17,9 +17,10 @@ from relance.api.cases import cases_router
 from relance.api.context import ApiContext
 from relance.api.customers import customers_router
 from relance.api.problems import install_problem_handlers
-from relance.api.sales_page import sales_router
+from relance.api.sales_page import BASE, sales_router
 from relance.api.tokens import tokens_router
 from relance.api.work import work_router
+from relance.doors import Door, Doors, Limits
 from relance.ledger.db import engine_for
 from relance.settings import Settings
 
@@ -51,4 +52,26 @@ def api_app(settings: Settings, client_factory: Callable[[], Awaitable[Client]] 
 
     for router in (cases_router, customers_router, work_router, tokens_router, sales_router):
         app.include_router(router(context))
+    app.add_middleware(Doors, door_for=api_doors(settings, context.gate), limits=Limits.of(settings))
     return app
+
+
+PUBLIC = ("/health", "/docs", "/redoc", "/openapi.json")
+
+
+def api_doors(settings: Settings, gate: Gate) -> Callable[[str, str], Door]:
+    """Which door a request knocks at: a batch of invoices, any other call with a token, the sales page (which
+    signs in with a small form and a cookie of its own), or a public page."""
+    public = Door("this page", 1024)
+    page = Door("the sales page", 4096)
+    batch = Door("a batch of invoices", settings.http_max_batch_bytes, gate.door_check)
+    call = Door("an API request", settings.http_max_json_bytes, gate.door_check)
+
+    def door_for(method: str, path: str) -> Door:
+        if path in PUBLIC or path.startswith("/docs/"):
+            return public
+        if path == BASE or path.startswith(f"{BASE}/"):
+            return page
+        return batch if (method, path) == ("POST", "/cases") else call
+
+    return door_for

@@ -27,6 +27,16 @@ def invalid(err: ValidationError, prefix: tuple[str, ...] = ()) -> JSONResponse:
     return problem(422, "Invalid input", explain(err), fields=fields)
 
 
+def _named(error: Any) -> tuple[str, str]:
+    """The field a validation error is about, in words, and why: a body that is not JSON is "body", never the
+    character position FastAPI puts where a field name goes."""
+    if error["type"] == "json_invalid":
+        where = error["loc"][1] if len(error["loc"]) > 1 else "?"
+        reason = (error.get("ctx") or {}).get("error", error["msg"])
+        return "body", f"the body is not JSON: {reason} (at character {where})"
+    return ".".join(str(p) for p in error["loc"][1:]) or "body", error["msg"]
+
+
 class Refused(Exception):
     """A valid request the case (or the ledger) refuses: 409 with the reason."""
 
@@ -40,9 +50,9 @@ def install_problem_handlers(app: FastAPI, context: ApiContext) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        fields = [".".join(str(p) for p in e["loc"][1:]) or "body" for e in exc.errors()]
-        detail = "; ".join(f"{f}: {e['msg']}" for f, e in zip(fields, exc.errors(), strict=True))
-        return problem(422, "Invalid input", bounded(detail, 2000), fields=fields)
+        named = [_named(e) for e in exc.errors()]
+        detail = "; ".join(f"{field}: {why}" for field, why in named)
+        return problem(422, "Invalid input", bounded(detail, 2000), fields=[field for field, _ in named])
 
     @app.exception_handler(ValidationError)
     async def model_invalid(_: Request, exc: ValidationError) -> JSONResponse:

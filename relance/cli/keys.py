@@ -43,10 +43,9 @@ def codec_server(
     ] = False,
 ) -> None:
     """Serve /encode and /decode for the Temporal Web UI (its origins: RELANCE_CODEC_SERVER_ORIGINS)."""
-    import uvicorn
-
     from relance.codec_server import LOOPBACK, codec_app
     from relance.converter import key_ring
+    from relance.doors import Limits, serve
     from relance.encryption import EncryptionCodec
 
     settings = get_settings()
@@ -63,8 +62,10 @@ def codec_server(
             tokens=[t.strip() for t in tokens.split(",") if t.strip()],
             origins=origins,
             open_on_loopback=demo_without_token,
+            max_bytes=settings.codec_max_bytes,
+            limits=Limits.of(settings),
         )
     except ValueError as exc:
         fail(str(exc))
     err.print(f"codec server on http://{host}:{port} for {', '.join(origins)}; keys {', '.join(ring.keys)}")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    serve(app, settings, host=host, port=port)

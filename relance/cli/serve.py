@@ -13,12 +13,11 @@ def serve(
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs and /openapi.json); callers need a token (relance token create)."""
-    import uvicorn
-
     from relance.api.app import api_app
     from relance.converter import key_ring
+    from relance.doors import serve as serve_http
 
     settings = get_settings()
     key_ring(settings)  # a missing or malformed ring stops the service now, not at its first request
     err.print(f"Relance API on http://{host}:{port} (OpenAPI: /docs)")
-    uvicorn.run(api_app(settings), host=host, port=port, log_level="warning")
+    serve_http(api_app(settings), settings, host=host, port=port)
