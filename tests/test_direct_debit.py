@@ -30,22 +30,31 @@ MANDATE = DebitMandate(umr="MANDAT-ACME-1", signed_on=date(2025, 1, 10), iban="F
 RULES = DirectDebitRules()
 
 
+MAY = date(2026, 5, 12)
+
+
 @pytest.mark.parametrize(
-    ("rules", "reason", "returned_on", "expected"),
+    ("rules", "reason", "returned_on", "today", "expected"),
     [
-        (RULES, "AM04", date(2026, 5, 12), (date(2026, 5, 17), "AM04: presented again on 2026-05-17")),
-        (RULES, "MS02", date(2026, 5, 12), (date(2026, 5, 17), "MS02: presented again on 2026-05-17")),
-        (RULES, "AM04", date(2026, 5, 28), (None, "2026-06-02 would be past the month of the return (05/2026)")),
-        (RULES, "AC04", date(2026, 5, 12), (None, "AC04: account closed")),
-        (RULES, "MD06", date(2026, 5, 12), (None, "MD06: refund requested by the debtor")),
-        (RULES, "ZZ99", date(2026, 5, 12), (None, "ZZ99: a reason the policy does not present again")),
-        (None, "AM04", date(2026, 5, 12), (None, "the policy does not present returned direct debits again")),
-        (DirectDebitRules(represent_after_days=None), "AM04", date(2026, 5, 12),
+        (RULES, "AM04", MAY, MAY, (date(2026, 5, 17), "AM04: presented again on 2026-05-17")),
+        (RULES, "MS02", MAY, MAY, (date(2026, 5, 17), "MS02: presented again on 2026-05-17")),
+        (RULES, "AM04", date(2026, 5, 28), date(2026, 5, 28),
+         (None, "2026-06-02 would be past the month of the return (05/2026)")),
+        # learned late: no earlier than the bank can still collect it, and still within the month
+        (RULES, "AM04", date(2026, 5, 2), date(2026, 5, 20),
+         (date(2026, 5, 22), "AM04: presented again on 2026-05-22")),
+        (RULES, "AM04", date(2026, 5, 20), date(2026, 5, 30),
+         (None, "2026-06-01 would be past the month of the return (05/2026)")),
+        (RULES, "AC04", MAY, MAY, (None, "AC04: account closed")),
+        (RULES, "MD06", MAY, MAY, (None, "MD06: refund requested by the debtor")),
+        (RULES, "ZZ99", MAY, MAY, (None, "ZZ99: a reason the policy does not present again")),
+        (None, "AM04", MAY, MAY, (None, "the policy does not present returned direct debits again")),
+        (DirectDebitRules(represent_after_days=None), "AM04", MAY, MAY,
          (None, "the policy does not present returned direct debits again")),
     ],
 )  # fmt: skip
-def test_when_a_returned_debit_is_presented_again(rules, reason, returned_on, expected):
-    assert represent_on(rules, reason, returned_on) == expected
+def test_when_a_returned_debit_is_presented_again(rules, reason, returned_on, today, expected):
+    assert represent_on(rules, reason, returned_on, today) == expected
 
 
 def debited(state, reference="SDD-77"):

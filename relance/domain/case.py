@@ -530,7 +530,7 @@ class CaseState(BaseModel):
 
     def _after_returned_debit(self, action: PaymentReversed, rules: DirectDebitRules | None, now: datetime) -> None:
         assert action.mandate is not None
-        day, why = represent_on(rules, action.reason, action.reversed_on)
+        day, why = represent_on(rules, action.reason, action.reversed_on, self.today(now))
         if day is not None and self.represented:
             day, why = None, f"{action.reason}: a debit of this invoice was already presented again once"
         if day is not None:

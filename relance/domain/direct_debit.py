@@ -67,14 +67,20 @@ class Representation(Strict):
     end_to_end_id: str | None = None
 
 
-def represent_on(rules: DirectDebitRules | None, reason: str, returned_on: date) -> tuple[date | None, str]:
-    """The day to present a returned debit again, or None with why not (the chase resumes then)."""
+LEAD_DAYS = 2  # a direct debit file reaches the bank this many days before its collection date
+
+
+def represent_on(
+    rules: DirectDebitRules | None, reason: str, returned_on: date, today: date
+) -> tuple[date | None, str]:
+    """The day to present a returned debit again, or None with why not (the chase resumes then). A return
+    learned late is presented no earlier than the bank can still collect it."""
     if rules is None or rules.represent_after_days is None:
         return None, "the policy does not present returned direct debits again"
     if reason not in rules.represent_reasons:
         meaning = FINAL.get(reason, "a reason the policy does not present again")
         return None, f"{reason}: {meaning}"
-    day = returned_on + timedelta(days=rules.represent_after_days)
+    day = max(returned_on + timedelta(days=rules.represent_after_days), today + timedelta(days=LEAD_DAYS))
     if (day.year, day.month) != (returned_on.year, returned_on.month):
         return None, f"{day} would be past the month of the return ({returned_on:%m/%Y})"
     return day, f"{reason}: presented again on {day}"

@@ -13,7 +13,7 @@ from relance.domain.calendar import local_day, next_send_slot, slot_on_or_after_
 from relance.domain.case import CaseState, NextEvent
 from relance.domain.case_legal import waiting_reason
 from relance.domain.case_records import StepRecord
-from relance.domain.direct_debit import DirectDebitRules
+from relance.domain.direct_debit import LEAD_DAYS, DirectDebitRules
 from relance.domain.policy import AFTER_FORMAL_NOTICE, LEGAL_ACTIONS, Policy, Step, StepAction
 from relance.domain.schedule import plan_steps
 
@@ -78,9 +78,6 @@ def _process_event(state: CaseState, commit: bool, now: datetime) -> NextEvent |
         at = max(nxt.at, _notice_deadline_passed(state, nxt.step, now), _rate_retry(state, nxt.step))
         return NextEvent(kind="step", id=nxt.step.id, action=nxt.step.action.value, at=at, index=nxt.index)
     return NextEvent(kind="close", id="policy-end", at=state.policy_end())
-
-
-LEAD_DAYS = 2  # a direct debit file reaches the bank this many days before its collection date
 
 
 def _representation_event(state: CaseState) -> NextEvent:
