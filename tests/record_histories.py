@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import sys
 import tempfile
+import threading
 import uuid
 from datetime import date, timedelta
 from decimal import Decimal
@@ -17,6 +18,7 @@ from typing import Any
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from activities.email_delivery import OutboxBackend
 from relance.domain.actions import PaymentReversed
 from relance.domain.direct_debit import DebitMandate
 from relance.settings import Settings
@@ -156,7 +158,43 @@ async def represented(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[An
     return reopened
 
 
-SCENARIOS = (full_timeline, arrangements, continued, legal, grouped, edge, refused, represented)
+async def raced(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any]:
+    """A payment comes back while reminder-1's e-mail is in the provider's hands: the escalation it asks for
+    stands when the step completes (held by blocking the outbox until the return has landed)."""
+    held, released = threading.Event(), threading.Event()
+    send = OutboxBackend.send
+
+    def holding(self: OutboxBackend, email: Any) -> str:
+        held.set()
+        released.wait(30)
+        return send(self, email)
+
+    handle = await start_case(env.client, invoice("H-RACE", starts_at=START), queue)
+    case = Case(env, handle)
+    await case.update("payment_received", {"amount": "100.00", "paid_on": "2026-04-20", "reference": "P-R"})
+    await case.advance_to(paris(2026, 4, 28, 12))
+    OutboxBackend.send = holding  # type: ignore[method-assign]
+    try:
+        await case.advance_to(paris(2026, 5, 4, 9))
+        for _ in range(30):
+            if held.is_set():
+                break
+            await env.sleep(timedelta(seconds=1))
+        back = {"reference": "P-R", "amount": "100.00", "reason": "AM04", "reversed_on": "2026-05-04"}
+        await case.update("payment_reversed", back)
+        released.set()
+        for _ in range(100):
+            if any(h.event == "moved_during_step" for h in (await case.status()).history):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        released.set()
+        OutboxBackend.send = send  # type: ignore[method-assign]
+    await case.advance_to(paris(2026, 5, 8, 12))
+    return handle
+
+
+SCENARIOS = (full_timeline, arrangements, continued, legal, grouped, edge, refused, represented, raced)
 
 
 async def main(tag: str) -> None:

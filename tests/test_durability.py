@@ -126,7 +126,7 @@ async def test_a_new_case_records_one_patch_marker_for_its_generation_not_one_pe
     assert patches == [GENERATION]
     # the generation answered its patches True without their markers: local-activities-v1's branch chose its
     # policy as a local activity, and open-in-one-v1's wrote its ledger and told its account in one more
-    assert {"local-activities-v1", "open-in-one-v1"} <= IMPLIED
+    assert {"local-activities-v1", "open-in-one-v1", "keep-moved-cursor-v1"} <= IMPLIED
     assert (local_activities, activities) == (2, 0)
     # the generation's TemporalChangeVersion upsert and the case's own attributes, not one per patch asked
     assert upserts == 2
@@ -151,7 +151,7 @@ async def test_a_workflow_that_asks_an_implied_patch_without_pinning_the_generat
             await asyncio.sleep(0.05)
         await unpinned.terminate(reason="test finished")
     assert failure == (
-        "UnpinnedPatchProbe asked patch 'ledger-v1', implied by generation-v14, without pinning the generation:"
+        "UnpinnedPatchProbe asked patch 'ledger-v1', implied by generation-v15, without pinning the generation:"
         " call pin_generation(self) first thing in its workflow.init"
     )
 

@@ -38,7 +38,8 @@ GENERATIONS = {  # each release's recordings, kept forever; a scenario joins whe
     "v12-hold-author": SINCE_V6,  # a customer hold passes its author on to each case (signal payload)
     "v13-generation": SINCE_V6,  # one patch marker, the generation, instead of one per patch
     "v14-open-in-one": SINCE_V6,  # a new case's first ledger write and account report in one local activity
-    "v15-direct-debit": (*SINCE_V6, "represented"),  # a returned direct debit presented again (pain.008)
+    "v14-direct-debit": (*SINCE_V6, "represented"),  # a returned direct debit presented again (pain.008)
+    "v15-moved-cursor": (*SINCE_V6, "represented", "raced"),  # an escalation during a step's send stands
 }
 
 

@@ -40,6 +40,7 @@ class CaseSteps:
 
     def __init__(self, state: CaseState, account: AccountLink, now: Callable[[], datetime]) -> None:
         self.state, self.account, self.now = state, account, now
+        self._sending: tuple[Policy | None, int] = (None, 0)
 
     async def fire(self, event: NextEvent) -> None:
         state, now = self.state, max(self.now(), event.at)
@@ -77,11 +78,12 @@ class CaseSteps:
         """A policy step at its slot `now`: skipped when something blocks it, else sent and recorded."""
         state, policy = self.state, self._policy
         step = policy.steps[index]
+        self._sending = (policy, state.cursor)  # what an action arriving during the send may change
         waited, state.rate_wait = state.rate_wait, None  # set again below if the rate is still missing
         blocker = planning.step_blocker(state, index, self.now())
         if blocker is not None:
             state.step_done(now, StepRecord(step_id=step.id, at=now, status="skipped", detail=blocker))
-            state.advance_past(index, now)
+            state.advance_past(index, now)  # nothing was awaited: nothing can have moved the case
             return
         if step.action in LEGAL_ACTIONS:
             request: StepRequest = legal_request(state, workflow.info().workflow_id, step, now)
@@ -98,7 +100,7 @@ class CaseSteps:
         if result is None:
             if step.action is StepAction.email and state.flags.email_invalid:
                 return await self._email_unreachable(index, now)
-            state.advance_past(index, now)
+            self._advance(index, now)
             return
         if result.status in ("deferred", "skipped_paused"):
             if result.error_type == MISSING_RATE:
@@ -119,7 +121,7 @@ class CaseSteps:
         )
         if status == "done" and step.action in LEGAL_ACTIONS:
             enter_legal_stage(state, step, self.now(), result.document, result.provider_id, result.route, result.court)
-        state.advance_past(index, self.now())
+        self._advance(index, self.now())
 
     async def _through_account(self, action: StepAction, request: StepRequest) -> StepResult | None:
         result = await self.account.send(action, request)
@@ -147,7 +149,19 @@ class CaseSteps:
                     provider_id=result.provider_id,
                 ),
             )
-        state.advance_past(index, self.now())
+        self._advance(index, self.now())
+
+    def _advance(self, index: int, now: datetime) -> None:
+        """Past the step just sent, unless an action that arrived during the send moved the case on (a returned
+        payment escalating it, a policy re-applied): that action's cursor stands."""
+        state = self.state
+        policy, cursor = self._sending
+        moved = state.policy is not policy or state.cursor != cursor
+        if moved and patched("keep-moved-cursor-v1"):
+            sent = policy.steps[index].id if policy is not None else f"step {index + 1}"
+            state.record(now, "moved_during_step", f"{sent} went out while the case moved on: its new course stands")
+            return
+        state.advance_past(index, now)
 
     async def send_notices(self) -> None:
         """Tell the debtor where the case stands (a dispute's outcome), once per notice and case."""
