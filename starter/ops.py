@@ -1,7 +1,7 @@
 """Ops actions and status for one case, as the CLI and other systems send them."""
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
@@ -172,11 +172,17 @@ async def reverse_payment(
     )
 
 
-async def act_or_keep_refusal(client: Client, engine: Engine, invoice_id: str, action: Action) -> CaseStatus:
+async def act_or_keep_refusal(
+    client: Client, engine: Engine, invoice_id: str, action: Action, *, task_queue: str | None = None
+) -> CaseStatus:
     """`act`, and a refusal (or an unknown case) is written to the ledger's refused input before it is raised.
+    With the task queue, a payment that came back reopens the case it had closed, as `relance reverse` and the
+    bank import do (a task's outcome never is one).
 
     The ledger out of reach must not hide the refusal itself: that is logged, and the refusal raised."""
     try:
+        if isinstance(action, PaymentReversed) and task_queue is not None:
+            return await reverse_payment(client, invoice_id, action, task_queue, now=datetime.now(UTC))
         return await act(client, invoice_id, action)
     except (UnknownCase, ActionRejected) as exc:
         payload = action.model_dump(mode="json", exclude_none=True)

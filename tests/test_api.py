@@ -387,3 +387,20 @@ async def test_a_bad_query_parameter_is_a_422_naming_it(api, path, role, field):
     refused = await http.get(path, headers=headers[role])
     assert refused.status_code == 422 and refused.json()["fields"] == [field], refused.text
     assert refused.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_payment_returned_over_http_reopens_the_case_it_had_paid(api, env, open_case):
+    """As `relance reverse` and the bank import do (issue 34, bug 3): the API refused it on a paid case."""
+    http, headers, _ = api
+    case = await open_case(invoice("API-REV", starts_at=START))
+    paid = {"amount": "1250.00", "paid_on": "2026-04-20", "reference": "VIR-REV"}
+    assert (
+        await http.post("/cases/API-REV/actions/payment_received", json=paid, headers=headers[Role.collector])
+    ).json()["outcome"] == "paid"
+    back = {"reference": "VIR-REV", "amount": "1250.00", "reason": "AM04", "reversed_on": "2026-04-20"}
+    answer = await http.post("/cases/API-REV/actions/payment_reversed", json=back, headers=headers[Role.collector])
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["state"], answer.json()["balance"], answer.json()["outcome"]) == ("open", "1250.00", None)
+    assert [h["by"] for h in answer.json()["history"] if h["event"] == "payment_reversed"] == ["api:collector user"]
+    await env.client.get_workflow_handle("invoice-API-REV").terminate(reason="test finished")
+    assert case is not None

@@ -161,7 +161,8 @@ def cases_router(context: ApiContext) -> APIRouter:
             keep_rejections(context.engine, [rejected_action(invoice_id, action, body, str(err), by)])
             return invalid(err)  # type: ignore[return-value]
         try:
-            return await act_or_keep_refusal(await context.temporal(), context.engine, invoice_id, payload)
+            client, queue = await context.temporal(), settings.task_queue
+            return await act_or_keep_refusal(client, context.engine, invoice_id, payload, task_queue=queue)
         except UnknownCase as err:
             raise HTTPException(404, str(err)) from None
         except ActionRejected as err:

@@ -298,13 +298,7 @@ def reverse(
         fee=parse_amount(fee, "--fee") if fee else None,
         by=who(by),
     )
-    from datetime import UTC, datetime
-
-    from starter.ops import reverse_payment
-
-    queue = get_settings().task_queue
-    assert isinstance(reversal, PaymentReversed)
-    on_case(lambda client: reverse_payment(client, invoice, reversal, queue, now=datetime.now(UTC)), as_json)
+    act(invoice, reversal, as_json)  # as every action: a closed case reopens, a refusal is kept
 
 
 @cases_app.command()

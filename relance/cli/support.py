@@ -165,7 +165,8 @@ def act(invoice: str, action: Action, as_json: bool) -> None:
         action = action.model_copy(update={"by": who(None)})
 
     async def go() -> CaseStatus:
-        return await act_or_keep_refusal(await connect(settings), engine_for(settings.database_url), invoice, action)
+        client, engine = await connect(settings), engine_for(settings.database_url)
+        return await act_or_keep_refusal(client, engine, invoice, action, task_queue=settings.task_queue)
 
     try:
         status = run(go())
