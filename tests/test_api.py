@@ -112,6 +112,7 @@ ENDPOINTS = [
     ("post", "/cases/{invoice_id}/actions/payment_received", Role.collector, {}),
     ("post", "/cases/{invoice_id}/actions/court_order_issued", Role.legal, {}),
     ("post", "/cases/{invoice_id}/actions/write_off", Role.admin, {}),
+    ("post", "/cases/{invoice_id}/actions/reapply_policy", Role.admin, {}),
     ("get", "/cases/{invoice_id}/documents", Role.legal, None),
     ("get", "/documents/{document_id}", Role.legal, None),
     ("get", "/customers?q=acme", Role.sales, None),
@@ -404,3 +405,19 @@ async def test_a_payment_returned_over_http_reopens_the_case_it_had_paid(api, en
     assert [h["by"] for h in answer.json()["history"] if h["event"] == "payment_reversed"] == ["api:collector user"]
     await env.client.get_workflow_handle("invoice-API-REV").terminate(reason="test finished")
     assert case is not None
+
+
+async def test_an_admin_reapplies_a_policy_over_http(api, env, open_case):
+    """reapply_policy had no route (issue 34, bug 4): it is an action like the others, for admins only."""
+    http, headers, _ = api
+    await open_case(invoice("API-2", starts_at=START))
+    body = {"policy": "key-accounts"}
+    refused = await http.post("/cases/API-2/actions/reapply_policy", json=body, headers=headers[Role.legal])
+    assert refused.status_code == 403
+    answer = await http.post("/cases/API-2/actions/reapply_policy", json=body, headers=headers[Role.admin])
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["policy"] == "key-accounts@v2"
+    unknown = await http.post(
+        "/cases/API-2/actions/reapply_policy", json={"policy": "nope"}, headers=headers[Role.admin]
+    )
+    assert unknown.status_code == 409 and "nope" in unknown.json()["detail"]

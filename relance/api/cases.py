@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from relance.api.access import bearer
 from relance.api.context import ApiContext
 from relance.api.problems import Refused, invalid
-from relance.domain.access import Role, role_for_action
-from relance.domain.actions import OPS_ACTIONS, Action
+from relance.domain.access import Role, Undeclared, role_for_action
+from relance.domain.actions import OPS_ACTIONS, Action, ReapplyPolicy
 from relance.domain.case import CaseStatus
 from relance.domain.limits import decimal_text
 from relance.domain.penalties import MissingRate, Statement
@@ -29,7 +29,8 @@ from starter.importer import RowProblem, case_from_fields, start_or_find
 from starter.ops import ActionRejected, UnknownCase, act_or_keep_refusal, status
 from starter.statements import statement_at
 
-ACTIONS: dict[str, type[Action]] = {a.name: a for a in OPS_ACTIONS}
+CASE_ACTIONS: tuple[type[Action], ...] = (*OPS_ACTIONS, ReapplyPolicy)  # every case action, updates included
+ACTIONS: dict[str, type[Action]] = {a.name: a for a in CASE_ACTIONS}
 MAX_BATCH = 1000
 
 
@@ -153,7 +154,11 @@ def cases_router(context: ApiContext) -> APIRouter:
         model = ACTIONS.get(action)
         if model is None:
             raise HTTPException(404, f"no action {action[:60]!r}; one of {', '.join(sorted(ACTIONS))}")
-        caller = gate.allowed(gate.caller(request), role_for_action(action))
+        try:
+            least = role_for_action(model)
+        except Undeclared as err:
+            raise HTTPException(403, str(err)) from None
+        caller = gate.allowed(gate.caller(request), least)
         by = f"api:{caller.name}"
         try:
             payload = model.model_validate({**body, "by": by})

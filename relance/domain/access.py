@@ -18,22 +18,17 @@ class Role(StrEnum):
 
 RANK = {Role.sales: 0, Role.collector: 1, Role.legal: 2, Role.admin: 3}
 
-LEGAL_ACTIONS = frozenset(
-    {
-        "registered_letter_delivered", "mail_returned", "court_order_issued", "order_served", "opposition_filed",
-        "judgment_paid", "agency_update",
-    }
-)  # fmt: skip
-ADMIN_ACTIONS = frozenset({"write_off", "reapply_policy"})
+
+class Undeclared(LookupError):
+    """An action declares no least role: nobody may send it (fail closed) until it does."""
 
 
-def role_for_action(action: str) -> Role:
-    """The least role that may send this ops action."""
-    if action in ADMIN_ACTIONS:
-        return Role.admin
-    if action in LEGAL_ACTIONS:
-        return Role.legal
-    return Role.collector
+def role_for_action(action: type) -> Role:
+    """The least role that may send this ops action, as the action declares it (`Action.least_role`)."""
+    role = getattr(action, "least_role", None)
+    if not isinstance(role, Role):
+        raise Undeclared(f"action {getattr(action, 'name', action)!r} declares no least role: refused to everyone")
+    return role
 
 
 def may(role: Role, needed: Role) -> bool:

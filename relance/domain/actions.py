@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from pydantic import EmailStr, Field, model_validator
 
+from relance.domain.access import Role
 from relance.domain.direct_debit import DebitMandate
 from relance.domain.invoice import Address, Phone, Strict
 from relance.domain.lateness import LatenessCause
@@ -17,12 +18,17 @@ from relance.domain.settlement import Waivable
 
 
 class Action(Strict):
+    """An ops action: its name (the update and signal), its payload (the fields), and the least role that may
+    send it through the API (`least_role`, declared on each action; an action without one is refused)."""
+
     name: ClassVar[str]
+    least_role: ClassVar[Role | None] = None
     by: Name | None = Field(default=None, description="who did it (person or system)")
 
 
 class PaymentReceived(Action):
     name: ClassVar[str] = "payment_received"
+    least_role: ClassVar[Role] = Role.collector
     amount: Amount
     paid_on: Day
     reference: Name
@@ -32,6 +38,7 @@ class PaymentReversed(Action):
     """A payment came back: a returned direct debit, a reversed transfer, a bounced cheque."""
 
     name: ClassVar[str] = "payment_reversed"
+    least_role: ClassVar[Role] = Role.collector
     reference: Name = Field(description="the reference of the payment that came back")
     amount: Amount
     reason: Reason = Field(description="the bank's reason, e.g. AM04 insufficient funds")
@@ -44,6 +51,7 @@ class PaymentReversed(Action):
 
 class DisputeOpened(Action):
     name: ClassVar[str] = "dispute_opened"
+    least_role: ClassVar[Role] = Role.collector
     reason: Reason
     cause: LatenessCause = Field(default=LatenessCause.dispute, description="why the invoice is unpaid")
 
@@ -56,6 +64,7 @@ class DisputeOutcome(StrEnum):
 
 class DisputeResolved(Action):
     name: ClassVar[str] = "dispute_resolved"
+    least_role: ClassVar[Role] = Role.collector
     outcome: DisputeOutcome
     credited_amount: Amount | None = None
 
@@ -70,6 +79,7 @@ class DisputeResolved(Action):
 
 class PromiseToPay(Action):
     name: ClassVar[str] = "promise_to_pay"
+    least_role: ClassVar[Role] = Role.collector
     promised_on: Day
     amount: Amount | None = Field(default=None, description="defaults to the balance")
     cause: LatenessCause | None = Field(default=None, description="why the invoice is paid late")
@@ -82,24 +92,28 @@ class Installment(Strict):
 
 class PaymentPlanAgreed(Action):
     name: ClassVar[str] = "payment_plan_agreed"
+    least_role: ClassVar[Role] = Role.collector
     installments: list[Installment] = Field(min_length=1, max_length=120)
     cause: LatenessCause | None = Field(default=None, description="why the invoice is paid late")
 
 
 class Pause(Action):
     name: ClassVar[str] = "pause"
+    least_role: ClassVar[Role] = Role.collector
     until: Day | None = None
     reason: Reason
 
 
 class Resume(Action):
     name: ClassVar[str] = "resume"
+    least_role: ClassVar[Role] = Role.collector
 
 
 class SettlementOffered(Action):
     """The creditor offers to settle for `amount` if paid by `pay_by`, giving up what `waive` names."""
 
     name: ClassVar[str] = "settlement_offered"
+    least_role: ClassVar[Role] = Role.collector
     amount: Amount
     pay_by: Day
     waive: list[Waivable] = Field(min_length=1, max_length=3)
@@ -114,12 +128,14 @@ class SettlementOffered(Action):
 
 class WriteOff(Action):
     name: ClassVar[str] = "write_off"
+    least_role: ClassVar[Role] = Role.admin
     reason: Reason
     cause: LatenessCause | None = Field(default=None, description="why the invoice is paid late")
 
 
 class ContactUpdated(Action):
     name: ClassVar[str] = "contact_updated"
+    least_role: ClassVar[Role] = Role.collector
     email: EmailStr | None = None
     address: Address | None = None
     phone: Phone | None = None
@@ -135,6 +151,7 @@ class RegisteredLetterDelivered(Action):
     """Proof of delivery of the formal notice (the signed acknowledgement): its deadline runs from here."""
 
     name: ClassVar[str] = "registered_letter_delivered"
+    least_role: ClassVar[Role] = Role.legal
     tracking_number: Name
     delivered_on: Day
 
@@ -143,12 +160,14 @@ class MailReturned(Action):
     """A letter came back (NPAI: n'habite pas à l'adresse indiquée, refused, unclaimed)."""
 
     name: ClassVar[str] = "mail_returned"
+    least_role: ClassVar[Role] = Role.legal
     reason: Reason
     returned_on: Day
 
 
 class EmailBounced(Action):
     name: ClassVar[str] = "email_bounced"
+    least_role: ClassVar[Role] = Role.collector
     reason: Reason
 
 
@@ -156,6 +175,7 @@ class CourtOrderIssued(Action):
     """The judge granted the injonction de payer (ordonnance portant injonction de payer)."""
 
     name: ClassVar[str] = "court_order_issued"
+    least_role: ClassVar[Role] = Role.legal
     issued_on: Day
     reference: Name
 
@@ -164,6 +184,7 @@ class OrderServed(Action):
     """A commissaire de justice served the order on the debtor (CPC 1411: within 6 months of issue)."""
 
     name: ClassVar[str] = "order_served"
+    least_role: ClassVar[Role] = Role.legal
     served_on: Day
 
 
@@ -171,6 +192,7 @@ class OppositionFiled(Action):
     """The debtor opposed the order (CPC 1416: within one month of service); the claim goes to trial."""
 
     name: ClassVar[str] = "opposition_filed"
+    least_role: ClassVar[Role] = Role.legal
     filed_on: Day
 
 
@@ -178,6 +200,7 @@ class JudgmentPaid(Action):
     """The debtor paid under the order or judgment."""
 
     name: ClassVar[str] = "judgment_paid"
+    least_role: ClassVar[Role] = Role.legal
     amount: Amount
     paid_on: Day
     reference: Name
@@ -187,6 +210,7 @@ class AgencyUpdate(Action):
     """A report from the collection agency: what it collected since its last report, and whether it is done."""
 
     name: ClassVar[str] = "agency_update"
+    least_role: ClassVar[Role] = Role.legal
     status: Reason
     collected_amount: AmountOrZero = Field(default=Decimal("0"))
     reported_on: Day
@@ -197,6 +221,7 @@ class ReapplyPolicy(Action):
     """An operator's explicit choice to move a running case to another policy (or the latest version)."""
 
     name: ClassVar[str] = "reapply_policy"
+    least_role: ClassVar[Role] = Role.admin
     policy: Name | None = Field(default=None, description="policy name; default: select again by rules")
 
 
