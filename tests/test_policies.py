@@ -7,8 +7,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 
-from relance.domain.policy import NoPolicy, PolicyError, load_policies, parse_policy, select_policy
+from relance.domain.policy import NoPolicy, Policy, PolicyError, load_policies, parse_policy, select_policy
 from relance.settings import Settings
 from tests.conftest import ROOT, invoice
 
@@ -82,6 +83,19 @@ BROKEN = [
     (VALID.replace("id: first", "id: second"), [(6, "steps[1].id", "step id 'second' is used twice")]),
     ("name: [unclosed\n", [(2, "", "not valid YAML: did not find expected ',' or ']'")]),
     ("- just a list\n", [(1, "", "a policy is a YAML mapping (name, version, steps, ...)")]),
+    # hostile edges (issue 34, item 6): a boolean for days, a currency that is not one, a stage of a novel
+    (
+        VALID.replace("offset_days: 1,", "offset_days: true,"),
+        [(5, "steps[0].offset_days", "Input should be a valid integer")],
+    ),
+    (
+        VALID.replace("customer_kinds: [business]", "customer_kinds: [business], currencies: [EUR, EURO]"),
+        [(3, "selection.currencies[1]", "'EURO' is not an ISO 4217 currency code")],
+    ),
+    (
+        VALID.replace("template: reminder_1}", "template: reminder_1, stage: " + "a" * 5000 + "}"),
+        [(5, "steps[0].stage", "at most 50 characters, not 5,000")],
+    ),
 ]
 
 
@@ -279,3 +293,10 @@ def test_policy_check_prints_hostile_files_without_a_traceback(tmp_path: Path):
     )
     assert (result.returncode, "Traceback" in result.stderr) == (1, False), result.stderr
     assert result.stderr.strip().endswith(f"error: {len(HOSTILE_FILES)} problem(s) found")
+
+
+def test_a_stored_policy_from_a_laxer_reader_still_decodes():
+    """The file-only checks do not apply to a case's stored copy: a case started before them replays."""
+    stored = yaml.safe_load(VALID.replace("customer_kinds: [business]", "currencies: [EURO]"))
+    stored["steps"][0]["stage"] = "a" * 5000
+    assert Policy.model_validate(stored).selection.currencies == ["EURO"]

@@ -8,15 +8,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, StrictInt, ValidationError, ValidationInfo, model_validator
 
 from relance.domain.calendar import CalendarSpec
 from relance.domain.direct_debit import DirectDebitRules
 from relance.domain.invoice import CaseInput, CustomerKind, Language, Strict
+from relance.domain.limits import CURRENCIES
 from relance.domain.penalties import Imputation
 from relance.domain.risk import RiskLevel
 
 SLUG = r"^[a-z0-9][a-z0-9_-]*$"
+MAX_STAGE = 50  # a stage is a word shown in lists and the Temporal UI
 
 
 class StepAction(StrEnum):
@@ -53,7 +55,7 @@ class StepConditions(Strict):
 
 class Step(Strict):
     id: str = Field(pattern=SLUG)
-    offset_days: int = Field(ge=-60, le=3650, description="days relative to the due date; negative = before")
+    offset_days: StrictInt = Field(ge=-60, le=3650, description="days relative to the due date; negative = before")
     action: StepAction
     template: str = Field(pattern=SLUG)
     stage: str | None = Field(default=None, pattern=SLUG, description="stage shown once this step ran")
@@ -209,6 +211,20 @@ class Policy(Strict):
     selected_for: str | None = Field(default=None, description="set when chosen: why (e.g. the customer's risk)")
 
     @model_validator(mode="after")
+    def _sane_when_written(self, info: ValidationInfo) -> "Policy":
+        """What a policy file may not say, checked when the file is read (`parse_policy`), not when a case's
+        stored copy is decoded: a case started under an older, laxer reader must still replay."""
+        if not (info.context or {}).get("policy_file"):
+            return self
+        for index, step in enumerate(self.steps):
+            if step.stage is not None and len(step.stage) > MAX_STAGE:
+                raise ValueError(f"@steps[{index}].stage: at most {MAX_STAGE} characters, not {len(step.stage):,}")
+        for index, code in enumerate(self.selection.currencies):
+            if code not in CURRENCIES:
+                raise ValueError(f"@selection.currencies[{index}]: {code[:20]!r} is not an ISO 4217 currency code")
+        return self
+
+    @model_validator(mode="after")
     def _coherent_steps(self) -> "Policy":
         # Messages start with "@<path>: " so that policy files report the exact line (see parse_policy).
         ids = [step.id for step in self.steps]
@@ -355,7 +371,7 @@ def parse_policy(text: str, file: str, template_dir: Path | None = None) -> Poli
     if not isinstance(data, dict):
         raise PolicyError([Problem(file, "", 1, "a policy is a YAML mapping (name, version, steps, ...)")])
     try:
-        policy = Policy.model_validate(data)
+        policy = Policy.model_validate(data, context={"policy_file": True})
         if policy.calendar.holidays is not None:
             policy.calendar.holidays.check_known()
     except ValueError as exc:
