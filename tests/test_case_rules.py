@@ -541,3 +541,22 @@ def test_a_returned_payment_is_owed_again_and_chasing_resumes_at_the_final_remin
         state.check(
             action("payment_reversed", reference="VIR-1", amount="10.00", reason="x", reversed_on="2026-04-20"), START
         )
+
+
+@pytest.mark.parametrize(("once", "recovered"), [(True, 1), (False, 2)])
+def test_a_judgment_paid_in_full_runs_the_after_recovery_once(once, recovered):
+    """Issue 34, bug 2: the legal rules apply the judgment's payment through `apply`, re-entrantly, and the
+    after-recovery ran twice (two entries, two notices queued). `once=False` is the old behaviour, which cases
+    started before the recovery-once-v1 patch replay."""
+    from relance.domain.policy import AfterRecovery
+
+    state = case()
+    assert state.policy is not None
+    state.policy.after_recovery = AfterRecovery(from_step="reminder-1", follow_up_assignee="sales")
+    state.steps.append(StepRecord(step_id="reminder-1", at=START, status="done", detail="sent"))
+    in_court(state)
+    paid = action("judgment_paid", amount="1250.00", paid_on=TODAY.isoformat(), reference="CDJ-1")
+    state.apply(paid, START, once=once)
+    assert state.outcome == Outcome.paid
+    assert [h.event for h in state.history].count("recovered") == recovered
+    assert [n.key for n in state.notices] == ["recovered-thanks", "recovered-follow-up"] * recovered

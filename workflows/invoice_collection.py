@@ -43,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
         CustomerReleaseNotice,
         MessageOutcome,
     )
-    from relance.domain.actions import OPS_ACTIONS, Action, ReapplyPolicy
+    from relance.domain.actions import OPS_ACTIONS, Action, AgencyUpdate, JudgmentPaid, ReapplyPolicy
     from relance.domain.activity_contract import (
         REFUSED_AT_START,
         ClosedRun,
@@ -311,7 +311,9 @@ class InvoiceCollection(TakesOpsActions):
             self.state.check(action, self.now())
 
     async def _take(self, action: Action, *, answer: bool) -> CaseStatus | None:
-        self.state.apply(action, self.now())
+        # a judgment's or an agency's payment is applied from inside the action: once, since recovery-once-v1
+        nests = isinstance(action, (JudgmentPaid, AgencyUpdate))
+        self.state.apply(action, self.now(), once=not nests or patched("recovery-once-v1"))
         self._changed()
         return self._status() if answer else None
 

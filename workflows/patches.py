@@ -32,7 +32,7 @@ V13_IMPLIED = frozenset(
     }
 )
 GENERATIONS = (  # newest first: a new workflow records the first one's marker
-    ("generation-v15", V13_IMPLIED | {"open-in-one-v1", "keep-moved-cursor-v1"}),
+    ("generation-v15", V13_IMPLIED | {"open-in-one-v1", "keep-moved-cursor-v1", "recovery-once-v1"}),
     ("generation-v14", V13_IMPLIED | {"open-in-one-v1"}),
     ("generation-v13", V13_IMPLIED),
 )

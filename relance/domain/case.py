@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, PrivateAttr
 
 from relance.domain.actions import (
     LEGAL_OPS,
@@ -220,6 +220,8 @@ class CaseState(BaseModel):
     lateness_cause: LatenessCause | None = None  # why the invoice is paid late, as last learned
     bank_fees: Decimal = ZERO  # fees the bank charged for returned payments (not part of the claim)
     disputes_resolved: int = 0
+    _applying: bool = PrivateAttr(default=False)  # inside apply: a nested apply only applies
+    _once: bool = PrivateAttr(default=True)
     representation: Representation | None = None  # a returned direct debit to present again, then wait for
     represented: list[str] = Field(default_factory=list)  # payments presented again already (once each)
 
@@ -416,9 +418,19 @@ class CaseState(BaseModel):
 
     # ---- effects (handlers) ----------------------------------------------------------------------
 
-    def apply(self, action: Action, now: datetime) -> None:
+    def apply(self, action: Action, now: datetime, *, once: bool = True) -> None:
+        """Apply an action the case accepted. The legal rules apply a judgment's or an agency's payment through
+        here too, from inside an action: with `once` (cases since the recovery-once-v1 patch), that nested call
+        only applies the payment, and the outer one runs the after-recovery and the pause clock, once."""
+        if self._applying and self._once:
+            self._apply(action, now)
+            return
         first, was_open = len(self.history), not self.closed
-        self._apply(action, now)
+        self._applying, self._once = True, once
+        try:
+            self._apply(action, now)
+        finally:
+            self._applying = False
         if was_open and self.outcome in (Outcome.paid, Outcome.settled):
             self._after_recovery(now)
         cause: LatenessCause | None = getattr(action, "cause", None)
