@@ -43,7 +43,15 @@ from relance.ledger.bank_ledger import (
     record_entry,
 )
 from relance.ledger.mandates import mandate_for
-from starter.ops import ActionRejected, UnknownCase, act, act_on_account, reverse_payment
+from starter.ops import (
+    ActionRejected,
+    AlreadyRecorded,
+    AlreadyReversed,
+    UnknownCase,
+    act,
+    act_on_account,
+    reverse_payment,
+)
 
 BY = "bank"
 SEEN_BEFORE = "applied by an earlier import"
@@ -261,9 +269,9 @@ async def _pay(client: Client, invoice_id: str, amount: Decimal, paid_on: date, 
     payment = PaymentReceived(amount=amount, paid_on=paid_on, reference=reference, by=BY)
     try:
         await act(client, invoice_id, payment)
+    except AlreadyRecorded:
+        return None  # from an earlier run of this import
     except ActionRejected as err:
-        if "is already recorded on this case" in str(err):
-            return None
         return str(err)
     except UnknownCase as err:
         return str(err)
@@ -301,10 +309,11 @@ async def _apply_return(
             )  # fmt: skip
             try:  # a case the payment had closed as paid reopens, owing it again
                 await reverse_payment(client, invoice_id, reversal, task_queue, now=datetime.now(UTC))
+            except AlreadyReversed:
+                pass  # from an earlier run of this import
             except (ActionRejected, UnknownCase) as err:
-                if "is already reversed" not in str(err):
-                    problem = Review(f"{invoice_id} refused the reversal: {err}", [invoice_id])
-                    break
+                problem = Review(f"{invoice_id} refused the reversal: {err}", [invoice_id])
+                break
             reversed_.append([invoice_id, str(amount), payment_ref])
     task_id = None
     if problem is None:

@@ -32,7 +32,22 @@ class UnknownCase(Exception):
 
 
 class ActionRejected(Exception):
-    pass
+    """The case (or account) refused the action; subclasses name the refusals callers act on."""
+
+
+class CaseClosed(ActionRejected):
+    """The case is closed and takes no more actions."""
+
+
+class AlreadyRecorded(ActionRejected):
+    """The payment reference is already on the case."""
+
+
+class AlreadyReversed(ActionRejected):
+    """The payment already came back."""
+
+
+REFUSALS: dict[str, type[ActionRejected]] = {k.__name__: k for k in (CaseClosed, AlreadyRecorded, AlreadyReversed)}
 
 
 async def _translate(client: Client, err: RPCError, invoice_id: str) -> Exception:
@@ -43,7 +58,7 @@ async def _translate(client: Client, err: RPCError, invoice_id: str) -> Exceptio
         closed = await execution_status(client, workflow_id_for(invoice_id))
     except RPCError:
         return UnknownCase(f"no case for invoice {invoice_id} (workflow {workflow_id_for(invoice_id)} not found)")
-    return ActionRejected(f"case {invoice_id} is closed ({closed.name.lower()}); it takes no more actions")
+    return CaseClosed(f"case {invoice_id} is closed ({closed.name.lower()}); it takes no more actions")
 
 
 async def status(client: Client, invoice_id: str) -> CaseStatus:
@@ -65,7 +80,8 @@ async def _update(handle: WorkflowHandle[Any, Any], action: Action, target: str,
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
-        raise ActionRejected(f"{action.name} refused for {target}: {message}") from err
+        kind = REFUSALS.get(cause.type or "", ActionRejected) if isinstance(cause, ApplicationError) else ActionRejected
+        raise kind(f"{action.name} refused for {target}: {message}") from err
 
 
 async def act(client: Client, invoice_id: str, action: Action) -> CaseStatus:
@@ -163,9 +179,8 @@ async def reverse_payment(
     """A payment came back: the open case owes it again; a case it had closed as paid reopens owing it."""
     try:
         return await act(client, invoice_id, reversal)
-    except ActionRejected as err:
-        if f"case {invoice_id} is closed" not in str(err) and "it takes no more actions" not in str(err):
-            raise
+    except CaseClosed:
+        pass
     why = f"payment {reversal.reference} came back ({reversal.reason})"
     return await reopen(
         client, invoice_id, task_queue, reason=why, by=reversal.by, step=None, now=now, reversal=reversal

@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
     from relance.domain.case import CaseState, CaseStatus, NextEvent, Outcome, Rejected, SeenAt
     from relance.domain.case_start import RunOptions, StartRefused, read_start
     from relance.domain.clock import CaseClock
+    from relance.domain.errors import CaseClosed
     from relance.domain.invoice import CaseInput
     from relance.domain.policy import Policy
     from relance.domain.reopening import reopened
@@ -304,7 +305,7 @@ class InvoiceCollection(TakesOpsActions):
 
     def _gate(self) -> None:
         if self.state.closed:
-            raise Rejected(f"case is closed ({self.state.outcome})")
+            raise CaseClosed(f"case is closed ({self.state.outcome})")
 
     def _check(self, action: Action) -> None:
         if self.state.policy is not None:  # a validator may run before the policy is chosen

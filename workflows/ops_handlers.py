@@ -137,8 +137,8 @@ class TakesOpsActions:
             action = parse_action(action_type, args)
             await self._ready()
             self._check(action)
-        except Rejected as err:
-            raise ApplicationError(str(err), type="Rejected", non_retryable=True) from None
+        except Rejected as err:  # the refusal's class is its type: callers branch on it, never on the text
+            raise ApplicationError(str(err), type=type(err).__name__, non_retryable=True) from None
         return await self._take(action, answer=True)
 
     async def _on_signal(self, action_type: type[Action], args: Sequence[Any]) -> None:

@@ -34,7 +34,7 @@ from relance.domain.case_legal import check as check_legal
 from relance.domain.case_records import HistoryEntry, PaymentRecord, StepRecord
 from relance.domain.clock import CaseClock
 from relance.domain.direct_debit import DirectDebitRules, Representation, represent_on
-from relance.domain.errors import Rejected
+from relance.domain.errors import AlreadyRecorded, AlreadyReversed, Rejected
 from relance.domain.invoice import CaseInput
 from relance.domain.lateness import LatenessCause
 from relance.domain.limits import bounded
@@ -338,7 +338,7 @@ class CaseState(BaseModel):
                 if action.paid_on > today:
                     raise Rejected(f"paid_on {action.paid_on} is in the future (today is {today})")
                 if any(p.reference == action.reference for p in self.payments):
-                    raise Rejected(f"payment reference {action.reference!r} is already recorded on this case")
+                    raise AlreadyRecorded(f"payment reference {action.reference!r} is already recorded on this case")
             case PaymentReversed():
                 amount_ok(action.amount, "reversed amount")
                 if action.reversed_on > today:
@@ -347,7 +347,7 @@ class CaseState(BaseModel):
                 if not paid:
                     raise Rejected(f"no payment with reference {action.reference!r} on this case")
                 if any(p.reference == _reversal(action.reference) for p in self.payments):
-                    raise Rejected(f"payment {action.reference!r} is already reversed")
+                    raise AlreadyReversed(f"payment {action.reference!r} is already reversed")
                 if action.amount > paid[0].amount:
                     raise Rejected(f"reversed amount {action.amount} is above the payment's {paid[0].amount}")
             case DisputeOpened():

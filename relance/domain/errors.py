@@ -18,7 +18,20 @@ def explain(err: ValidationError) -> str:
 
 
 class Rejected(ValueError):
-    """An ops action that does not fit the case; the message says why, for the person who sent it."""
+    """An ops action that does not fit the case; the message says why, for the person who sent it. Its class
+    name is the refusal's type (Temporal's ApplicationError.type): callers branch on the type, never the text."""
+
+
+class CaseClosed(Rejected):
+    """The case is closed: it takes no more actions (a returned payment reopens it instead)."""
+
+
+class AlreadyRecorded(Rejected):
+    """This payment reference is already on the case: sending it again is a no-op for an idempotent caller."""
+
+
+class AlreadyReversed(Rejected):
+    """This payment already came back."""
 
 
 def validated(model: type[M], value: Any, what: str = "payload") -> M:
