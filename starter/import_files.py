@@ -7,6 +7,7 @@ header or structure is unusable, stops the import as a whole.
 """
 
 import codecs
+import collections
 import csv
 import itertools
 import json
@@ -159,6 +160,27 @@ def _cells_as_long_as(size: int) -> Iterator[None]:
         csv.field_size_limit(previous)
 
 
+class _Tape:
+    """The file's lines as a CSV reader takes them, keeping those of the record being read, so that the lines
+    a broken record swallowed can be read again as the rows they are."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self.lines, self.kept, self.again = lines, list[str](), collections.deque[str]()
+
+    def __iter__(self) -> "_Tape":
+        return self
+
+    def __next__(self) -> str:
+        line = self.again.popleft() if self.again else next(self.lines)
+        self.kept.append(line)
+        return line
+
+    def rewind_after_first(self) -> None:
+        """The record's lines but its first are read again."""
+        self.again.extendleft(reversed(self.kept[1:]))
+        self.kept.clear()
+
+
 def csv_rows(lines: Iterator[str], longest: int) -> tuple[list[str], Iterator[RawRow]]:
     """The header, then every data row as it is read, each named by the line it starts on (a quoted cell may
     span lines). `longest` bounds a cell: the file's size."""
@@ -166,7 +188,8 @@ def csv_rows(lines: Iterator[str], longest: int) -> tuple[list[str], Iterator[Ra
     if first == "":
         raise ImportFileError("the file is empty")
     delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.reader(itertools.chain([first], lines), delimiter=delimiter, strict=True)
+    tape = _Tape(itertools.chain([first], lines))
+    reader = csv.reader(tape, delimiter=delimiter, strict=True)
     with _cells_as_long_as(longest):
         try:
             header = [cell.strip().lstrip("\ufeff") for cell in next(reader)]
@@ -174,30 +197,50 @@ def csv_rows(lines: Iterator[str], longest: int) -> tuple[list[str], Iterator[Ra
             raise ImportFileError("the file is empty") from None
         except csv.Error as err:
             raise ImportFileError(f"line 1: the header cannot be read: {err}") from None
-    return header, _data_rows(reader, header, longest)
+    return header, _data_rows(tape, delimiter, header, longest)
 
 
-def _data_rows(reader: Any, header: list[str], longest: int) -> Iterator[RawRow]:
+UNBALANCED = "a quoted cell opens on this line and is never closed (unbalanced quote)"
+
+
+def _data_rows(tape: _Tape, delimiter: str, header: list[str], longest: int) -> Iterator[RawRow]:
+    """Each row with the line it starts on. A quoted cell may hold line breaks (an address) when its row then
+    has the header's cells; a quote that opens and never closes, or closes rows later, is reported on its line
+    and the lines it swallowed are read again as the rows they are: nothing after it is lost."""
+    offset = 1  # lines before the reader's first (the header)
+    reader = csv.reader(tape, delimiter=delimiter, strict=True)
     with _cells_as_long_as(longest):
         while True:
-            start = reader.line_num + 1
+            start = offset + reader.line_num + 1
+            tape.kept.clear()
             try:
                 cells = next(reader)
             except StopIteration:
                 return
             except csv.Error as err:
-                yield RawRow(start, problem=_csv_problem(err, start, reader.line_num))
-                continue
-            if not any(cell.strip() for cell in cells):
-                continue
-            if reader.line_num > start:
-                end = reader.line_num
-                yield RawRow(start, problem=f"a quoted cell runs from line {start} to {end} (unbalanced quote?)")
-                continue
-            if len(cells) != len(header):
-                yield RawRow(start, problem=f"{len(cells)} cells for {len(header)} columns")
-                continue
-            yield RawRow(start, fields=dict(zip(header, cells, strict=True)))
+                end = offset + reader.line_num
+                if "unexpected end of data" not in str(err) and end == start:
+                    yield RawRow(start, problem=_csv_problem(err, start, end))
+                    continue
+                unbalanced: str | None = UNBALANCED if "unexpected end of data" in str(err) else None
+                problem = unbalanced or _csv_problem(err, start, end)
+            else:
+                if not any(cell.strip() for cell in cells):
+                    continue
+                spans = offset + reader.line_num > start
+                # a line it swallowed that holds a whole row's delimiters was a row: the quote is unbalanced
+                swallowed_a_row = spans and any(line.count(delimiter) >= len(header) - 1 for line in tape.kept[1:])
+                if not spans or (len(cells) == len(header) and not swallowed_a_row):
+                    if len(cells) != len(header):
+                        yield RawRow(start, problem=f"{len(cells)} cells for {len(header)} columns")
+                    else:
+                        yield RawRow(start, fields=dict(zip(header, cells, strict=True)))
+                    continue
+                end = offset + reader.line_num
+                problem = f"a quoted cell runs from line {start} to {end}, over rows of their own (unbalanced quote?)"
+            yield RawRow(start, problem=problem)
+            tape.rewind_after_first()  # the lines it swallowed are rows of their own
+            offset, reader = start, csv.reader(tape, delimiter=delimiter, strict=True)
 
 
 def _csv_problem(err: csv.Error, start: int, end: int) -> str:

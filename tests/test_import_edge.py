@@ -195,14 +195,36 @@ def test_a_duplicated_key_in_a_json_invoice_is_refused(tmp_path):
     assert [str(e) for e in parsed.errors] == ["line 1, invoice 1: key 'amount' appears twice in one object"]
 
 
-def test_an_unbalanced_quote_is_reported_where_it_opens(tmp_path):
+def test_an_unbalanced_quote_is_reported_where_it_opens_and_the_rows_after_it_are_read(tmp_path):
     text = csv_text(GOOD, {**GOOD, "invoice_id": "E-2"}).splitlines()
     text.insert(2, text[1].replace("E-1", "E-9").replace("Dupont SA", '"Dupont SA'))  # line 3 opens a quote
     parsed = read(tmp_path, "q.csv", "\n".join(text) + "\n")
-    assert [c.invoice_id for _, c in parsed.cases()] == ["E-1"]
+    assert [c.invoice_id for _, c in parsed.cases()] == ["E-1", "E-2"]  # E-2 was swallowed, then lost
     assert [str(e) for e in parsed.errors] == [
         "line 3: a quoted cell opens on this line and is never closed (unbalanced quote)"
     ]
+
+
+def test_a_quote_that_closes_rows_later_is_reported_and_the_rows_it_swallowed_are_read(tmp_path):
+    text = csv_text(GOOD, {**GOOD, "invoice_id": "E-2"}, {**GOOD, "invoice_id": "E-3"}).splitlines()
+    text[1] = text[1].replace("Dupont SA", '"Dupont SA')  # opens on line 2 ...
+    text[2] = text[2].replace("Dupont SA", 'Dupont SA"')  # ... and closes on line 3, in the wrong cell
+    parsed = read(tmp_path, "q2.csv", "\n".join(text) + "\n")
+    # line 3 is read again as the row it is (its stray closing quote is a character of the name)
+    assert [(line, c.invoice_id) for line, c in parsed.cases()] == [(3, "E-2"), (4, "E-3")]
+    assert [str(e) for e in parsed.errors] == [
+        "line 2: a quoted cell runs from line 2 to 3, over rows of their own (unbalanced quote?)"
+    ]
+
+
+def test_a_quoted_cell_may_hold_a_line_break_and_the_contract_judges_it(tmp_path):
+    rows = csv_text(GOOD, {**GOOD, "invoice_id": "E-2"}).splitlines()
+    rows[1] = rows[1].replace("Dupont SA", '"Dupont SA\nService comptable"')  # valid CSV: one row, two lines
+    parsed = read(tmp_path, "m.csv", "\n".join(rows) + "\n")
+    assert [(line, c.invoice_id) for line, c in parsed.cases()] == [(4, "E-2")]
+    # read as the one row it is; a name may not hold a line break, which the contract says, not "bad CSV"
+    (refused,) = parsed.errors
+    assert str(refused).startswith("line 2 (E-1): customer.name: contains the control character U+000A")
 
 
 def test_a_stray_quote_is_one_bad_row(tmp_path):
