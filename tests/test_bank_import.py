@@ -244,4 +244,6 @@ async def test_returns_by_their_text_conflicts_our_money_back_and_same_day_credi
     assert "Nothing was applied" in task.script
     assert [o.decision for o in (await imported(parse_camt(redone))).outcomes] == ["conflict"]  # still one task
     assert len([t for t in list_tasks(engine, today=date(2026, 5, 12)) if t.kind == "bank_conflict"]) == 1
+    report = build_report(engine, date(2026, 5, 12))  # our own money back is no customer's credit
+    assert (report.bank_credits, report.bank_matched) == (3, 2)
     await env.client.get_workflow_handle("invoice-F-1001").terminate(reason="test finished")

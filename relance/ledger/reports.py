@@ -170,11 +170,12 @@ def concessions(session: Session) -> list[Amount]:
 
 
 def bank_matching(session: Session) -> dict[str, Any]:
-    """How many bank credits were applied without a person (the rest went to a task)."""
+    """How many customers' bank credits were applied without a person (the rest went to a task); our own money
+    coming back (`ours_back`) is no customer's credit."""
     counted = dict(
         session.execute(
             select(BankEntryRow.decision, func.count())
-            .where(BankEntryRow.credit.is_(True))
+            .where(BankEntryRow.credit.is_(True), BankEntryRow.decision != "ours_back")
             .group_by(BankEntryRow.decision)
         ).all()
     )
