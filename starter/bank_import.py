@@ -7,7 +7,7 @@ checked against it (`prior_verdict`): the same key saying something else is a co
 """
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -63,8 +63,9 @@ class Outcome:
     reference: str
     amount: Decimal
     currency: str
-    decision: str  # paid, split, unallocated, review, credit, return, pending, debit, already_seen
+    decision: str  # paid, split, unallocated, review, credit, return, ours_back, conflict, pending, debit, already_seen
     detail: str
+    undone: tuple[tuple[str, str, str], ...] = ()  # a return: (invoice, amount, payment reference) it reversed
 
 
 @dataclass
@@ -90,6 +91,7 @@ async def import_statement(
 ) -> BankImportSummary:
     summary = BankImportSummary(f"{statement.format} {statement.statement_id}")
     items, teach = ledger_items(engine), learned(engine)
+    payments: list[KnownPayment] | None = None
     for entry in statement.entries:
         if not entry.booked:
             summary.outcomes.append(_outcome(entry.reference, entry, "pending", PENDING))
@@ -133,10 +135,12 @@ async def import_statement(
             if entry.reference in kept:
                 summary.outcomes.append(_outcome(entry.reference, entry, "already_seen", SEEN_BEFORE))
                 continue
-            summary.outcomes.append(
-                await _apply_return(client, engine, entry, today, summary.statement, task_queue, known_payments(engine),
-                                    teach)
-            )  # fmt: skip
+            if payments is None:  # read once per statement, at its first return
+                payments = known_payments(engine)
+            outcome = await _apply_return(client, engine, entry, today, summary.statement, task_queue, payments, teach)
+            summary.outcomes.append(outcome)
+            undone = {(i, ref) for i, _, ref in outcome.undone}
+            payments = [p for p in payments if (p.invoice_id, p.reference) not in undone]
         else:
             summary.outcomes.append(_outcome(entry.reference, entry, "debit", "a debit that is not a return: not ours"))
     return summary
@@ -337,9 +341,10 @@ async def _apply_return(
             invoice_id=problem.candidates[0] if len(problem.candidates) == 1 else "", customer_id=customer or "",
             due_on=today,
         )  # fmt: skip
-    return _keep(
+    kept = _keep(
         engine, entry, entry.reference, tx, entry.amount, statement, kind, customer, reversed_, detail, task_id
     )
+    return replace(kept, undone=tuple((i, a, r) for i, a, r in reversed_))
 
 
 def _keep(
