@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     outbox_dir: Path = Field(Path("var/outbox"), validation_alias=_env("RELANCE_OUTBOX_DIR"))
     sendgrid_api_key: SecretStr | None = Field(None, validation_alias=_env("SENDGRID_API_KEY"))
     sendgrid_api_host: str = Field("https://api.sendgrid.com", validation_alias=_env("SENDGRID_API_HOST"))
+    # SendGrid's Event Webhook: the verification key of its signed requests (Mail Settings), and the most a
+    # batch may weigh (SendGrid batches events; a body over this is refused, 413)
+    sendgrid_webhook_public_key: str | None = Field(None, validation_alias=_env("RELANCE_SENDGRID_WEBHOOK_PUBLIC_KEY"))
+    sendgrid_events_max_bytes: int = Field(
+        5 * 1024 * 1024, ge=1024, validation_alias=_env("RELANCE_SENDGRID_EVENTS_MAX_BYTES")
+    )
     policy_dir: Path = Field(Path("policies"), validation_alias=_env("RELANCE_POLICY_DIR"))
     email_from: str = Field("relances@example.com", validation_alias=_env("RELANCE_EMAIL_FROM"))
     creditor_name: str = Field("Relance Demo SAS", validation_alias=_env("RELANCE_CREDITOR_NAME"))

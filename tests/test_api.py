@@ -130,8 +130,12 @@ EXAMPLE = {"invoice_id": "API-1", "customer_id": "C-ACME", "document_id": "1", "
 BELOW = {Role.collector: Role.sales, Role.legal: Role.collector, Role.admin: Role.legal}
 
 
+SIGNED = {("post", "/webhooks/sendgrid/events")}  # a provider's doors: its signature, not a role (own tests)
+
+
 def test_the_role_table_covers_every_route(worker):
     documented = {(method, path) for path, item in api_app(worker).openapi()["paths"].items() for method in item}
+    documented -= SIGNED
     tabled = {(m, re.sub(r"/actions/[a-z_]+$", "/actions/{action}", p.split("?")[0])) for m, p, _, _ in ENDPOINTS}
     assert len(tabled) == len(documented)
     assert documented == tabled

@@ -81,7 +81,25 @@ def offer_open(state: CaseState) -> None:
     state.apply(action("settlement_offered", **OFFER), START)
 
 
+def delivered(state: CaseState) -> None:
+    state.apply(action("email_event", **EVENT), START)
+
+
+EVENT = {"kind": "delivered", "step_id": "reminder-1", "at": "2026-04-20T05:02:00+00:00", "event_id": "E1"}
+
 REFUSALS = [
+    (
+        "a delivery recorded already (the provider posts again)",
+        delivered,
+        action("email_event", **{**EVENT, "event_id": "E2"}),
+        "reminder-1: delivered already recorded (2026-04-20T05:02:00+00:00)",
+    ),
+    (
+        "an event from the future",
+        nothing,
+        action("email_event", **{**EVENT, "at": "2026-04-21T07:02:00+00:00"}),
+        "at 2026-04-21T07:02:00+00:00 is in the future",
+    ),
     (
         "a reversal of no payment",
         nothing,
@@ -560,3 +578,23 @@ def test_a_judgment_paid_in_full_runs_the_after_recovery_once(once, recovered):
     assert state.outcome == Outcome.paid
     assert [h.event for h in state.history].count("recovered") == recovered
     assert [n.key for n in state.notices] == ["recovered-thanks", "recovered-follow-up"] * recovered
+
+
+@pytest.mark.parametrize(
+    ("events", "history", "flag"),
+    [
+        ([EVENT], [("email_delivered", "reminder-1 delivered on 20/04/2026 at 07:02")], None),
+        ([EVENT, {**EVENT, "kind": "open", "at": "2026-04-20T05:45:00+00:00"}],
+         [("email_delivered", "reminder-1 delivered on 20/04/2026 at 07:02"),
+          ("email_opened", "reminder-1 opened on 20/04/2026 at 07:45")], None),
+        ([{**EVENT, "kind": "bounce", "reason": "550 5.1.1 user unknown"}],
+         [("email_bounced", "compta@acme.example: reminder-1 bounced: 550 5.1.1 user unknown")],
+         "reminder-1 bounced: 550 5.1.1 user unknown"),
+        ([{**EVENT, "kind": "spamreport"}], [("email_bounced", "compta@acme.example: reminder-1 reported as spam")],
+         "reminder-1 reported as spam"),
+    ],
+)  # fmt: skip
+def test_what_the_provider_saw_is_kept_once_and_a_bounce_flags_the_address(events, history, flag):
+    state = applied(nothing, *(action("email_event", **e) for e in events))
+    assert [(h.event, h.detail) for h in state.history if h.event.startswith("email_")] == history
+    assert state.flags.email_invalid == flag

@@ -19,6 +19,7 @@ from relance.api.customers import customers_router
 from relance.api.problems import install_problem_handlers
 from relance.api.sales_page import BASE, sales_router
 from relance.api.tokens import tokens_router
+from relance.api.webhooks import SENDGRID_EVENTS, sendgrid_door, webhooks_router
 from relance.api.work import work_router
 from relance.doors import Door, Doors, Limits
 from relance.ledger.db import engine_for
@@ -50,20 +51,22 @@ def api_app(settings: Settings, client_factory: Callable[[], Awaitable[Client]] 
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    for router in (cases_router, customers_router, work_router, tokens_router, sales_router):
+    for router in (cases_router, customers_router, work_router, tokens_router, sales_router, webhooks_router):
         app.include_router(router(context))
-    app.add_middleware(Doors, door_for=api_doors(settings, context.gate), limits=Limits.of(settings))
+    app.add_middleware(Doors, door_for=api_doors(settings, context), limits=Limits.of(settings))
     return app
 
 
 PUBLIC = ("/health", "/docs", "/redoc", "/openapi.json")
 
 
-def api_doors(settings: Settings, gate: Gate) -> Callable[[str, str], Door]:
+def api_doors(settings: Settings, context: ApiContext) -> Callable[[str, str], Door]:
     """Which door a request knocks at: a batch of invoices, any other call with a token, the sales page (which
-    signs in with a small form and a cookie of its own), or a public page."""
+    signs in with a small form and a cookie of its own), a provider's signed webhook, or a public page."""
+    gate = context.gate
     public = Door("this page", 1024)
     page = Door("the sales page", 4096)
+    events = Door("the SendGrid event webhook", settings.sendgrid_events_max_bytes, sendgrid_door(context))
     batch = Door("a batch of invoices", settings.http_max_batch_bytes, gate.door_check)
     call = Door("an API request", settings.http_max_json_bytes, gate.door_check)
 
@@ -72,6 +75,8 @@ def api_doors(settings: Settings, gate: Gate) -> Callable[[str, str], Door]:
             return public
         if path == BASE or path.startswith(f"{BASE}/"):
             return page
+        if path == SENDGRID_EVENTS:
+            return events
         return batch if (method, path) == ("POST", "/cases") else call
 
     return door_for

@@ -5,9 +5,9 @@ Shape checks live here (they need no case); checks against the case's state live
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from pydantic import EmailStr, Field, model_validator
+from pydantic import AwareDatetime, EmailStr, Field, model_validator
 
 from relance.domain.access import Role
 from relance.domain.direct_debit import DebitMandate
@@ -171,6 +171,19 @@ class EmailBounced(Action):
     reason: Reason
 
 
+class EmailEvent(Action):
+    """What the e-mail provider saw of a message the case sent (SendGrid's Event Webhook): delivered, opened,
+    clicked, bounced, dropped, reported as spam, unsubscribed. Recorded once per message and kind."""
+
+    name: ClassVar[str] = "email_event"
+    least_role: ClassVar[Role] = Role.collector
+    kind: Literal["delivered", "open", "click", "bounce", "dropped", "spamreport", "unsubscribe"]
+    step_id: Name = Field(description="the step whose message it is (the message's relance_key)")
+    at: AwareDatetime = Field(description="when the provider saw it")
+    event_id: Name = Field(description="the provider's id of the event (sg_event_id)")
+    reason: Reason | None = Field(default=None, description="a bounce's or a drop's reason, as the provider says")
+
+
 class CourtOrderIssued(Action):
     """The judge granted the injonction de payer (ordonnance portant injonction de payer)."""
 
@@ -248,5 +261,6 @@ OPS_ACTIONS: tuple[type[Action], ...] = (
     ContactUpdated,
     SettlementOffered,
     PaymentReversed,
+    EmailEvent,
     *LEGAL_OPS,
 )

@@ -7,6 +7,7 @@ calls `check` (validators, signals) then `apply` (handlers). Nothing here does I
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, Field, PrivateAttr
 
@@ -17,6 +18,7 @@ from relance.domain.actions import (
     DisputeOpened,
     DisputeOutcome,
     DisputeResolved,
+    EmailEvent,
     Installment,
     Pause,
     PaymentPlanAgreed,
@@ -33,6 +35,7 @@ from relance.domain.case_legal import apply as apply_legal
 from relance.domain.case_legal import check as check_legal
 from relance.domain.case_records import HistoryEntry, PaymentRecord, StepRecord
 from relance.domain.clock import CaseClock
+from relance.domain.deliveries import SEEN, MessageTrail, check_event, record_seen, stop_reason
 from relance.domain.direct_debit import DirectDebitRules, Representation, represent_on
 from relance.domain.errors import AlreadyRecorded, AlreadyReversed, Rejected
 from relance.domain.invoice import CaseInput
@@ -222,6 +225,7 @@ class CaseState(BaseModel):
     disputes_resolved: int = 0
     _applying: bool = PrivateAttr(default=False)  # inside apply: a nested apply only applies
     _once: bool = PrivateAttr(default=True)
+    deliveries: dict[str, MessageTrail] = Field(default_factory=dict)  # step -> delivered, opened, clicked
     representation: Representation | None = None  # a returned direct debit to present again, then wait for
     represented: list[str] = Field(default_factory=list)  # payments presented again already (once each)
 
@@ -339,6 +343,10 @@ class CaseState(BaseModel):
                     raise Rejected(f"paid_on {action.paid_on} is in the future (today is {today})")
                 if any(p.reference == action.reference for p in self.payments):
                     raise AlreadyRecorded(f"payment reference {action.reference!r} is already recorded on this case")
+            case EmailEvent():
+                if action.at > now + timedelta(minutes=10):  # the provider's clock, give or take
+                    raise Rejected(f"at {action.at.isoformat()} is in the future")
+                check_event(self.deliveries, self.flags.email_invalid, action)
             case PaymentReversed():
                 amount_ok(action.amount, "reversed amount")
                 if action.reversed_on > today:
@@ -485,6 +493,8 @@ class CaseState(BaseModel):
                 self._apply_offer(action, now)
             case PaymentReversed():
                 self._apply_reversal(action, now)
+            case EmailEvent():
+                self._apply_email_event(action, now)
             case Pause():
                 self.manual_pause = Hold(reason=action.reason, since=now, until=action.until)
                 until = f" until {action.until}" if action.until else ""
@@ -496,6 +506,22 @@ class CaseState(BaseModel):
                 self.close(now, Outcome.written_off, f"written off: {action.reason}", by=by)
             case ContactUpdated():
                 self._apply_contact(action, now)
+
+    def _apply_email_event(self, event: EmailEvent, now: datetime) -> None:
+        """Delivered, opened, clicked: kept on the message's trail, once. Bounced, dropped, reported as spam,
+        unsubscribed: the address is flagged as an `email_bounced` would (the next e-mail steps become calls)."""
+        data = {"step_id": event.step_id, "event_id": event.event_id, "kind": event.kind}
+        if event.kind in SEEN:
+            assert self.policy is not None
+            local = event.at.astimezone(ZoneInfo(self.policy.calendar.timezone))
+            self.record(
+                now, f"email_{SEEN[event.kind]}", record_seen(self.deliveries, event, local), by=event.by, **data
+            )
+            return
+        self.flags.email_invalid = stop_reason(event)
+        self.record(
+            now, "email_bounced", f"{self.case.customer.email}: {self.flags.email_invalid}", by=event.by, **data
+        )
 
     def _apply_reversal(self, action: PaymentReversed, now: datetime) -> None:
         """The money is owed again (a negative line in the payments, so that totals stay true); chasing goes
