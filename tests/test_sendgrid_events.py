@@ -75,7 +75,10 @@ async def test_what_sendgrid_saw_reaches_the_case_once(env, open_case, worker):
         assert first.json() == {"received": 4, "applied": 2, "already": 1, "refused": 0, "ignored": 1}, first.text
         again = await post(signed(batch))  # SendGrid posts a batch again: nothing changes
         assert again.json() == {"received": 4, "applied": 0, "already": 3, "refused": 0, "ignored": 1}
-        history = [(h.event, h.detail) for h in (await case.status()).history if h.event.startswith("email_")]
+        shown = await case.status()
+        trail = shown.deliveries["reminder-1"]
+        assert (trail.delivered.timestamp(), trail.opened.timestamp(), trail.clicked) == (at, at + 600, None)
+        history = [(h.event, h.detail) for h in shown.history if h.event.startswith("email_")]
         local = status.as_of - timedelta(hours=1)
         assert history == [
             ("email_delivered", f"reminder-1 delivered on {local:%d/%m/%Y at %H:%M}"),

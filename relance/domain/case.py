@@ -170,6 +170,7 @@ class CaseStatus(BaseModel):
     conceded: Decimal = ZERO
     lateness_cause: LatenessCause | None = None
     direct_debit: Representation | None = None  # a returned direct debit presented again, until it settles
+    deliveries: dict[str, MessageTrail] = Field(default_factory=dict)  # what the provider saw of each message
 
 
 class CaseState(BaseModel):
@@ -1007,4 +1008,5 @@ class CaseState(BaseModel):
             conceded=self.conceded,
             lateness_cause=self.lateness_cause,
             direct_debit=self.representation,
+            deliveries=self.deliveries,
         )
