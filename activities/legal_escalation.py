@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from sqlalchemy import Engine
@@ -37,6 +38,7 @@ from relance.domain.activity_contract import (
 )
 from relance.domain.case_legal import claim_of, court_for, paid_of
 from relance.domain.case_records import StepRecord
+from relance.domain.deliveries import MessageTrail
 from relance.domain.money import format_money
 from relance.domain.penalties import MissingRate, Statement, statement, statement_dict
 from relance.domain.policy import Agency
@@ -57,12 +59,17 @@ def _refused(message: str, kind: str = "DeliveryRefused") -> ApplicationError:
     return ApplicationError(message, type=kind, non_retryable=True)
 
 
-def _contact_fr(contact: StepRecord) -> str:
-    """A contact as the French dossier lists it: the step and what the debtor received (its subject)."""
+def _contact_fr(contact: StepRecord, trail: MessageTrail | None = None, zone: str = "Europe/Paris") -> str:
+    """A contact as the French dossier lists it: the step, what the debtor received (its subject), and when the
+    e-mail provider saw it delivered and opened ("délivrée le 12/11/2026 à 09:02")."""
     if contact.channel == "letter":
         return f"étape {contact.step_id} — mise en demeure ({contact.provider_id})"
     what = contact.detail.split(": ", 1)[1] if ": " in contact.detail else contact.detail
-    return f"étape {contact.step_id} — {what}"
+    seen = []
+    for when, word in ((trail.delivered, "délivrée"), (trail.opened, "ouverte")) if trail else ():
+        if when is not None:
+            seen.append(f"{word} le {when.astimezone(ZoneInfo(zone)):%d/%m/%Y à %H:%M}")
+    return f"étape {contact.step_id} — {what}" + (f" ({', '.join(seen)})" if seen else "")
 
 
 def _address_lines(request: LegalStepRequest) -> list[str]:
@@ -229,7 +236,10 @@ class LegalEscalation:
             if notice.document and Path(notice.document).exists():
                 shutil.copy(notice.document, folder / "mise_en_demeure.pdf")
                 documents.append("mise_en_demeure.pdf")
-        contacts = [(f"{c.at:%d/%m/%Y}", c.channel or "", _contact_fr(c)) for c in request.contacts]
+        contacts = [
+            (f"{c.at:%d/%m/%Y}", c.channel or "", _contact_fr(c, request.deliveries.get(c.step_id)))
+            for c in request.contacts
+        ]
         debtor = Party(request.customer.name, _address_lines(request), request.customer.id)
         data = {
             "route": route,

@@ -4,10 +4,11 @@ reaches the case the message came from: delivered and opened recorded once howev
 hard bounce flags the address so the next e-mail step becomes a call; unsigned, forged or stale requests are
 refused at the door, and an event for no case of ours is kept in the ledger's refused input."""
 
+import asyncio
 import base64
 import json
 import time
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
@@ -17,7 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from relance.api.app import api_app
+from relance.domain.case_records import StepRecord
+from relance.domain.deliveries import MessageTrail
 from relance.ledger.db import RejectedInput, engine_for
+from relance.ledger.work_queue import list_tasks
 from tests.conftest import invoice, paris
 
 START = paris(2026, 4, 20, 8)
@@ -109,6 +113,34 @@ async def test_what_sendgrid_saw_reaches_the_case_once(env, open_case, worker):
         assert hard.json()["applied"] == 1
     status = await case.status()
     assert status.flags.email_invalid == "reminder-1 bounced: 550 5.1.1 user unknown"
+    for _ in range(100):  # a person is asked for a working address now, not at the next e-mail step
+        tasks = [
+            t for t in list_tasks(engine_for(worker.database_url), today=date(2026, 5, 4)) if t.invoice_id == "WH-1"
+        ]
+        if tasks:
+            break
+        await asyncio.sleep(0.05)
+    assert [t.script.splitlines()[0] for t in tasks] == [
+        "Appeler ACME SAS : e-mail invalide, facture WH-1, 1\u202f250,00\xa0€"
+    ]
     status = await case.advance_to(paris(2026, 5, 12, 12))  # reminder-2's day
     (reminder_2,) = [s for s in status.steps if s.step_id == "reminder-2"]
     assert reminder_2.status == "done" and reminder_2.detail.startswith("e-mail unreachable (reminder-1 bounced")
+
+
+@pytest.mark.parametrize(
+    ("trail", "cited"),
+    [
+        (None, "étape reminder-1 — Facture F-1 : rappel"),
+        (MessageTrail(delivered=datetime(2026, 11, 12, 8, 2, tzinfo=UTC)),
+         "étape reminder-1 — Facture F-1 : rappel (délivrée le 12/11/2026 à 09:02)"),
+        (MessageTrail(delivered=datetime(2026, 11, 12, 8, 2, tzinfo=UTC),
+                      opened=datetime(2026, 11, 13, 7, 30, tzinfo=UTC)),
+         "étape reminder-1 — Facture F-1 : rappel (délivrée le 12/11/2026 à 09:02, ouverte le 13/11/2026 à 08:30)"),
+    ],
+)  # fmt: skip
+def test_the_dossier_cites_when_a_reminder_was_delivered_and_opened(trail, cited):
+    from activities.legal_escalation import _contact_fr
+
+    contact = StepRecord(step_id="reminder-1", at=START, status="done", detail="sent: Facture F-1 : rappel")
+    assert _contact_fr(contact, trail) == cited

@@ -13,6 +13,7 @@ from relance.domain.calendar import local_day, window_closes
 from relance.domain.case import CaseState
 from relance.domain.case_legal import FormalNotice
 from relance.domain.case_records import HistoryEntry, PaymentRecord, StepRecord
+from relance.domain.deliveries import MessageTrail
 from relance.domain.direct_debit import DebitMandate, end_to_end_id
 from relance.domain.invoice import CaseInput, Customer
 from relance.domain.policy import Agency, Step
@@ -77,6 +78,7 @@ class LegalStepRequest(StepRequest):
     small_claims: bool
     formal_notice: FormalNotice | None
     contacts: list[StepRecord]  # every step done, with its date and channel, for the dossier
+    deliveries: dict[str, MessageTrail] = {}  # what the e-mail provider saw of each message (step id)
     agency: Agency | None
 
 
@@ -195,6 +197,7 @@ def legal_request(state: CaseState, case_id: str, step: Step, now: datetime) -> 
         small_claims=legal.small_claims,
         formal_notice=state.formal_notice,
         contacts=[s for s in state.steps if s.status == "done"],
+        deliveries=state.deliveries,
         agency=legal.agency,
     )
 

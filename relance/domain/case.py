@@ -47,6 +47,7 @@ from relance.domain.policy import SETTLEMENT_OFFER_TEMPLATE, Policy
 from relance.domain.settlement import OfferState, describe, kept, offer_refusal
 
 ZERO = Decimal("0")
+ADDRESS_TASK = "email_unreachable"  # the call that gets a working address (phone/email_unreachable.*.j2)
 # Refused signals are recorded one by one up to this many per case, then only counted: a sender that
 # keeps firing bad signals cannot grow the case's state past what a workflow task can carry.
 MAX_REFUSALS_RECORDED = 100
@@ -523,6 +524,9 @@ class CaseState(BaseModel):
         self.record(
             now, "email_bounced", f"{self.case.customer.email}: {self.flags.email_invalid}", by=event.by, **data
         )
+        # a person is asked for a working address now, not at the next e-mail step (one task per kind and step)
+        self.notices.append(DebtorNotice(key=f"address-{event.kind}-{event.step_id}", template=ADDRESS_TASK,
+                                         channel="phone", any_stage=True))  # fmt: skip
 
     def _apply_reversal(self, action: PaymentReversed, now: datetime) -> None:
         """The money is owed again (a negative line in the payments, so that totals stay true); chasing goes
