@@ -112,8 +112,8 @@ class Doors:
         if not length.isdigit():
             raise Knock(400, f"the Content-Length header {length[:40]!r} is not a number of bytes")
         if int(length) > door.max_bytes:
-            raise Knock(413, f"the body is {sized(int(length))}; {door.name} takes at most {sized(door.max_bytes)}",
-                        )  # fmt: skip
+            declared, most = sized(int(length)), sized(door.max_bytes)
+            raise Knock(413, f"the body is {declared}; {door.name} takes at most {most}")
 
     async def _body(self, receive: Receive, door: Door) -> bytes | None:
         """The whole body, counted while it arrives and kept on disk past its first MB: over the door's limit,

@@ -15,7 +15,15 @@ from typing import Any
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from relance.bank.entries import SEEN, BankEntry, Conflict, Prior, Statement, Transaction, prior_verdict
+from relance.bank.entries import (
+    SEEN_UNDER_OLDER_KEY,
+    BankEntry,
+    Conflict,
+    Prior,
+    Statement,
+    Transaction,
+    prior_verdict,
+)
 from relance.domain.account import UnallocatedPayment
 from relance.domain.actions import PaymentReceived, PaymentReversed
 from relance.domain.direct_debit import DebitMandate
@@ -101,11 +109,10 @@ async def import_statement(
         if isinstance(verdict, Conflict):
             summary.outcomes.append(_conflict(engine, entry, verdict, today))
             continue
-        kept = {p.reference for p in priors}
-        if verdict == SEEN and not any(p.reference == entry.reference or p.reference.startswith(f"{entry.reference}/")
-                                       for p in priors):  # fmt: skip
+        if verdict == SEEN_UNDER_OLDER_KEY:
             summary.outcomes.append(_outcome(entry.reference, entry, "already_seen", f"{SEEN_BEFORE} (older key)"))
             continue
+        kept = {p.reference for p in priors}
         if entry.comes_back_to_us:
             if entry.reference in kept:
                 summary.outcomes.append(_outcome(entry.reference, entry, "already_seen", SEEN_BEFORE))

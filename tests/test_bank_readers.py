@@ -11,7 +11,15 @@ import pytest
 
 from relance.bank.camt import parse_camt
 from relance.bank.cfonb import parse_cfonb
-from relance.bank.entries import SEEN, BankEntry, Conflict, Prior, StatementRefused, prior_verdict
+from relance.bank.entries import (
+    SEEN,
+    SEEN_UNDER_OLDER_KEY,
+    BankEntry,
+    Conflict,
+    Prior,
+    StatementRefused,
+    prior_verdict,
+)
 from tests.conftest import ROOT
 
 FILES = ROOT / "tests" / "fixtures" / "bank"
@@ -231,7 +239,7 @@ def prior(reference: str, fingerprint: str | None = "C 10.00 EUR 2026-05-12", *,
         ([prior("R-1@2026-05-12/1"), prior("R-1@2026-05-12/2")], SEEN),  # a batch's parts
         ([prior("R-1@2026-05-12", "C 12.00 EUR 2026-05-12")], "conflict"),  # same key, another amount
         ([prior("R-1@2026-05-12", "D 10.00 EUR 2026-05-12")], "conflict"),  # another direction
-        ([prior("R-1", None)], SEEN),  # kept by the older reader under the bank reference alone
+        ([prior("R-1", None)], SEEN_UNDER_OLDER_KEY),  # kept by the older reader under the bank reference alone
         ([prior("R-1", None, amount="12.00")], None),  # the older reader's collision: another movement
         ([prior("R-1", None, day=date(2026, 5, 11))], None),
         ([prior("R-1@2026-05-11", "C 10.00 EUR 2026-05-11")], "conflict"),  # same reference and amount, redated

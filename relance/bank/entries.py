@@ -125,12 +125,14 @@ class Conflict:
     why: str
 
 
-SEEN = "seen"
+SEEN = "seen"  # under its own key (a batch's parts under key/n: those missing are still to apply)
+SEEN_UNDER_OLDER_KEY = "seen under an older key"  # kept by an older reader: the whole entry was applied
 
 
 def prior_verdict(entry: BankEntry, priors: list[Prior], statement: str) -> str | Conflict | None:
-    """SEEN when the ledger has this very movement, a Conflict when it has one this may be but that says
-    otherwise, None when the entry is new. An "already seen" is checked, never trusted on the key alone."""
+    """SEEN (or SEEN_UNDER_OLDER_KEY) when the ledger has this very movement, a Conflict when it has one this
+    may be but that says otherwise, None when the entry is new. An "already seen" is checked, never trusted on
+    the key alone."""
 
     def under(reference: str, key: str) -> bool:
         return reference == key or reference.startswith(f"{key}/")  # a batch's parts are key/1, key/2…
@@ -149,7 +151,7 @@ def prior_verdict(entry: BankEntry, priors: list[Prior], statement: str) -> str 
             part = p.reference not in entry.aliases
             agrees = (p.credit, p.currency, p.booking_date) == (entry.credit, entry.currency, entry.booking_date)
             if agrees and (part or p.amount == entry.amount):
-                return SEEN
+                return SEEN_UNDER_OLDER_KEY
     undated = entry.fingerprint.rsplit(" ", 1)[0]  # direction, amount, currency
     redated = [
         p
