@@ -40,7 +40,6 @@ class CaseSteps:
 
     def __init__(self, state: CaseState, account: AccountLink, now: Callable[[], datetime]) -> None:
         self.state, self.account, self.now = state, account, now
-        self._sending: tuple[Policy | None, int] = (None, 0)
 
     async def fire(self, event: NextEvent) -> None:
         state, now = self.state, max(self.now(), event.at)
@@ -78,7 +77,7 @@ class CaseSteps:
         """A policy step at its slot `now`: skipped when something blocks it, else sent and recorded."""
         state, policy = self.state, self._policy
         step = policy.steps[index]
-        self._sending = (policy, state.cursor)  # what an action arriving during the send may change
+        before = (policy, state.cursor)  # what an action arriving during the send may change
         waited, state.rate_wait = state.rate_wait, None  # set again below if the rate is still missing
         blocker = planning.step_blocker(state, index, self.now())
         if blocker is not None:
@@ -89,7 +88,7 @@ class CaseSteps:
             request: StepRequest = legal_request(state, workflow.info().workflow_id, step, now)
         else:
             if step.action is StepAction.email and state.flags.email_invalid and patched("channel-fallback-v1"):
-                return await self._email_unreachable(index, now)
+                return await self._email_unreachable(index, now, before)
             request = self._request(step.id, step.template, now)
         request.assignee = step.assignee
         via_account = step.action in (StepAction.email, StepAction.phone_task) and self.account.groups_messages()
@@ -99,8 +98,8 @@ class CaseSteps:
             result = await self._execute(ACTIVITY_FOR_ACTION[step.action], request, step.id)
         if result is None:
             if step.action is StepAction.email and state.flags.email_invalid:
-                return await self._email_unreachable(index, now)
-            self._advance(index, now)
+                return await self._email_unreachable(index, now, before)
+            self._advance(index, now, before)
             return
         if result.status in ("deferred", "skipped_paused"):
             if result.error_type == MISSING_RATE:
@@ -121,7 +120,7 @@ class CaseSteps:
         )
         if status == "done" and step.action in LEGAL_ACTIONS:
             enter_legal_stage(state, step, self.now(), result.document, result.provider_id, result.route, result.court)
-        self._advance(index, self.now())
+        self._advance(index, self.now(), before)
 
     async def _through_account(self, action: StepAction, request: StepRequest) -> StepResult | None:
         result = await self.account.send(action, request)
@@ -131,7 +130,7 @@ class CaseSteps:
             return None
         return result
 
-    async def _email_unreachable(self, index: int, now: datetime) -> None:
+    async def _email_unreachable(self, index: int, now: datetime, before: tuple[Policy, int]) -> None:
         """The next channel: a person calls to get a working address, instead of e-mails nobody receives."""
         state, step = self.state, self._policy.steps[index]
         request = self._request(f"{step.id}-call", EMAIL_UNREACHABLE_TEMPLATE, now)
@@ -149,16 +148,16 @@ class CaseSteps:
                     provider_id=result.provider_id,
                 ),
             )
-        self._advance(index, self.now())
+        self._advance(index, self.now(), before)
 
-    def _advance(self, index: int, now: datetime) -> None:
+    def _advance(self, index: int, now: datetime, before: tuple[Policy, int]) -> None:
         """Past the step just sent, unless an action that arrived during the send moved the case on (a returned
         payment escalating it, a policy re-applied): that action's cursor stands."""
         state = self.state
-        policy, cursor = self._sending
+        policy, cursor = before
         moved = state.policy is not policy or state.cursor != cursor
         if moved and patched("keep-moved-cursor-v1"):
-            sent = policy.steps[index].id if policy is not None else f"step {index + 1}"
+            sent = policy.steps[index].id
             state.record(now, "moved_during_step", f"{sent} went out while the case moved on: its new course stands")
             return
         state.advance_past(index, now)
