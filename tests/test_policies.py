@@ -83,6 +83,13 @@ BROKEN = [
     (VALID.replace("id: first", "id: second"), [(6, "steps[1].id", "step id 'second' is used twice")]),
     ("name: [unclosed\n", [(2, "", "not valid YAML: did not find expected ',' or ']'")]),
     ("- just a list\n", [(1, "", "a policy is a YAML mapping (name, version, steps, ...)")]),
+    (
+        VALID + "direct_debit: {represent_after_days: 40, settle: 5}\n",
+        [
+            (8, "direct_debit.represent_after_days", "Input should be less than or equal to 20"),
+            (8, "direct_debit.settle", "Extra inputs are not permitted"),
+        ],
+    ),
     # hostile edges (issue 34, item 6): a boolean for days, a currency that is not one, a stage of a novel
     (
         VALID.replace("offset_days: 1,", "offset_days: true,"),

@@ -97,6 +97,19 @@ async def test_what_sendgrid_saw_reaches_the_case_once(env, open_case, worker):
         forged = await post(signed(batch, key=ec.generate_private_key(ec.SECP256R1())))
         assert (forged.status_code, forged.json()["detail"]) == (401, "the SendGrid signature does not match this body")
 
+        # a signed body that is not what SendGrid posts: refused, nothing applied
+        for body, detail in (
+            ("{not json", "the body is not JSON: Expecting property name enclosed in double quotes (at character 1)"),
+            ('{"event": "delivered"}', "the body is not a JSON array of event objects, as SendGrid posts"),
+        ):
+            request = signed([])
+            stamp = request["headers"]["X-Twilio-Email-Event-Webhook-Timestamp"]
+            request["content"] = body
+            request["headers"]["X-Twilio-Email-Event-Webhook-Signature"] = base64.b64encode(
+                KEY.sign(f"{stamp}{body}".encode(), ec.ECDSA(hashes.SHA256()))
+            ).decode()
+            refused = await post(request)
+            assert (refused.status_code, refused.json()["detail"]) == (400, detail)
         # an event for no case of ours is kept for a person, and the batch is still taken
         stray = await post(signed([{**event("delivered", at, "E9"), "relance_case": "", "relance_key": ""}]))
         assert stray.json()["refused"] == 1
