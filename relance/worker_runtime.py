@@ -29,7 +29,7 @@ from relance.settings import Settings
 from starter.bank_watch import BankWatcher
 from starter.connect import connect
 from starter.key_check import KeyRingMismatch, check_ring_against
-from starter.namespace import CANNOT_LIST, missing_attributes
+from starter.namespace import CANNOT_LIST, NO_VISIBILITY, missing_attributes, retired_cases
 from workflows import BankWatch, CustomerAccount, InvoiceCollection
 from workflows.sandbox import workflow_runner
 
@@ -133,6 +133,11 @@ async def run_worker(settings: Settings) -> None:
             f"namespace {settings.temporal_namespace} lacks the case search attributes {', '.join(missing)}: "
             "run `relance setup` first"
         )
+    retired = await retired_cases(client)
+    if retired is None:
+        log.warning("%s", NO_VISIBILITY)
+    elif retired.count:
+        raise WorkerConfigError(retired.refusal(settings.temporal_namespace))
     gap = coverage_warning(settings.rates_file, date.today())
     if gap is not None:
         log.warning("%s", gap)

@@ -1,4 +1,5 @@
-"""Preparing a Temporal namespace for Relance: the case search attributes, checked and registered."""
+"""Preparing a Temporal namespace for Relance: the case search attributes, checked and registered; open cases
+of a retired generation, found before a worker that cannot run them starts."""
 
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from workflows.patches import MARKERS
 from workflows.search_attributes import attribute_types
 
 CANNOT_LIST = (
@@ -41,6 +43,46 @@ async def missing_attributes(client: Client, namespace: str) -> list[str] | None
         for name, kind in attribute_types().items()
         if known.get(name) != kind
     ]
+
+
+# A case records its generation's patch marker, which Temporal keeps in TemporalChangeVersion; a case of a
+# retired generation (v1-v12) recorded none, or only the markers of single patches.
+RETIRED_QUERY = (
+    "WorkflowType = 'InvoiceCollection' AND ExecutionStatus = 'Running' AND (TemporalChangeVersion IS NULL OR "
+    f"TemporalChangeVersion NOT IN ({', '.join(repr(marker) for marker in MARKERS)}))"
+)
+NO_VISIBILITY = (
+    "this server has no visibility queries (the time-skipping test server, for one), so open cases of retired"
+    " generations were not looked for"
+)
+
+
+@dataclass(frozen=True)
+class RetiredCases:
+    count: int
+    named: list[str]  # the first few workflow ids
+
+    def refusal(self, namespace: str) -> str:
+        more = f" and {self.count - len(self.named)} more" if self.count > len(self.named) else ""
+        return (
+            f"namespace {namespace} holds {self.count} open case(s) of a generation this release retired (started"
+            f" before {MARKERS[-1]}): {', '.join(self.named)}{more}; let them close, or run the previous release's"
+            f" workers until they do (they are listed by: {RETIRED_QUERY})"
+        )
+
+
+async def retired_cases(client: Client, *, named: int = 20) -> RetiredCases | None:
+    """Open cases this release's workflow code cannot replay; None when the server cannot be asked."""
+    try:
+        count = (await client.count_workflows(RETIRED_QUERY)).count
+        if count == 0:
+            return RetiredCases(0, [])
+        ids = [execution.id async for execution in client.list_workflows(RETIRED_QUERY, limit=named)]
+    except RPCError as err:
+        if err.status == RPCStatusCode.UNIMPLEMENTED:
+            return None
+        raise
+    return RetiredCases(count, ids)
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio.api.enums.v1 import EventType
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from relance.domain.case import CaseStatus
 from relance.ledger.db import CaseEvent, engine_for
 from starter.executions import describe_execution
 from tests.conftest import invoice, paris, terminate_all, until_idle
-from tests.patch_probe import PinnedPatchProbe, UnpinnedPatchProbe
+from tests.patch_probe import PinnedPatchProbe, RetiredPatchProbe, UnpinnedPatchProbe
 from workflows import InvoiceCollection, RunOptions
 from workflows.patches import GENERATION, IMPLIED
 
@@ -124,9 +124,9 @@ async def test_a_new_case_records_one_patch_marker_for_its_generation_not_one_pe
         upserts += event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
         activities += event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
     assert patches == [GENERATION]
-    # the generation answered its patches True without their markers: local-activities-v1's branch chose its
-    # policy as a local activity, and open-in-one-v1's wrote its ledger and told its account in one more
-    assert {"local-activities-v1", "open-in-one-v1", "keep-moved-cursor-v1"} <= IMPLIED
+    # the generation answered its patches True without their markers: the case chose its policy as a local
+    # activity, and open-in-one-v1's branch wrote its ledger and told its account in one more
+    assert {"open-in-one-v1", "keep-moved-cursor-v1"} <= IMPLIED
     assert (local_activities, activities) == (2, 0)
     # the generation's TemporalChangeVersion upsert and the case's own attributes, not one per patch asked
     assert upserts == 2
@@ -151,9 +151,24 @@ async def test_a_workflow_that_asks_an_implied_patch_without_pinning_the_generat
             await asyncio.sleep(0.05)
         await unpinned.terminate(reason="test finished")
     assert failure == (
-        "UnpinnedPatchProbe asked patch 'ledger-v1', implied by generation-v15, without pinning the generation:"
+        "UnpinnedPatchProbe asked patch 'recovery-once-v1', implied by generation-v15, without pinning the generation:"
         " call pin_generation(self) first thing in its workflow.init"
     )
+
+
+async def test_a_history_without_a_generation_marker_is_refused_by_name_not_replayed_on_guessed_branches(env):
+    """Generations v1-v12 are retired: their cases recorded no generation marker, and this code no longer has
+    their branches. Replaying one fails its task (Temporal retries it) with what to do."""
+    async with Worker(env.client, task_queue="patch-probe", workflows=[RetiredPatchProbe]):
+        old = await env.client.start_workflow(RetiredPatchProbe.run, id="probe-retired", task_queue="patch-probe")
+        assert await old.result() is True
+    history = await old.fetch_history()
+    result = await Replayer(workflows=[PinnedPatchProbe]).replay_workflow(history, raise_on_replay_failure=False)
+    refusal = (
+        "PinnedPatchProbe probe-retired was started before generation markers (generation-v13): its generation"
+        " is retired from this release; run it on the release before, or let it close first"
+    )
+    assert f'Failure {{ message: "{refusal}"' in str(result.replay_failure)
 
 
 async def until_continued(client: Any, workflow_id: str, first_run: str | None) -> None:

@@ -4,6 +4,7 @@ A fresh worker process is the only place some faults show (e.g. a library that t
 calls the first time it runs inside the workflow sandbox), so this test keeps nothing in-process.
 """
 
+import asyncio
 import json
 import os
 import subprocess
@@ -16,11 +17,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from relance.cli.demo import dated_sample
 from relance.ledger.db import RejectedInput, engine_for
 from tests.conftest import ROOT, server_binary
+from tests.patch_probe import LegacyCase
+from workflows.patches import GENERATION
 
 RELANCE = [sys.executable, "-m", "relance.cli.main"]
 
@@ -30,7 +35,7 @@ async def dev_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
     async with await WorkflowEnvironment.start_local(
         dev_server_existing_path=server_binary("temporal"),
         ui=False,
-        dev_server_extra_args=["--log-level", "error", "--namespace", "bare"],
+        dev_server_extra_args=["--log-level", "error", "--namespace", "bare", "--namespace", "retired"],
     ) as environment:
         address = environment.client.service_client.config.target_host
         ledger = tmp_path_factory.mktemp("setup") / "ledger.db"
@@ -199,6 +204,31 @@ def test_the_worker_refuses_a_namespace_without_the_case_attributes(ops_env):
     assert refused.returncode == 1
     assert "namespace bare lacks the case search attributes InvoiceId (Keyword), CustomerId (Keyword)" in refused.stderr
     assert "run `relance setup` first" in refused.stderr
+
+
+async def test_setup_and_the_worker_refuse_a_namespace_with_open_cases_of_a_retired_generation(ops_env):
+    """Generations v1-v12 are retired: a worker of this release cannot replay their cases, so it does not start
+    while one is open, and `relance setup` (run before the workers at each release) names them."""
+    retired = {**ops_env, "TEMPORAL_NAMESPACE": "retired", "RELANCE_TASK_QUEUE": "retired"}
+    assert relance(retired, "setup").returncode == 0  # nothing open yet: the namespace is prepared
+    client = await Client.connect(ops_env["TEMPORAL_ADDRESS"], namespace="retired")
+    cases = {"invoice-V1": [], "invoice-V9": ["ledger-v1", "local-activities-v1"], "invoice-V15": [GENERATION]}
+    async with Worker(client, task_queue="legacy", workflows=[LegacyCase]):
+        handles = [
+            await client.start_workflow("InvoiceCollection", markers, id=case_id, task_queue="legacy")
+            for case_id, markers in cases.items()
+        ]
+        await asyncio.to_thread(wait_for, lambda: relance(retired, "setup").returncode == 1)  # visibility lags
+    setup = relance(retired, "setup")
+    named = "namespace retired holds 2 open case(s) of a generation this release retired (started before"
+    assert (setup.returncode, named in setup.stderr) == (1, True), setup.stderr
+    assert "invoice-V1" in setup.stderr and "invoice-V9" in setup.stderr and "invoice-V15" not in setup.stderr
+    assert "this release's workers will refuse to start" in setup.stderr
+    worker = subprocess.run([*RELANCE, "worker"], env=retired, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert (worker.returncode, named in worker.stderr, "invoice-V9" in worker.stderr) == (1, True, True)
+    for handle in handles:
+        await handle.terminate("test finished")
+    await asyncio.to_thread(wait_for, lambda: relance(retired, "setup").returncode == 0)
 
 
 async def test_a_broken_row_is_reported_by_line_and_the_others_start(ops_env, tmp_path):

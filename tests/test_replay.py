@@ -1,7 +1,7 @@
 """Every recorded history must replay on the current workflow code (see tests/record_histories.py).
 
-A change that breaks this would break cases already running in production: guard it with
-`workflow.patched(...)` and record new histories, keeping the old ones.
+A change that breaks this would break cases already running in production: guard it with a patch
+(workflows/patches.py) and record new histories, keeping the old ones until their generation is retired.
 """
 
 import base64
@@ -23,19 +23,9 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 # every scenario the recorder plays since the start contract (v6)
 SINCE_V6 = ("arrangements", "continued", "continued_run", "edge", "full_timeline", "grouped", "legal", "refused")
-GENERATIONS = {  # each release's recordings, kept forever; a scenario joins when its feature does
-    "v1": ("arrangements", "continued", "full_timeline"),
-    "v2-ledger": ("arrangements", "continued", "full_timeline"),
-    "v3-search-attributes": ("arrangements", "continued", "full_timeline"),
-    "v4-legal": ("arrangements", "continued", "full_timeline", "legal"),
-    "v5-customer-voice": ("arrangements", "continued", "full_timeline", "grouped", "legal"),
-    "v6-start-contract": SINCE_V6,
-    "v7-trimmed-history": SINCE_V6,
-    "v8-sync-before-sleep": SINCE_V6,
-    "v9-local-activities": SINCE_V6,
-    "v10-pause-clock": SINCE_V6,
-    "v11-encrypted": SINCE_V6,  # payloads encrypted (tests.conftest.TEST_KEY_RING): replay decrypts them
-    "v12-hold-author": SINCE_V6,  # a customer hold passes its author on to each case (signal payload)
+# Each release's recordings, kept until its generation (workflows/patches.py) is retired: recordings of v1–v12
+# went with the retirement of those generations (cases without a generation marker, refused since).
+RECORDINGS = {
     "v13-generation": SINCE_V6,  # one patch marker, the generation, instead of one per patch
     "v14-open-in-one": SINCE_V6,  # a new case's first ledger write and account report in one local activity
     "v14-direct-debit": (*SINCE_V6, "represented"),  # a returned direct debit presented again (pain.008)
@@ -43,8 +33,8 @@ GENERATIONS = {  # each release's recordings, kept forever; a scenario joins whe
 }
 
 
-def test_histories_of_every_generation_are_present():
-    expected = sorted(f"{scenario}-{tag}" for tag, scenarios in GENERATIONS.items() for scenario in scenarios)
+def test_the_recordings_of_every_kept_generation_are_present():
+    expected = sorted(f"{scenario}-{tag}" for tag, scenarios in RECORDINGS.items() for scenario in scenarios)
     assert [p.stem for p in HISTORIES] == expected
 
 

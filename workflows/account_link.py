@@ -7,7 +7,6 @@ from pydantic import BaseModel
 from temporalio import workflow
 
 from workflows.case_activities import report_to_customer
-from workflows.patches import patched
 
 with workflow.unsafe.imports_passed_through():
     from relance.domain.account import CaseClosed, CaseOpened, CustomerReport, MessageDue
@@ -27,14 +26,10 @@ class AccountLink:
         self.state = state
         self.outcomes: dict[str, StepResult] = {}
 
-    def speaks(self) -> bool:
-        """Cases started with this version hand their message steps to their customer's account."""
-        return patched("customer-voice-v1")
-
     def groups_messages(self) -> bool:
         """Message steps go through the account, except on demo clocks so fast that a sending window lasts
         about a second: the round trip to the account would miss it; they send alone."""
-        return self.speaks() and self.state.clock.speed <= MAX_GROUPING_SPEED
+        return self.state.clock.speed <= MAX_GROUPING_SPEED
 
     async def opened(self) -> None:
         await report_to_customer(self.opened_report())

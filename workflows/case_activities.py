@@ -12,7 +12,6 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.ops_handlers import shown_name
-from workflows.patches import patched
 from workflows.retries import STEP_RETRY
 
 with workflow.unsafe.imports_passed_through():
@@ -66,13 +65,9 @@ async def _bookkeeping(activity: str, arg: Any, summary: str, *, retry: RetryPol
     """Choosing a policy, writing the ledger and telling the customer's account run as local activities: in
     the worker, within the case's workflow task, instead of a round trip through the server for each. Each is
     short and idempotent (a read, an upsert, a signal the account takes once per case and step), which is
-    what a local activity may be. Cases started before this version replay their activities."""
+    what a local activity may be."""
     timeout = timedelta(seconds=30)
-    if patched("local-activities-v1"):
-        return await workflow.execute_local_activity(
-            activity, arg, result_type=result_type, start_to_close_timeout=timeout, retry_policy=retry, summary=summary
-        )
-    return await workflow.execute_activity(
+    return await workflow.execute_local_activity(
         activity, arg, result_type=result_type, start_to_close_timeout=timeout, retry_policy=retry, summary=summary
     )
 

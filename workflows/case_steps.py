@@ -87,7 +87,7 @@ class CaseSteps:
         if step.action in LEGAL_ACTIONS:
             request: StepRequest = legal_request(state, workflow.info().workflow_id, step, now)
         else:
-            if step.action is StepAction.email and state.flags.email_invalid and patched("channel-fallback-v1"):
+            if step.action is StepAction.email and state.flags.email_invalid:
                 return await self._email_unreachable(index, now, before)
             request = self._request(step.id, step.template, now)
         request.assignee = step.assignee
@@ -250,7 +250,7 @@ class CaseSteps:
         next e-mail steps become calls (whether the case sent alone or through its customer's account)."""
         state, now = self.state, self.now()
         state.step_done(now, StepRecord(step_id=label, at=now, status="failed", detail=detail))
-        if email_refused and patched("channel-fallback-v1"):
+        if email_refused:
             state.flags.email_invalid = detail
             state.record(now, "email_bounced", f"{request.customer.email} refused: {detail}")
 

@@ -105,8 +105,6 @@ class InvoiceCollection(TakesOpsActions):
         case = state.case
         if options.reopen is not None and state.policy is None:
             state = await self._reopen(args)
-        if not state.pauses_freeze_clock and patched("pause-clock-v1"):
-            state.pauses_freeze_clock = True  # older runs keep the clock running through pauses
         try:
             if state.policy is None:
                 policy = await self._first_policy(case, args)
@@ -114,11 +112,10 @@ class InvoiceCollection(TakesOpsActions):
                 why = f"; {policy.selected_for}" if policy.selected_for else ""
                 state.record(self.now(), "policy_resolved", f"policy {policy.label} chosen for the case{why}")
                 self._changed()
-                if self._account.speaks():
-                    if patched("open-in-one-v1"):
-                        await self._open()
-                    else:
-                        await self._account.opened()
+                if patched("open-in-one-v1"):
+                    await self._open()
+                else:
+                    await self._account.opened()
             while True:
                 await self._sync_ledger()
                 if state.notices:  # the debtor is told where the case stands, at the next sending slot
@@ -130,8 +127,7 @@ class InvoiceCollection(TakesOpsActions):
                     break
                 if self._history_is_long(options):
                     await workflow.wait_condition(workflow.all_handlers_finished)
-                    if patched("trim-carried-history-v1"):
-                        state.trim_history(options.keep_history)
+                    state.trim_history(options.keep_history)
                     carried = options.model_copy(update={"carried": state, "reopen": None})
                     workflow.continue_as_new(args=[carried])
                 self._next = planning.next_event(state, self.now(), commit=True)
@@ -144,8 +140,7 @@ class InvoiceCollection(TakesOpsActions):
             self._next = None
             self._show_details()
             await workflow.wait_condition(workflow.all_handlers_finished)
-            if self._account.speaks():
-                await self._account.closed()
+            await self._account.closed()
             await self._sync_ledger()
             return self._status()
         except (asyncio.CancelledError, CancelledError, ActivityError) as err:
@@ -155,10 +150,9 @@ class InvoiceCollection(TakesOpsActions):
                 raise
             if not state.closed:
                 state.close(self.now(), Outcome.cancelled, "case cancelled in Temporal")
-            if patched("ledger-on-cancel-v1"):  # cancellation was delivered: activities run again
-                self._next = None
-                self._show_details()
-                await self._sync_ledger()
+            self._next = None  # cancellation was delivered: activities run again
+            self._show_details()
+            await self._sync_ledger()
             raise
 
     async def _reopen(self, args: Sequence[Any]) -> CaseState:
@@ -177,8 +171,7 @@ class InvoiceCollection(TakesOpsActions):
         self._account = AccountLink(self.state)
         self._steps = CaseSteps(self.state, self._account, self.now)
         self._changed()
-        if self._account.speaks():
-            await self._account.opened()
+        await self._account.opened()
         return self.state
 
     @workflow.query(name="case_state")
@@ -222,7 +215,7 @@ class InvoiceCollection(TakesOpsActions):
         except (ActivityError, ApplicationError) as err:
             cause = failure_of(err)
             refused = cause is not None and cause.type in ("NoPolicy", *REFUSED_AT_START)
-            if refused and patched("start-contract-v1"):
+            if refused:
                 assert cause is not None
                 await refuse_start(cause.message, args)
             raise
@@ -237,7 +230,7 @@ class InvoiceCollection(TakesOpsActions):
     async def _sync_ledger(self) -> None:
         """Write history entries the SQL ledger has not seen, with the case's current state."""
         state = self.state
-        if not patched("ledger-v1") or state.ledger_synced >= state.history_end():
+        if state.ledger_synced >= state.history_end():
             return
         upto = state.history_end()
         update = ledger_update(state, workflow.info().workflow_id, self.now(), upto)
@@ -277,15 +270,12 @@ class InvoiceCollection(TakesOpsActions):
     def _woken(self) -> Callable[[], bool]:
         """What ends a wait: the case changed, its history grew long (say under a flood of refused signals,
         so that it continues as new before Temporal's limits), or its ledger has not seen every entry."""
-        version, long_history_wakes = self._version, patched("wake-on-long-history-v1")
+        version, state = self._version, self.state
         # what changed while the loop was busy (an update during the ledger write) is written before any wait
-        # (only where the ledger is written at all: a case older than ledger-v1 never syncs, and must not spin)
-        ledger_wakes = patched("ledger-v1") and patched("sync-before-sleep-v1")
-        state = self.state
         return lambda: (
             self._version != version
-            or (long_history_wakes and self._history_is_long(self._options))
-            or (ledger_wakes and state.ledger_synced < state.history_end())
+            or self._history_is_long(self._options)
+            or state.ledger_synced < state.history_end()
         )
 
     def _changed(self) -> None:
@@ -374,5 +364,4 @@ class InvoiceCollection(TakesOpsActions):
         """What the Temporal UI shows and filters on for the case right now."""
         state, now = self.state, self.now()
         workflow.set_current_details(state.details(now, self._next, planning.waiting_for(state, now)))
-        if patched("search-attributes-v1"):
-            self._shown = upsert_changed_attributes(state, self._next, self._shown, now)
+        self._shown = upsert_changed_attributes(state, self._next, self._shown, now)

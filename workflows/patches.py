@@ -1,45 +1,29 @@
 """Workflow patches, and the generation markers that stand for them in new cases.
 
-Every `workflow.patched(id)` a new workflow passes writes a marker and upserts Temporal's
-`TemporalChangeVersion` search attribute, a visibility write on the server. A case's first task asked seven
-patches (seven markers and seven upserts before it did any work of its own), which cost the server more than
-the case's own commands. Workflows started since generation v13 record one marker, their generation's, which
-implies every patch of that generation. A workflow whose history lacks a generation marker (started before
-v13) asks each patch as it always did, so every saved history replays unchanged.
+A case records one patch marker when it is created, its generation's (`pin_generation`, from
+`workflow.init`), which implies every patch of that generation: `patched(id)` answers True for them without a
+marker of its own (each marker is also a visibility write, Temporal's `TemporalChangeVersion` upsert). A case
+of an older generation asks a newer patch of Temporal as usual, so every generation's histories replay
+unchanged, and a case never switches to new branches halfway through its run.
 
-The generation is pinned when the workflow is created (`pin_generation`, from `workflow.init`): a case
-started before it and replayed, then run on, never switches to the new branches halfway through its run.
-A patch added later is not implied by the generations before it: a case of theirs asks it of Temporal as
-usual. It joins a new generation, newest first in `GENERATIONS`, whose marker new cases record instead;
-the older generations stay, for the cases that recorded theirs.
+Generations v1–v12 (cases without a generation marker, all from before the first release) are retired:
+their branches are deleted, `pin_generation` refuses their histories, and the worker refuses to start while
+the namespace holds an open one (`starter.namespace.retired_cases`). ARCHITECTURE.md has the checklist for the
+next change.
 """
 
 from temporalio import workflow
 
-V13_IMPLIED = frozenset(
-    {
-        "ledger-v1",
-        "search-attributes-v1",
-        "ledger-on-cancel-v1",
-        "channel-fallback-v1",
-        "customer-voice-v1",
-        "start-contract-v1",
-        "sync-before-sleep-v1",
-        "trim-carried-history-v1",
-        "local-activities-v1",
-        "pause-clock-v1",
-        "wake-on-long-history-v1",
-    }
-)
-GENERATIONS = (  # newest first: a new workflow records the first one's marker
-    ("generation-v15", V13_IMPLIED | {"open-in-one-v1", "keep-moved-cursor-v1", "recovery-once-v1"}),
-    ("generation-v14", V13_IMPLIED | {"open-in-one-v1"}),
-    ("generation-v13", V13_IMPLIED),
+GENERATIONS = (  # newest first: a new workflow records the first one's marker; the last is the oldest kept
+    ("generation-v15", frozenset({"open-in-one-v1", "keep-moved-cursor-v1", "recovery-once-v1"})),
+    ("generation-v14", frozenset({"open-in-one-v1"})),
+    ("generation-v13", frozenset[str]()),
 )
 GENERATION, IMPLIED = GENERATIONS[0]
+MARKERS = tuple(marker for marker, _implied in GENERATIONS)
 EVER_IMPLIED = frozenset().union(*(implied for _marker, implied in GENERATIONS))
 
-PINNED = "_relance_generation"  # set on the workflow object by pin_generation: the patches implied, or absent
+PINNED = "_relance_generation"  # set on the workflow object by pin_generation: the patches implied
 
 
 class GenerationNotPinned(RuntimeError):
@@ -49,17 +33,27 @@ class GenerationNotPinned(RuntimeError):
     goes on once the code that pins is deployed (it must not guess a branch meanwhile)."""
 
 
-def pin_generation(owner: object) -> bool:
+class RetiredGeneration(RuntimeError):
+    """The history being replayed holds no generation marker: a case of a retired generation (v1–v12).
+
+    This code no longer has its branches. The task fails and Temporal retries it, so the case waits, intact,
+    for a worker of the release that still runs it; the worker refuses to start where such cases are open."""
+
+
+def pin_generation(owner: object) -> str:
     """Called first thing in `workflow.init` (`pin_generation(self)`) by every workflow whose code asks a
-    patch a generation implies (today InvoiceCollection; CustomerAccount asks none): True for a workflow of a
-    generation (a new one records the newest's marker, once, here), False for one started before them.
-    Unpinned, a workflow would write the marker at its first implied patch, mid-run: `patched` refuses that."""
+    patch a generation implies (today InvoiceCollection; CustomerAccount asks none): the generation's marker
+    (a new workflow records the newest's, once, here). Unpinned, a workflow would write the marker at its
+    first implied patch, mid-run: `patched` refuses that."""
     for marker, implied in GENERATIONS:  # on replay, the first whose marker the history holds
         if workflow.patched(marker):
             setattr(owner, PINNED, implied)
-            return True
-    setattr(owner, PINNED, frozenset())
-    return False
+            return marker
+    kind = workflow.info().workflow_type
+    raise RetiredGeneration(
+        f"{kind} {workflow.info().workflow_id} was started before generation markers ({MARKERS[-1]}): its"
+        " generation is retired from this release; run it on the release before, or let it close first"
+    )
 
 
 def patched(patch_id: str) -> bool:

@@ -61,23 +61,32 @@ def worker() -> None:
 
 @app.command()
 def setup() -> None:
-    """Prepare for Relance: bring the ledger's schema up to date, register the case search attributes (safe to
-    re-run; in production run it once per release, before the workers start)."""
+    """Prepare for Relance: bring the ledger's schema up to date, register the case search attributes, and fail
+    if open cases of a generation this release retired remain (safe to re-run; in production run it once per
+    release, before the workers start)."""
     from temporalio.service import RPCError
 
     from relance.ledger.db import engine_for
     from starter.connect import connect
-    from starter.namespace import CANNOT_LIST, Registration, register_attributes
+    from starter.namespace import (
+        CANNOT_LIST,
+        NO_VISIBILITY,
+        Registration,
+        RetiredCases,
+        register_attributes,
+        retired_cases,
+    )
 
     settings = get_settings()
     engine_for(settings.database_url).dispose()  # migrates the ledger to the newest schema
     out.print("ledger schema up to date", highlight=False)
 
-    async def go() -> Registration:
-        return await register_attributes(await connect(settings), settings.temporal_namespace)
+    async def go() -> tuple[Registration, RetiredCases | None]:
+        client = await connect(settings)
+        return await register_attributes(client, settings.temporal_namespace), await retired_cases(client)
 
     try:
-        registration = run(go())
+        registration, retired = run(go())
     except ValueError as exc:
         fail(str(exc))
     except RPCError as exc:
@@ -87,6 +96,10 @@ def setup() -> None:
     out.print(f"namespace {settings.temporal_namespace}: {done}", highlight=False)
     if not registration.listed:
         err.print(f"note: {CANNOT_LIST} (each was added; those it already had were kept)", highlight=False)
+    if retired is None:
+        err.print(f"note: {NO_VISIBILITY}", highlight=False)
+    elif retired.count:
+        fail(f"{retired.refusal(settings.temporal_namespace)}; this release's workers will refuse to start")
 
 
 @app.command()

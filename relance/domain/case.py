@@ -212,9 +212,8 @@ class CaseState(BaseModel):
     history_base: int = 0
     opened_at: datetime | None = None  # None in states carried from before it was kept: history[0].at
     rate_wait: RateWait | None = None
-    # Pauses freeze the policy clock (set for cases started since the pause-clock-v1 patch): while a dispute, a
-    # pause or a customer hold lasts, the steps still ahead move later day for day.
-    pauses_freeze_clock: bool = False
+    # Pauses freeze the policy clock: while a dispute, a pause or a customer hold lasts, the steps still ahead
+    # move later day for day (`track_pause`).
     pause_shift_days: int = 0
     paused_since: datetime | None = None
     pause_kinds: list[str] = Field(default_factory=list)
@@ -724,15 +723,14 @@ class CaseState(BaseModel):
         credit = ZERO
         if action.outcome is not DisputeOutcome.rejected:
             credit = self.balance if action.outcome is DisputeOutcome.accepted else action.credited_amount or ZERO
-        if self.pauses_freeze_clock:  # the debtor is told the outcome
-            self.notices.append(
-                DebtorNotice(
-                    key=f"dispute-{self.disputes_resolved}-{action.outcome.value}",
-                    template=f"dispute_{action.outcome.value}",
-                    credited=credit,
-                    any_stage=action.outcome is DisputeOutcome.accepted,
-                )
+        self.notices.append(  # the debtor is told the outcome
+            DebtorNotice(
+                key=f"dispute-{self.disputes_resolved}-{action.outcome.value}",
+                template=f"dispute_{action.outcome.value}",
+                credited=credit,
+                any_stage=action.outcome is DisputeOutcome.accepted,
             )
+        )
         if action.outcome is DisputeOutcome.rejected:
             self.record(now, "dispute_resolved", "dispute rejected; chasing resumes", by=by)
             return
@@ -786,7 +784,7 @@ class CaseState(BaseModel):
     def track_pause(self, now: datetime) -> None:
         """Keep the policy clock still while the case is on hold: when the last hold ends, the steps still
         ahead move later by the days it lasted, unless every kind of pause involved chose `catch_up`."""
-        if not self.pauses_freeze_clock or self.policy is None or self.closed:
+        if self.policy is None or self.closed:
             return
         if self.on_hold:
             self.paused_since = self.paused_since or now
