@@ -194,7 +194,50 @@ async def raced(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any
     return handle
 
 
-SCENARIOS = (full_timeline, arrangements, continued, legal, grouped, edge, refused, represented, raced)
+async def _arrives_late(env: WorkflowEnvironment, queue: str, customer_id: str) -> tuple[Case, str]:
+    """Two invoices of a customer get their grouped e-mail at 09:00; a third, started at 10:00 the same day,
+    waits for the next contact day (contact-day-v1) and sends then."""
+    customer = {"id": customer_id, "name": "Late SA"}
+    first = [
+        await start_case(env.client, invoice(f"{customer_id}-{n}", customer=customer, starts_at=START), queue)
+        for n in (1, 2)
+    ]
+    await Case(env, first[0]).advance_to(paris(2026, 4, 27, 10))
+    late = Case(
+        env,
+        await start_case(
+            env.client, invoice(f"{customer_id}-3", customer=customer, starts_at=paris(2026, 4, 27, 10)), queue
+        ),
+    )
+    await late.advance_to(paris(2026, 4, 28, 12))
+    return late, f"customer-{customer_id}"
+
+
+async def late(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any]:
+    """The case that arrived late (see `_arrives_late`)."""
+    case, _account = await _arrives_late(env, queue, "C-LATE")
+    return case.handle
+
+
+async def late_account(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any]:
+    """The account that held the late case's e-mail for a day (see `_arrives_late`)."""
+    _case, account = await _arrives_late(env, queue, "C-LATE-ACCOUNT")
+    return env.client.get_workflow_handle(account)
+
+
+SCENARIOS = (
+    full_timeline,
+    arrangements,
+    continued,
+    legal,
+    grouped,
+    edge,
+    refused,
+    represented,
+    raced,
+    late,
+    late_account,
+)
 
 
 async def main(tag: str) -> None:

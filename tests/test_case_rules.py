@@ -15,15 +15,21 @@ from relance.domain.account import (
     ExcludeCustomer,
     HoldCustomer,
     IncludeCustomer,
+    MessageDue,
     ReleaseCustomer,
     UnallocatedPayment,
     check_account_action,
+    contacted_today,
+    held_for_next_day,
+    note_sent,
 )
 from relance.domain.actions import OPS_ACTIONS, Action
+from relance.domain.activity_contract import StepResult, step_request
 from relance.domain.case import CaseState, Hold, Outcome
 from relance.domain.case_legal import AgencyFile, CourtProceeding, FormalNotice
 from relance.domain.case_records import StepRecord
 from relance.domain.errors import Rejected
+from tests.conftest import paris
 from tests.test_planning import POLICIES, START, case
 
 TODAY = START.date()  # Monday 20 April 2026, Paris
@@ -598,3 +604,50 @@ def test_what_the_provider_saw_is_kept_once_and_a_bounce_flags_the_address(event
     state = applied(nothing, *(action("email_event", **e) for e in events))
     assert [(h.event, h.detail) for h in state.history if h.event.startswith("email_")] == history
     assert state.flags.email_invalid == flag
+
+
+def due(channel: Literal["email", "phone"], day: int, *, waits: bool = True) -> MessageDue:
+    request = step_request(case(), f"invoice-D{day}", "courtesy", "courtesy", paris(2026, 4, day, 10))
+    return MessageDue(case_id=request.case_id, channel=channel, request=request, waits_a_day=waits)
+
+
+@pytest.mark.parametrize(
+    ("label", "emailed_on", "item", "held"),
+    [
+        ("nothing sent yet", None, due("email", 27), False),
+        ("an e-mail already left that day", date(2026, 4, 27), due("email", 27), True),
+        ("the e-mail left the day before", date(2026, 4, 26), due("email", 27), False),
+        ("a call joins the day's call task instead", date(2026, 4, 27), due("phone", 27), False),
+        ("a case of an older generation cannot wait: sent", date(2026, 4, 27), due("email", 27, waits=False), False),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_a_message_reaching_the_account_after_the_days_e_mail_waits_for_the_next_contact_day(
+    label, emailed_on, item, held
+):
+    state = AccountState(customer_id="C-ACME", emailed_on=emailed_on)
+    send, wait = held_for_next_day(state, [item])
+    assert (send, wait) == (([], [item]) if held else ([item], []))
+
+
+def test_the_account_remembers_the_last_day_an_e_mail_may_have_left():
+    state = AccountState(customer_id="C-ACME")
+    items = [due("email", 27), due("phone", 28), due("email", 26)]
+    results = [StepResult(status=s, detail="") for s in ("in_doubt", "sent", "failed")]
+    note_sent(state, items, results)
+    assert state.emailed_on == date(2026, 4, 27)  # the call and the failed e-mail do not count
+    answer = contacted_today(state)
+    assert (answer.status, answer.error_type, answer.detail) == (
+        "deferred",
+        "ContactedToday",
+        "customer C-ACME already had an e-mail on 2026-04-27",
+    )
+
+
+def test_a_state_carried_before_the_wait_was_renamed_still_reads_its_wait():
+    carried = case().model_dump(mode="json")
+    del carried["day_wait"]  # as a run before the rename carried it
+    carried["rate_wait"] = {"step_id": "formal-notice", "reason": "no rate", "since": START, "tried_at": START}
+    state = CaseState.model_validate(carried)
+    assert state.day_wait is not None and (state.day_wait.step_id, state.day_wait.kind) == ("formal-notice", "rate")
+    assert "rate_wait" not in state.model_dump()

@@ -192,3 +192,27 @@ async def test_a_grouped_message_takes_the_harshest_tone_among_its_invoices(open
     )
     assert "- facture G-B du 25 avril 2026, échéance le 25 mai 2026 : 300,00\xa0€ (1\xa0jour de retard)" in body
     assert "nous vous adresserons une mise en demeure par lettre recommandée" in body
+
+
+async def test_an_invoice_that_reaches_its_account_after_the_days_message_left_waits_for_the_next_contact_day(
+    open_case, worker
+):
+    """One voice per customer holds when a case arrives late (a worker restarted during a morning's starts):
+    the customer had its grouped message at 09:00; an invoice of theirs whose step reaches the account at 10:00
+    does not make a second e-mail that day, but goes at the next contact day's first slot."""
+    first = [await open_case(invoice(f"L-{n}", amount="500.00", starts_at=START)) for n in (1, 2)]
+    await first[0].advance_to(paris(2026, 4, 27, 10))
+    (grouped,) = grouped_mails(worker)
+    assert grouped["Subject"] == "Rappel : 2 factures, 1\u202f000,00\xa0€ à régler"
+    late = await open_case(invoice("L-3", amount="500.00", starts_at=paris(2026, 4, 27, 10)))
+    await late.advance_to(paris(2026, 4, 27, 18))
+    assert len(outbox_messages(worker)) == 1  # the grouped e-mail only
+    status = await late.status()
+    assert status.steps == []
+    assert status.waiting_for == "the next contact day: customer C-ACME already had an e-mail on 2026-04-27"
+    assert status.next_step is not None
+    assert (status.next_step.id, minute(status.next_step.at)) == ("courtesy", paris(2026, 4, 28, 9))
+    await late.advance_to(paris(2026, 4, 28, 12))
+    assert len(outbox_messages(worker)) == 2
+    (courtesy,) = (await late.status()).steps
+    assert (courtesy.step_id, courtesy.status, minute(courtesy.at)) == ("courtesy", "done", paris(2026, 4, 28, 9))

@@ -151,7 +151,7 @@ async def test_a_workflow_that_asks_an_implied_patch_without_pinning_the_generat
             await asyncio.sleep(0.05)
         await unpinned.terminate(reason="test finished")
     assert failure == (
-        "UnpinnedPatchProbe asked patch 'recovery-once-v1', implied by generation-v15, without pinning the generation:"
+        f"UnpinnedPatchProbe asked patch 'recovery-once-v1', implied by {GENERATION}, without pinning the generation:"
         " call pin_generation(self) first thing in its workflow.init"
     )
 

@@ -12,7 +12,7 @@ import pytest
 
 from relance.domain import planning
 from relance.domain.actions import Installment
-from relance.domain.case import CaseState, Hold, PlanState, PromiseState, RateWait
+from relance.domain.case import CaseState, DayWait, Hold, PlanState, PromiseState
 from relance.domain.case_legal import AgencyFile, CourtProceeding, FormalNotice
 from relance.domain.case_records import StepRecord
 from relance.domain.clock import CaseClock
@@ -271,11 +271,11 @@ def test_a_failed_formal_notice_holds_the_court_step_with_its_reason():
 def test_a_step_waiting_for_a_rate_is_tried_again_the_next_contact_day(tried_at, expected, without_wait):
     state = case()
     at_step("formal-notice")(state)
-    state.rate_wait = RateWait(step_id="formal-notice", reason="no rate for 2026-H2", since=START, tried_at=tried_at)
+    state.day_wait = DayWait(step_id="formal-notice", reason="no rate for 2026-H2", since=START, tried_at=tried_at)
     event = planning.next_event(state, tried_at, commit=False)
     assert event is not None and (event.kind, event.id, event.at) == ("step", "formal-notice", expected)
     assert planning.waiting_for(state, tried_at) == "a missing interest rate, tried again each day: no rate for 2026-H2"
-    state.rate_wait = None
+    state.day_wait = None
     event = planning.next_event(state, tried_at, commit=False)
     assert event is not None and event.at == without_wait
 

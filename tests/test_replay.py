@@ -30,6 +30,8 @@ RECORDINGS = {
     "v14-open-in-one": SINCE_V6,  # a new case's first ledger write and account report in one local activity
     "v14-direct-debit": (*SINCE_V6, "represented"),  # a returned direct debit presented again (pain.008)
     "v15-moved-cursor": (*SINCE_V6, "represented", "raced"),  # an escalation during a step's send stands
+    # an e-mail that reaches the customer's account after that day's e-mail left waits for the next day
+    "v16-contact-day": (*SINCE_V6, "represented", "raced", "late", "late_account"),
 }
 
 

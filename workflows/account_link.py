@@ -7,6 +7,7 @@ from pydantic import BaseModel
 from temporalio import workflow
 
 from workflows.case_activities import report_to_customer
+from workflows.patches import patched
 
 with workflow.unsafe.imports_passed_through():
     from relance.domain.account import CaseClosed, CaseOpened, CustomerReport, MessageDue
@@ -53,7 +54,11 @@ class AccountLink:
         """The account's answer for this step: sent (alone or grouped), postponed, or failed."""
         channel = "email" if action is StepAction.email else "phone"
         due = MessageDue(
-            case_id=workflow.info().workflow_id, channel=channel, request=request, speed=self.state.clock.speed
+            case_id=workflow.info().workflow_id,
+            channel=channel,
+            request=request,
+            speed=self.state.clock.speed,
+            waits_a_day=patched("contact-day-v1"),
         )
         step_id = request.step_id
 

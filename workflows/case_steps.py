@@ -15,6 +15,7 @@ from workflows.patches import patched
 with workflow.unsafe.imports_passed_through():
     from relance.domain import planning
     from relance.domain.activity_contract import (
+        CONTACTED_TODAY,
         CREATE_PHONE_TASK,
         MISSING_RATE,
         REPRESENT_DIRECT_DEBIT,
@@ -26,13 +27,17 @@ with workflow.unsafe.imports_passed_through():
         legal_request,
         step_request,
     )
-    from relance.domain.case import CaseState, NextEvent, Outcome, RateWait
+    from relance.domain.case import CaseState, DayWait, DayWaitKind, NextEvent, Outcome
     from relance.domain.case_legal import enter_legal_stage
     from relance.domain.case_records import StepRecord
     from relance.domain.policy import LEGAL_ACTIONS, Policy, StepAction
 
 EMAIL_UNREACHABLE_TEMPLATE = "email_unreachable"  # the phone task that replaces an e-mail that cannot arrive
 LIMITATION_WARNING_TEMPLATE = "limitation_warning"  # the task that tells a person to interrupt limitation
+
+
+# A step's result that makes it wait for the next day rather than fail: what the wait is for.
+WAITS_A_DAY: dict[str, DayWaitKind] = {MISSING_RATE: "rate", CONTACTED_TODAY: "contact_day"}
 
 
 class CaseSteps:
@@ -78,7 +83,7 @@ class CaseSteps:
         state, policy = self.state, self._policy
         step = policy.steps[index]
         before = (policy, state.cursor)  # what an action arriving during the send may change
-        waited, state.rate_wait = state.rate_wait, None  # set again below if the rate is still missing
+        waited, state.day_wait = state.day_wait, None  # set again below if the step must wait another day
         blocker = planning.step_blocker(state, index, self.now())
         if blocker is not None:
             state.step_done(now, StepRecord(step_id=step.id, at=now, status="skipped", detail=blocker))
@@ -102,8 +107,8 @@ class CaseSteps:
             self._advance(index, now, before)
             return
         if result.status in ("deferred", "skipped_paused"):
-            if result.error_type == MISSING_RATE:
-                return self._wait_for_rate(step.id, result.detail, waited)  # planning retries it each day
+            if result.error_type in WAITS_A_DAY:  # planning tries it again at the next day's first slot
+                return self._wait_a_day(WAITS_A_DAY[result.error_type], step.id, result.detail, waited)
             state.record(self.now(), "step_postponed", f"{step.id}: {result.detail}", step_id=step.id)
             return
         status = "skipped" if result.status == "skipped_settled" else "done"
@@ -236,14 +241,19 @@ class CaseSteps:
             self._step_failed(request, label, cause, email_refused=activity == SEND_EMAIL and refused)
             return None
 
-    def _wait_for_rate(self, step_id: str, reason: str, waited: RateWait | None) -> None:
-        """A legal step needs a rate the table lacks: a person has a task to add it; the case does not fail
-        the step but tries it again each day (recorded once, not once a day)."""
+    def _wait_a_day(self, kind: DayWaitKind, step_id: str, reason: str, waited: DayWait | None) -> None:
+        """A step that cannot run today: a legal step needs a rate the table lacks (a person has a task to add
+        it), or a message's customer already had one today. The case does not fail the step but tries it again
+        the next day (recorded once, not once a day)."""
         state, now = self.state, self.now()
-        same = waited if waited is not None and waited.step_id == step_id else None
-        state.rate_wait = RateWait(step_id=step_id, reason=reason, since=same.since if same else now, tried_at=now)
+        same = waited if waited is not None and (waited.step_id, waited.kind) == (step_id, kind) else None
+        since = same.since if same else now
+        state.day_wait = DayWait(step_id=step_id, reason=reason, since=since, tried_at=now, kind=kind)
         if same is None or same.reason != reason:
-            state.record(now, "waiting_for_rate", f"{step_id}: {reason}; tried again each day", step_id=step_id)
+            event, again = (
+                ("waiting_for_rate", "each day") if kind == "rate" else ("waiting_for_contact_day", "the next day")
+            )
+            state.record(now, event, f"{step_id}: {reason}; tried again {again}", step_id=step_id)
 
     def _step_failed(self, request: StepRequest, label: str, detail: str, *, email_refused: bool) -> None:
         """A step that failed for good is recorded; an address the provider refused is flagged, so that the

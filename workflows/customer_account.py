@@ -39,6 +39,9 @@ with workflow.unsafe.imports_passed_through():
         UnallocatedPayment,
         allocate_oldest_first,
         check_account_action,
+        contacted_today,
+        held_for_next_day,
+        note_sent,
         read_account_start,
     )
     from relance.domain.activity_contract import StepResult
@@ -100,7 +103,13 @@ class CustomerAccount(TakesOpsActions):
         state = self.state
         fastest = max(item.speed for item in state.pending)
         await workflow.sleep(max(GATHER / fastest, GATHER_FLOOR))
-        items, state.pending = state.pending, []
+        items, held = held_for_next_day(state, state.pending)
+        state.pending = []
+        for item in held:  # the customer already had today's e-mail: these go on their next contact day
+            outcome = MessageOutcome(step_id=item.request.step_id, result=contacted_today(state))
+            await self._tell(item.case_id, "message_outcome", outcome)
+        if not items:
+            return
         state.batches += 1
         batch = CustomerBatch(customer_id=state.customer_id, number=state.batches, items=items)
         try:
@@ -117,6 +126,7 @@ class CustomerAccount(TakesOpsActions):
             detail = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
             kind = cause.type if isinstance(cause, ApplicationError) else None
             results = [StepResult(status="failed", detail=detail, error_type=kind) for _ in items]
+        note_sent(state, items, results)
         sent = sum(1 for r in results if r.status in ("sent", "already_done"))
         state.record(self._now(), "batch", f"batch {batch.number}: {sent} of {len(items)} step(s) sent")
         for item, result in zip(items, results, strict=True):

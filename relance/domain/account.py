@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, model_validator
 
 from relance.domain.actions import Action
-from relance.domain.activity_contract import LedgerUpdate, StepRequest, StepResult
+from relance.domain.activity_contract import CONTACTED_TODAY, LedgerUpdate, StepRequest, StepResult
 from relance.domain.case_records import HistoryEntry
 from relance.domain.errors import Rejected, explain
 from relance.domain.invoice import Strict
@@ -61,6 +61,9 @@ class MessageDue(BaseModel):
     channel: Literal["email", "phone"]
     request: StepRequest
     speed: float = 1.0  # the case clock's speed (demo cases run days in seconds)
+    # The case waits for the next contact day when the account says the customer already had an e-mail that
+    # day (since contact-day-v1; older cases cannot, and are sent as before).
+    waits_a_day: bool = False
 
 
 class CaseOpened(BaseModel):
@@ -186,6 +189,7 @@ class AccountState(BaseModel):
     batches: int = 0
     payments: list[str] = Field(default_factory=list)  # unallocated payment references
     credit: Decimal = Decimal("0")  # money received beyond every open balance
+    emailed_on: date | None = None  # the customer's (policy calendar's) last day an e-mail left for them
     continue_as_new_after: int = 10_000  # history events; tests set it low
     history: list[HistoryEntry] = Field(default_factory=list)
 
@@ -240,6 +244,31 @@ def check_account_action(state: AccountState, action: Action, today: date) -> No
                 raise Rejected(f"paid_on {action.paid_on} is in the future (today is {today})")
             if not state.cases:
                 raise Rejected("the customer has no open case to allocate the payment to")
+
+
+def held_for_next_day(state: AccountState, items: list[MessageDue]) -> tuple[list[MessageDue], list[MessageDue]]:
+    """The items to send now, and those that wait for the customer's next contact day: e-mails that reached
+    the account after that day's e-mail left (a case started late, a worker restarted during the morning's
+    starts). A second call task the same day joins the day's task instead (`send_customer_messages`)."""
+    send: list[MessageDue] = []
+    wait: list[MessageDue] = []
+    for item in items:
+        late = item.channel == "email" and item.waits_a_day and item.request.as_of == state.emailed_on
+        (wait if late else send).append(item)
+    return send, wait
+
+
+def contacted_today(state: AccountState) -> StepResult:
+    """The answer to a message step held for the next contact day."""
+    detail = f"customer {state.customer_id} already had an e-mail on {state.emailed_on}"
+    return StepResult(status="deferred", detail=detail, error_type=CONTACTED_TODAY)
+
+
+def note_sent(state: AccountState, items: list[MessageDue], results: list[StepResult]) -> None:
+    """Remember the last day an e-mail left for the customer, from a batch's results."""
+    for item, result in zip(items, results, strict=True):
+        if item.channel == "email" and result.status in ("sent", "already_done", "in_doubt"):
+            state.emailed_on = max(state.emailed_on or item.request.as_of, item.request.as_of)
 
 
 def allocate_oldest_first(amount: Decimal, cases: list[CaseView]) -> tuple[list[Allocation], Decimal]:

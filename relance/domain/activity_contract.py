@@ -30,6 +30,8 @@ READ_CLOSED_CASE = "read_closed_case"
 REPRESENT_DIRECT_DEBIT = "represent_direct_debit"
 # A legal step's failure when the rate table lacks a period: the case waits and retries, the step does not fail.
 MISSING_RATE = "MissingRate"
+# A message step the customer's account holds back: the customer already had one that day (one voice).
+CONTACTED_TODAY = "ContactedToday"
 # What the policy activity refuses about a new case itself (the worker's settings decide, not the case).
 REFUSED_AT_START = ("DemoClockRefused",)
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, Field, PrivateAttr
+from pydantic import AliasChoices, AwareDatetime, BaseModel, Field, PrivateAttr
 
 from relance.domain.actions import (
     LEGAL_OPS,
@@ -83,13 +83,19 @@ class Hold(BaseModel):
     kind: str = "hold"
 
 
-class RateWait(BaseModel):
-    """A legal step whose statement of account needs a rate the table lacks: retried each day until it runs."""
+DayWaitKind = Literal["rate", "contact_day"]
+
+
+class DayWait(BaseModel):
+    """A due step that cannot run today and is tried again at the next day's first slot: a legal step whose
+    statement of account needs a rate the table lacks (`rate`, each day until it runs), or a message whose
+    customer already had one today from another of their invoices (`contact_day`: one voice per customer)."""
 
     step_id: str
     reason: str
     since: datetime
     tried_at: datetime
+    kind: DayWaitKind = "rate"
 
 
 class DebtorNotice(BaseModel):
@@ -211,7 +217,8 @@ class CaseState(BaseModel):
     # already has, so that its carried state stays far below Temporal's payload limit.
     history_base: int = 0
     opened_at: datetime | None = None  # None in states carried from before it was kept: history[0].at
-    rate_wait: RateWait | None = None
+    # read from `rate_wait` too, the name it had when only a missing rate made a step wait
+    day_wait: DayWait | None = Field(default=None, validation_alias=AliasChoices("day_wait", "rate_wait"))
     # Pauses freeze the policy clock: while a dispute, a pause or a customer hold lasts, the steps still ahead
     # move later day for day (`track_pause`).
     pause_shift_days: int = 0

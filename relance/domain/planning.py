@@ -75,7 +75,7 @@ def _process_event(state: CaseState, commit: bool, now: datetime) -> NextEvent |
         nxt = schedule.next
         if waiting_reason(state, nxt.step) is not None:
             return None
-        at = max(nxt.at, _notice_deadline_passed(state, nxt.step, now), _rate_retry(state, nxt.step))
+        at = max(nxt.at, _notice_deadline_passed(state, nxt.step, now), _day_retry(state, nxt.step))
         return NextEvent(kind="step", id=nxt.step.id, action=nxt.step.action.value, at=at, index=nxt.index)
     return NextEvent(kind="close", id="policy-end", at=state.policy_end())
 
@@ -93,9 +93,10 @@ def _representation_event(state: CaseState) -> NextEvent:
     return NextEvent(kind="represent_settle", id=f"represent-{r.reference}-settle", at=at)
 
 
-def _rate_retry(state: CaseState, step: Step) -> datetime:
-    """A step waiting for a missing rate is tried again at the next day's first sending slot."""
-    wait, cal = state.rate_wait, _policy(state).calendar
+def _day_retry(state: CaseState, step: Step) -> datetime:
+    """A step waiting a day (a missing rate, the customer's next contact day) is tried again at the next day's
+    first sending slot."""
+    wait, cal = state.day_wait, _policy(state).calendar
     if wait is None or wait.step_id != step.id:
         return datetime.min.replace(tzinfo=UTC)
     return slot_on_or_after_day(local_day(wait.tried_at, cal) + timedelta(days=1), cal)
@@ -163,8 +164,10 @@ def waiting_for(state: CaseState, now: datetime) -> str | None:
     """What the case's due legal step waits for (a proof of delivery, an address), if anything."""
     if state.closed or state.policy is None or state.on_hold or state.court or state.agency:
         return None
-    if state.rate_wait is not None:
-        return f"a missing interest rate, tried again each day: {state.rate_wait.reason}"
+    if state.day_wait is not None:
+        if state.day_wait.kind == "contact_day":
+            return f"the next contact day: {state.day_wait.reason}"
+        return f"a missing interest rate, tried again each day: {state.day_wait.reason}"
     schedule = plan_steps(
         state.policy,
         state.schedule_due_date,

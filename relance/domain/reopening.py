@@ -63,7 +63,7 @@ def reopened(closed: CaseState, reopen: Reopen, now: datetime) -> CaseState:
     state = closed.model_copy(deep=True)
     was = state.outcome.value if state.outcome else "closed"
     state.outcome, state.closed_at = None, None
-    state.notices, state.offer, state.rate_wait = [], None, None
+    state.notices, state.offer, state.day_wait = [], None, None
     policy = state.policy
     assert policy is not None
     if reopen.step is not None:
