@@ -2,9 +2,11 @@
 
 Handlers and workflow starts take their arguments undecoded (`*args`), so the only way a payload can
 fail there is to be no JSON at all (bytes under a JSON encoding, a document nested past the parser's
-limit, an encoding nobody knows). Decoded with no type hint, such a payload fails the workflow (or
-rejects the update) with a non-retryable error instead of failing its workflow task forever. A typed
-decode (an activity result, a query answer) still fails loudly: that is our own data, and a bug.
+limit, an encoding nobody knows). Inside a workflow such a payload is handed over as `Undecodable`, which
+every handler refuses with its reason like any bad payload (a start is refused and kept in the ledger, an
+update rejected, a signal recorded as refused) instead of the SDK dropping it or failing the task. A client
+decoding with no type hint gets a non-retryable error. A typed decode (an activity result, a query answer)
+still fails loudly: that is our own data, and a bug.
 """
 
 import dataclasses
@@ -12,10 +14,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import temporalio.api.common.v1
+from temporalio import workflow
 from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
 
+from relance.domain.errors import Undecodable
 from relance.domain.limits import bounded
 from relance.encryption import EncryptionCodec, KeyRing, KeyRingError, ring_from_environment
 from relance.settings import Settings
@@ -30,9 +34,19 @@ class RefusingPayloadConverter(PydanticPayloadConverter):
         except Exception as err:
             if type_hints is not None:
                 raise
+            if (
+                workflow.unsafe.in_sandbox()
+            ):  # a workflow handler's or a start's arguments: each bad one handed over as such
+                return [self._one(payload) for payload in payloads]
             raise ApplicationError(
                 f"undecodable input: {bounded(str(err), 300)}", type="UndecodablePayload", non_retryable=True
             ) from None
+
+    def _one(self, payload: temporalio.api.common.v1.Payload) -> Any:
+        try:
+            return super().from_payloads([payload], None)[0]
+        except Exception as err:
+            return Undecodable(bounded(str(err), 300), bytes(payload.data[:200]))
 
 
 data_converter = DataConverter(payload_converter_class=RefusingPayloadConverter)

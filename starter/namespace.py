@@ -45,11 +45,15 @@ async def missing_attributes(client: Client, namespace: str) -> list[str] | None
     ]
 
 
-# A case records its generation's patch marker, which Temporal keeps in TemporalChangeVersion; a case of a
-# retired generation (v1-v12) recorded none, or only the markers of single patches.
+# A case records its generation's patch marker, which Temporal keeps in TemporalChangeVersion. A case of a
+# retired generation recorded only the markers of single patches (v2-v12), or none at all (v1, whose code
+# existed until V1_ENDED). A case that has not run its first task yet has none either: it is not retired (the
+# new workers will give it the newest generation), so "none" counts only for cases started while v1 ran.
+V1_ENDED = "2026-11-25T05:47:08Z"  # the commit that added ledger-v1, the first patch
 RETIRED_QUERY = (
-    "WorkflowType = 'InvoiceCollection' AND ExecutionStatus = 'Running' AND (TemporalChangeVersion IS NULL OR "
-    f"TemporalChangeVersion NOT IN ({', '.join(repr(marker) for marker in MARKERS)}))"
+    "WorkflowType = 'InvoiceCollection' AND ExecutionStatus = 'Running' AND ("
+    f"(TemporalChangeVersion IS NOT NULL AND TemporalChangeVersion NOT IN ({', '.join(repr(m) for m in MARKERS)}))"
+    f" OR (TemporalChangeVersion IS NULL AND StartTime < '{V1_ENDED}'))"
 )
 NO_VISIBILITY = (
     "this server has no visibility queries (the time-skipping test server, for one), so open cases of retired"

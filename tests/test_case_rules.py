@@ -275,6 +275,18 @@ REFUSALS = [
         "returned_on 2026-04-25 is in the future (today is 2026-04-20)",
     ),
     (
+        "a letter returned when none was sent",
+        nothing,
+        action("mail_returned", reason="NPAI", returned_on="2026-04-15"),
+        "no letter has been sent on this case (a formal notice is the only one)",
+    ),
+    (
+        "a letter returned before it was sent",
+        noticed(False),
+        action("mail_returned", reason="NPAI", returned_on="2026-04-09"),
+        "returned_on 2026-04-09 is before the formal notice was sent (2026-04-10)",
+    ),
+    (
         "an order with no dossier",
         nothing,
         action("court_order_issued", issued_on="2026-04-20", reference="IP-1"),

@@ -341,7 +341,7 @@ def raw(data: bytes, encoding: bytes = b"json/plain") -> Payload:
     return Payload(metadata={"encoding": encoding}, data=data)
 
 
-async def test_a_payload_that_is_not_json_fails_the_start_and_never_a_task(env, worker):
+async def test_a_payload_that_is_not_json_is_refused_at_start_and_never_fails_a_task(env, worker):
     """Bytes under a JSON encoding, or a document past the parser's nesting limit, as another SDK may send."""
     bad_payloads = {
         "invoice-RAW-1": raw(b"{not json"),
@@ -362,12 +362,15 @@ async def test_a_payload_that_is_not_json_fails_the_start_and_never_a_task(env, 
         with pytest.raises(WorkflowFailureError) as failure:
             await env.client.get_workflow_handle(workflow_id).result()
         cause = failure.value.cause
-        assert isinstance(cause, ApplicationError) and cause.type == "UndecodablePayload", cause
-        assert cause.message.startswith("undecodable input: ")
+        assert isinstance(cause, ApplicationError) and cause.type == "InvalidCase", cause
+        assert cause.message.startswith("case refused: undecodable input: ")
         assert await task_failures(env.client, workflow_id) == 0
+    # each refusal is kept in the ledger like any refused start, with what the bytes began with
+    kept = refused_starts(worker)
+    assert len(kept) == 3 and all(reason.startswith("undecodable input: ") for _, reason in kept), kept
 
 
-async def test_a_signal_that_is_not_json_is_dropped_and_the_case_goes_on(env, open_case):
+async def test_a_signal_that_is_not_json_is_recorded_as_refused_and_the_case_goes_on(env, open_case):
     case = await open_case(invoice("P-RAWSIG", starts_at=START))
     await env.client.workflow_service.signal_workflow_execution(
         SignalWorkflowExecutionRequest(
@@ -380,4 +383,6 @@ async def test_a_signal_that_is_not_json_is_dropped_and_the_case_goes_on(env, op
     )
     paid = await case.update("payment_received", {"amount": "1250.00", "paid_on": "2026-04-20", "reference": "OK"})
     assert (paid.outcome, paid.total_paid) == ("paid", 1250)
+    (refused,) = [h for h in paid.history if h.event == "rejected"]
+    assert refused.detail.startswith("payment_received rejected: undecodable input: "), refused.detail
     assert await task_failures(env.client, case.handle.id) == 0

@@ -53,7 +53,7 @@ with workflow.unsafe.imports_passed_through():
     from relance.domain.case import CaseState, CaseStatus, NextEvent, Outcome, Rejected, SeenAt
     from relance.domain.case_start import RunOptions, StartRefused, read_start
     from relance.domain.clock import CaseClock
-    from relance.domain.errors import CaseClosed
+    from relance.domain.errors import CaseClosed, LetterNeverSent
     from relance.domain.invoice import CaseInput
     from relance.domain.policy import Policy
     from relance.domain.reopening import reopened
@@ -298,8 +298,15 @@ class InvoiceCollection(TakesOpsActions):
             raise CaseClosed(f"case is closed ({self.state.outcome})")
 
     def _check(self, action: Action) -> None:
-        if self.state.policy is not None:  # a validator may run before the policy is chosen
+        if self.state.policy is None:  # a validator may run before the policy is chosen
+            return
+        try:
             self.state.check(action, self.now())
+        except LetterNeverSent:
+            # a case of an older generation took a returned letter it never sent, and replays so (a validator
+            # writes nothing, so it always refuses)
+            if workflow.unsafe.is_read_only() or patched("letter-first-v1"):
+                raise
 
     async def _take(self, action: Action, *, answer: bool) -> CaseStatus | None:
         # a judgment's or an agency's payment is applied from inside the action: once, since recovery-once-v1
@@ -310,6 +317,9 @@ class InvoiceCollection(TakesOpsActions):
 
     def _refuse(self, name: str, reason: str, payload: str) -> None:
         self.state.refuse(self.now(), name, reason, payload)
+
+    def _drops_undecodable(self) -> bool:
+        return not patched("signal-trace-v1")
 
     @workflow.update(name="reapply_policy")
     async def reapply_policy(self, *args: Any) -> CaseStatus:

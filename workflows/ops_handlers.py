@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
     from relance.domain.actions import Action
-    from relance.domain.errors import Rejected, validated
+    from relance.domain.errors import Rejected, Undecodable, validated
     from relance.domain.limits import excerpt, printable
 
 M = TypeVar("M", bound=BaseModel)
@@ -141,9 +141,16 @@ class TakesOpsActions:
             raise ApplicationError(str(err), type=type(err).__name__, non_retryable=True) from None
         return await self._take(action, answer=True)
 
+    def _drops_undecodable(self) -> bool:
+        """Whether a signal whose payload is no JSON is dropped without a trace (what workflows did before
+        they recorded it; an InvoiceCollection decides by its generation)."""
+        return False
+
     async def _on_signal(self, action_type: type[Action], args: Sequence[Any]) -> None:
         if self._refusal is not None:
             return  # being refused, it takes nothing
+        if any(isinstance(arg, Undecodable) for arg in args) and self._drops_undecodable():
+            return
         await self._ready()
         try:
             action = parse_action(action_type, args)

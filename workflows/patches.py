@@ -15,7 +15,19 @@ next change.
 from temporalio import workflow
 
 GENERATIONS = (  # newest first: a new workflow records the first one's marker; the last is the oldest kept
-    ("generation-v16", frozenset({"open-in-one-v1", "keep-moved-cursor-v1", "recovery-once-v1", "contact-day-v1"})),
+    (
+        "generation-v16",
+        frozenset(
+            {
+                "open-in-one-v1",
+                "keep-moved-cursor-v1",
+                "recovery-once-v1",
+                "contact-day-v1",
+                "signal-trace-v1",
+                "letter-first-v1",
+            }
+        ),
+    ),
     ("generation-v15", frozenset({"open-in-one-v1", "keep-moved-cursor-v1", "recovery-once-v1"})),
     ("generation-v14", frozenset({"open-in-one-v1"})),
     ("generation-v13", frozenset[str]()),

@@ -25,7 +25,7 @@ from relance.domain.actions import (
     RegisteredLetterDelivered,
 )
 from relance.domain.case_records import PaymentRecord, StepRecord
-from relance.domain.errors import Rejected
+from relance.domain.errors import LetterNeverSent, Rejected
 from relance.domain.invoice import CaseInput, CustomerKind
 from relance.domain.penalties import Claim, Imputation, Paid
 from relance.domain.policy import AFTER_FORMAL_NOTICE, Policy, Step, StepAction
@@ -158,9 +158,15 @@ def check(state: LegalCase, action: Action, now: datetime) -> None:
                 raise Rejected(
                     f"delivered_on {action.delivered_on} must fall between the sending ({notice.sent_on}) and today"
                 )
-        case MailReturned() | EmailBounced():
-            if isinstance(action, MailReturned) and action.returned_on > today:
+        case MailReturned():
+            if action.returned_on > today:
                 raise Rejected(f"returned_on {action.returned_on} is in the future (today is {today})")
+            if notice is None:  # the formal notice is the only letter a case sends
+                raise LetterNeverSent("no letter has been sent on this case (a formal notice is the only one)")
+            if action.returned_on < notice.sent_on:
+                raise LetterNeverSent(
+                    f"returned_on {action.returned_on} is before the formal notice was sent ({notice.sent_on})"
+                )
         case CourtOrderIssued():
             if court is None or court.status != "dossier_ready":
                 raise Rejected("no court dossier is waiting for an order on this case")

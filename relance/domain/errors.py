@@ -34,8 +34,26 @@ class AlreadyReversed(Rejected):
     """This payment already came back."""
 
 
+class LetterNeverSent(Rejected):
+    """A returned letter reported on a case that never sent one."""
+
+
+class Undecodable:
+    """What a workflow handler receives for an argument that is no JSON at all (bytes under a JSON encoding,
+    a document nested past the parser's limit, an encoding nobody knows): the data converter hands it over
+    instead of failing, so that the handler refuses it with its reason and keeps a trace (`validated`)."""
+
+    def __init__(self, reason: str, head: bytes) -> None:
+        self.reason, self.head = reason, head
+
+    def __str__(self) -> str:
+        return f"undecodable input: {self.reason}"
+
+
 def validated(model: type[M], value: Any, what: str = "payload") -> M:
     """`value` as `model`, or Rejected naming each bad field: the one way every door checks a JSON object."""
+    if isinstance(value, Undecodable):
+        raise Rejected(str(value))
     if not isinstance(value, dict):
         raise Rejected(f"the {what} must be a JSON object, got {json_type(value)}")
     try:
