@@ -30,6 +30,8 @@ with workflow.unsafe.imports_passed_through():
         CaseOpened,
         CaseView,
         CustomerBatch,
+        CustomerHoldNotice,
+        CustomerReleaseNotice,
         ExcludeCustomer,
         HoldCustomer,
         IncludeCustomer,
@@ -44,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         note_sent,
         read_account_start,
     )
+    from relance.domain.actions import PaymentReceived
     from relance.domain.activity_contract import StepResult
     from relance.domain.case import Rejected
     from relance.domain.limits import bounded
@@ -141,7 +144,7 @@ class CustomerAccount(TakesOpsActions):
         while len(self.state.answered) > 500:
             self.state.answered.pop(next(iter(self.state.answered)))
 
-    async def _tell(self, case_id: str, signal: str, payload: Any) -> None:
+    async def _tell(self, case_id: str, signal: str, payload: BaseModel) -> None:
         """Signal a case; one that has closed meanwhile no longer listens, and no longer needs to."""
         try:
             await workflow.get_external_workflow_handle(case_id).signal(signal, payload)
@@ -227,16 +230,13 @@ class CustomerAccount(TakesOpsActions):
         )
         allocations, left = allocate_oldest_first(payment.amount, views)
         for allocation in allocations:
-            await self._tell(
-                allocation.case_id,
-                "payment_received",
-                {
-                    "amount": str(allocation.amount),
-                    "paid_on": payment.paid_on.isoformat(),
-                    "reference": f"{payment.reference}/{allocation.invoice_id}",
-                    "by": payment.by or "customer account",
-                },
+            share = PaymentReceived(
+                amount=allocation.amount,
+                paid_on=payment.paid_on,
+                reference=f"{payment.reference}/{allocation.invoice_id}",
+                by=payment.by or "customer account",
             )
+            await self._tell(allocation.case_id, PaymentReceived.name, share)
         state.credit += left
         spread = ", ".join(f"{a.invoice_id} {a.amount}" for a in allocations) or "nothing"
         extra = f"; {left} kept as a credit" if left else ""
@@ -250,13 +250,12 @@ class CustomerAccount(TakesOpsActions):
         state.hold = None
         state.record(self._now(), "released", why, by=by)
         for case_id in list(state.cases):
-            await self._tell(case_id, "customer_release", {"by": by or "customer account"})
+            await self._tell(case_id, "customer_release", CustomerReleaseNotice(by=by or "customer account"))
 
-    def _hold_payload(self) -> dict[str, Any]:
+    def _hold_payload(self) -> CustomerHoldNotice:
         hold = self.state.hold
         assert hold is not None
-        payload = {"kind": hold.kind, "reason": hold.reason, "until": hold.until.isoformat() if hold.until else None}
-        return payload | ({"by": hold.by} if hold.by else {})
+        return CustomerHoldNotice(kind=hold.kind, reason=hold.reason, until=hold.until, by=hold.by)
 
     def _hold_expired(self) -> bool:
         hold = self.state.hold
