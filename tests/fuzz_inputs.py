@@ -190,6 +190,7 @@ CASE_ACTIONS: dict[str, dict[str, Any]] = {
     },
     "registered_letter_delivered": {"tracking_number": "1A234", "delivered_on": DAY},
     "mail_returned": {"reason": "NPAI", "returned_on": DAY},
+    "reapply_policy": {"policy": "b2b-standard"},
     "email_bounced": {"reason": "mailbox unknown"},
     "email_event": {"kind": "delivered", "step_id": "reminder-1", "at": "2026-04-20T07:00:00+00:00", "event_id": "E1"},
     "court_order_issued": {"issued_on": DAY, "reference": "IP-1"},

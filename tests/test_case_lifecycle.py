@@ -1,5 +1,6 @@
 """Ops actions on running cases: payments, disputes, promises, plans, pauses, contact changes."""
 
+import asyncio
 from datetime import date, timedelta
 from decimal import Decimal
 from email import message_from_bytes
@@ -293,6 +294,16 @@ async def test_operator_reapplies_another_policy(open_case, worker):
     with pytest.raises(WorkflowUpdateFailedError) as err:
         await case.update("reapply_policy", {"policy": "no-such-policy"})
     assert "policy 'no-such-policy' does not exist" in str(err.value.cause)
+    # the same as a signal (it goes through the one registration of every action): recorded as refused
+    await case.handle.signal("reapply_policy", {"policy": "no-such-policy", "by": "an-erp"})
+    for _ in range(100):
+        refused = [h.detail for h in (await case.status()).history if h.event == "rejected"]
+        if refused:
+            break
+        await asyncio.sleep(0.05)
+    (detail,) = refused
+    assert detail.startswith("reapply_policy rejected: policy not re-applied: policy 'no-such-policy' does not exist")
+    assert (await case.status()).policy == "key-accounts@v2"
 
 
 async def test_cancelling_the_workflow_closes_the_case_as_cancelled(open_case, worker):

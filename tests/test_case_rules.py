@@ -335,6 +335,7 @@ def test_every_ops_action_has_a_refusal_row():
         "write_off",
         "contact_updated",
         "email_bounced",
+        "reapply_policy",  # refused when the policy cannot be resolved (tests/test_case_lifecycle.py)
     }
 
 

@@ -159,7 +159,7 @@ def unchanged(status: CaseStatus) -> tuple[Any, ...]:
 
 
 @fuzz
-@given(call=fz.broken_call({**fz.CASE_ACTIONS, "reapply_policy": {"policy": "b2b-standard"}}))
+@given(call=fz.broken_call(fz.CASE_ACTIONS))
 async def test_fuzz_case_updates(env, fuzz_case, call):
     name, args = call
     assume(malformed(name, args))

@@ -55,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
     from relance.domain.clock import CaseClock
     from relance.domain.errors import CaseClosed, LetterNeverSent
     from relance.domain.invoice import CaseInput
+    from relance.domain.limits import excerpt
     from relance.domain.policy import Policy
     from relance.domain.reopening import reopened
 
@@ -67,8 +68,7 @@ class InvoiceCollection(TakesOpsActions):
     """Started with one argument, the case JSON (see relance.domain.case_start for the contract)."""
 
     noun = "case"
-    known_signals = tuple(a.name for a in OPS_ACTIONS)
-    known_updates = (*known_signals, ReapplyPolicy.name)
+    known_signals = known_updates = tuple(a.name for a in OPS_ACTIONS)
 
     @workflow.init
     def __init__(self, *args: Any) -> None:
@@ -309,6 +309,8 @@ class InvoiceCollection(TakesOpsActions):
                 raise
 
     async def _take(self, action: Action, *, answer: bool) -> CaseStatus | None:
+        if isinstance(action, ReapplyPolicy):
+            return await self._reapply(action, answer=answer)
         # a judgment's or an agency's payment is applied from inside the action: once, since recovery-once-v1
         nests = isinstance(action, (JudgmentPaid, AgencyUpdate))
         self.state.apply(action, self.now(), once=not nests or patched("recovery-once-v1"))
@@ -321,32 +323,23 @@ class InvoiceCollection(TakesOpsActions):
     def _drops_undecodable(self) -> bool:
         return not patched("signal-trace-v1")
 
-    @workflow.update(name="reapply_policy")
-    async def reapply_policy(self, *args: Any) -> CaseStatus:
-        """An operator moves the running case to another policy, or to the newest version of its rules."""
-        try:
-            action = parse_payload(ReapplyPolicy, args)
-        except Rejected as err:
-            raise ApplicationError(str(err), type="Rejected", non_retryable=True) from None
-        await self._ready()
+    async def _reapply(self, action: ReapplyPolicy, *, answer: bool) -> CaseStatus | None:
+        """An operator moves the running case to another policy, or to the newest version of its rules: the
+        one action whose effect needs an activity (the policy is resolved as for a new case)."""
         state = self.state
         wanted = state.case.model_copy(update={"policy": action.policy})
         try:
             policy = await resolve_policy(wanted)
         except (ActivityError, ApplicationError) as err:
             failure = failure_of(err)
-            cause = failure.message if failure is not None else str(err)
-            raise ApplicationError(f"policy not re-applied: {cause}", type="Rejected", non_retryable=True) from None
+            reason = f"policy not re-applied: {failure.message if failure is not None else err}"
+            if not answer:  # a signal cannot answer: its refusal is recorded
+                self._refuse(action.name, reason, excerpt(action.model_dump(mode="json")))
+                return None
+            raise ApplicationError(reason, type="Rejected", non_retryable=True) from None
         state.reapply(policy, self.now(), action.by)
         self._changed()
-        return self._status()
-
-    @reapply_policy.validator
-    def _validate_reapply(self, *args: Any) -> None:
-        self._check_started()
-        parse_payload(ReapplyPolicy, args)
-        if self.state.closed:
-            raise Rejected("case is closed")
+        return self._status() if answer else None
 
     @workflow.query(name="status")
     def status(self, *args: Any) -> CaseStatus:

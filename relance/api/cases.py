@@ -16,7 +16,7 @@ from relance.api.access import bearer
 from relance.api.context import ApiContext
 from relance.api.problems import Refused, invalid
 from relance.domain.access import Role, Undeclared, role_for_action
-from relance.domain.actions import OPS_ACTIONS, Action, ReapplyPolicy
+from relance.domain.actions import OPS_ACTIONS, Action
 from relance.domain.case import CaseStatus
 from relance.domain.limits import decimal_text
 from relance.domain.penalties import MissingRate, Statement
@@ -29,7 +29,7 @@ from starter.importer import RowProblem, case_from_fields, start_or_find
 from starter.ops import ActionRejected, UnknownCase, act_or_keep_refusal, status
 from starter.statements import statement_at
 
-CASE_ACTIONS: tuple[type[Action], ...] = (*OPS_ACTIONS, ReapplyPolicy)  # every case action, updates included
+CASE_ACTIONS: tuple[type[Action], ...] = OPS_ACTIONS  # every case action
 ACTIONS: dict[str, type[Action]] = {a.name: a for a in CASE_ACTIONS}
 MAX_BATCH = 1000
 

@@ -262,5 +262,6 @@ OPS_ACTIONS: tuple[type[Action], ...] = (
     SettlementOffered,
     PaymentReversed,
     EmailEvent,
+    ReapplyPolicy,
     *LEGAL_OPS,
 )

@@ -25,6 +25,7 @@ from relance.domain.actions import (
     PaymentReceived,
     PaymentReversed,
     PromiseToPay,
+    ReapplyPolicy,
     Resume,
     SettlementOffered,
     WriteOff,
@@ -410,8 +411,8 @@ class CaseState(BaseModel):
                 if self.manual_pause is None:
                     hint = " (a dispute ends with dispute_resolved)" if self.dispute else ""
                     raise Rejected(f"the case is not paused{hint}")
-            case WriteOff() | ContactUpdated():
-                pass
+            case WriteOff() | ContactUpdated() | ReapplyPolicy():
+                pass  # a policy re-applied is checked when the workflow resolves it
             case _:
                 raise Rejected(f"unknown action {type(action).__name__}")
 
