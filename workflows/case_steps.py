@@ -64,6 +64,8 @@ class CaseSteps:
                 state.lift_expired_pause(now)
             case "limitation_warning":
                 await self._warn_limitation(event, now)
+            case "notice":
+                await self.send_notices()
             case "represent_debit":
                 await self._represent_debit(event, now)
             case "represent_settle":

@@ -118,12 +118,12 @@ class InvoiceCollection(TakesOpsActions):
                     await self._account.opened()
             while True:
                 await self._sync_ledger()
-                if state.notices:  # the debtor is told where the case stands, at the next sending slot
+                if state.notices and not patched("notices-planned-v1"):  # older generations: outside the plan
                     slot = planning.notice_slot(state, self.now())
                     if await self._sleep_until(NextEvent(kind="notice", id=state.notices[0].key, at=slot)):
                         await self._steps.send_notices()
                     continue
-                if state.closed:  # re-checked after every await: an update may have closed the case meanwhile
+                if state.closed and not state.notices:  # re-checked after every await: an update may close it
                     break
                 if self._history_is_long(options):
                     await workflow.wait_condition(workflow.all_handlers_finished)
@@ -360,7 +360,11 @@ class InvoiceCollection(TakesOpsActions):
     def _status(self, seen_at: datetime | None = None) -> CaseStatus:
         now = seen_at or self.now()
         state = self.state
-        upcoming = None if state.closed or state.policy is None else planning.next_event(state, now, commit=False)
+        upcoming = (
+            None
+            if state.closed or state.policy is None
+            else planning.next_event(state, now, commit=False, notices=False)
+        )
         return state.status(now, upcoming, planning.waiting_for(state, now))
 
     def _show_details(self) -> None:

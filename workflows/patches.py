@@ -25,6 +25,7 @@ GENERATIONS = (  # newest first: a new workflow records the first one's marker; 
                 "contact-day-v1",
                 "signal-trace-v1",
                 "letter-first-v1",
+                "notices-planned-v1",
             }
         ),
     ),

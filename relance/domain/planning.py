@@ -18,12 +18,18 @@ from relance.domain.policy import AFTER_FORMAL_NOTICE, LEGAL_ACTIONS, Policy, St
 from relance.domain.schedule import plan_steps
 
 
-def next_event(state: CaseState, now: datetime, *, commit: bool) -> NextEvent | None:
-    """The next thing this case waits for: its process's next event, or a limitation warning before it.
+def next_event(state: CaseState, now: datetime, *, commit: bool, notices: bool = True) -> NextEvent | None:
+    """The next thing this case waits for: a notice to the debtor (a dispute's outcome, a task for a working
+    address; even once the case has closed), its process's next event, or a limitation warning before it.
 
     With `commit`, steps that a late start or a pause made moot are recorded as skipped; without,
-    nothing changes (for queries and update answers).
+    nothing changes (for queries and update answers). Without `notices`, the next event of the process
+    itself (what the status shows: a pending notice leaves at the next sending slot anyway).
     """
+    if state.notices and notices:
+        return NextEvent(kind="notice", id=state.notices[0].key, at=notice_slot(state, now))
+    if state.closed:
+        return None
     regular = _process_event(state, commit, now)
     warning = limitation_warning(state)
     if warning is not None and (regular is None or warning.at < regular.at):
