@@ -100,7 +100,9 @@ class CustomerVoice:
         invoices = ", ".join(request.invoice_id for request, _ in items)
         if channel == "email":
             head = latest.model_copy(update={"step_id": f"batch-{batch.number}", "template": "grouped_email"})
-            sent = await self.contact.deliver_email(head, message, sum((b for _, b in items), Decimal(0)), batch.key)
+            covers = tuple(request.idempotency_key for request, _ in items)
+            total = sum((b for _, b in items), Decimal(0))
+            sent = await self.contact.deliver_email(head, message, total, batch.key, covers)
             detail = f"grouped e-mail for {len(items)} invoices ({invoices}): {sent.detail}"
             return [sent.model_copy(update={"detail": detail, "balance": balance}) for _, balance in items]
         # one call task per customer per day: a second batch the same day adds its invoices to it

@@ -60,9 +60,15 @@ class DebtorContact:
         return await self.deliver_email(request, self.render("email", request, balance), balance)
 
     async def deliver_email(
-        self, request: StepRequest, message: Rendered, balance: Decimal, key: str | None = None
+        self,
+        request: StepRequest,
+        message: Rendered,
+        balance: Decimal,
+        key: str | None = None,
+        covers: tuple[str, ...] = (),
     ) -> StepResult:
-        """Send at most once under `key` (the step's own key unless a grouped message brings its own)."""
+        """Send at most once under `key` (the step's own key unless a grouped message brings its own, with the
+        step keys it `covers`)."""
         email = OutgoingEmail(
             to=request.customer.email,
             to_name=request.customer.name,
@@ -73,6 +79,7 @@ class DebtorContact:
             idempotency_key=key or request.idempotency_key,
             case_id=request.case_id,
             categories=["relance", request.template],
+            covers=covers,
         )
         backend = self.backend
         done = await deliver_once(

@@ -27,6 +27,9 @@ class OutgoingEmail:
     idempotency_key: str
     case_id: str
     categories: list[str] = field(default_factory=list)
+    # A grouped e-mail: the step keys (`invoice-<id>:<step>`) of the invoices it covers, so that what the
+    # provider reports of it reaches each of their cases (`relance_covers`, comma-separated).
+    covers: tuple[str, ...] = ()
 
 
 class EmailBackend(Protocol):
@@ -65,6 +68,8 @@ class OutboxBackend:
         message["Message-ID"] = make_msgid(domain="relance.local")
         message["X-Relance-Key"] = email.idempotency_key
         message["X-Relance-Case"] = email.case_id
+        if email.covers:
+            message["X-Relance-Covers"] = covered(email.covers)
         message.set_content(email.text)
         final = self.directory / _file_name(email.idempotency_key)
         partial = final.with_suffix(".eml.partial")
@@ -75,6 +80,21 @@ class OutboxBackend:
     def find_sent(self, idempotency_key: str) -> str | None:
         path = self.directory / _file_name(idempotency_key)
         return path.name if path.exists() else None
+
+
+# SendGrid refuses custom arguments past 10,000 bytes in all; the keys a message covers stay well within.
+MAX_COVERS_CHARS = 8_000
+
+
+def covered(keys: tuple[str, ...]) -> str:
+    """The keys a grouped e-mail covers, as one custom argument; past the bound, the first ones only (the
+    others' events then reach the case that heads the message)."""
+    text = ""
+    for key in keys:
+        if len(text) + len(key) + 1 > MAX_COVERS_CHARS:
+            break
+        text = f"{text},{key}" if text else key
+    return text
 
 
 class SendGridBackend:
@@ -96,6 +116,8 @@ class SendGridBackend:
         )
         mail.add_custom_arg(CustomArg("relance_key", email.idempotency_key))
         mail.add_custom_arg(CustomArg("relance_case", email.case_id))
+        if email.covers:
+            mail.add_custom_arg(CustomArg("relance_covers", covered(email.covers)))
         for category in email.categories:
             mail.add_category(Category(category))
         try:

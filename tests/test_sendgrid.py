@@ -2,13 +2,20 @@
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
 
-from activities.email_delivery import DeliveryFailed, DeliveryInDoubt, OutgoingEmail, SendGridBackend
+from activities.email_delivery import (
+    MAX_COVERS_CHARS,
+    DeliveryFailed,
+    DeliveryInDoubt,
+    OutgoingEmail,
+    SendGridBackend,
+)
 from relance.ledger.db import SideEffect, engine_for
 from relance.ledger.work_queue import list_tasks
 from relance.settings import Settings
@@ -114,3 +121,13 @@ def test_no_answer_in_time_leaves_the_send_in_doubt(endpoint):
 def test_unreachable_provider_is_a_transient_failure():
     with pytest.raises(DeliveryFailed, match="SendGrid unreachable"):
         SendGridBackend("SG.k", "http://127.0.0.1:9").send(email())
+
+
+def test_a_grouped_email_names_the_invoices_it_covers_within_sendgrids_limit(endpoint):
+    endpoint.script = [Reply(status=202)]
+    keys = tuple(f"invoice-G-{n:04}:reminder-1" for n in range(400))  # 400 invoices: past the bound
+    backend = SendGridBackend("SG.test-key", endpoint.url)
+    backend.send(replace(email(), idempotency_key="customer-C:batch-1", covers=keys))
+    sent = endpoint.requests[0].body["custom_args"]["relance_covers"].split(",")
+    assert sent == list(keys[: len(sent)]) and len(",".join(sent)) <= MAX_COVERS_CHARS < len(",".join(keys))
+    assert len(sent) == 307  # 25 characters and a comma each

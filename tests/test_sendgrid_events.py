@@ -157,3 +157,27 @@ def test_the_dossier_cites_when_a_reminder_was_delivered_and_opened(trail, cited
 
     contact = StepRecord(step_id="reminder-1", at=START, status="done", detail="sent: Facture F-1 : rappel")
     assert _contact_fr(contact, trail) == cited
+
+
+async def test_what_sendgrid_saw_of_a_grouped_email_reaches_each_invoice_it_covered(env, open_case, worker):
+    customer = {"id": "C-GRP", "email": "compta@grp.example"}
+    cases = [await open_case(invoice(f"WG-{n}", customer=customer, starts_at=START)) for n in (1, 2)]
+    status = await cases[0].advance_to(paris(2026, 4, 27, 12))  # both courtesy notes left as one e-mail
+    (grouped,) = sorted(worker.outbox_dir.glob("customer-C-GRP_batch-*.eml"))
+    headers = dict(line.split(": ", 1) for line in grouped.read_text().split("\n\n")[0].splitlines() if ": " in line)
+    assert headers["X-Relance-Covers"] == "invoice-WG-1:courtesy,invoice-WG-2:courtesy"
+    at = int(status.as_of.timestamp()) - 3600
+    ours = {"relance_case": headers["X-Relance-Case"], "relance_key": headers["X-Relance-Key"]}
+    delivered = event("delivered", at, "G1", **ours, relance_covers=headers["X-Relance-Covers"])
+
+    async def client():
+        return env.client
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=api_app(worker, client)), base_url="http://api"
+    ) as http:
+        answer = await http.post("/webhooks/sendgrid/events", **signed([delivered]))
+    assert answer.json() == {"received": 1, "applied": 2, "already": 0, "refused": 0, "ignored": 0}, answer.text
+    for case in cases:
+        trail = (await case.status()).deliveries["courtesy"]
+        assert trail.delivered is not None and trail.delivered.timestamp() == at

@@ -4,7 +4,8 @@ SendGrid posts a JSON array of events, signed with ECDSA over `timestamp + body`
 `X-Twilio-Email-Event-Webhook-Signature` and `-Timestamp`; the public key is SendGrid's, from its Mail
 Settings, in RELANCE_SENDGRID_WEBHOOK_PUBLIC_KEY). The door refuses an unsigned or stale request before reading
 its body; the signature is then checked with the `sendgrid` package's verifier. Each event reaches its case
-through the `relance_case` and `relance_key` custom arguments every message carries, as an `email_event`
+through the `relance_case` and `relance_key` custom arguments every message carries (a grouped e-mail's, to
+each invoice it covered: `relance_covers`), as an `email_event`
 action (recorded once per message and kind: a batch posted again changes nothing). An event for no case of
 ours, or that its case refuses, is kept in the ledger's refused input; the answer is 200 all the same, so that
 SendGrid does not post again what was kept.
@@ -80,10 +81,21 @@ def webhooks_router(context: ApiContext) -> APIRouter:
         counts = {"received": len(events), "applied": 0, "already": 0, "refused": 0, "ignored": 0}
         client = await context.temporal()
         for event in events:
-            counts[await _take(context, client, event)] += 1
+            for target in _targets(event):  # a grouped e-mail's event reaches each invoice it covered
+                counts[await _take(context, client, target)] += 1
         return counts
 
     return router
+
+
+def _targets(event: dict[str, Any]) -> list[dict[str, Any]]:
+    """The event once per step it concerns: the message's own (`relance_case`, `relance_key`), or each step key
+    a grouped e-mail covered (`relance_covers`)."""
+    covers = event.get("relance_covers")
+    if not isinstance(covers, str) or not covers:
+        return [event]
+    keys = [key for key in covers.split(",") if key.startswith("invoice-") and ":" in key]
+    return [{**event, "relance_case": key.split(":", 1)[0], "relance_key": key} for key in keys] or [event]
 
 
 async def _take(context: ApiContext, client: Any, event: dict[str, Any]) -> str:
