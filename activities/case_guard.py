@@ -10,7 +10,7 @@ from temporalio import activity
 from temporalio.client import Client
 
 from relance.domain.activity_contract import StepRequest, StepResult
-from relance.domain.case import CaseStatus
+from relance.domain.case_view import CaseStatus
 
 
 async def still_wanted(client: Client, request: StepRequest) -> tuple[StepResult | None, CaseStatus | None]:

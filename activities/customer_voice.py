@@ -26,7 +26,7 @@ from relance.domain.account import (
     tone_of,
 )
 from relance.domain.activity_contract import StepRequest, StepResult
-from relance.domain.case import CaseStatus
+from relance.domain.case_view import CaseStatus
 from relance.ledger.work_queue import append_to_task, create_task
 from relance.rendering.messages import render_grouped
 

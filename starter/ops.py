@@ -18,8 +18,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from relance.domain.account import account_id
 from relance.domain.actions import Action, PaymentReversed
-from relance.domain.case import CaseState, CaseStatus
+from relance.domain.case import CaseState
 from relance.domain.case_start import RunOptions
+from relance.domain.case_view import CaseStatus
 from relance.domain.invoice import workflow_id_for
 from relance.domain.reopening import Reopen, reopen_refusal
 from relance.ledger.rejections import keep_rejections, rejected_account_action, rejected_action

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from relance.domain.case import CaseStatus
 from relance.domain.case_legal import claim_of, paid_of
+from relance.domain.case_view import CaseStatus
 from relance.domain.penalties import Statement, statement
 from relance.rates.table_file import load_rates
 from starter.ops import status as case_status

@@ -6,7 +6,7 @@ from datetime import date
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from relance.domain.case import CaseStatus
+from relance.domain.case_view import CaseStatus
 from relance.domain.task_outcome import TaskOutcome, action_for
 from relance.ledger.work_queue import TaskError, complete_task, open_task
 from starter.ops import act_or_keep_refusal

@@ -20,7 +20,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from relance.converter import data_converter_for
-from relance.domain.case import CaseStatus
+from relance.domain.case_view import CaseStatus
 from relance.domain.invoice import CaseInput
 from relance.ledger.db import engine_for
 from relance.settings import Settings

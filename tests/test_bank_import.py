@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from relance.bank.camt import parse_camt
-from relance.domain.case import CaseStatus
+from relance.domain.case_view import CaseStatus
 from relance.ledger.db import BankEntryRow, engine_for
 from relance.ledger.reports import build_report
 from relance.ledger.work_queue import list_tasks

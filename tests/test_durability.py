@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from temporalio.api.enums.v1 import EventType
 from temporalio.worker import Replayer, Worker
 
-from relance.domain.case import CaseStatus
+from relance.domain.case_view import CaseStatus
 from relance.ledger.db import CaseEvent, engine_for
 from starter.executions import describe_execution
 from tests.conftest import invoice, paris, terminate_all, until_idle

@@ -19,8 +19,8 @@ from temporalio.service import RPCError
 from relance.domain.account import ACCOUNT_ACTIONS as ACCOUNT_ACTION_TYPES
 from relance.domain.account import CaseClosed, CaseOpened, CustomerHoldNotice, MessageOutcome
 from relance.domain.actions import OPS_ACTIONS, ReapplyPolicy
-from relance.domain.case import CaseStatus
 from relance.domain.case_start import StartRefused, read_start
+from relance.domain.case_view import CaseStatus
 from relance.domain.limits import MAX_AMOUNT, MAX_DAY, MIN_DAY, check_text
 from relance.domain.policy import Policy, PolicyError, load_policy
 from relance.settings import Settings

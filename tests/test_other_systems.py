@@ -17,7 +17,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from relance.domain.account import AccountState
-from relance.domain.case import CaseStatus
+from relance.domain.case_view import CaseStatus
 from relance.settings import Settings
 from relance.worker_runtime import build_worker
 from starter.importer import start_case

@@ -9,8 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from relance.domain.actions import PaymentReceived, PaymentReversed, WriteOff
-from relance.domain.case import CaseState, CaseStatus
+from relance.domain.case import CaseState
 from relance.domain.case_legal import Outcome
+from relance.domain.case_view import CaseStatus
 from relance.domain.errors import Rejected
 from relance.domain.reopening import Reopen, reopen_refusal, reopened
 from relance.ledger.db import CaseEvent, CaseRow, engine_for

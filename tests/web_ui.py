@@ -27,7 +27,7 @@ from playwright.async_api import async_playwright
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 
-from relance.domain.case import CaseStatus
+from relance.domain.case_view import CaseStatus
 from relance.settings import Settings
 from relance.worker_runtime import build_worker
 from starter.importer import start_case

@@ -36,7 +36,7 @@ from workflows.patches import patched, pin_generation
 from workflows.search_attributes import upsert_changed_attributes
 
 with workflow.unsafe.imports_passed_through():
-    from relance.domain import planning
+    from relance.domain import case_view, planning
     from relance.domain.account import (
         CaseOpening,
         CustomerHoldNotice,
@@ -50,8 +50,9 @@ with workflow.unsafe.imports_passed_through():
         LedgerUpdate,
         ledger_update,
     )
-    from relance.domain.case import CaseState, CaseStatus, NextEvent, Outcome, Rejected, SeenAt
+    from relance.domain.case import CaseState, NextEvent, Outcome, Rejected
     from relance.domain.case_start import RunOptions, StartRefused, read_start
+    from relance.domain.case_view import CaseStatus, SeenAt
     from relance.domain.clock import CaseClock
     from relance.domain.errors import CaseClosed, LetterNeverSent
     from relance.domain.invoice import CaseInput
@@ -365,10 +366,10 @@ class InvoiceCollection(TakesOpsActions):
             if state.closed or state.policy is None
             else planning.next_event(state, now, commit=False, notices=False)
         )
-        return state.status(now, upcoming, planning.waiting_for(state, now))
+        return case_view.status(state, now, upcoming, planning.waiting_for(state, now))
 
     def _show_details(self) -> None:
         """What the Temporal UI shows and filters on for the case right now."""
         state, now = self.state, self.now()
-        workflow.set_current_details(state.details(now, self._next, planning.waiting_for(state, now)))
+        workflow.set_current_details(case_view.details(state, now, self._next, planning.waiting_for(state, now)))
         self._shown = upsert_changed_attributes(state, self._next, self._shown, now)

@@ -17,7 +17,7 @@ from relance.api.context import ApiContext
 from relance.api.problems import Refused, invalid
 from relance.domain.access import Role, Undeclared, role_for_action
 from relance.domain.actions import OPS_ACTIONS, Action
-from relance.domain.case import CaseStatus
+from relance.domain.case_view import CaseStatus
 from relance.domain.limits import decimal_text
 from relance.domain.penalties import MissingRate, Statement
 from relance.domain.policy import NoPolicy, load_policies, select_policy

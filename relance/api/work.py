@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException
 from relance.api.context import ApiContext
 from relance.api.problems import Refused
 from relance.domain.access import Role
-from relance.domain.case import CaseStatus
+from relance.domain.case_view import CaseStatus
 from relance.domain.task_outcome import TaskOutcome
 from relance.ledger.api_tokens import Caller
 from relance.ledger.reports import build_report

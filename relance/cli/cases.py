@@ -41,7 +41,7 @@ from relance.domain.actions import (
     SettlementOffered,
     WriteOff,
 )
-from relance.domain.case import CaseStatus
+from relance.domain.case_view import CaseStatus
 from relance.domain.errors import explain
 from relance.domain.invoice import DemoClock
 from relance.domain.policy import PolicyError, load_policies

@@ -27,7 +27,7 @@ from relance.domain.actions import (
     RegisteredLetterDelivered,
     WriteOff,
 )
-from relance.domain.case import CaseStatus
+from relance.domain.case_view import CaseStatus
 from relance.domain.invoice import DemoClock
 from relance.domain.money import format_money
 from relance.domain.policy import load_policies

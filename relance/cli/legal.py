@@ -19,7 +19,7 @@ from relance.domain.actions import (
     OrderServed,
     RegisteredLetterDelivered,
 )
-from relance.domain.case import CaseStatus
+from relance.domain.case_view import CaseStatus
 from relance.settings import get_settings
 
 letter_app = typer.Typer(

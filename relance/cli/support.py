@@ -18,7 +18,7 @@ from rich.table import Table
 from relance.domain.actions import (
     Action,
 )
-from relance.domain.case import CaseStatus
+from relance.domain.case_view import CaseStatus
 from relance.domain.errors import explain
 from relance.domain.limits import decimal_text
 from relance.settings import get_settings

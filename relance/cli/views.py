@@ -25,7 +25,7 @@ from relance.cli.support import (
     who,
     working,
 )
-from relance.domain.case import CaseStatus
+from relance.domain.case_view import CaseStatus
 from relance.domain.task_outcome import TASK_OUTCOMES, TaskOutcome
 from relance.settings import get_settings
 

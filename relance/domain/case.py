@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AliasChoices, AwareDatetime, BaseModel, Field, PrivateAttr
+from pydantic import AliasChoices, BaseModel, Field, PrivateAttr
 
 from relance.domain.actions import (
     LEGAL_OPS,
@@ -132,53 +132,6 @@ class NextEvent(BaseModel):
     action: str | None = None
     at: datetime
     index: int | None = None
-
-
-class SeenAt(BaseModel):
-    """The status query's one optional argument: the caller's time (real time, with its offset)."""
-
-    at: AwareDatetime | None = None
-
-
-class CaseStatus(BaseModel):
-    invoice_id: str
-    workflow_id: str
-    state: Literal["open", "paused", "closed"]
-    stage: str
-    outcome: Outcome | None
-    amount: Decimal
-    balance: Decimal
-    currency: str
-    total_paid: Decimal
-    credited: Decimal
-    overpaid: Decimal
-    due_date: date
-    days_late: int
-    as_of: datetime
-    policy: str | None
-    timezone: str
-    pause_reason: str | None
-    paused_until: date | None
-    next_step: NextEvent | None
-    customer_email: str
-    steps: list[StepRecord]
-    history: list[HistoryEntry]
-    customer_kind: str = "business"
-    payments: list[PaymentRecord] = Field(default_factory=list)
-    limitation_date: date | None = None
-    waiting_for: str | None = None  # what a due step waits for (a proof of delivery, an address)
-    formal_notice: FormalNotice | None = None
-    court: CourtProceeding | None = None
-    agency: AgencyFile | None = None
-    flags: ContactFlags = Field(default_factory=ContactFlags)
-    imputation: str = "interest_first"
-    penalty_rate: Decimal | None = None
-    refused_signals: int = 0
-    settlement: OfferState | None = None
-    conceded: Decimal = ZERO
-    lateness_cause: LatenessCause | None = None
-    direct_debit: Representation | None = None  # a returned direct debit presented again, until it settles
-    deliveries: dict[str, MessageTrail] = Field(default_factory=dict)  # what the provider saw of each message
 
 
 class CaseState(BaseModel):
@@ -934,89 +887,6 @@ class CaseState(BaseModel):
             return stages[done[-1]]
         return "overdue" if self.days_late(now) > 0 else "not_due"
 
-    def details(self, now: datetime, next_event: NextEvent | None, waiting_for: str | None) -> str:
-        """What the Temporal UI shows on the case's page (Markdown)."""
-        currency = self.case.currency
-        lines = [
-            f"**Stage:** {self.stage(now)}",
-            f"**Balance:** {self.balance} {currency} of {self.case.amount} {currency}",
-        ]
-        if next_event is not None:
-            lines.append(f"**Next:** {next_event.kind} {next_event.id} at {next_event.at.isoformat()}")
-        if waiting_for:
-            lines.append(f"**Waiting for:** {waiting_for}")
-        if self.court is not None:
-            lines.append(f"**Court:** {self.court.court}, {self.court.status}")
-        if self.agency is not None:
-            lines.append(f"**Agency:** {self.agency.agency}, collected {self.agency.collected} {currency}")
-        return "\n\n".join(lines)
-
     def days_late(self, now: datetime) -> int:
         today = self.today(now) if self.policy is not None else now.date()
         return max(0, (today - self.case.due_date).days)
-
-    def status(self, now: datetime, next_event: NextEvent | None, waiting_for: str | None = None) -> CaseStatus:
-        hold = self.dispute or self.manual_pause or self.customer_hold
-        if self.closed:
-            state: Literal["open", "paused", "closed"] = "closed"
-        elif hold or self.promise or self.plan or self.offer or self.court or self.agency:
-            state = "paused"
-        else:
-            state = "open"
-        pause_reason = None
-        if self.dispute is not None:
-            pause_reason = f"dispute: {self.dispute.reason}"
-        elif self.manual_pause is not None:
-            pause_reason = self.manual_pause.reason
-        elif self.customer_hold is not None:
-            pause_reason = f"customer account: {self.customer_hold.reason}"
-        elif self.plan is not None:
-            pause_reason = "payment plan"
-        elif self.promise is not None:
-            pause_reason = f"promise to pay by {self.promise.promised_on}"
-        elif self.offer is not None:
-            pause_reason = describe(self.offer, self.case.currency)
-        elif self.court is not None:
-            pause_reason = f"in court ({self.court.court}): {self.court.status}"
-        elif self.agency is not None:
-            pause_reason = f"handed to {self.agency.agency}"
-        return CaseStatus(
-            invoice_id=self.case.invoice_id,
-            workflow_id=self.case.workflow_id,
-            state=state,
-            stage=self.stage(now),
-            outcome=self.outcome,
-            amount=self.case.amount,
-            balance=self.balance,
-            currency=self.case.currency,
-            total_paid=self.total_paid,
-            credited=self.credited,
-            overpaid=self.overpaid,
-            due_date=self.case.due_date,
-            days_late=self.days_late(now),
-            as_of=now,
-            policy=self.policy.label if self.policy else None,
-            timezone=self.policy.calendar.timezone if self.policy else "UTC",
-            pause_reason=pause_reason,
-            paused_until=held.until if (held := self.manual_pause or self.customer_hold) else None,
-            next_step=None if self.closed else next_event,
-            customer_email=self.case.customer.email,
-            customer_kind=self.case.customer.kind.value,
-            steps=self.steps,
-            history=self.history,
-            payments=self.payments,
-            limitation_date=self.limitation(),
-            waiting_for=waiting_for,
-            formal_notice=self.formal_notice,
-            court=self.court,
-            agency=self.agency,
-            flags=self.flags,
-            imputation=self.policy.legal.imputation.value if self.policy else "interest_first",
-            penalty_rate=self.case.penalty_rate,
-            refused_signals=self.refusals,
-            settlement=self.offer,
-            conceded=self.conceded,
-            lateness_cause=self.lateness_cause,
-            direct_debit=self.representation,
-            deliveries=self.deliveries,
-        )

@@ -28,8 +28,6 @@ def next_event(state: CaseState, now: datetime, *, commit: bool, notices: bool =
     """
     if state.notices and notices:
         return NextEvent(kind="notice", id=state.notices[0].key, at=notice_slot(state, now))
-    if state.closed:
-        return None
     regular = _process_event(state, commit, now)
     warning = limitation_warning(state)
     if warning is not None and (regular is None or warning.at < regular.at):
