@@ -4,10 +4,12 @@ each action, as table tests without a server. The server tests keep the end-to-e
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pytest
 
+from relance.domain import holds
+from relance.domain.access import Role
 from relance.domain.account import (
     AccountHold,
     AccountState,
@@ -23,12 +25,13 @@ from relance.domain.account import (
     held_for_next_day,
     note_sent,
 )
-from relance.domain.actions import OPS_ACTIONS, Action
+from relance.domain.actions import Action
 from relance.domain.activity_contract import StepResult, step_request
 from relance.domain.case import CaseState, Hold, Outcome
 from relance.domain.case_legal import AgencyFile, CourtProceeding, FormalNotice
 from relance.domain.case_records import StepRecord
 from relance.domain.errors import Rejected
+from relance.domain.rules import OPS_ACTIONS, RULES, Undeclared
 from tests.conftest import paris
 from tests.test_planning import POLICIES, START, case
 
@@ -533,9 +536,9 @@ def test_a_reapplied_policy_goes_on_after_the_last_of_its_steps_already_done():
 
 def test_a_customer_hold_and_its_release():
     state = case()
-    state.hold_for_customer("exclude", "grand compte", None, START)
+    holds.hold_for_customer(state, "exclude", "grand compte", None, START)
     assert (state.on_hold, state.stage(START), state.history[-1].event) == (True, "customer_hold", "customer_exclude")
-    state.release_for_customer("ops", START)
+    holds.release_for_customer(state, "ops", START)
     assert (state.on_hold, state.history[-1].by) == (False, "ops")
 
 
@@ -664,3 +667,22 @@ def test_a_state_carried_before_the_wait_was_renamed_still_reads_its_wait():
     state = CaseState.model_validate(carried)
     assert state.day_wait is not None and (state.day_wait.step_id, state.day_wait.kind) == ("formal-notice", "rate")
     assert "rate_wait" not in state.model_dump()
+
+
+def test_an_action_the_rule_table_does_not_declare_is_refused_fail_closed():
+    """A payload class alone is not an action: without its row in relance/domain/rules.py no case checks or
+    applies it, and nothing registers it (the workflows' handlers, the API's routes and the fuzz list all
+    come from the table)."""
+
+    class Stray(Action):
+        name: ClassVar[str] = "stray"
+        least_role: ClassVar[Role] = Role.collector
+
+    state = case()
+    before = state.model_dump()
+    for attempt in (state.check, state.apply):
+        with pytest.raises(Undeclared, match="action 'stray' is not declared: refused"):
+            attempt(Stray(), START)
+    assert state.model_dump() == before
+    assert Stray not in OPS_ACTIONS and set(RULES) == set(OPS_ACTIONS)
+    assert all(rule.action is action for action, rule in RULES.items())

@@ -15,7 +15,7 @@ import xmlschema
 
 from relance.bank.camt import parse_camt
 from relance.bank.sepa import Creditor, Debit, SepaRefused, pain008
-from relance.domain import case_view, planning
+from relance.domain import case_view, payments, planning
 from relance.domain.actions import PaymentReceived, PaymentReversed
 from relance.domain.direct_debit import DebitMandate, DirectDebitRules, end_to_end_id, represent_on
 from relance.ledger.db import engine_for
@@ -76,12 +76,12 @@ def test_a_debit_returned_for_want_of_funds_is_presented_again_then_the_chase_wa
     assert events.index("payment_reversed") < events.index("debit_to_represent") < events.index("escalation")
     event = planning.next_event(state, now, commit=False)
     assert (event.kind, event.at) == ("represent_debit", paris(2026, 4, 25))  # two days before collection
-    state.debit_represented(paris(2026, 4, 25, 9), end_to_end_id("PL-1", "SDD-77"), "file written")
+    payments.debit_represented(state, paris(2026, 4, 25, 9), end_to_end_id("PL-1", "SDD-77"), "file written")
     event = planning.next_event(state, paris(2026, 4, 25, 9), commit=False)
     assert (event.kind, event.at) == ("represent_settle", paris(2026, 5, 2))  # settle_days after collection
     shown = case_view.status(state, paris(2026, 4, 25, 9), event).direct_debit
     assert (shown.sent_on, shown.end_to_end_id) == (date(2026, 4, 25), "RP-PL-1-EE5C06C0FB")
-    state.representation_over(paris(2026, 5, 2), "no payment")
+    payments.representation_over(state, paris(2026, 5, 2), "no payment")
     assert planning.next_event(state, paris(2026, 5, 2), commit=False).kind == "step"  # the chase resumes
     # the new debit comes back too: never a third presentation, the debtor is asked for another means
     state.apply(PaymentReceived(amount=Decimal("1250.00"), paid_on=date(2026, 5, 4), reference="RP-1"), START)

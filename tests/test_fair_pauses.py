@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from relance.domain import planning
+from relance.domain import holds, planning
 from relance.domain.actions import DisputeOpened, DisputeOutcome, DisputeResolved, Pause, Resume
 from relance.domain.case import CaseState
 from relance.domain.policy import DISPUTE_OUTCOMES
@@ -41,11 +41,11 @@ def resume(at: datetime = RESOLVED) -> Move:
 
 
 def hold(since: datetime = DISPUTED) -> Move:
-    return lambda state: state.hold_for_customer("hold", "global dispute", None, since)
+    return lambda state: holds.hold_for_customer(state, "hold", "global dispute", None, since)
 
 
 def release(at: datetime = RESOLVED) -> Move:
-    return lambda state: state.release_for_customer("sales", at)
+    return lambda state: holds.release_for_customer(state, "sales", at)
 
 
 ROWS = [

@@ -18,11 +18,12 @@ from temporalio.service import RPCError
 
 from relance.domain.account import ACCOUNT_ACTIONS as ACCOUNT_ACTION_TYPES
 from relance.domain.account import CaseClosed, CaseOpened, CustomerHoldNotice, MessageOutcome
-from relance.domain.actions import OPS_ACTIONS, ReapplyPolicy
+from relance.domain.actions import ReapplyPolicy
 from relance.domain.case_start import StartRefused, read_start
 from relance.domain.case_view import CaseStatus
 from relance.domain.limits import MAX_AMOUNT, MAX_DAY, MIN_DAY, check_text
 from relance.domain.policy import Policy, PolicyError, load_policy
+from relance.domain.rules import OPS_ACTIONS
 from relance.settings import Settings
 from starter.importer import ImportFileError, parse_file
 from tests import fuzz_inputs as fz

@@ -26,9 +26,9 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from relance.domain.actions import OPS_ACTIONS
 from relance.domain.case import MAX_REFUSALS_RECORDED
 from relance.domain.case_view import CaseStatus
+from relance.domain.rules import OPS_ACTIONS
 from relance.ledger.db import RejectedInput, engine_for
 from relance.settings import Settings
 from relance.worker_runtime import build_worker

@@ -9,6 +9,7 @@ from email.policy import default
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
+from relance.domain import arrangements
 from relance.domain.actions import SettlementOffered
 from relance.domain.case import CaseState
 from relance.domain.errors import Rejected
@@ -67,7 +68,7 @@ def test_one_offer_at_a_time_and_not_during_a_dispute():
     offered(state)
     with pytest.raises(Rejected, match="settlement offer 1: 1000 EUR by 2026-05-15, waiving principal is still open"):
         offered(state)
-    assert (state.stage(paris(2026, 5, 5, 12)), minute(state.offer_deadline())) == (
+    assert (state.stage(paris(2026, 5, 5, 12)), minute(arrangements.offer_deadline(state))) == (
         "settlement_offer",
         paris(2026, 5, 19),  # pay_by and 3 days of grace
     )

@@ -133,7 +133,8 @@ async def browse(url: str, screenshot: Path | None, wait_for: str) -> str:
             page = await browser.new_page(viewport={"width": 1440, "height": 1100})
             await page.goto(url, wait_until="load")
             with contextlib.suppress(PlaywrightTimeout):  # what the page shows is asserted by the caller
-                await page.get_by_text(wait_for).first.wait_for(timeout=30_000)
+                # the text shown, wherever it is (the first element matching may be hidden, and never turn visible)
+                await page.wait_for_function("t => document.body.innerText.includes(t)", arg=wait_for, timeout=30_000)
             await page.wait_for_timeout(1000)
             if screenshot is not None:
                 await page.screenshot(path=str(screenshot), full_page=False)

@@ -13,7 +13,7 @@ from workflows.case_activities import ACTIVITY_FOR_ACTION, run_step
 from workflows.patches import patched
 
 with workflow.unsafe.imports_passed_through():
-    from relance.domain import planning
+    from relance.domain import arrangements, holds, payments, planning
     from relance.domain.activity_contract import (
         CONTACTED_TODAY,
         CREATE_PHONE_TASK,
@@ -53,15 +53,15 @@ class CaseSteps:
                 assert event.index is not None
                 await self.run_step(event.index, now)
             case "promise_check":
-                state.check_promise(now)
+                arrangements.promise_due(state, now)
             case "offer_check":
-                state.check_offer(now)
+                arrangements.offer_due(state, now)
             case "installment_check":
-                state.check_installment(now)
+                arrangements.installment_due(state, now)
             case "installment_reminder":
                 await self._remind_installment(now)
             case "resume":
-                state.lift_expired_pause(now)
+                holds.lift_expired_pause(state, now)
             case "limitation_warning":
                 await self._warn_limitation(event, now)
             case "notice":
@@ -70,8 +70,8 @@ class CaseSteps:
                 await self._represent_debit(event, now)
             case "represent_settle":
                 days = (state.today(now) - state.representation.on).days if state.representation else 0
-                state.representation_over(
-                    now, f"no payment {days} days after the debit presented again: chasing resumes"
+                payments.representation_over(
+                    state, now, f"no payment {days} days after the debit presented again: chasing resumes"
                 )
             case "close":
                 state.close(
@@ -206,11 +206,11 @@ class CaseSteps:
         request = debit_request(state, workflow.info().workflow_id, event.id, now)
         result = await self._execute(REPRESENT_DIRECT_DEBIT, request, event.id)
         if result is None:
-            state.representation_over(self.now(), "the debit could not be presented again: chasing resumes")
+            payments.representation_over(state, self.now(), "the debit could not be presented again: chasing resumes")
         elif result.status in ("sent", "already_done", "in_doubt"):  # in doubt: never written twice blindly
-            state.debit_represented(self.now(), request.end_to_end_id, f"{event.id}: {result.detail}")
+            payments.debit_represented(state, self.now(), request.end_to_end_id, f"{event.id}: {result.detail}")
         else:  # settled, paused: never tried again in a loop; the chase (or the payment) takes over
-            state.representation_over(self.now(), f"not presented again: {result.detail}")
+            payments.representation_over(state, self.now(), f"not presented again: {result.detail}")
 
     async def _remind_installment(self, now: datetime) -> None:
         """The plan's next installment is near: the debtor is reminded, unless it is already covered."""

@@ -36,14 +36,14 @@ from workflows.patches import patched, pin_generation
 from workflows.search_attributes import upsert_changed_attributes
 
 with workflow.unsafe.imports_passed_through():
-    from relance.domain import case_view, planning
+    from relance.domain import case_view, holds, planning
     from relance.domain.account import (
         CaseOpening,
         CustomerHoldNotice,
         CustomerReleaseNotice,
         MessageOutcome,
     )
-    from relance.domain.actions import OPS_ACTIONS, Action, AgencyUpdate, JudgmentPaid, ReapplyPolicy
+    from relance.domain.actions import Action, AgencyUpdate, JudgmentPaid, ReapplyPolicy
     from relance.domain.activity_contract import (
         REFUSED_AT_START,
         ClosedRun,
@@ -59,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
     from relance.domain.limits import excerpt
     from relance.domain.policy import Policy
     from relance.domain.reopening import reopened
+    from relance.domain.rules import OPS_ACTIONS
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -198,7 +199,7 @@ class InvoiceCollection(TakesOpsActions):
     def customer_hold(self, *args: Any) -> None:
         if (hold := self._signal(CustomerHoldNotice, "customer_hold", args)) is None:
             return
-        self.state.hold_for_customer(hold.kind, hold.reason, hold.until, self.now(), by=hold.by)
+        holds.hold_for_customer(self.state, hold.kind, hold.reason, hold.until, self.now(), by=hold.by)
         self._changed()
 
     @workflow.signal(name="customer_release")
@@ -206,7 +207,7 @@ class InvoiceCollection(TakesOpsActions):
         release = self._signal(CustomerReleaseNotice, "customer_release", args)
         if release is None or self.state.customer_hold is None:
             return
-        self.state.release_for_customer(release.by, self.now())
+        holds.release_for_customer(self.state, release.by, self.now())
         self._changed()
 
     async def _first_policy(self, case: CaseInput, args: Sequence[Any]) -> Policy:

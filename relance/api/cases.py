@@ -16,11 +16,12 @@ from relance.api.access import bearer
 from relance.api.context import ApiContext
 from relance.api.problems import Refused, invalid
 from relance.domain.access import Role, Undeclared, role_for_action
-from relance.domain.actions import OPS_ACTIONS, Action
+from relance.domain.actions import Action
 from relance.domain.case_view import CaseStatus
 from relance.domain.limits import decimal_text
 from relance.domain.penalties import MissingRate, Statement
 from relance.domain.policy import NoPolicy, load_policies, select_policy
+from relance.domain.rules import OPS_ACTIONS
 from relance.ledger.api_tokens import Caller
 from relance.ledger.db import CaseRow, Document
 from relance.ledger.rejections import keep_rejections, rejected_action

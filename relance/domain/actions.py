@@ -1,6 +1,7 @@
 """Ops actions on a case: the public contract shared by updates, signals and the CLI.
 
-Shape checks live here (they need no case); checks against the case's state live in relance.domain.case.
+Shape checks live here (they need no case); what each action checks against the case and does to it is
+declared in relance/domain/rules.py, whose table lists every action (`OPS_ACTIONS`).
 """
 
 from decimal import Decimal
@@ -236,32 +237,3 @@ class ReapplyPolicy(Action):
     name: ClassVar[str] = "reapply_policy"
     least_role: ClassVar[Role] = Role.admin
     policy: Name | None = Field(default=None, description="policy name; default: select again by rules")
-
-
-# The legal ones are checked and applied by relance.domain.case_legal.
-LEGAL_OPS: tuple[type[Action], ...] = (
-    RegisteredLetterDelivered,
-    MailReturned,
-    EmailBounced,
-    CourtOrderIssued,
-    OrderServed,
-    OppositionFiled,
-    JudgmentPaid,
-    AgencyUpdate,
-)
-OPS_ACTIONS: tuple[type[Action], ...] = (
-    PaymentReceived,
-    DisputeOpened,
-    DisputeResolved,
-    PromiseToPay,
-    PaymentPlanAgreed,
-    Pause,
-    Resume,
-    WriteOff,
-    ContactUpdated,
-    SettlementOffered,
-    PaymentReversed,
-    EmailEvent,
-    ReapplyPolicy,
-    *LEGAL_OPS,
-)

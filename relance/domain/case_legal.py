@@ -1,14 +1,16 @@
 """The legal part of a case: formal notice, court, agency, and contacts found to be wrong.
 
-Pure, like relance.domain.case, which it does not import (it works on a `LegalCase`): the models a case
-carries, the checks that refuse an ops action that does not fit, and what an accepted action changes.
-CaseState dispatches here for the actions listed in LEGAL_OPS.
+Pure: the models a case carries, the checks that refuse an ops action that does not fit, and what an
+accepted action changes (it reads the `CaseState` it changes for its type only, as every rule module does).
+The table of relance/domain/rules.py sends the legal actions here.
 """
+
+from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
 
@@ -24,11 +26,14 @@ from relance.domain.actions import (
     PaymentReceived,
     RegisteredLetterDelivered,
 )
-from relance.domain.case_records import PaymentRecord, StepRecord
+from relance.domain.case_records import PaymentRecord
 from relance.domain.errors import LetterNeverSent, Rejected
-from relance.domain.invoice import CaseInput, CustomerKind
+from relance.domain.invoice import CustomerKind
 from relance.domain.penalties import Claim, Imputation, Paid
-from relance.domain.policy import AFTER_FORMAL_NOTICE, Policy, Step, StepAction
+from relance.domain.policy import AFTER_FORMAL_NOTICE, Step, StepAction
+
+if TYPE_CHECKING:  # the rules read and change a case's state; the state does not import its rules back
+    from relance.domain.case import CaseState
 
 ORDER_LAPSES_AFTER_DAYS = 183  # CPC 1411: an order not served within six months is void
 SMALL_CLAIMS_LIMIT = Decimal("5000")
@@ -90,33 +95,6 @@ class ContactFlags(BaseModel):
     address_invalid: str | None = None
 
 
-class LegalCase(Protocol):
-    """What the legal rules read and change in a case: `relance.domain.case.CaseState`, which dispatches its
-    legal actions here (a protocol, so that this module does not import the case back)."""
-
-    case: CaseInput
-    policy: Policy | None
-    balance: Decimal
-    steps: list[StepRecord]
-    formal_notice: FormalNotice | None
-    court: CourtProceeding | None
-    agency: AgencyFile | None
-    flags: ContactFlags
-
-    @property
-    def closed(self) -> bool: ...
-
-    def today(self, now: datetime) -> date: ...
-
-    def record(self, now: datetime, event: str, detail: str, by: str | None = None, **data: Any) -> None: ...
-
-    def check(self, action: Action, now: datetime) -> None: ...
-
-    def apply(self, action: Action, now: datetime) -> None: ...
-
-    def close(self, now: datetime, outcome: Outcome, detail: str, by: str | None = None) -> None: ...
-
-
 def court_for(debtor_kind: str, claim_total: Decimal, small_claims: bool) -> tuple[str, str]:
     """Route and court: a commercial debt between businesses goes to the tribunal de commerce, anything
     else (any consumer debtor) to the tribunal judiciaire; claims up to 5000 EUR may take the small-claims
@@ -127,7 +105,7 @@ def court_for(debtor_kind: str, claim_total: Decimal, small_claims: bool) -> tup
     return "injonction_de_payer", court
 
 
-def waiting_reason(state: LegalCase, step: Step) -> str | None:
+def waiting_reason(state: CaseState, step: Step) -> str | None:
     """Why a due legal step cannot run yet: it waits for a person or for the debtor's deadline."""
     if step.action is StepAction.formal_notice and state.flags.address_invalid:
         return f"a valid postal address (the last letter came back: {state.flags.address_invalid})"
@@ -146,7 +124,7 @@ def waiting_reason(state: LegalCase, step: Step) -> str | None:
     return None
 
 
-def check(state: LegalCase, action: Action, now: datetime) -> None:
+def check(state: CaseState, action: Action, now: datetime) -> None:
     notice, court, agency, today = state.formal_notice, state.court, state.agency, state.today(now)
     match action:
         case RegisteredLetterDelivered():
@@ -199,7 +177,7 @@ def check(state: LegalCase, action: Action, now: datetime) -> None:
                 raise Rejected(f"reported_on {action.reported_on} is in the future (today is {today})")
 
 
-def apply(state: LegalCase, action: Action, now: datetime) -> None:
+def apply(state: CaseState, action: Action, now: datetime) -> None:
     by = action.by
     match action:
         case RegisteredLetterDelivered():
@@ -259,7 +237,7 @@ def apply(state: LegalCase, action: Action, now: datetime) -> None:
             _agency_report(state, action, now)
 
 
-def _agency_report(state: LegalCase, action: AgencyUpdate, now: datetime) -> None:
+def _agency_report(state: CaseState, action: AgencyUpdate, now: datetime) -> None:
     agency = state.agency
     assert agency is not None
     agency.reports += 1
@@ -326,7 +304,7 @@ def paid_of(payments: list[PaymentRecord]) -> list[Paid]:
 
 
 def enter_legal_stage(
-    state: LegalCase,
+    state: CaseState,
     step: Step,
     now: datetime,
     document: str | None,

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from relance.domain.settlement import OfferState
+
 
 class HistoryEntry(BaseModel):
     at: datetime
@@ -33,3 +35,16 @@ class StepRecord(BaseModel):
     detail: str
     channel: str | None = None
     provider_id: str | None = None
+
+
+class DebtorNotice(BaseModel):
+    """A message that tells the debtor where the case stands (not a demand): a dispute's outcome, the terms
+    of a settlement offer."""
+
+    key: str  # the step id of the message: at most once per case and key
+    template: str
+    credited: Decimal = Decimal(0)
+    any_stage: bool = False  # also when the case just closed (nothing is left to pay)
+    offer: OfferState | None = None
+    channel: Literal["email", "phone"] = "email"  # phone: a task for a person (a relationship follow-up)
+    assignee: str | None = None

@@ -9,6 +9,7 @@ pauses, promises, payment plans, legal proceedings, limitation.
 
 from datetime import UTC, date, datetime, timedelta
 
+from relance.domain import arrangements
 from relance.domain.calendar import local_day, next_send_slot, slot_on_or_after_day, start_of_day
 from relance.domain.case import CaseState, NextEvent
 from relance.domain.case_legal import waiting_reason
@@ -54,9 +55,9 @@ def _process_event(state: CaseState, commit: bool, now: datetime) -> NextEvent |
     if state.representation is not None:
         return _representation_event(state)
     if state.offer is not None:
-        return NextEvent(kind="offer_check", id=f"offer-{state.offer.number}", at=state.offer_deadline())
+        return NextEvent(kind="offer_check", id=f"offer-{state.offer.number}", at=arrangements.offer_deadline(state))
     if state.promise is not None:
-        return NextEvent(kind="promise_check", id="promise", at=state.promise_deadline())
+        return NextEvent(kind="promise_check", id="promise", at=arrangements.promise_deadline(state))
     if state.plan is not None:
         return _installment_event(state, now)
     if state.court is not None or state.agency is not None:
@@ -129,7 +130,9 @@ def _installment_event(state: CaseState, now: datetime) -> NextEvent:
     policy, plan = _policy(state), state.plan
     assert plan is not None
     k = plan.checked
-    check = NextEvent(kind="installment_check", id=f"installment-{k + 1}", at=state.installment_deadline(k))
+    check = NextEvent(
+        kind="installment_check", id=f"installment-{k + 1}", at=arrangements.installment_deadline(state, k)
+    )
     days_before = policy.payment_plan.reminder_days_before
     if days_before is None or k in plan.reminded:
         return check
