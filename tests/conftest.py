@@ -6,10 +6,9 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -27,10 +26,9 @@ from relance.settings import Settings
 from relance.worker_runtime import build_worker
 from starter.executions import describe_execution, execution_status
 from starter.importer import start_case
+from tests.builders import ROOT
 from workflows.search_attributes import attribute_types
 
-ROOT = Path(__file__).resolve().parent.parent
-PARIS = ZoneInfo("Europe/Paris")
 # Every test runs with payload encryption on, as production does: this key ring (a test key, kept in the
 # repository so that the encrypted histories of tests/histories replay) reaches the commands the tests
 # run in their own process through the environment.
@@ -101,42 +99,6 @@ def settings(tmp_path: Path) -> Settings:
 async def worker(env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Settings]:
     async with build_worker(env.client, settings):
         yield settings
-
-
-def invoice(
-    invoice_id: str | None = None,
-    *,
-    due: date = date(2026, 4, 30),
-    issued: date | None = None,
-    amount: str = "1250.00",
-    kind: str = "business",
-    starts_at: datetime | None = None,
-    **extra: Any,
-) -> CaseInput:
-    """A case whose clock starts at `starts_at` (case time), so dates in tests are exact."""
-    data: dict[str, Any] = {
-        "invoice_id": invoice_id or f"F-{uuid.uuid4().hex[:8]}",
-        "customer": {
-            "id": "C-ACME",
-            "name": "ACME SAS",
-            "kind": kind,
-            "email": "compta@acme.example",
-            "language": "fr",
-            "address": {"line1": "1 rue de la Paix", "postal_code": "75002", "city": "Paris", "country": "FR"},
-        },
-        "amount": amount,
-        "currency": "EUR",
-        "issue_date": (issued or due - timedelta(days=30)).isoformat(),
-        "due_date": due.isoformat(),
-    }
-    if starts_at is not None:
-        data["clock"] = {"starts_at": starts_at.isoformat()}
-    for key, value in extra.items():
-        if key == "customer":
-            data["customer"].update(value)
-        else:
-            data[key] = value
-    return CaseInput.model_validate(data)
 
 
 class Case:
@@ -233,15 +195,6 @@ async def terminate_all(client: Client, handles: Any) -> None:
 
 def outbox_messages(settings: Settings) -> list[str]:
     return sorted(p.name for p in settings.outbox_dir.glob("*.eml")) if settings.outbox_dir.exists() else []
-
-
-def paris(y: int, m: int, d: int, hh: int = 0, mm: int = 0) -> datetime:
-    return datetime(y, m, d, hh, mm, tzinfo=PARIS)
-
-
-def minute(at: datetime) -> datetime:
-    """Case times to the minute, in Paris: steps fire a few real milliseconds after their instant."""
-    return at.astimezone(PARIS).replace(second=0, microsecond=0)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,4 +1,4 @@
-"""Hypothesis strategies for malformed input, one family per door of the system (tests/test_fuzz.py).
+"""Hypothesis strategies for malformed input, one family per door of the system (tests/workflows/test_fuzz.py).
 
 Each strategy starts from a valid payload and breaks it in one of the ways other systems do: a field
 poisoned (amounts as floats or exponents, dates in year 1 or 9999, control characters, 100 KB strings,

@@ -1,5 +1,5 @@
 """Tiny workflows that ask a patch implied by the generation, one pinning it first and one not: what
-tests/test_durability.py runs to show that `patched` refuses an unpinned workflow instead of guessing; and one
+tests/workflows/test_durability.py runs to show that `patched` refuses an unpinned workflow instead of guessing; and one
 of the same name as the pinned probe that records no marker, as a case of a retired generation did.
 
 Kept in a module of its own, light enough for the sandbox to import for every instance."""

@@ -25,7 +25,8 @@ from relance.settings import Settings
 from relance.worker_runtime import build_worker
 from starter.importer import start_case
 from starter.ops import reverse_payment
-from tests.conftest import ROOT, Case, invoice, paris, time_skipping_server
+from tests.builders import ROOT, invoice, paris
+from tests.conftest import Case, time_skipping_server
 from workflows import InvoiceCollection, RunOptions
 
 HISTORIES = Path(__file__).parent / "histories"

@@ -4,7 +4,7 @@
 
 starts a dev server with its UI wired to a codec server, a worker, and one consumer's case; opens the case's
 page in Debian's Chromium (driven by Playwright) and saves a screenshot. The test suite runs the same
-(tests/test_encryption.py) and checks what the page shows.
+(tests/e2e/test_encryption.py) and checks what the page shows.
 """
 
 import asyncio
@@ -31,7 +31,8 @@ from relance.domain.case_view import CaseStatus
 from relance.settings import Settings
 from relance.worker_runtime import build_worker
 from starter.importer import start_case
-from tests.conftest import ROOT, data_converter, invoice, server_binary
+from tests.builders import ROOT, invoice
+from tests.conftest import data_converter, server_binary
 from workflows.search_attributes import attribute_types
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's (`apt-get install chromium`): nothing is downloaded at run time

@@ -7,7 +7,7 @@ Passed through (loaded once, outside the sandbox, instead of re-imported for eve
   of a busy worker's time (issue 11's profile).
 
 What the sandbox would have caught at run time in those modules is guarded before they run instead:
-`tests/test_determinism.py` reads every passed-through module of ours and refuses clocks, randomness,
+`tests/rules/test_determinism.py` reads every passed-through module of ours and refuses clocks, randomness,
 environment, file, network and thread access and module-level mutable state, and import-linter keeps
 workflows and the domain away from I/O libraries (pyproject.toml). Any other module a workflow imports is
 still re-imported and restricted by the sandbox.

@@ -1,7 +1,7 @@
 """Where a bank credit goes: the invoices its remittance text names, the customer its account or name gives
 away, and the amount; or a person, when nothing settles it.
 
-Pure functions with table tests (tests/test_remittance.py). Remittance text is typed by people and cut by
+Pure functions with table tests (tests/rules/test_remittance.py). Remittance text is typed by people and cut by
 banks: "VIR SEPA FACT F2026-0042", "REGLT FACTURES 1204 1207", "fac 2026/0042". An invoice id is compared
 on its letters and digits only, and on its digits alone when they are long enough to mean something; the
 first match decides the order invoices are named in.

@@ -1,0 +1,219 @@
+"""One voice per customer, on the time-skipping server: grouped messages, holds, unallocated payments, risk."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from email import message_from_bytes
+from email.policy import default
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+
+from activities.ledger import LedgerWriter
+from relance.domain.account import AccountState
+from relance.domain.activity_contract import LedgerEntry, LedgerUpdate
+from relance.domain.case_records import HistoryEntry, PaymentRecord
+from relance.ledger.db import engine_for
+from starter.executions import describe_execution
+from tests.builders import invoice, minute, paris
+from tests.conftest import outbox_messages
+
+START = paris(2026, 4, 20, 8)
+AMOUNTS = ["1250.00", "300.00", "4999.99", "75.00", "640.00", "18000.00"]
+
+
+def account(env: Any) -> Any:
+    return env.client.get_workflow_handle("customer-C-ACME")
+
+
+async def account_update(env: Any, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    return await account(env).execute_update(name, payload, result_type=dict)
+
+
+def grouped_mails(settings: Any) -> list[Any]:
+    found = sorted(settings.outbox_dir.glob("customer-C-ACME_batch-*.eml"))
+    return [message_from_bytes(path.read_bytes(), policy=default) for path in found]
+
+
+async def test_six_invoices_falling_due_together_make_one_email(open_case, worker):
+    cases = [await open_case(invoice(f"G-{n}", amount=amount, starts_at=START)) for n, amount in enumerate(AMOUNTS, 1)]
+    await cases[0].advance_to(paris(2026, 4, 27, 12))
+    (mail,) = grouped_mails(worker)
+    assert len(outbox_messages(worker)) == 1  # nothing was sent per invoice
+    assert mail["Subject"] == "Rappel : 6 factures, 25\u202f264,99\xa0€ à régler"
+    body = mail.get_content()
+    for n, amount in enumerate(["1\u202f250,00", "300,00", "4\u202f999,99", "75,00", "640,00", "18\u202f000,00"], 1):
+        assert f"- facture G-{n} du 31 mars 2026, échéance le 30 avril 2026 : {amount}\xa0€" in body
+    for case in cases:
+        status = await case.status()
+        (courtesy,) = status.steps
+        assert (courtesy.step_id, courtesy.status, minute(courtesy.at)) == ("courtesy", "done", paris(2026, 4, 27, 9))
+        assert courtesy.detail.startswith("grouped e-mail for 6 invoices (G-1, G-2, G-3, G-4, G-5, G-6)")
+
+
+async def test_an_invoice_paid_while_the_batch_gathers_is_left_out(open_case, worker):
+    cases = [await open_case(invoice(f"P-{n}", amount="500.00", starts_at=START)) for n in range(1, 4)]
+    # 09:00:02 on 27 April: every case has handed its courtesy step to the account, which sends at 09:00:05
+    await cases[0].advance_to(datetime(2026, 4, 27, 9, 0, 2, tzinfo=START.tzinfo))
+    paid = await cases[1].update("payment_received", {"amount": "500.00", "paid_on": "2026-04-27", "reference": "V"})
+    assert paid.outcome == "paid"
+    await cases[0].advance_to(paris(2026, 4, 27, 12))
+    (mail,) = grouped_mails(worker)
+    body = mail.get_content()
+    assert "P-1" in body and "P-3" in body and "P-2" not in body
+    assert mail["Subject"] == "Rappel : 2 factures, 1\u202f000,00\xa0€ à régler"
+    skipped = (await cases[1].status()).steps[0]
+    assert (skipped.status, skipped.detail) == ("skipped", "not sent: nothing left to collect (paid)")
+
+
+async def test_a_customer_hold_pauses_every_case_and_release_resumes_their_timelines(open_case, worker, env):
+    early = await open_case(invoice("H-1", due=date(2026, 4, 30), starts_at=START))
+    late = await open_case(invoice("H-2", due=date(2026, 5, 20), starts_at=START))
+    await early.advance_to(paris(2026, 4, 21, 12))
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await account_update(env, "release", {})
+    assert "the customer is not on hold" in str(refused.value.cause)
+    held = await account_update(env, "hold", {"reason": "litige global sur la livraison", "by": "sales"})
+    assert held["hold"]["reason"] == "litige global sur la livraison"
+    await early.advance_to(paris(2026, 5, 12, 12))
+    for case in (early, late):
+        status = await case.status()
+        assert (status.stage, status.pause_reason) == (
+            "customer_hold",
+            "customer account: litige global sur la livraison",
+        )
+    assert [s.step_id for s in (await early.status()).steps if s.status == "done"] == []
+    # a case that starts during the hold is held too
+    newcomer = await open_case(invoice("H-3", due=date(2026, 6, 1), starts_at=paris(2026, 5, 12, 13)))
+    await early.advance_to(paris(2026, 5, 12, 14))
+    assert (await newcomer.status()).stage == "customer_hold"
+
+    await account_update(env, "release", {"by": "sales"})
+    await early.advance_to(paris(2026, 5, 13, 12))
+    # due 30/04, held from 21/04 to 12/05: it resumes where it stopped. The 12 days it was late on hold do
+    # not count, so reminder-1 (01/05) comes on 13/05; the courtesy note before the due date is moot.
+    resumed = await early.status()
+    assert [(s.step_id, s.status, minute(s.at)) for s in resumed.steps] == [
+        ("courtesy", "skipped", paris(2026, 5, 12, 14)),
+        ("reminder-1", "done", paris(2026, 5, 13, 9)),
+    ]
+    later = await late.status()  # due 20/05: its own timeline, the courtesy note on 15/05
+    assert (later.next_step.id, minute(later.next_step.at)) == ("courtesy", paris(2026, 5, 15, 9))
+
+
+async def test_an_unallocated_payment_is_spread_oldest_first(open_case, worker, env):
+    oldest = await open_case(invoice("U-1", amount="300.00", due=date(2026, 3, 31), starts_at=START))
+    middle = await open_case(invoice("U-2", amount="500.00", due=date(2026, 4, 15), starts_at=START))
+    newest = await open_case(invoice("U-3", amount="900.00", due=date(2026, 4, 30), starts_at=START))
+    await oldest.advance_to(paris(2026, 4, 21, 12))
+    result = await account_update(
+        env, "unallocated_payment_received", {"amount": "1000.00", "paid_on": "2026-04-21", "reference": "VIR-9"}
+    )
+    assert [(a["invoice_id"], a["amount"]) for a in result["allocations"]] == [
+        ("U-1", "300.00"),
+        ("U-2", "500.00"),
+        ("U-3", "200.00"),
+    ]
+    await oldest.advance_to(paris(2026, 4, 21, 13))
+    assert [(await c.status()).balance for c in (oldest, middle, newest)] == [
+        Decimal("0"),
+        Decimal("0"),
+        Decimal("700.00"),
+    ]
+    assert (await newest.status()).payments[-1].reference == "VIR-9/U-3"
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await account_update(
+            env, "unallocated_payment_received", {"amount": "10.00", "paid_on": "2026-04-21", "reference": "VIR-9"}
+        )
+    assert "payment reference 'VIR-9' is already recorded for this customer" in str(refused.value.cause)
+
+
+def seed_history(url: str, customer_id: str) -> None:
+    """Two invoices paid 40 days late and two broken promises: 40 + 20 points, a high risk."""
+    writer = LedgerWriter(engine_for(url))
+    at = paris(2026, 3, 1)
+    for n, (due, paid) in enumerate([(date(2025, 10, 1), date(2025, 11, 10)), (date(2025, 12, 1), date(2026, 1, 10))]):
+        case = invoice(f"OLD-{n}", due=due, customer={"id": customer_id, "name": "Risky SARL"})
+        writer.write(
+            LedgerUpdate(
+                case_id=case.workflow_id,
+                case=case,
+                policy="b2b-standard@v3",
+                stage="paid",
+                balance=Decimal("0"),
+                outcome="paid",
+                opened_at=at,
+                closed_at=at,
+                events=[LedgerEntry(seq=0, entry=HistoryEntry(at=at, event="promise_broken", detail="broken"))],
+                payments=[PaymentRecord(amount=case.amount, paid_on=paid, reference=f"R{n}", recorded_at=at)],
+            )
+        )
+
+
+async def test_a_high_risk_customer_gets_the_firmer_policy(open_case, worker):
+    seed_history(worker.database_url, "C-RISKY")
+    risky = await open_case(invoice("R-1", customer={"id": "C-RISKY", "name": "Risky SARL"}, starts_at=START))
+    steady = await open_case(invoice("S-1", customer={"id": "C-STEADY", "name": "Steady SA"}, starts_at=START))
+    risky_status, steady_status = await risky.status(), await steady.status()
+    assert (risky_status.policy, steady_status.policy) == ("b2b-high-risk@v1", "b2b-standard@v3")
+    chosen = next(h.detail for h in risky_status.history if h.event == "policy_resolved")
+    assert chosen.startswith("policy b2b-high-risk@v1 chosen for the case; customer risk high (score ")
+    assert "pays 40.0 days late on average over 2 payments (+40)" in chosen
+    assert "2 broken promise(s) to pay (+20)" in chosen
+
+
+async def test_the_account_continues_as_new_and_keeps_its_cases(open_case, worker, env):
+    started = await env.client.start_workflow(
+        "CustomerAccount",
+        args=["C-ACME", AccountState(customer_id="C-ACME", continue_as_new_after=30)],
+        id="customer-C-ACME",
+        task_queue=worker.task_queue,
+    )
+    cases = [await open_case(invoice(f"C-{n}", amount="100.00", starts_at=START)) for n in range(1, 4)]
+    await cases[0].advance_to(paris(2026, 5, 12, 12))
+    latest = await describe_execution(env.client, "customer-C-ACME")
+    assert latest.workflow_execution_info.execution.run_id != started.result_run_id
+    state = await account(env).query("account", result_type=AccountState)
+    assert sorted(c.invoice_id for c in state.cases.values()) == ["C-1", "C-2", "C-3"]
+    assert state.batches == 3  # courtesy, reminder-1, reminder-2: one grouped e-mail each
+    assert len(grouped_mails(worker)) == 3
+
+
+async def test_a_grouped_message_takes_the_harshest_tone_among_its_invoices(open_case, worker):
+    """26 May: G-A's final reminder (due 30/04; 25 May is Whit Monday) and G-B's first reminder (due 25/05)."""
+    await open_case(invoice("G-A", amount="1250.00", due=date(2026, 4, 30), starts_at=START))
+    late = await open_case(invoice("G-B", amount="300.00", due=date(2026, 5, 25), starts_at=START))
+    await late.advance_to(paris(2026, 5, 26, 12))
+    mails = [m for m in grouped_mails(worker) if "2 factures" in m["Subject"]]
+    (mail,) = mails
+    assert mail["Subject"] == "Dernier rappel avant mise en demeure : 2 factures, 1\u202f550,00\xa0€ à régler"
+    body = mail.get_content()
+    assert (
+        "- facture G-A du 31 mars 2026, échéance le 30 avril 2026 : 1\u202f250,00\xa0€ (26\xa0jours de retard)" in body
+    )
+    assert "- facture G-B du 25 avril 2026, échéance le 25 mai 2026 : 300,00\xa0€ (1\xa0jour de retard)" in body
+    assert "nous vous adresserons une mise en demeure par lettre recommandée" in body
+
+
+async def test_an_invoice_that_reaches_its_account_after_the_days_message_left_waits_for_the_next_contact_day(
+    open_case, worker
+):
+    """One voice per customer holds when a case arrives late (a worker restarted during a morning's starts):
+    the customer had its grouped message at 09:00; an invoice of theirs whose step reaches the account at 10:00
+    does not make a second e-mail that day, but goes at the next contact day's first slot."""
+    first = [await open_case(invoice(f"L-{n}", amount="500.00", starts_at=START)) for n in (1, 2)]
+    await first[0].advance_to(paris(2026, 4, 27, 10))
+    (grouped,) = grouped_mails(worker)
+    assert grouped["Subject"] == "Rappel : 2 factures, 1\u202f000,00\xa0€ à régler"
+    late = await open_case(invoice("L-3", amount="500.00", starts_at=paris(2026, 4, 27, 10)))
+    await late.advance_to(paris(2026, 4, 27, 18))
+    assert len(outbox_messages(worker)) == 1  # the grouped e-mail only
+    status = await late.status()
+    assert status.steps == []
+    assert status.waiting_for == "the next contact day: customer C-ACME already had an e-mail on 2026-04-27"
+    assert status.next_step is not None
+    assert (status.next_step.id, minute(status.next_step.at)) == ("courtesy", paris(2026, 4, 28, 9))
+    await late.advance_to(paris(2026, 4, 28, 12))
+    assert len(outbox_messages(worker)) == 2
+    (courtesy,) = (await late.status()).steps
+    assert (courtesy.step_id, courtesy.status, minute(courtesy.at)) == ("courtesy", "done", paris(2026, 4, 28, 9))

@@ -1,0 +1,112 @@
+"""Where a message leaves: balance and pause re-checked at send time, at most once per case + step."""
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from temporalio.testing import ActivityEnvironment
+
+from activities.debtor_contact import DebtorContact
+from activities.email_delivery import OutboxBackend
+from activities.side_effects import SideEffects
+from relance.domain.activity_contract import StepRequest
+from relance.ledger.db import SideEffect, Task, engine_for
+from tests.builders import invoice, paris
+from tests.conftest import outbox_messages
+
+START = paris(2026, 4, 20, 8)
+
+
+def request_for(case_input, step_id: str = "reminder-1", template: str = "reminder_1", **extra) -> StepRequest:
+    return StepRequest(
+        case_id=case_input.workflow_id,
+        invoice_id=case_input.invoice_id,
+        step_id=step_id,
+        idempotency_key=f"{case_input.workflow_id}:{step_id}",
+        template=template,
+        customer=case_input.customer,
+        amount=case_input.amount,
+        currency=case_input.currency,
+        issue_date=case_input.issue_date,
+        due_date=case_input.due_date,
+        as_of=date(2026, 5, 4),
+        **extra,
+    )
+
+
+@pytest.fixture
+def contact(env, worker) -> DebtorContact:
+    engine = engine_for(worker.database_url)
+    return DebtorContact(env.client, worker, OutboxBackend(worker.outbox_dir), engine)
+
+
+def activity_env(scheduled: datetime | None = None) -> ActivityEnvironment:
+    environment = ActivityEnvironment()
+    environment.info = replace(environment.info, current_attempt_scheduled_time=scheduled or datetime.now(UTC))
+    return environment
+
+
+async def test_message_is_not_sent_when_the_case_was_paid_meanwhile(open_case, contact, worker):
+    case_input = invoice("G-PAID", starts_at=START)
+    case = await open_case(case_input)
+    await case.update("payment_received", {"amount": "1250", "paid_on": "2026-04-20", "reference": "R"})
+    result = await activity_env().run(contact.send_email, request_for(case_input))
+    assert (result.status, result.balance) == ("skipped_settled", Decimal("0"))
+    assert outbox_messages(worker) == []
+
+
+async def test_message_is_not_sent_while_the_case_is_disputed(open_case, contact, worker):
+    case_input = invoice("G-DISP", starts_at=START)
+    case = await open_case(case_input)
+    await case.update("dispute_opened", {"reason": "wrong quantity"})
+    result = await activity_env().run(contact.send_email, request_for(case_input))
+    assert result.status == "skipped_paused"
+    assert result.detail == "not sent: case is disputed (dispute: wrong quantity)"
+    assert outbox_messages(worker) == []
+
+
+async def test_attempt_after_the_sending_window_is_deferred(open_case, contact, worker):
+    case_input = invoice("G-LATE", starts_at=START)
+    await open_case(case_input)
+    closes = datetime(2026, 5, 4, 16, 0, tzinfo=UTC)
+    late = activity_env(scheduled=closes + timedelta(minutes=1))
+    result = await late.run(contact.send_email, request_for(case_input, window_closes_at=closes))
+    assert result.status == "deferred"
+    assert outbox_messages(worker) == []
+
+
+async def test_a_step_is_sent_once_even_when_its_activity_runs_again(open_case, contact, worker):
+    case_input = invoice("G-ONCE", starts_at=START)
+    await open_case(case_input)
+    first = await activity_env().run(contact.send_email, request_for(case_input))
+    second = await activity_env().run(contact.send_email, request_for(case_input))
+    assert (first.status, second.status) == ("sent", "already_done")
+    assert second.provider_id == first.provider_id == "invoice-G-ONCE_reminder-1.eml"
+    assert outbox_messages(worker) == ["invoice-G-ONCE_reminder-1.eml"]
+    call = request_for(case_input, step_id="call-1", template="call_script")
+    tasks = [await activity_env().run(contact.create_phone_task, call) for _ in range(2)]
+    assert [t.status for t in tasks] == ["sent", "already_done"]
+    with Session(engine_for(worker.database_url)) as session:
+        rows = session.execute(select(Task)).scalars().all()
+    assert [(r.invoice_id, r.step_id, r.due_on, r.assignee) for r in rows] == [
+        ("G-ONCE", "call-1", date(2026, 5, 4), "collections")
+    ]
+    assert "Il reste 1\u202f250,00\xa0€ à régler, avec 4\xa0jours de retard." in rows[0].script
+
+
+async def test_outbox_resolves_an_attempt_that_died_mid_send(open_case, contact, worker):
+    case_input = invoice("G-DOUBT", starts_at=START)
+    await open_case(case_input)
+    key = f"{case_input.workflow_id}:reminder-1"
+    SideEffects(engine_for(worker.database_url)).claim(key, case_input.workflow_id, "reminder-1", "email")
+    # the claim says "sending" but no file exists: the earlier attempt died before writing; send now
+    result = await activity_env().run(contact.send_email, request_for(case_input))
+    assert result.status == "sent"
+    again = await activity_env().run(contact.send_email, request_for(case_input))
+    assert again.status == "already_done"
+    with Session(engine_for(worker.database_url)) as session:
+        row = session.get(SideEffect, key)
+        assert (row.status, row.attempts) == ("sent", 1)
