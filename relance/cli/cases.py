@@ -339,3 +339,43 @@ def contact(
     except json.JSONDecodeError as exc:
         fail(f"--address is not valid JSON: {exc.msg}")
     act(invoice, build(ContactUpdated, email=email, phone=phone, address=parsed_address, by=who(by)), as_json)
+
+
+def _declared() -> str:
+    """Every action of the rule table, its least role and its fields: the help of `relance act`."""
+    from relance.domain.rules import OPS_ACTIONS
+
+    lines = []
+    for action in OPS_ACTIONS:
+        fields = ", ".join(name for name in action.model_fields if name != "by")
+        role = action.least_role.value if action.least_role is not None else "nobody (undeclared)"
+        lines.append(f"{action.name} ({role}): {fields}")
+    return "\n".join(lines)
+
+
+@cases_app.command(
+    "act",
+    help="Send any declared action, its payload as JSON (the commands above are its friendlier forms).\n\n"
+    "Actions (least API role): fields\n\n" + "\n\n".join(_declared().splitlines()),
+)
+def act_any(
+    invoice: str,
+    action: Annotated[str, typer.Argument(help="an action's name, as listed below")],
+    payload: Annotated[str, typer.Argument(help='its fields as a JSON object, e.g. \'{"reason": "NPAI"}\'')] = "{}",
+    by: By = None,
+    as_json: JsonFlag = False,
+) -> None:
+    from relance.domain.rules import OPS_ACTIONS
+
+    known = {a.name: a for a in OPS_ACTIONS}
+    if action not in known:
+        fail(f"unknown action {action!r}; declared: {', '.join(known)}")
+    try:
+        fields = json.loads(payload)
+    except json.JSONDecodeError as err:
+        fail(f"payload: not JSON ({err.msg} at character {err.pos})")
+    if not isinstance(fields, dict):
+        fail("payload: must be a JSON object")
+    if by is not None:
+        fields["by"] = by
+    act(invoice, build(known[action], **fields), as_json)
