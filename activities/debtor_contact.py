@@ -20,6 +20,8 @@ from activities.delivery import deliver_once
 from activities.email_delivery import EmailBackend, OutgoingEmail
 from activities.side_effects import SideEffects
 from relance.domain.activity_contract import CREATE_PHONE_TASK, SEND_EMAIL, StepRequest, StepResult
+from relance.domain.replies import reply_address, token_for
+from relance.ledger.replies import remember_reply_address
 from relance.ledger.work_queue import create_task
 from relance.rendering.messages import Rendered, render
 from relance.settings import Settings
@@ -68,7 +70,9 @@ class DebtorContact:
         covers: tuple[str, ...] = (),
     ) -> StepResult:
         """Send at most once under `key` (the step's own key unless a grouped message brings its own, with the
-        step keys it `covers`)."""
+        step keys it `covers`), with a Reply-To of its own when replies are set up."""
+        message_key = key or request.idempotency_key
+        reply_to, message_id = await asyncio.to_thread(self._reply_address, request, message_key, covers)
         email = OutgoingEmail(
             to=request.customer.email,
             to_name=request.customer.name,
@@ -80,6 +84,8 @@ class DebtorContact:
             case_id=request.case_id,
             categories=["relance", request.template],
             covers=covers,
+            reply_to=reply_to,
+            message_id=message_id,
         )
         backend = self.backend
         done = await deliver_once(
@@ -104,6 +110,20 @@ class DebtorContact:
             balance=balance,
             detail=f"e-mail to {request.customer.email}: {message.subject}",
         )
+
+    def _reply_address(
+        self, request: StepRequest, message_key: str, covers: tuple[str, ...]
+    ) -> tuple[str | None, str | None]:
+        """The message's Reply-To and Message-ID, kept in the ledger before it leaves (a reply finds its cases by
+        them); none when replies are not set up (RELANCE_REPLY_DOMAIN, RELANCE_SENDGRID_INBOUND_SECRET)."""
+        domain, secret = self.settings.reply_domain, self.settings.sendgrid_inbound_secret
+        if not domain or secret is None:
+            return None, None
+        token = token_for(message_key, secret.get_secret_value().encode())
+        message_id = f"<{token}@{domain}>"
+        cases = [key.split(":", 1)[0] for key in covers] or [request.case_id]
+        remember_reply_address(self.engine, token, message_key, message_id, cases, request.customer.id)
+        return reply_address(token, domain), message_id
 
     @activity.defn(name=CREATE_PHONE_TASK)
     async def create_phone_task(self, request: StepRequest) -> StepResult:

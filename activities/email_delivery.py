@@ -11,7 +11,7 @@ from typing import Protocol
 
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
-from sendgrid.helpers.mail import Category, CustomArg, Mail
+from sendgrid.helpers.mail import Category, CustomArg, Header, Mail, ReplyTo
 
 from activities.delivery import DeliveryFailed, DeliveryInDoubt, DeliveryRefused
 
@@ -30,6 +30,9 @@ class OutgoingEmail:
     # A grouped e-mail: the step keys (`invoice-<id>:<step>`) of the invoices it covers, so that what the
     # provider reports of it reaches each of their cases (`relance_covers`, comma-separated).
     covers: tuple[str, ...] = ()
+    # Where a reply goes (r+<token>@<reply domain>) and the message's own id, which replies quote.
+    reply_to: str | None = None
+    message_id: str | None = None
 
 
 class EmailBackend(Protocol):
@@ -65,7 +68,9 @@ class OutboxBackend:
         message["From"] = f"{email.sender_name} <{email.sender}>"
         message["To"] = f"{email.to_name} <{email.to}>"
         message["Subject"] = email.subject
-        message["Message-ID"] = make_msgid(domain="relance.local")
+        message["Message-ID"] = email.message_id or make_msgid(domain="relance.local")
+        if email.reply_to:
+            message["Reply-To"] = email.reply_to
         message["X-Relance-Key"] = email.idempotency_key
         message["X-Relance-Case"] = email.case_id
         if email.covers:
@@ -116,6 +121,10 @@ class SendGridBackend:
         )
         mail.add_custom_arg(CustomArg("relance_key", email.idempotency_key))
         mail.add_custom_arg(CustomArg("relance_case", email.case_id))
+        if email.reply_to:
+            mail.reply_to = ReplyTo(email.reply_to)
+        if email.message_id:
+            mail.add_header(Header("Message-ID", email.message_id))
         if email.covers:
             mail.add_custom_arg(CustomArg("relance_covers", covered(email.covers)))
         for category in email.categories:

@@ -29,6 +29,16 @@ class Settings(BaseSettings):
     sendgrid_events_max_bytes: int = Field(
         5 * 1024 * 1024, ge=1024, validation_alias=_env("RELANCE_SENDGRID_EVENTS_MAX_BYTES")
     )
+    # Replies: every message carries a Reply-To of its own on this domain (r+<token>@domain, the domain whose MX
+    # points at SendGrid's Inbound Parse), and Inbound Parse posts to /webhooks/sendgrid/inbound/<secret>. The
+    # secret also signs the tokens. Without both, messages carry no Reply-To and the inbound door is closed.
+    reply_domain: str | None = Field(None, validation_alias=_env("RELANCE_REPLY_DOMAIN"))
+    sendgrid_inbound_secret: SecretStr | None = Field(
+        None, min_length=16, validation_alias=_env("RELANCE_SENDGRID_INBOUND_SECRET")
+    )
+    sendgrid_inbound_max_bytes: int = Field(  # SendGrid posts up to 30 MB (a message with its attachments)
+        30 * 1024 * 1024, ge=1024, validation_alias=_env("RELANCE_SENDGRID_INBOUND_MAX_BYTES")
+    )
     policy_dir: Path = Field(Path("policies"), validation_alias=_env("RELANCE_POLICY_DIR"))
     email_from: str = Field("relances@example.com", validation_alias=_env("RELANCE_EMAIL_FROM"))
     creditor_name: str = Field("Relance Demo SAS", validation_alias=_env("RELANCE_CREDITOR_NAME"))

@@ -43,7 +43,6 @@ from relance.domain.remittance import (
     normalize_name,
 )
 from relance.ledger.bank_ledger import (
-    create_review_task,
     kept_entries,
     known_payments,
     learned,
@@ -51,6 +50,7 @@ from relance.ledger.bank_ledger import (
     record_entry,
 )
 from relance.ledger.mandates import mandate_for
+from relance.ledger.work_queue import create_review_task
 from starter.ops import (
     ActionRejected,
     AlreadyRecorded,

@@ -35,7 +35,7 @@ from relance.bank.reading import read_statement, unknown_accounts
 from relance.domain.bank_watch import IMPORT_BANK_FOLDER, WATCH_SCHEDULE_ID, WatchedFile, WatchReport, WatchRequest
 from relance.domain.calendar import CalendarSpec, is_contact_day, local_day
 from relance.ledger.bank_files import accounts_on, file_taken, record_file
-from relance.ledger.bank_ledger import create_review_task
+from relance.ledger.work_queue import create_review_task
 from relance.settings import Settings
 from starter.bank_import import import_statement
 

@@ -193,6 +193,11 @@ CASE_ACTIONS: dict[str, dict[str, Any]] = {
     "reapply_policy": {"policy": "b2b-standard"},
     "email_bounced": {"reason": "mailbox unknown"},
     "email_event": {"kind": "delivered", "step_id": "reminder-1", "at": "2026-04-20T07:00:00+00:00", "event_id": "E1"},
+    "reply_received": {
+        "reply_id": "<r1@acme.example>",
+        "sender": "compta@acme.example",
+        "received_at": "2026-04-20T07:00:00+00:00",
+    },
     "court_order_issued": {"issued_on": DAY, "reference": "IP-1"},
     "order_served": {"served_on": DAY},
     "opposition_filed": {"filed_on": DAY},

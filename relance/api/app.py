@@ -16,6 +16,7 @@ from relance.api.access import Gate
 from relance.api.cases import cases_router
 from relance.api.context import ApiContext
 from relance.api.customers import customers_router
+from relance.api.inbound import SENDGRID_INBOUND, inbound_door, inbound_router
 from relance.api.problems import install_problem_handlers
 from relance.api.sales_page import BASE, sales_router
 from relance.api.tokens import tokens_router
@@ -51,7 +52,16 @@ def api_app(settings: Settings, client_factory: Callable[[], Awaitable[Client]] 
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    for router in (cases_router, customers_router, work_router, tokens_router, sales_router, webhooks_router):
+    routers = (
+        cases_router,
+        customers_router,
+        work_router,
+        tokens_router,
+        sales_router,
+        webhooks_router,
+        inbound_router,
+    )
+    for router in routers:
         app.include_router(router(context))
     app.add_middleware(Doors, door_for=api_doors(settings, context), limits=Limits.of(settings))
     return app
@@ -77,6 +87,8 @@ def api_doors(settings: Settings, context: ApiContext) -> Callable[[str, str], D
             return page
         if path == SENDGRID_EVENTS:
             return events
+        if path.startswith(f"{SENDGRID_INBOUND}/"):
+            return Door("SendGrid's Inbound Parse", settings.sendgrid_inbound_max_bytes, inbound_door(context, path))
         return batch if (method, path) == ("POST", "/cases") else call
 
     return door_for

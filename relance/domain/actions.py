@@ -14,7 +14,7 @@ from relance.domain.access import Role
 from relance.domain.direct_debit import DebitMandate
 from relance.domain.invoice import Address, Phone, Strict
 from relance.domain.lateness import LatenessCause
-from relance.domain.limits import Amount, AmountOrZero, Day, Name, Reason
+from relance.domain.limits import Amount, AmountOrZero, Day, MessageText, Name, Reason, ShortText
 from relance.domain.settlement import Waivable
 
 
@@ -183,6 +183,22 @@ class EmailEvent(Action):
     at: AwareDatetime = Field(description="when the provider saw it")
     event_id: Name = Field(description="the provider's id of the event (sg_event_id)")
     reason: Reason | None = Field(default=None, description="a bounce's or a drop's reason, as the provider says")
+
+
+class ReplyReceived(Action):
+    """The debtor (or someone at their address) answered a message the case sent: SendGrid's Inbound Parse
+    posts it, found by the message's Reply-To. Recorded once (`reply_id`); unless it is an automatic reply it
+    stops the chase for the policy's `replies.pause_days`, and a person gets a task with the text."""
+
+    name: ClassVar[str] = "reply_received"
+    least_role: ClassVar[Role] = Role.collector
+    reply_id: Name = Field(description="the reply's own Message-ID (or a digest of it): recorded once")
+    sender: Name = Field(description="the From address of the reply")
+    subject: ShortText = ""
+    received_at: AwareDatetime
+    text: MessageText = Field(default="", description="the new text, without the quoted history")
+    automatic: bool = Field(default=False, description="an out-of-office or other automatic reply")
+    attachments: list[Name] = Field(default_factory=list, max_length=20, description="kept in the documents store")
 
 
 class CourtOrderIssued(Action):

@@ -129,6 +129,7 @@ class CaseState(BaseModel):
     deliveries: dict[str, MessageTrail] = Field(default_factory=dict)  # step -> delivered, opened, clicked
     representation: Representation | None = None  # a returned direct debit to present again, then wait for
     represented: list[str] = Field(default_factory=list)  # payments presented again already (once each)
+    replies: list[str] = Field(default_factory=list)  # the debtor's replies recorded (their ids, the latest 200)
 
     @classmethod
     def open(cls, case: CaseInput, clock: CaseClock, now: datetime) -> "CaseState":

@@ -7,10 +7,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from relance.domain.actions import ContactUpdated, EmailEvent
+from relance.domain.actions import ContactUpdated, EmailEvent, ReplyReceived
 from relance.domain.case_records import DebtorNotice
 from relance.domain.deliveries import SEEN, check_event, record_seen, stop_reason
-from relance.domain.errors import Rejected
+from relance.domain.errors import AlreadyRecorded, Rejected
+from relance.domain.holds import Hold
 
 if TYPE_CHECKING:  # the rules read and change a case's state; the state does not import its rules back
     from relance.domain.case import CaseState
@@ -59,3 +60,38 @@ def email_event(state: CaseState, event: EmailEvent, now: datetime) -> None:
     # a person is asked for a working address now, not at the next e-mail step (one task per kind and step)
     state.notices.append(DebtorNotice(key=f"address-{event.kind}-{event.step_id}", template=ADDRESS_TASK,
                                      channel="phone", any_stage=True))  # fmt: skip
+
+
+def check_reply(state: CaseState, action: ReplyReceived, now: datetime) -> None:
+    if action.reply_id in state.replies:
+        raise AlreadyRecorded(f"reply {action.reply_id!r} is already recorded on this case")
+
+
+def reply(state: CaseState, action: ReplyReceived, now: datetime) -> None:
+    """The debtor answered: recorded; unless a machine did, the chase stops `replies.pause_days` (a person has
+    a task with the text, made where the reply came in), or longer if a pause already runs."""
+    assert state.policy is not None
+    state.replies.append(action.reply_id)
+    del state.replies[:-200]
+    debtor = state.case.customer.email
+    sender = action.sender if action.sender.lower() == (debtor or "").lower() else f"{action.sender} (not {debtor})"
+    data: dict[str, object] = {
+        "reply_id": action.reply_id,
+        "sender": action.sender,
+        "subject": action.subject,
+        "text": action.text,
+    }
+    if action.attachments:
+        data["attachments"] = action.attachments
+    if action.automatic:
+        state.record(now, "reply_automatic", f"automatic reply from {sender}: {action.subject}", by=action.by, **data)
+        return
+    state.last_contact_at = now
+    state.record(now, "reply_received", f"reply from {sender}: {action.subject}", by=action.by, **data)
+    days = state.policy.replies.pause_days
+    until = state.today(now) + timedelta(days=days)
+    held = state.manual_pause
+    if days and (held is None or (held.until is not None and held.until < until)):
+        state.manual_pause = Hold(reason=f"the debtor replied ({action.subject or 'no subject'})", since=now,
+                                  until=until, kind="reply")  # fmt: skip
+        state.record(now, "paused", f"paused until {until}: the debtor replied, a person reads it first")

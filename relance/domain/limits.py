@@ -33,6 +33,7 @@ MAX_METADATA_BYTES = 8 * 1024  # free-form metadata of a case, as compact JSON
 MAX_METADATA_DEPTH = 4
 # What one refused payload may add to a case's history: an excerpt, never the payload itself.
 MAX_EXCERPT = 400
+MAX_REPLY_TEXT = 4000  # what a case keeps of a debtor's reply (the whole mail stays with the provider)
 
 AMOUNT_TEXT = re.compile(r"-?[0-9]{1,13}(\.[0-9]{1,4})?")  # a sign, so that "-5" is refused as negative
 DAY_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -59,6 +60,19 @@ def check_text(value: str) -> str:
         if unicodedata.category(char) in FORBIDDEN_CATEGORIES:
             return _refuse(f"contains the control character U+{ord(char):04X} at position {position}")
     return value
+
+
+def check_message(value: str) -> str:
+    """A message someone wrote (a reply's text): lines and tabs, nothing else that `check_text` refuses."""
+    return "\n".join(check_text(line.replace("\t", "    ").removesuffix("\r")) for line in value.split("\n"))
+
+
+def clean_message(value: str, limit: int) -> str:
+    """Text another system sent, made fit for `check_message`: other controls dropped, bounded."""
+    kept = "".join(
+        c for c in value.replace("\r\n", "\n") if c in "\n\t" or unicodedata.category(c) not in FORBIDDEN_CATEGORIES
+    )
+    return kept if len(kept) <= limit else kept[: limit - 1] + "…"
 
 
 def _refuse(message: str) -> Any:
@@ -202,6 +216,7 @@ Identifier = Annotated[str, Field(min_length=1, max_length=MAX_ID), AfterValidat
 Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME), AfterValidator(check_text)]
 ShortText = Annotated[str, Field(max_length=MAX_NAME), AfterValidator(check_text)]
 Reason = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(check_text)]
+MessageText = Annotated[str, Field(max_length=MAX_REPLY_TEXT), AfterValidator(check_message)]
 Currency = Annotated[str, AfterValidator(currency_code)]
 Country = Annotated[str, AfterValidator(country_code)]
 Metadata = Annotated[dict[str, Any], BeforeValidator(metadata_value)]

@@ -118,6 +118,12 @@ class SettlementRules(Strict):
     on_lapsed: str | None = Field(default=None, description="step to jump to when an offer lapses unpaid")
 
 
+class ReplyRules(Strict):
+    """A debtor who answers is read by a person before the chase goes on."""
+
+    pause_days: int = Field(default=5, ge=0, le=60, description="days a reply stops the chase (0: never)")
+
+
 class AfterRecovery(Strict):
     """What follows a payment that came late in the process: the relationship matters after the money."""
 
@@ -198,6 +204,7 @@ class Policy(Strict):
     promise: PromiseRules = Field(default_factory=PromiseRules)
     payment_plan: PlanRules = Field(default_factory=PlanRules)
     settlement: SettlementRules = Field(default_factory=SettlementRules)
+    replies: ReplyRules = Field(default_factory=ReplyRules)
     after_recovery: AfterRecovery | None = None
     on_payment_returned: str | None = Field(
         default=None, description="step chasing resumes at when a payment comes back (default: the final reminder)"

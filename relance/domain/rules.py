@@ -36,6 +36,7 @@ from relance.domain.actions import (
     PromiseToPay,
     ReapplyPolicy,
     RegisteredLetterDelivered,
+    ReplyReceived,
     Resume,
     SettlementOffered,
     WriteOff,
@@ -90,6 +91,7 @@ RULES: dict[type[Action], Rule] = {
         Rule(PaymentReversed, payments.check_reversal, payments.reverse),
         Rule(EmailEvent, contact.check_email_event, contact.email_event),
         Rule(ReapplyPolicy, _nothing_to_check, _resolved_by_the_workflow),
+        Rule(ReplyReceived, contact.check_reply, contact.reply),
         # the legal stages (relance/domain/case_legal.py)
         *(
             Rule(legal, case_legal.check, case_legal.apply)

@@ -1,7 +1,6 @@
 """What the ledger knows for bank reconciliation: entries already applied, what earlier payments taught
 about payers, the invoices a credit may pay, and the entry a returned payment undoes."""
 
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -10,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from relance.domain.remittance import KnownPayment, Learned, OpenItem, normalize_iban, normalize_name
-from relance.ledger.db import BankEntryRow, CaseRow, PaymentRow, Task
+from relance.ledger.db import BankEntryRow, CaseRow, PaymentRow
 
 TEACHING = ("paid", "split", "unallocated")  # decisions whose payer is known for sure
 
@@ -89,29 +88,3 @@ def known_payments(engine: Engine) -> list[KnownPayment]:
         if amount > 0 and (invoice, reference) not in found:
             found[(invoice, reference)] = KnownPayment(invoice, customer, reference, Decimal(amount), currency)
     return [p for key, p in found.items() if key not in gone]
-
-
-def create_review_task(
-    engine: Engine, key: str, script: str, *, invoice_id: str, customer_id: str, due_on: date, kind: str = "bank"
-) -> int:
-    """A task for a person to settle an entry the matching could not (keyed, so a second import finds it)."""
-    with Session(engine) as session, session.begin():
-        existing = session.scalar(select(Task.id).where(Task.key == key))
-        if existing is not None:
-            return existing
-        task = Task(
-            key=key,
-            kind=kind,
-            case_id=f"invoice-{invoice_id}" if invoice_id else "",
-            invoice_id=invoice_id,
-            step_id="bank",
-            customer_id=customer_id,
-            customer_name=customer_id,
-            phone=None,
-            script=script,
-            due_on=due_on,
-            assignee="collections",
-        )
-        session.add(task)
-        session.flush()
-        return task.id

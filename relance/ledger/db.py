@@ -278,6 +278,19 @@ class BankFileRow(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ReplyAddress(Base):
+    """The Reply-To token of a message sent (and its Message-ID): a reply to it finds the cases it spoke for."""
+
+    __tablename__ = "reply_addresses"
+
+    token: Mapped[str] = mapped_column(String(40), primary_key=True)
+    message_key: Mapped[str] = mapped_column(String(300))
+    message_id: Mapped[str] = mapped_column(String(300), index=True)
+    case_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    customer_id: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ApiToken(Base):
     """A caller of the HTTP API: its name (recorded on every action it takes), its role, and a SHA-256 of its
     token (the token itself is shown once, when it is made). A revoked token stops working at once."""

@@ -117,3 +117,38 @@ def append_to_task(engine: Engine, task_id: int, marker: str, text: str) -> None
         task = session.get(Task, task_id, with_for_update=True)
         if task is not None and f"[{marker}]" not in task.script:
             task.script = f"{task.script}\n[{marker}]\n{text}"
+
+
+def create_review_task(
+    engine: Engine,
+    key: str,
+    script: str,
+    *,
+    invoice_id: str,
+    customer_id: str,
+    due_on: date,
+    kind: str = "bank",
+    step_id: str = "bank",
+) -> int:
+    """A task for a person to read and settle something no rule could (a bank entry the matching could not, a
+    debtor's reply); keyed, so the same input again finds the task it made."""
+    with Session(engine) as session, session.begin():
+        existing = session.scalar(select(Task.id).where(Task.key == key))
+        if existing is not None:
+            return existing
+        task = Task(
+            key=key,
+            kind=kind,
+            case_id=f"invoice-{invoice_id}" if invoice_id else "",
+            invoice_id=invoice_id,
+            step_id=step_id,
+            customer_id=customer_id,
+            customer_name=customer_id,
+            phone=None,
+            script=script,
+            due_on=due_on,
+            assignee="collections",
+        )
+        session.add(task)
+        session.flush()
+        return task.id

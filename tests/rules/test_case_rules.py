@@ -94,8 +94,20 @@ def delivered(state: CaseState) -> None:
 
 
 EVENT = {"kind": "delivered", "step_id": "reminder-1", "at": "2026-04-20T05:02:00+00:00", "event_id": "E1"}
+REPLY = {"reply_id": "<r1@acme.example>", "sender": "compta@acme.example", "received_at": "2026-04-20T07:00:00+00:00"}
+
+
+def replied(state: CaseState) -> None:
+    state.apply(action("reply_received", **REPLY, subject="Re: F-1", text="Payé hier."), START)
+
 
 REFUSALS = [
+    (
+        "a reply recorded already (SendGrid posts again)",
+        replied,
+        action("reply_received", **REPLY),
+        "reply '<r1@acme.example>' is already recorded on this case",
+    ),
     (
         "a delivery recorded already (the provider posts again)",
         delivered,
@@ -685,3 +697,35 @@ def test_an_action_the_rule_table_does_not_declare_is_refused_fail_closed():
     assert state.model_dump() == before
     assert Stray not in OPS_ACTIONS and set(RULES) == set(OPS_ACTIONS)
     assert all(rule.action is action for action, rule in RULES.items())
+
+
+@pytest.mark.parametrize(
+    ("label", "before", "sent", "paused_until", "events"),
+    [
+        ("a person's reply pauses the policy's days", nothing, {}, date(2026, 4, 25), ["reply_received", "paused"]),
+        ("an auto-responder pauses nothing", nothing, {"automatic": True}, None, ["reply_automatic"]),
+        (
+            "a longer pause already running stands",
+            lambda s: s.apply(action("pause", reason="attente", until="2026-05-30"), START),
+            {},
+            date(2026, 5, 30),
+            ["paused", "reply_received"],
+        ),
+        (
+            "a shorter one is prolonged",
+            lambda s: s.apply(action("pause", reason="attente", until="2026-04-21"), START),
+            {},
+            date(2026, 4, 25),
+            ["paused", "reply_received", "paused"],
+        ),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_what_a_reply_does_to_a_case(label, before, sent, paused_until, events):
+    state = case()
+    before(state)
+    state.apply(action("reply_received", **REPLY, subject="Re: F-1", text="Payé hier.", **sent), START)
+    held = state.manual_pause
+    assert (held.until if held else None) == paused_until
+    assert [h.event for h in state.history if h.event.startswith(("reply_", "paused"))] == events
+    assert state.replies == ["<r1@acme.example>"]

@@ -131,7 +131,10 @@ EXAMPLE = {"invoice_id": "API-1", "customer_id": "C-ACME", "document_id": "1", "
 BELOW = {Role.collector: Role.sales, Role.legal: Role.collector, Role.admin: Role.legal}
 
 
-SIGNED = {("post", "/webhooks/sendgrid/events")}  # a provider's doors: its signature, not a role (own tests)
+SIGNED = {  # a provider's doors: its signature or secret, not a role (own tests)
+    ("post", "/webhooks/sendgrid/events"),
+    ("post", "/webhooks/sendgrid/inbound/{secret}"),
+}
 
 
 def test_the_role_table_covers_every_route(worker):
