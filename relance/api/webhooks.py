@@ -23,9 +23,10 @@ from sendgrid.helpers.eventwebhook import EventWebhook
 from starlette.datastructures import Headers
 
 from relance.api.context import ApiContext
-from relance.domain.actions import EmailEvent
+from relance.domain.actions import EmailBounced, EmailEvent
 from relance.domain.limits import bounded
 from relance.doors import Check, Knock
+from relance.ledger.customer_view import sibling_open_invoices
 from relance.ledger.rejections import keep_rejections, rejected_action
 from starter.ops import ActionRejected, AlreadyRecorded, UnknownCase, act
 
@@ -35,6 +36,7 @@ TIMESTAMP = "x-twilio-email-event-webhook-timestamp"
 FRESH_SECONDS = 300  # a signature older (or newer) than this is a replay, or a clock to fix
 BY = "sendgrid"
 KINDS = ("delivered", "open", "click", "bounce", "dropped", "spamreport", "unsubscribe")
+CUSTOMER_WIDE = {"unsubscribe": "unsubscribed", "spamreport": "reported as spam"}  # stop e-mail to the customer
 
 
 def sendgrid_door(context: ApiContext) -> Check:
@@ -126,7 +128,23 @@ async def _take(context: ApiContext, client: Any, event: dict[str, Any]) -> str:
     except (ActionRejected, UnknownCase) as err:
         await _keep(context, invoice_id, payload, bounded(str(err), 500))
         return "refused"
+    if kind in CUSTOMER_WIDE:
+        await _stop_email_for_customer(context, client, invoice_id, kind)
     return "applied"
+
+
+async def _stop_email_for_customer(context: ApiContext, client: Any, invoice_id: str, kind: str) -> None:
+    """The customer asked for no more e-mail (or called it spam): every open case of theirs stops e-mailing,
+    as a bounce would (their next e-mail steps become calls), until a person records an address."""
+    reason = (
+        f"{CUSTOMER_WIDE[kind]} from invoice {invoice_id}'s e-mail: no e-mail to this customer until a person decides"
+    )
+    for sibling in await asyncio.to_thread(sibling_open_invoices, context.engine, invoice_id):
+        try:
+            await act(client, sibling, EmailBounced(reason=bounded(reason, 500), by=BY))
+        except (ActionRejected, UnknownCase) as err:  # closed meanwhile: nothing to stop
+            payload = {"event": kind, "from_invoice": invoice_id}
+            await _keep(context, sibling, payload, bounded(str(err), 500))
 
 
 async def _keep(context: ApiContext, invoice_id: str, payload: dict[str, Any], reason: str) -> None:

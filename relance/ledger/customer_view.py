@@ -330,3 +330,16 @@ def standing_card(engine: Engine, customer_id: str, as_of: date) -> StandingCard
         last_contact_at=last_contact,  # max() keeps the column type: an aware UTC datetime on every database
         good_standing_since=_good_since(open_cases, cases),
     )
+
+
+def sibling_open_invoices(engine: Engine, invoice_id: str) -> list[str]:
+    """The other open invoices of the customer of `invoice_id` (what a customer-wide decision reaches)."""
+    with Session(engine) as session:
+        customer = session.scalar(select(CaseRow.customer_id).where(CaseRow.invoice_id == invoice_id).limit(1))
+        if customer is None:
+            return []
+        return [
+            row.invoice_id
+            for row in _cases_of(session, customer)
+            if row.outcome is None and row.invoice_id != invoice_id
+        ]

@@ -181,3 +181,25 @@ async def test_what_sendgrid_saw_of_a_grouped_email_reaches_each_invoice_it_cove
     for case in cases:
         trail = (await case.status()).deliveries["courtesy"]
         assert trail.delivered is not None and trail.delivered.timestamp() == at
+
+
+async def test_an_unsubscribe_stops_e_mail_to_every_open_case_of_the_customer(env, open_case, worker):
+    customer = {"id": "C-UNSUB", "email": "compta@unsub.example"}
+    cases = [await open_case(invoice(f"WU-{n}", customer=customer, starts_at=START)) for n in (1, 2)]
+    status = await cases[0].advance_to(paris(2026, 4, 27, 12))
+    at = int(status.as_of.timestamp()) - 3600
+    ours = {"relance_case": "invoice-WU-1", "relance_key": "invoice-WU-1:courtesy"}
+
+    async def client():
+        return env.client
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=api_app(worker, client)), base_url="http://api"
+    ) as http:
+        answer = await http.post("/webhooks/sendgrid/events", **signed([event("unsubscribe", at, "U1", **ours)]))
+    assert answer.json()["applied"] == 1, answer.text
+    first, second = [await case.status() for case in cases]
+    assert first.flags.email_invalid == "courtesy unsubscribed"
+    assert second.flags.email_invalid == (
+        "unsubscribed from invoice WU-1's e-mail: no e-mail to this customer until a person decides"
+    )
