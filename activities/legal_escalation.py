@@ -14,7 +14,6 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from sqlalchemy import Engine
@@ -37,14 +36,13 @@ from relance.domain.activity_contract import (
     StepResult,
 )
 from relance.domain.case_legal import claim_of, court_for, paid_of
-from relance.domain.case_records import StepRecord
-from relance.domain.deliveries import MessageTrail
+from relance.domain.deliveries import reminders_sent
 from relance.domain.money import format_money
 from relance.domain.penalties import MissingRate, Statement, statement, statement_dict
 from relance.domain.policy import Agency
 from relance.ledger.work_queue import close_task_by_key, create_task
 from relance.rates.table_file import load_rates
-from relance.rendering.documents import DossierSummary, Party, dossier_summary_pdf, formal_notice_pdf
+from relance.rendering.documents import DossierSummary, Party, dossier_summary_pdf, formal_notice_pdf, reminder_line
 from relance.rendering.messages import LOCALES, Rendered
 from relance.settings import Settings
 
@@ -57,19 +55,6 @@ def rate_task_key(request: LegalStepRequest) -> str:
 
 def _refused(message: str, kind: str = "DeliveryRefused") -> ApplicationError:
     return ApplicationError(message, type=kind, non_retryable=True)
-
-
-def _contact_fr(contact: StepRecord, trail: MessageTrail | None = None, zone: str = "Europe/Paris") -> str:
-    """A contact as the French dossier lists it: the step, what the debtor received (its subject), and when the
-    e-mail provider saw it delivered and opened ("délivrée le 12/11/2026 à 09:02")."""
-    if contact.channel == "letter":
-        return f"étape {contact.step_id} — mise en demeure ({contact.provider_id})"
-    what = contact.detail.split(": ", 1)[1] if ": " in contact.detail else contact.detail
-    seen = []
-    for when, word in ((trail.delivered, "délivrée"), (trail.opened, "ouverte")) if trail else ():
-        if when is not None:
-            seen.append(f"{word} le {when.astimezone(ZoneInfo(zone)):%d/%m/%Y à %H:%M}")
-    return f"étape {contact.step_id} — {what}" + (f" ({', '.join(seen)})" if seen else "")
 
 
 def _address_lines(request: LegalStepRequest) -> list[str]:
@@ -236,9 +221,10 @@ class LegalEscalation:
             if notice.document and Path(notice.document).exists():
                 shutil.copy(notice.document, folder / "mise_en_demeure.pdf")
                 documents.append("mise_en_demeure.pdf")
+        zone = "Europe/Paris"  # the dossier is French: its times are Paris's
         contacts = [
-            (f"{c.at:%d/%m/%Y}", c.channel or "", _contact_fr(c, request.deliveries.get(c.step_id)))
-            for c in request.contacts
+            (f"{c.at:%d/%m/%Y}", c.channel, reminder_line(c, zone))
+            for c in reminders_sent(request.contacts, request.deliveries)
         ]
         debtor = Party(request.customer.name, _address_lines(request), request.customer.id)
         data = {

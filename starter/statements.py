@@ -8,6 +8,7 @@ from temporalio.client import Client
 
 from relance.domain.case_legal import claim_of, paid_of
 from relance.domain.case_view import CaseStatus
+from relance.domain.deliveries import reminders_sent
 from relance.domain.penalties import Statement, statement
 from relance.rates.table_file import load_rates
 from starter.ops import status as case_status
@@ -27,4 +28,6 @@ async def statement_at(client: Client, invoice_id: str, day: date, rates_file: P
         imputation=status.imputation,
         formal_notice=status.formal_notice,
     )
-    return status, statement(claim, paid_of(status.payments), day, load_rates(rates_file))
+    result = statement(claim, paid_of(status.payments), day, load_rates(rates_file))
+    result.reminders = reminders_sent([s for s in status.steps if s.at.date() <= day], status.deliveries)
+    return status, result

@@ -3,6 +3,7 @@
 import json
 from datetime import date
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
@@ -39,7 +40,7 @@ def statement(
     """The statement of account (décompte de créance) of a running case: principal, each interest period
     with its rate and days, the indemnity, payments, total due at a date."""
     from relance.domain.penalties import MissingRate, Statement, statement_dict
-    from relance.rendering.documents import fmt, statement_lines, total_label
+    from relance.rendering.documents import fmt, reminder_line, statement_lines, total_label
     from starter.connect import connect
     from starter.ops import ActionRejected, UnknownCase
     from starter.statements import statement_at
@@ -73,6 +74,13 @@ def statement(
         f"{result.currency}; {result.interest_note}; limitation {status.limitation_date}",
         highlight=False,
     )
+    if result.reminders:
+        out.print("Relances :", highlight=False)
+        for sent in result.reminders:
+            out.print(
+                f"  {sent.at.astimezone(ZoneInfo(status.timezone)):%d/%m/%Y} {reminder_line(sent, status.timezone)}",
+                highlight=False,
+            )
 
 
 @letter_app.command("delivered")

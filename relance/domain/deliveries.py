@@ -11,6 +11,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from relance.domain.actions import EmailEvent
+from relance.domain.case_records import StepRecord
 from relance.domain.errors import AlreadyRecorded
 
 SEEN = {"delivered": "delivered", "open": "opened", "click": "clicked"}
@@ -46,3 +47,36 @@ def record_seen(trails: dict[str, MessageTrail], event: EmailEvent, local: datet
     trail = trails.setdefault(event.step_id, MessageTrail())
     setattr(trail, SEEN[event.kind], event.at)
     return f"{event.step_id} {SEEN[event.kind]} on {local:%d/%m/%Y at %H:%M}"
+
+
+class ReminderSent(BaseModel):
+    """A message the case sent, as a statement or a dossier cites it: when, how, what the debtor received, and
+    what the provider saw of it."""
+
+    step_id: str
+    at: datetime
+    channel: str
+    what: str  # the subject of an e-mail, the script's title of a call, the letter's reference
+    delivered: datetime | None = None
+    opened: datetime | None = None
+
+
+def reminders_sent(steps: list[StepRecord], trails: dict[str, MessageTrail]) -> list[ReminderSent]:
+    """Every step done, in order, with its message's trail (a step without a channel, a dossier say, too)."""
+    sent = []
+    for step in steps:
+        if step.status != "done":
+            continue
+        what = step.provider_id or "" if step.channel == "letter" else step.detail.split(": ", 1)[-1]
+        trail = trails.get(step.step_id)
+        sent.append(
+            ReminderSent(
+                step_id=step.step_id,
+                at=step.at,
+                channel=step.channel or "",
+                what=what,
+                delivered=trail.delivered if trail else None,
+                opened=trail.opened if trail else None,
+            )
+        )
+    return sent

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from relance.domain.deliveries import ReminderSent
 from relance.domain.invoice import CustomerKind, Strict
 
 CENT = Decimal("0.01")
@@ -194,6 +195,8 @@ class Statement(BaseModel):
     interest_due: Decimal
     indemnity_due: Decimal
     total_due: Decimal
+    # the reminders sent and what the e-mail provider saw of them (filled from the case: starter.statements)
+    reminders: list[ReminderSent] = Field(default_factory=list)
 
     @property
     def interest_total(self) -> Decimal:

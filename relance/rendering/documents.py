@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from babel.numbers import format_decimal
 from fpdf import FPDF
 
+from relance.domain.deliveries import ReminderSent
 from relance.domain.money import format_money
 from relance.domain.penalties import Statement
 from relance.rendering.messages import LOCALES
@@ -30,6 +32,27 @@ class Party:
 class StatementLine:
     label: str
     amount: Decimal  # negative for payments
+
+
+def reminder_line(sent: ReminderSent, zone: str, lang: str = "fr") -> str:
+    """A reminder as a statement or a dossier cites it: the step, what the debtor received, and when the e-mail
+    provider saw it delivered and opened ("délivrée le 12/11/2026 à 09:02", the policy's local time)."""
+    fr = lang == "fr"
+    if sent.channel == "letter":
+        return (
+            f"étape {sent.step_id} — mise en demeure ({sent.what})"
+            if fr
+            else f"step {sent.step_id} — formal notice ({sent.what})"
+        )
+    words = ("délivrée", "ouverte", "le", "à") if fr else ("delivered", "opened", "on", "at")
+    local = [
+        (when.astimezone(ZoneInfo(zone)), word)
+        for when, word in ((sent.delivered, words[0]), (sent.opened, words[1]))
+        if when
+    ]
+    seen = [f"{word} {words[2]} {at:%d/%m/%Y} {words[3]} {at:%H:%M}" for at, word in local]
+    step = "étape" if fr else "step"
+    return f"{step} {sent.step_id} — {sent.what}" + (f" ({', '.join(seen)})" if seen else "")
 
 
 def statement_lines(result: Statement, lang: str) -> list[StatementLine]:

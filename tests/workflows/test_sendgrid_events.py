@@ -19,10 +19,12 @@ from sqlalchemy.orm import Session
 
 from relance.api.app import api_app
 from relance.domain.case_records import StepRecord
-from relance.domain.deliveries import MessageTrail
+from relance.domain.deliveries import MessageTrail, reminders_sent
 from relance.ledger.db import RejectedInput, engine_for
 from relance.ledger.work_queue import list_tasks
-from tests.builders import invoice, paris
+from relance.rendering.documents import reminder_line
+from starter.statements import statement_at
+from tests.builders import ROOT, invoice, paris
 
 START = paris(2026, 4, 20, 8)
 KEY = ec.generate_private_key(ec.SECP256R1())
@@ -89,6 +91,17 @@ async def test_what_sendgrid_saw_reaches_the_case_once(env, open_case, worker):
             ("email_opened", f"reminder-1 opened on {local + timedelta(minutes=10):%d/%m/%Y at %H:%M}"),
         ]
 
+        # the statement (décompte) cites each reminder and what SendGrid saw of it, as the dossier does
+        _, result = await statement_at(env.client, "WH-1", date(2026, 5, 4), ROOT / "rates" / "france.yaml")
+        cited = [reminder_line(sent, "Europe/Paris") for sent in result.reminders]
+        seen = f"délivrée le {local:%d/%m/%Y à %H:%M}, ouverte le {local + timedelta(minutes=10):%d/%m/%Y à %H:%M}"
+        assert cited == [
+            "étape courtesy — Facture WH-1 : échéance le 30 avril 2026",
+            f"étape reminder-1 — Rappel : facture WH-1 échue depuis 4\xa0jours ({seen})",
+        ]
+        statement_json = await http.get("/cases/WH-1/statement?at=2026-05-04")
+        assert statement_json.status_code == 401  # the statement over HTTP needs a collector's token
+
         # refused at the door, before the body is read: unsigned, stale; then a forged signature
         unsigned = await http.post("/webhooks/sendgrid/events", content=json.dumps(batch))
         assert unsigned.status_code == 401 and "a signed SendGrid request is required" in unsigned.json()["detail"]
@@ -152,11 +165,12 @@ async def test_what_sendgrid_saw_reaches_the_case_once(env, open_case, worker):
          "étape reminder-1 — Facture F-1 : rappel (délivrée le 12/11/2026 à 09:02, ouverte le 13/11/2026 à 08:30)"),
     ],
 )  # fmt: skip
-def test_the_dossier_cites_when_a_reminder_was_delivered_and_opened(trail, cited):
-    from activities.legal_escalation import _contact_fr
-
-    contact = StepRecord(step_id="reminder-1", at=START, status="done", detail="sent: Facture F-1 : rappel")
-    assert _contact_fr(contact, trail) == cited
+def test_the_dossier_and_the_statement_cite_when_a_reminder_was_delivered_and_opened(trail, cited):
+    contact = StepRecord(
+        step_id="reminder-1", at=START, status="done", detail="sent: Facture F-1 : rappel", channel="email"
+    )
+    (sent,) = reminders_sent([contact], {"reminder-1": trail} if trail else {})
+    assert reminder_line(sent, "Europe/Paris") == cited
 
 
 async def test_what_sendgrid_saw_of_a_grouped_email_reaches_each_invoice_it_covered(env, open_case, worker):
