@@ -68,6 +68,9 @@ class Texts:
     standing: dict[str, str]
     arrangement_kind: dict[str, str]
     stages: dict[str, str] = field(default_factory=dict)
+    exchanges: str = ""
+    no_exchange: str = ""
+    exchange_kind: dict[str, str] = field(default_factory=dict)
 
     def days(self, n: int) -> str:
         if self.lang == "fr":
@@ -126,6 +129,17 @@ TEXTS = {
             "agency": "Confié à un cabinet de recouvrement",
         },
         arrangement_kind={"promise": "Promesse de paiement", "plan": "Échéancier"},
+        exchanges="Échanges récents",
+        no_exchange="Aucun échange sur les factures ouvertes.",
+        exchange_kind={
+            "sent": "envoyé",
+            "delivered": "délivré",
+            "opened": "ouvert",
+            "clicked": "lien suivi",
+            "replied": "réponse du client",
+            "auto_reply": "réponse automatique",
+            "bounced": "adresse en échec",
+        },
         stages={
             "not_due": "non échue",
             "pre_due": "avant échéance",
@@ -188,6 +202,17 @@ TEXTS = {
             "agency": "With a collection agency",
         },
         arrangement_kind={"promise": "Promise to pay", "plan": "Payment plan"},
+        exchanges="Recent exchanges",
+        no_exchange="No exchange on the open invoices.",
+        exchange_kind={
+            "sent": "sent",
+            "delivered": "delivered",
+            "opened": "opened",
+            "clicked": "link followed",
+            "replied": "customer replied",
+            "auto_reply": "automatic reply",
+            "bounced": "address failed",
+        },
         stages={
             "not_due": "not due",
             "pre_due": "before due date",

@@ -93,6 +93,7 @@ def show_status(status: CaseStatus, as_json: bool, *, history: int = 12) -> None
     if as_json:
         out.print_json(status.model_dump_json())
         return
+    from relance.domain.conversation import exchange_of
     from relance.domain.money import format_money
 
     zone = ZoneInfo(status.timezone)
@@ -148,6 +149,15 @@ def show_status(status: CaseStatus, as_json: bool, *, history: int = 12) -> None
         action = f" ({nxt.action})" if nxt.action else ""
         line = f"Next: {nxt.kind} [bold]{escape(nxt.id)}[/]{action} at {when(nxt.at)} {status.timezone}"
         out.print(line, highlight=False, markup=True)
+    talk = [(e, exchange_of(status.invoice_id, e.event, e.detail, e.data, e.at)) for e in status.history]
+    spoken = [(entry, said) for entry, said in talk if said is not None]
+    if spoken:
+        conversation = Table("when", "", "what", title="conversation with the debtor", title_justify="left")
+        for entry, said in spoken[-history:]:
+            text = entry.data.get("text") if said.kind == "replied" else None
+            detail = f"{entry.detail}\n{text}" if text else entry.detail
+            conversation.add_row(when(entry.at), said.kind, detail)
+        out.print(conversation)
     table = Table("when", "event", "detail", "by", title=f"last {history} events", title_justify="left")
     for entry in status.history[-history:]:
         table.add_row(when(entry.at), entry.event, entry.detail, entry.by or "")

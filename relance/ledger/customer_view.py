@@ -6,7 +6,7 @@ come from the ledger (exact money) rather than visibility (which only knows doub
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Engine, case, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
+from relance.domain.conversation import CONVERSATION, Exchange, exchange_of
 from relance.domain.risk import PaymentBehaviour, RiskAssessment, assess
 from relance.ledger.db import CaseEvent, CaseRow, PaymentRow, from_minor
 
@@ -278,6 +279,9 @@ class StandingCard:
     arrangements: list[Arrangement]
     last_contact_at: datetime | None  # the last message, letter or call task that went to the customer
     good_standing_since: date | None
+    # the latest exchanges with the customer on their open invoices (sent, delivered, opened, replied...), oldest
+    # first: kinds and steps, a reply's subject, never an address or a text
+    conversation: list[Exchange] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -285,6 +289,7 @@ class StandingCard:
 
 ARRANGEMENTS = {"promise_to_pay": ("promise_to_pay", "promise"), "payment_plan": ("payment_plan_agreed", "plan")}
 # A message, letter or call task that went out, or a promise or plan obtained from the customer.
+CONVERSATION_SHOWN = 30
 CONTACT_EVENTS = ("step_done", "debtor_informed", "installment_reminder", "promise_to_pay", "payment_plan_agreed")
 
 
@@ -305,6 +310,17 @@ def standing_card(engine: Engine, customer_id: str, as_of: date) -> StandingCard
             if agreed is not None:
                 dues = _dues(event, agreed.detail, agreed.data or {})
                 arrangements.append(Arrangement(row.invoice_id, kind, agreed.at, row.currency, dues))
+        talked = session.execute(
+            select(CaseEvent.at, CaseEvent.event, CaseEvent.detail, CaseEvent.data, CaseRow.invoice_id)
+            .join(CaseRow, CaseRow.case_id == CaseEvent.case_id)
+            .where(CaseRow.customer_id == customer_id, CaseRow.outcome.is_(None))
+            .where(CaseEvent.event.in_(list(CONVERSATION)))
+            .order_by(CaseEvent.at.desc(), CaseEvent.seq.desc())
+            .limit(CONVERSATION_SHOWN)
+        ).all()
+        conversation = [
+            e for r in reversed(talked) if (e := exchange_of(r.invoice_id, r.event, r.detail, r.data or {}, r.at))
+        ]
         last_contact = session.scalar(
             select(func.max(CaseEvent.at))
             .join(CaseRow, CaseRow.case_id == CaseEvent.case_id)
@@ -329,6 +345,7 @@ def standing_card(engine: Engine, customer_id: str, as_of: date) -> StandingCard
         arrangements=arrangements,
         last_contact_at=last_contact,  # max() keeps the column type: an aware UTC datetime on every database
         good_standing_since=_good_since(open_cases, cases),
+        conversation=conversation,
     )
 
 

@@ -11,7 +11,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -131,6 +131,26 @@ async def portfolio(served: Served) -> str:
         assert promised.status_code == 200 and promised.json()["stage"] == "promise_to_pay", promised.text
         disputed = await http.post("/cases/SRV-201/actions/dispute_opened", json={"reason": "livraison incomplète"})
         assert disputed.status_code == 200, disputed.text
+        # what SendGrid saw of SRV-102's reminder, and the customer's answer (as the webhooks would post them)
+        async def reminded() -> str | None:
+            steps = (await http.get("/cases/SRV-102")).json()["steps"]
+            return next((st["at"] for st in steps if (st["step_id"], st["status"]) == ("reminder-1", "done")), None)
+
+        sent_at = datetime.fromisoformat(await until(reminded, "SRV-102's first reminder to leave"))
+        for kind, later in (("delivered", 1), ("open", 6)):  # minutes after it left (case time)
+            event = {"kind": kind, "step_id": "reminder-1", "event_id": f"E-{kind}",
+                     "at": (sent_at + timedelta(minutes=later)).isoformat()}  # fmt: skip
+            seen = await http.post("/cases/SRV-102/actions/email_event", json=event, timeout=30)
+            assert seen.status_code == 200, seen.text
+        reply = {
+            "reply_id": "<r-102@c-dupont.example>",
+            "sender": "compta@c-dupont.example",
+            "text": "Réglé vendredi.",
+            "subject": "Re: Rappel facture SRV-102",
+            "received_at": (sent_at + timedelta(minutes=8)).isoformat(),
+        }
+        replied = await http.post("/cases/SRV-102/actions/reply_received", json=reply, timeout=30)
+        assert replied.status_code == 200 and replied.json()["stage"] == "paused", replied.text
     return collector
 
 
@@ -204,8 +224,12 @@ async def test_the_sales_page_in_a_browser(served, portfolio, tmp_path):
             await page.get_by_role("link", name="Atelier Dupont SARL").click()
             await page.get_by_role("heading", name="Atelier Dupont SARL").wait_for()
             french = await page.inner_text("main")
-            assert await page.get_attribute("[data-standing]", "data-standing") == "overdue"
-            assert "En retard de paiement" in french
+            assert await page.get_attribute("[data-standing]", "data-standing") == "on_hold"  # the customer replied
+            assert "Relances suspendues" in french
+            exchanges = await page.inner_text("[data-part=conversation]")
+            for said in ("délivré", "ouvert", "réponse du client\tRe: Rappel facture SRV-102"):
+                assert said in exchanges, exchanges
+            assert "Réglé vendredi" not in exchanges  # the reply's subject, never its text
             assert await page.inner_text("[data-fact=overdue]") == "6\u202f120,50\u00a0€"
             assert await page.inner_text("[data-fact=oldest]") == "45 jours"
             assert "Promesse de paiement" in french and "SRV-101" in french and "SRV-102" in french

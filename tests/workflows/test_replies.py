@@ -14,6 +14,7 @@ import pytest
 from pydantic import SecretStr
 
 from relance.api.app import api_app
+from relance.ledger.customer_view import standing_card
 from relance.ledger.db import engine_for
 from relance.ledger.work_queue import list_tasks
 from tests.builders import invoice, minute, paris
@@ -127,6 +128,12 @@ async def test_a_reply_pauses_the_case_gives_a_person_its_text_and_the_chase_res
     (task,) = tasks
     assert task.invoice_id == "RP-1" and "le bon de commande manque" in task.script and "> Madame" not in task.script
     assert "attachments not kept: run.exe" in task.script
+    # the sales page's card shows the conversation on the open invoices: kinds and subjects, never an address
+    card = standing_card(engine, "C-ACME", date.today())
+    assert [(e.invoice_id, e.kind, e.what) for e in card.conversation] == [
+        ("RP-1", "sent", "courtesy"),
+        ("RP-1", "replied", "Re: Facture RP-1"),
+    ]
 
     # 2 May: the pause ends; reminder-1 (due 4 May) goes out as planned, the days on hold being before it was late
     status = await case.advance_to(paris(2026, 5, 4, 12))
