@@ -25,7 +25,7 @@ from activities.agency_delivery import deliver_case_file, delivered_to_folder
 from activities.case_guard import still_wanted
 from activities.debtor_contact import render_step
 from activities.delivery import Outcome, deliver_once
-from activities.letter_delivery import Letter, LetterProvider
+from activities.letter_delivery import Letter, LetterProvider, address_lines
 from activities.side_effects import SideEffects
 from relance.domain.activity_contract import (
     HAND_OFF_TO_AGENCY,
@@ -55,14 +55,6 @@ def rate_task_key(request: LegalStepRequest) -> str:
 
 def _refused(message: str, kind: str = "DeliveryRefused") -> ApplicationError:
     return ApplicationError(message, type=kind, non_retryable=True)
-
-
-def _address_lines(request: LegalStepRequest) -> list[str]:
-    address = request.customer.address
-    if address is None:
-        raise _refused(f"no postal address for {request.customer.name}: record one with contact_updated")
-    lines = [address.line1, *([address.line2] if address.line2 else []), f"{address.postal_code} {address.city}"]
-    return lines if address.country == "FR" else [*lines, address.country]  # a country line only abroad
 
 
 class LegalEscalation:
@@ -146,7 +138,7 @@ class LegalEscalation:
         stop, status = await still_wanted(self.client, request)
         if stop is not None or status is None:
             return stop or StepResult(status="deferred", detail="case not readable")
-        address = _address_lines(request)
+        address = address_lines(request)
         result = self._statement(request, request.as_of)
         if isinstance(result, StepResult):
             return result
@@ -226,7 +218,7 @@ class LegalEscalation:
             (f"{c.at:%d/%m/%Y}", c.channel, reminder_line(c, zone))
             for c in reminders_sent(request.contacts, request.deliveries)
         ]
-        debtor = Party(request.customer.name, _address_lines(request), request.customer.id)
+        debtor = Party(request.customer.name, address_lines(request), request.customer.id)
         data = {
             "route": route,
             "court": court,

@@ -11,6 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from temporalio.exceptions import ApplicationError
+
+from relance.domain.activity_contract import StepRequest
+
 
 @dataclass(frozen=True)
 class Letter:
@@ -20,7 +24,7 @@ class Letter:
     address: list[str]
     subject: str
     pdf: bytes
-    service: str = "LRAR"  # lettre recommandée avec demande d'avis de réception
+    service: str = "LRAR"  # lettre recommandée avec demande d'avis de réception; "simple": an ordinary letter
 
 
 class LetterProvider(Protocol):
@@ -37,6 +41,16 @@ class LetterProvider(Protocol):
     def send(self, letter: Letter) -> str: ...
 
     def find_sent(self, idempotency_key: str) -> str | None: ...
+
+
+def address_lines(request: StepRequest) -> list[str]:
+    """The debtor's postal address as a letter prints it (a country line only abroad); refused without one."""
+    address = request.customer.address
+    if address is None:
+        message = f"no postal address for {request.customer.name}: record one with contact_updated"
+        raise ApplicationError(message, type="DeliveryRefused", non_retryable=True)
+    lines = [address.line1, *([address.line2] if address.line2 else []), f"{address.postal_code} {address.city}"]
+    return lines if address.country == "FR" else [*lines, address.country]
 
 
 def _file_stem(key: str) -> str:

@@ -20,6 +20,7 @@ from activities.ledger import LedgerWriter
 from activities.legal_escalation import LegalEscalation
 from activities.letter_delivery import PrintOutbox
 from activities.policy_resolution import PolicyResolution
+from activities.postal_reminder import PostalReminders
 from relance.converter import key_ring
 from relance.ledger.db import engine_for
 from relance.ledger.reports import open_cases_by_stage
@@ -51,7 +52,9 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
     contact = DebtorContact(client, settings, email_backend(settings), engine)
     policies = PolicyResolution(settings.policy_dir, settings.template_dir, engine, demo_clocks=settings.demo_mode)
     ledger = LedgerWriter(engine)
-    legal = LegalEscalation(client, settings, PrintOutbox(settings.letter_outbox_dir), engine)
+    letters = PrintOutbox(settings.letter_outbox_dir)
+    legal = LegalEscalation(client, settings, letters, engine)
+    post = PostalReminders(contact, letters)
     debits = DirectDebits(client, settings, engine)
     watcher = BankWatcher(client, settings, engine)
     voice = CustomerVoice(client, contact, task_queue or settings.task_queue)
@@ -68,6 +71,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
             ledger.record_case,
             ledger.record_refused_start,
             legal.send_formal_notice,
+            post.send_letter,
             legal.prepare_court_dossier,
             legal.hand_off_to_agency,
             debits.represent_direct_debit,

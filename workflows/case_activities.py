@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         RESOLVE_POLICY,
         SEND_EMAIL,
         SEND_FORMAL_NOTICE,
+        SEND_LETTER,
         ClosedRun,
         LedgerUpdate,
         RefusedStart,
@@ -44,6 +45,7 @@ ACTIVITY_FOR_ACTION = {
     StepAction.formal_notice: SEND_FORMAL_NOTICE,
     StepAction.injonction_dossier: PREPARE_COURT_DOSSIER,
     StepAction.agency_handoff: HAND_OFF_TO_AGENCY,
+    StepAction.letter: SEND_LETTER,
 }
 POLICY_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=5), non_retryable_error_types=["NoPolicy", *REFUSED_AT_START]

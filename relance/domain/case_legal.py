@@ -107,7 +107,7 @@ def court_for(debtor_kind: str, claim_total: Decimal, small_claims: bool) -> tup
 
 def waiting_reason(state: CaseState, step: Step) -> str | None:
     """Why a due legal step cannot run yet: it waits for a person or for the debtor's deadline."""
-    if step.action is StepAction.formal_notice and state.flags.address_invalid:
+    if step.action in (StepAction.formal_notice, StepAction.letter) and state.flags.address_invalid:
         return f"a valid postal address (the last letter came back: {state.flags.address_invalid})"
     notice = state.formal_notice
     if step.action not in AFTER_FORMAL_NOTICE:
@@ -139,11 +139,13 @@ def check(state: CaseState, action: Action, now: datetime) -> None:
         case MailReturned():
             if action.returned_on > today:
                 raise Rejected(f"returned_on {action.returned_on} is in the future (today is {today})")
-            if notice is None:  # the formal notice is the only letter a case sends
-                raise LetterNeverSent("no letter has been sent on this case (a formal notice is the only one)")
-            if action.returned_on < notice.sent_on:
+            letters = [state.today(s.at) for s in state.steps if s.status == "done" and s.channel == "letter"]
+            letters += [notice.sent_on] if notice is not None else []
+            if not letters:
+                raise LetterNeverSent("no letter has been sent on this case")
+            if action.returned_on < min(letters):
                 raise LetterNeverSent(
-                    f"returned_on {action.returned_on} is before the formal notice was sent ({notice.sent_on})"
+                    f"returned_on {action.returned_on} is before the first letter left ({min(letters)})"
                 )
         case CourtOrderIssued():
             if court is None or court.status != "dossier_ready":

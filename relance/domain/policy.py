@@ -27,6 +27,7 @@ class StepAction(StrEnum):
     formal_notice = "formal_notice"  # mise en demeure by registered letter
     injonction_dossier = "injonction_dossier"  # court dossier, filed by a person
     agency_handoff = "agency_handoff"  # the case goes to a collection agency
+    letter = "letter"  # an ordinary reminder letter by post (the e-mail's words), for a debtor e-mail cannot reach
 
 
 # Escalations: refused once the claim is time-barred; the last two stop our own chasing.
@@ -36,6 +37,7 @@ AFTER_FORMAL_NOTICE = frozenset({StepAction.injonction_dossier, StepAction.agenc
 # Where the text for each action is rendered from (templates/<channel>/<template>.<lang>.j2).
 TEMPLATE_CHANNEL: dict[StepAction, str] = {
     StepAction.email: "email",
+    StepAction.letter: "email",  # the same words as the e-mail, on paper
     StepAction.phone_task: "phone",
     StepAction.formal_notice: "letter",
     StepAction.injonction_dossier: "task",

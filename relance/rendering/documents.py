@@ -207,6 +207,22 @@ def formal_notice_pdf(
     return bytes(pdf.output())
 
 
+def reminder_letter_pdf(*, creditor: Party, debtor: Party, dated: str, subject: str, body: str) -> bytes:
+    """An ordinary reminder letter (lettre simple): the e-mail's words, laid out for the post."""
+    pdf = _document()
+    pdf.set_title(subject)
+    _parties(pdf, creditor, debtor)
+    width = pdf.epw
+    pdf.cell(width, 5, dated, align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+    pdf.set_font("dejavu", "B", 10)
+    pdf.cell(width, 6, subject, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+    pdf.set_font("dejavu", size=10)
+    pdf.multi_cell(width, 5, _reflow(body), new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
 @dataclass(frozen=True)
 class DossierSummary:
     creditor: Party

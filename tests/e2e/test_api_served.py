@@ -131,6 +131,7 @@ async def portfolio(served: Served) -> str:
         assert promised.status_code == 200 and promised.json()["stage"] == "promise_to_pay", promised.text
         disputed = await http.post("/cases/SRV-201/actions/dispute_opened", json={"reason": "livraison incomplète"})
         assert disputed.status_code == 200, disputed.text
+
         # what SendGrid saw of SRV-102's reminder, and the customer's answer (as the webhooks would post them)
         async def reminded() -> str | None:
             steps = (await http.get("/cases/SRV-102")).json()["steps"]

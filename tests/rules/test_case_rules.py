@@ -292,13 +292,13 @@ REFUSALS = [
         "a letter returned when none was sent",
         nothing,
         action("mail_returned", reason="NPAI", returned_on="2026-04-15"),
-        "no letter has been sent on this case (a formal notice is the only one)",
+        "no letter has been sent on this case",
     ),
     (
         "a letter returned before it was sent",
         noticed(False),
         action("mail_returned", reason="NPAI", returned_on="2026-04-09"),
-        "returned_on 2026-04-09 is before the formal notice was sent (2026-04-10)",
+        "returned_on 2026-04-09 is before the first letter left (2026-04-10)",
     ),
     (
         "an order with no dossier",

@@ -1,0 +1,58 @@
+"""Where an ordinary reminder letter leaves (a `letter` step): the e-mail's words on paper, through the same
+letter channel as the formal notice (the print outbox by default), at most once per case and step."""
+
+import asyncio
+
+from babel.dates import format_date
+from temporalio import activity
+
+from activities.debtor_contact import DebtorContact
+from activities.delivery import deliver_once
+from activities.letter_delivery import Letter, LetterProvider, address_lines
+from relance.domain.activity_contract import SEND_LETTER, StepRequest, StepResult
+from relance.rendering.documents import Party, reminder_letter_pdf
+from relance.rendering.messages import LOCALES
+
+
+class PostalReminders:
+    def __init__(self, contact: DebtorContact, letters: LetterProvider):
+        self.contact, self.letters = contact, letters
+
+    @activity.defn(name=SEND_LETTER)
+    async def send_letter(self, request: StepRequest) -> StepResult:
+        """Checked against the case right before (paid, paused: not sent), then posted once."""
+        stop, balance = await self.contact._still_wanted(request)
+        if stop is not None:
+            return stop
+        address = address_lines(request)
+        text = self.contact.render("email", request, balance)
+        pdf = await asyncio.to_thread(self._pdf, request, address, text.subject, text.body)
+        letter = Letter(request.idempotency_key, request.case_id, request.customer.name, address, text.subject, pdf,
+                        service="simple")  # fmt: skip
+        find = self.letters.find_sent if self.letters.knows_what_it_sent else None
+        done = await deliver_once(
+            self.contact.side_effects, request, "letter", lambda: self.letters.send(letter), find, detail=text.subject
+        )
+        if isinstance(done, StepResult):
+            return done
+        return StepResult(
+            status="sent" if done.state == "done" else "already_done",
+            channel="letter",
+            provider_id=done.provider_id,
+            balance=balance,
+            detail=f"letter by post ({done.provider_id}): {text.subject}",
+        )
+
+    def _pdf(self, request: StepRequest, address: list[str], subject: str, body: str) -> bytes:
+        settings = self.contact.settings
+        lang = request.customer.language.value
+        creditor = Party(settings.creditor_name, [p.strip() for p in settings.creditor_address.split(",")],
+                         settings.creditor_siren)  # fmt: skip
+        dated = format_date(request.as_of, format="long", locale=LOCALES[lang])
+        return reminder_letter_pdf(
+            creditor=creditor,
+            debtor=Party(request.customer.name, address, request.customer.id),
+            dated=f"Paris, le {dated}" if lang == "fr" else dated,
+            subject=subject,
+            body=body,
+        )
