@@ -39,6 +39,16 @@ class Settings(BaseSettings):
     sendgrid_inbound_max_bytes: int = Field(  # SendGrid posts up to 30 MB (a message with its attachments)
         30 * 1024 * 1024, ge=1024, validation_alias=_env("RELANCE_SENDGRID_INBOUND_MAX_BYTES")
     )
+    # SMS: "outbox" writes each one as a file (embedded default), "twilio" sends through Twilio's official client
+    sms_backend: Literal["outbox", "twilio"] = Field("outbox", validation_alias=_env("RELANCE_SMS_BACKEND"))
+    sms_outbox_dir: Path = Field(Path("var/sms"), validation_alias=_env("RELANCE_SMS_OUTBOX_DIR"))
+    twilio_account_sid: str | None = Field(None, validation_alias=_env("TWILIO_ACCOUNT_SID"))
+    twilio_auth_token: SecretStr | None = Field(None, validation_alias=_env("TWILIO_AUTH_TOKEN"))
+    twilio_from: str | None = Field(None, validation_alias=_env("TWILIO_FROM"))  # a number or a Messaging Service
+    twilio_api_base: str = Field("https://api.twilio.com", validation_alias=_env("TWILIO_API_BASE"))
+    # The address Twilio reaches `relance serve` at (https://…): status callbacks are asked there, and Twilio's
+    # signature covers the URL it called, so the webhooks check it against this
+    public_url: str | None = Field(None, validation_alias=_env("RELANCE_PUBLIC_URL"))
     policy_dir: Path = Field(Path("policies"), validation_alias=_env("RELANCE_POLICY_DIR"))
     email_from: str = Field("relances@example.com", validation_alias=_env("RELANCE_EMAIL_FROM"))
     creditor_name: str = Field("Relance Demo SAS", validation_alias=_env("RELANCE_CREDITOR_NAME"))

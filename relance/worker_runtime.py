@@ -21,6 +21,7 @@ from activities.legal_escalation import LegalEscalation
 from activities.letter_delivery import PrintOutbox
 from activities.policy_resolution import PolicyResolution
 from activities.postal_reminder import PostalReminders
+from activities.sms_delivery import SmsReminders, sms_backend
 from relance.converter import key_ring
 from relance.ledger.db import engine_for
 from relance.ledger.reports import open_cases_by_stage
@@ -55,6 +56,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
     letters = PrintOutbox(settings.letter_outbox_dir)
     legal = LegalEscalation(client, settings, letters, engine)
     post = PostalReminders(contact, letters)
+    texts = SmsReminders(contact, sms_backend(settings))
     debits = DirectDebits(client, settings, engine)
     watcher = BankWatcher(client, settings, engine)
     voice = CustomerVoice(client, contact, task_queue or settings.task_queue)
@@ -72,6 +74,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
             ledger.record_refused_start,
             legal.send_formal_notice,
             post.send_letter,
+            texts.send_sms,
             legal.prepare_court_dossier,
             legal.hand_off_to_agency,
             debits.represent_direct_debit,

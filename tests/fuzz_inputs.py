@@ -193,6 +193,7 @@ CASE_ACTIONS: dict[str, dict[str, Any]] = {
     "reapply_policy": {"policy": "b2b-standard"},
     "email_bounced": {"reason": "mailbox unknown"},
     "email_event": {"kind": "delivered", "step_id": "reminder-1", "at": "2026-04-20T07:00:00+00:00", "event_id": "E1"},
+    "sms_event": {"kind": "delivered", "step_id": "reminder-1", "at": "2026-04-20T07:00:00+00:00", "event_id": "SM1"},
     "reply_received": {
         "reply_id": "<r1@acme.example>",
         "sender": "compta@acme.example",

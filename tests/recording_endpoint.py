@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 
 @dataclass
@@ -39,7 +40,11 @@ class RecordingEndpoint:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
-                body = json.loads(self.rfile.read(length) or b"{}")
+                raw = self.rfile.read(length)
+                if self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+                    body = {k: v[0] for k, v in parse_qs(raw.decode(), keep_blank_values=True).items()}  # Twilio
+                else:
+                    body = json.loads(raw or b"{}")
                 endpoint.requests.append(Recorded("POST", self.path, dict(self.headers.items()), body))
                 self._answer()
 

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         SEND_EMAIL,
         SEND_FORMAL_NOTICE,
         SEND_LETTER,
+        SEND_SMS,
         ClosedRun,
         LedgerUpdate,
         RefusedStart,
@@ -46,6 +47,7 @@ ACTIVITY_FOR_ACTION = {
     StepAction.injonction_dossier: PREPARE_COURT_DOSSIER,
     StepAction.agency_handoff: HAND_OFF_TO_AGENCY,
     StepAction.letter: SEND_LETTER,
+    StepAction.sms: SEND_SMS,
 }
 POLICY_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=5), non_retryable_error_types=["NoPolicy", *REFUSED_AT_START]

@@ -20,6 +20,7 @@ from relance.api.inbound import SENDGRID_INBOUND, inbound_door, inbound_router
 from relance.api.problems import install_problem_handlers
 from relance.api.sales_page import BASE, sales_router
 from relance.api.tokens import tokens_router
+from relance.api.twilio_hooks import TWILIO_INBOUND, TWILIO_STATUS, twilio_door, twilio_router
 from relance.api.webhooks import SENDGRID_EVENTS, sendgrid_door, webhooks_router
 from relance.api.work import work_router
 from relance.doors import Door, Doors, Limits
@@ -60,6 +61,7 @@ def api_app(settings: Settings, client_factory: Callable[[], Awaitable[Client]] 
         sales_router,
         webhooks_router,
         inbound_router,
+        twilio_router,
     )
     for router in routers:
         app.include_router(router(context))
@@ -77,6 +79,7 @@ def api_doors(settings: Settings, context: ApiContext) -> Callable[[str, str], D
     public = Door("this page", 1024)
     page = Door("the sales page", 4096)
     events = Door("the SendGrid event webhook", settings.sendgrid_events_max_bytes, sendgrid_door(context))
+    texts = Door("Twilio's SMS webhooks", 64 * 1024, twilio_door(context))
     batch = Door("a batch of invoices", settings.http_max_batch_bytes, gate.door_check)
     call = Door("an API request", settings.http_max_json_bytes, gate.door_check)
 
@@ -87,6 +90,8 @@ def api_doors(settings: Settings, context: ApiContext) -> Callable[[str, str], D
             return page
         if path == SENDGRID_EVENTS:
             return events
+        if path in (TWILIO_STATUS, TWILIO_INBOUND):
+            return texts
         if path.startswith(f"{SENDGRID_INBOUND}/"):
             return Door("SendGrid's Inbound Parse", settings.sendgrid_inbound_max_bytes, inbound_door(context, path))
         return batch if (method, path) == ("POST", "/cases") else call

@@ -139,6 +139,7 @@ TEXTS = {
             "replied": "réponse du client",
             "auto_reply": "réponse automatique",
             "bounced": "adresse en échec",
+            "stopped": "STOP aux SMS",
         },
         stages={
             "not_due": "non échue",
@@ -212,6 +213,7 @@ TEXTS = {
             "replied": "customer replied",
             "auto_reply": "automatic reply",
             "bounced": "address failed",
+            "stopped": "STOP to texts",
         },
         stages={
             "not_due": "not due",

@@ -24,6 +24,7 @@ from relance.domain.actions import (
 )
 from relance.domain.policy import PolicyError, load_policies, load_policy
 from relance.domain.schedule import plan_steps
+from relance.rendering.messages import sms_problems
 from relance.settings import get_settings
 
 policy_app = typer.Typer(help="Check, explain and re-apply collection policies.", no_args_is_help=True)
@@ -48,6 +49,12 @@ def policy_check(files: Annotated[list[Path], typer.Argument(help="policy files 
             for problem in exc.problems:
                 err.print(str(problem), highlight=False)
             problems += len(exc.problems)
+            continue
+        too_long = sms_problems(policy, settings)
+        for said in too_long:
+            err.print(f"{path}: {said}", highlight=False)
+        if too_long:
+            problems += len(too_long)
             continue
         out.print(f"ok {path}: {policy.label}, {len(policy.steps)} steps", highlight=False)
     if problems:

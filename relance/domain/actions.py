@@ -185,6 +185,19 @@ class EmailEvent(Action):
     reason: Reason | None = Field(default=None, description="a bounce's or a drop's reason, as the provider says")
 
 
+class SmsEvent(Action):
+    """What the SMS provider said of an SMS the case sent (delivered, undelivered, failed), or that the number
+    answered STOP (Twilio's status callback and inbound webhook). Recorded once per message and kind."""
+
+    name: ClassVar[str] = "sms_event"
+    least_role: ClassVar[Role] = Role.collector
+    kind: Literal["delivered", "undelivered", "failed", "stop"]
+    step_id: Name = Field(description="the step whose SMS it is")
+    at: AwareDatetime
+    event_id: Name = Field(description="the provider's message id and status, or the inbound message's id")
+    reason: Reason | None = None
+
+
 class ReplyReceived(Action):
     """The debtor (or someone at their address) answered a message the case sent: SendGrid's Inbound Parse
     posts it, found by the message's Reply-To. Recorded once (`reply_id`); unless it is an automatic reply it

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from relance.domain.actions import ContactUpdated, EmailEvent, ReplyReceived
+from relance.domain.actions import ContactUpdated, EmailEvent, ReplyReceived, SmsEvent
 from relance.domain.case_records import DebtorNotice
-from relance.domain.deliveries import SEEN, check_event, record_seen, stop_reason
+from relance.domain.deliveries import SEEN, MessageTrail, check_event, record_seen, stop_reason
 from relance.domain.errors import AlreadyRecorded, Rejected
 from relance.domain.holds import Hold
 
@@ -95,3 +95,23 @@ def reply(state: CaseState, action: ReplyReceived, now: datetime) -> None:
         state.manual_pause = Hold(reason=f"the debtor replied ({action.subject or 'no subject'})", since=now,
                                   until=until, kind="reply")  # fmt: skip
         state.record(now, "paused", f"paused until {until}: the debtor replied, a person reads it first")
+
+
+def check_sms_event(state: CaseState, action: SmsEvent, now: datetime) -> None:
+    if any(h.data.get("event_id") == action.event_id for h in state.history if h.event.startswith("sms_")):
+        raise AlreadyRecorded(f"{action.step_id}: SMS event {action.event_id!r} already recorded")
+
+
+def sms_event(state: CaseState, action: SmsEvent, now: datetime) -> None:
+    """Delivered: on the message's trail, as an e-mail's. Undelivered or failed: recorded with why. STOP: no
+    SMS goes to that number again (the ledger's opt-outs; the next SMS step says so when it skips)."""
+    data = {"step_id": action.step_id, "event_id": action.event_id, "kind": action.kind}
+    said = f": {action.reason}" if action.reason else ""
+    if action.kind == "delivered":
+        trail = state.deliveries.setdefault(action.step_id, MessageTrail())
+        trail.delivered = trail.delivered or action.at
+        state.record(now, "sms_delivered", f"{action.step_id} SMS delivered", by=action.by, **data)
+    elif action.kind == "stop":
+        state.record(now, "sms_stopped", f"the debtor answered STOP{said}: no more SMS", by=action.by, **data)
+    else:
+        state.record(now, "sms_failed", f"{action.step_id} SMS {action.kind}{said}", by=action.by, **data)

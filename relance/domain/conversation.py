@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-Kind = Literal["sent", "delivered", "opened", "clicked", "replied", "auto_reply", "bounced"]
+Kind = Literal["sent", "delivered", "opened", "clicked", "replied", "auto_reply", "bounced", "stopped"]
 # history event -> what it is in the conversation
 CONVERSATION: dict[str, Kind] = {
     "step_done": "sent",
@@ -17,6 +17,9 @@ CONVERSATION: dict[str, Kind] = {
     "reply_received": "replied",
     "reply_automatic": "auto_reply",
     "email_bounced": "bounced",
+    "sms_delivered": "delivered",
+    "sms_failed": "bounced",
+    "sms_stopped": "stopped",
 }
 
 

@@ -28,6 +28,7 @@ class StepAction(StrEnum):
     injonction_dossier = "injonction_dossier"  # court dossier, filed by a person
     agency_handoff = "agency_handoff"  # the case goes to a collection agency
     letter = "letter"  # an ordinary reminder letter by post (the e-mail's words), for a debtor e-mail cannot reach
+    sms = "sms"  # a short reminder to the debtor's mobile (templates/sms/)
 
 
 # Escalations: refused once the claim is time-barred; the last two stop our own chasing.
@@ -38,6 +39,7 @@ AFTER_FORMAL_NOTICE = frozenset({StepAction.injonction_dossier, StepAction.agenc
 TEMPLATE_CHANNEL: dict[StepAction, str] = {
     StepAction.email: "email",
     StepAction.letter: "email",  # the same words as the e-mail, on paper
+    StepAction.sms: "sms",
     StepAction.phone_task: "phone",
     StepAction.formal_notice: "letter",
     StepAction.injonction_dossier: "task",

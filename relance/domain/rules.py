@@ -39,6 +39,7 @@ from relance.domain.actions import (
     ReplyReceived,
     Resume,
     SettlementOffered,
+    SmsEvent,
     WriteOff,
 )
 from relance.domain.case_legal import Outcome
@@ -92,6 +93,7 @@ RULES: dict[type[Action], Rule] = {
         Rule(EmailEvent, contact.check_email_event, contact.email_event),
         Rule(ReapplyPolicy, _nothing_to_check, _resolved_by_the_workflow),
         Rule(ReplyReceived, contact.check_reply, contact.reply),
+        Rule(SmsEvent, contact.check_sms_event, contact.sms_event),
         # the legal stages (relance/domain/case_legal.py)
         *(
             Rule(legal, case_legal.check, case_legal.apply)

@@ -291,6 +291,28 @@ class ReplyAddress(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class SmsMessage(Base):
+    """An SMS sent: the provider's id for it, the case and step it was for, the number (E.164)."""
+
+    __tablename__ = "sms_messages"
+
+    provider_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    message_key: Mapped[str] = mapped_column(String(300))
+    case_id: Mapped[str] = mapped_column(String(250))
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SmsOptOut(Base):
+    """A number that answered STOP: no SMS goes to it again."""
+
+    __tablename__ = "sms_optouts"
+
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    said: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ApiToken(Base):
     """A caller of the HTTP API: its name (recorded on every action it takes), its role, and a SHA-256 of its
     token (the token itself is shown once, when it is made). A revoked token stops working at once."""

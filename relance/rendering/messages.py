@@ -12,7 +12,10 @@ from babel.units import format_unit
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
 from relance.domain.activity_contract import StepRequest
+from relance.domain.invoice import Customer, Language
 from relance.domain.money import format_money
+from relance.domain.policy import Policy, StepAction
+from relance.domain.sms import MAX_SEGMENTS, segments, sms_text
 from relance.settings import Settings
 
 LOCALES = {"fr": "fr_FR", "en": "en_GB"}
@@ -111,3 +114,32 @@ def render_grouped(template: str, items: list[tuple[StepRequest, Decimal]], tone
         "tone": tone,
     }
     return _rendered(_environment(settings.template_dir).get_template(f"customer/{template}.{lang}.j2"), context)
+
+
+def sms_problems(policy: Policy, settings: Settings) -> list[str]:
+    """Each SMS step whose text, for a long invoice number and a large amount, takes more segments than an SMS
+    may (and in which encoding): what `relance policy check` refuses."""
+    problems = []
+    for n, step in enumerate(policy.steps):
+        if step.action is not StepAction.sms:
+            continue
+        for lang in Language:
+            request = StepRequest(
+                case_id="invoice-FAC-2026-000000000001", invoice_id="FAC-2026-000000000001", step_id=step.id,
+                idempotency_key=f"invoice-FAC-2026-000000000001:{step.id}", template=step.template,
+                customer=Customer.model_validate(
+                    {"id": "C-1", "name": "Société des Établissements Exemple", "email": "a@example.com",
+                     "kind": "business", "language": lang.value,
+                     "address": {"line1": "1 rue X", "postal_code": "75001", "city": "Paris", "country": "FR"}}
+                ),
+                amount=Decimal("1234567.89"), currency="EUR", issue_date=date(2026, 1, 1), due_date=date(2026, 1, 31),
+                as_of=date(2026, 3, 31),
+            )  # fmt: skip
+            text = sms_text(render("sms", request, request.amount, settings).body)
+            size = segments(text)
+            if size.count > MAX_SEGMENTS:
+                problems.append(
+                    f"steps[{n}] ({step.id}): template sms/{step.template}.{lang.value} takes {size.count} "
+                    f"{size.encoding} segments ({size.units} units) for a long invoice; at most {MAX_SEGMENTS}"
+                )
+    return problems

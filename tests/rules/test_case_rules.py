@@ -94,6 +94,12 @@ def delivered(state: CaseState) -> None:
 
 
 EVENT = {"kind": "delivered", "step_id": "reminder-1", "at": "2026-04-20T05:02:00+00:00", "event_id": "E1"}
+SMS_EVENT = {
+    "kind": "delivered",
+    "step_id": "reminder-1",
+    "at": "2026-04-20T05:02:00+00:00",
+    "event_id": "SM1:delivered",
+}
 REPLY = {"reply_id": "<r1@acme.example>", "sender": "compta@acme.example", "received_at": "2026-04-20T07:00:00+00:00"}
 
 
@@ -102,6 +108,12 @@ def replied(state: CaseState) -> None:
 
 
 REFUSALS = [
+    (
+        "an SMS status recorded already (Twilio posts again)",
+        lambda s: s.apply(action("sms_event", **SMS_EVENT), START),
+        action("sms_event", **SMS_EVENT),
+        "reminder-1: SMS event 'SM1:delivered' already recorded",
+    ),
     (
         "a reply recorded already (SendGrid posts again)",
         replied,

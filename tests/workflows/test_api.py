@@ -134,6 +134,8 @@ BELOW = {Role.collector: Role.sales, Role.legal: Role.collector, Role.admin: Rol
 SIGNED = {  # a provider's doors: its signature or secret, not a role (own tests)
     ("post", "/webhooks/sendgrid/events"),
     ("post", "/webhooks/sendgrid/inbound/{secret}"),
+    ("post", "/webhooks/twilio/status"),
+    ("post", "/webhooks/twilio/inbound"),
 }
 
 
