@@ -73,7 +73,8 @@ def inbound_router(context: ApiContext) -> APIRouter:
             size = context.settings.sendgrid_inbound_max_bytes  # a long text or HTML part is no attachment
             form = await request.form(max_files=MAX_ATTACHMENTS, max_fields=100, max_part_size=size)
         except Exception as err:  # python-multipart's refusals are not one class: each is a malformed form
-            raise HTTPException(400, f"not a form SendGrid posts: {bounded(str(err), 200)}") from None
+            said = getattr(err, "detail", None) or str(err)  # Starlette's own refusal, or python-multipart's
+            raise HTTPException(400, f"not a form SendGrid posts: {bounded(str(said), 200)}") from None
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         files = [v for k, v in form.multi_items() if isinstance(v, UploadFile) and k.startswith("attachment")]
         return await _take(context, fields, files)

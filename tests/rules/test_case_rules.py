@@ -741,3 +741,12 @@ def test_what_a_reply_does_to_a_case(label, before, sent, paused_until, events):
     assert (held.until if held else None) == paused_until
     assert [h.event for h in state.history if h.event.startswith(("reply_", "paused"))] == events
     assert state.replies == ["<r1@acme.example>"]
+
+
+def test_a_reply_from_another_address_is_recorded_as_such_and_pauses_all_the_same():
+    state = case()
+    other = {**REPLY, "sender": "assistante@autre.example"}
+    state.apply(action("reply_received", **other, subject="Re: F-1", text="Je transmets."), START)
+    (entry,) = [h for h in state.history if h.event == "reply_received"]
+    assert entry.detail == "reply from assistante@autre.example (not compta@acme.example): Re: F-1"
+    assert state.manual_pause is not None and state.manual_pause.kind == "reply"

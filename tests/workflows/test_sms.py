@@ -103,6 +103,9 @@ async def test_an_sms_step_sends_one_sms_its_delivery_is_recorded_and_stop_turns
             401,
             "the Twilio signature does not match this request",
         )
+        stray = {"MessageSid": "SM00000000000000000000000000000zzz", "MessageStatus": "failed", "ErrorCode": "30005"}
+        kept = await http.post("/webhooks/twilio/status", **signed("/webhooks/twilio/status", stray))
+        assert kept.json() == {"refused": "SM00000000000000000000000000000zzz"}  # kept in the refused input
         stop = {"MessageSid": "SM0000000000000000000000000000bbbb", "From": "+33612345678", "To": "+33700000000",
                 "Body": "Stop", "AccountSid": SID, "NumMedia": "0"}  # fmt: skip
         answered = await http.post("/webhooks/twilio/inbound", **signed("/webhooks/twilio/inbound", stop))
