@@ -15,7 +15,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from babel.dates import format_date
 from sqlalchemy import Engine
 from temporalio import activity
 from temporalio.client import Client
@@ -42,8 +41,16 @@ from relance.domain.penalties import MissingRate, Statement, statement, statemen
 from relance.domain.policy import Agency
 from relance.ledger.work_queue import close_task_by_key, create_task
 from relance.rates.table_file import load_rates
-from relance.rendering.documents import DossierSummary, Party, dossier_summary_pdf, formal_notice_pdf, reminder_line
-from relance.rendering.messages import LOCALES, Rendered
+from relance.rendering.documents import (
+    DossierSummary,
+    Party,
+    creditor_party,
+    dossier_summary_pdf,
+    formal_notice_pdf,
+    letter_date,
+    reminder_line,
+)
+from relance.rendering.messages import Rendered
 from relance.settings import Settings
 
 RATE_TASK_ASSIGNEE = "legal"
@@ -107,11 +114,7 @@ class LegalEscalation:
         return render_step(channel, request, balance, self.settings, extra)
 
     def _creditor(self) -> Party:
-        return Party(
-            self.settings.creditor_name,
-            [part.strip() for part in self.settings.creditor_address.split(",")],
-            self.settings.creditor_siren,
-        )
+        return creditor_party(self.settings)
 
     def _case_folder(self, request: LegalStepRequest) -> Path:
         folder = self.settings.documents_dir / request.case_id
@@ -155,11 +158,10 @@ class LegalEscalation:
                 "reminded": any(c.channel in ("email", "phone") for c in request.contacts),
             },
         )
-        dated = format_date(request.as_of, format="long", locale=LOCALES[lang])
         pdf = formal_notice_pdf(
             creditor=self._creditor(),
             debtor=Party(request.customer.name, address, request.customer.id),
-            dated=f"Paris, le {dated}" if lang == "fr" else dated,
+            dated=letter_date(request.as_of, lang),
             subject=text.subject,
             body=text.body,
             result=result,

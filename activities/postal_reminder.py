@@ -3,15 +3,13 @@ letter channel as the formal notice (the print outbox by default), at most once 
 
 import asyncio
 
-from babel.dates import format_date
 from temporalio import activity
 
 from activities.debtor_contact import DebtorContact
 from activities.delivery import deliver_once
 from activities.letter_delivery import Letter, LetterProvider, address_lines
 from relance.domain.activity_contract import SEND_LETTER, StepRequest, StepResult
-from relance.rendering.documents import Party, reminder_letter_pdf
-from relance.rendering.messages import LOCALES
+from relance.rendering.documents import Party, creditor_party, letter_date, reminder_letter_pdf
 
 
 class PostalReminders:
@@ -44,15 +42,10 @@ class PostalReminders:
         )
 
     def _pdf(self, request: StepRequest, address: list[str], subject: str, body: str) -> bytes:
-        settings = self.contact.settings
-        lang = request.customer.language.value
-        creditor = Party(settings.creditor_name, [p.strip() for p in settings.creditor_address.split(",")],
-                         settings.creditor_siren)  # fmt: skip
-        dated = format_date(request.as_of, format="long", locale=LOCALES[lang])
         return reminder_letter_pdf(
-            creditor=creditor,
+            creditor=creditor_party(self.contact.settings),
             debtor=Party(request.customer.name, address, request.customer.id),
-            dated=f"Paris, le {dated}" if lang == "fr" else dated,
+            dated=letter_date(request.as_of, request.customer.language.value),
             subject=subject,
             body=body,
         )

@@ -19,6 +19,7 @@ from relance.domain.deliveries import ReminderSent
 from relance.domain.money import format_money
 from relance.domain.penalties import Statement
 from relance.rendering.messages import LOCALES
+from relance.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,31 @@ def _reflow(text: str) -> str:
     return "\n\n".join(" ".join(p.split()) for p in text.strip().split("\n\n") if p.strip())
 
 
+def _letter(creditor: Party, debtor: Party, dated: str, subject: str) -> tuple[FPDF, float]:
+    """A letter's head: both parties, the place and date, the heading's font; and the page's usable width."""
+    pdf = _document()
+    pdf.set_title(subject)
+    _parties(pdf, creditor, debtor)
+    width = pdf.epw
+    pdf.cell(width, 5, dated, align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+    pdf.set_font("dejavu", "B", 10)
+    return pdf, width
+
+
+def letter_date(day: date, lang: str) -> str:
+    """The place and date a letter opens with ("Paris, le 7 décembre 2026")."""
+    dated = format_date(day, format="long", locale=LOCALES[lang])
+    return f"Paris, le {dated}" if lang == "fr" else dated
+
+
+def creditor_party(settings: Settings) -> Party:
+    """Who writes: the creditor's name, address lines and SIREN, from the settings."""
+    return Party(
+        settings.creditor_name, [part.strip() for part in settings.creditor_address.split(",")], settings.creditor_siren
+    )
+
+
 def formal_notice_pdf(
     *,
     creditor: Party,
@@ -180,13 +206,7 @@ def formal_notice_pdf(
     result: Statement,
     lang: str,
 ) -> bytes:
-    pdf = _document()
-    pdf.set_title(subject)
-    _parties(pdf, creditor, debtor)
-    width = pdf.epw
-    pdf.cell(width, 5, dated, align="R", new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(3)
-    pdf.set_font("dejavu", "B", 10)
+    pdf, width = _letter(creditor, debtor, dated, subject)
     registered = (
         "Lettre recommandée avec demande d'avis de réception"
         if lang == "fr"
@@ -209,13 +229,7 @@ def formal_notice_pdf(
 
 def reminder_letter_pdf(*, creditor: Party, debtor: Party, dated: str, subject: str, body: str) -> bytes:
     """An ordinary reminder letter (lettre simple): the e-mail's words, laid out for the post."""
-    pdf = _document()
-    pdf.set_title(subject)
-    _parties(pdf, creditor, debtor)
-    width = pdf.epw
-    pdf.cell(width, 5, dated, align="R", new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(3)
-    pdf.set_font("dejavu", "B", 10)
+    pdf, width = _letter(creditor, debtor, dated, subject)
     pdf.cell(width, 6, subject, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     pdf.set_font("dejavu", size=10)
