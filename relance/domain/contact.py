@@ -80,6 +80,7 @@ def reply(state: CaseState, action: ReplyReceived, now: datetime) -> None:
         "sender": action.sender,
         "subject": action.subject,
         "text": action.text,
+        "received_at": action.received_at.isoformat(),
     }
     if action.attachments:
         data["attachments"] = action.attachments

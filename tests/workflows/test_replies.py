@@ -119,6 +119,7 @@ async def test_a_reply_pauses_the_case_gives_a_person_its_text_and_the_chase_res
         "Bonjour,\n\nLa facture est bloquée chez nous : le bon de commande manque.\n"
         "Je reviens vers vous vendredi.\n\nJean"
     )
+    assert reply.data["received_at"] == "2026-05-05T10:15:00+02:00"  # the reply's own Date
     (kept,) = reply.data["attachments"]
     assert (worker.documents_dir / kept).read_bytes() == PDF
     assert (status.state, status.pause_reason, status.paused_until) == (
