@@ -15,7 +15,7 @@ from tests.builders import ROOT, invoice
 
 TEMPLATES = Settings().template_dir
 
-ACTIONS = "'email', 'phone_task', 'formal_notice', 'injonction_dossier' or 'agency_handoff'"
+ACTIONS = "'email', 'phone_task', 'formal_notice', 'injonction_dossier', 'agency_handoff', 'letter' or 'sms'"
 
 VALID = """\
 name: test-policy
@@ -125,7 +125,7 @@ def test_policy_check_command_reports_every_problem_and_fails(tmp_path: Path):
     assert result.returncode == 1
     assert f"ok {good}: test-policy@v2, 2 steps" in result.stdout
     assert f"{bad}:2: version: Input should be greater than or equal to 1" in result.stderr
-    assert f"{bad}:6: steps[1].action: Input should be {ACTIONS}" in result.stderr
+    assert f"{bad}:6: steps[1].action: Input should be {ACTIONS}" in " ".join(result.stderr.split())  # wrapped
     assert "2 problem(s) found" in result.stderr
 
 
