@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # The address Twilio reaches `relance serve` at (https://…): status callbacks are asked there, and Twilio's
     # signature covers the URL it called, so the webhooks check it against this
     public_url: str | None = Field(None, validation_alias=_env("RELANCE_PUBLIC_URL"))
+    # The debtor's own page (/portal/<link>): links signed with this secret, valid this many days
+    portal_secret: SecretStr | None = Field(None, validation_alias=_env("RELANCE_PORTAL_SECRET"))
+    portal_days: int = Field(60, ge=1, le=366, validation_alias=_env("RELANCE_PORTAL_DAYS"))
     policy_dir: Path = Field(Path("policies"), validation_alias=_env("RELANCE_POLICY_DIR"))
     email_from: str = Field("relances@example.com", validation_alias=_env("RELANCE_EMAIL_FROM"))
     creditor_name: str = Field("Relance Demo SAS", validation_alias=_env("RELANCE_CREDITOR_NAME"))

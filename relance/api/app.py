@@ -17,6 +17,7 @@ from relance.api.cases import cases_router
 from relance.api.context import ApiContext
 from relance.api.customers import customers_router
 from relance.api.inbound import SENDGRID_INBOUND, inbound_door, inbound_router
+from relance.api.portal import PORTAL, portal_router
 from relance.api.problems import install_problem_handlers
 from relance.api.sales_page import BASE, sales_router
 from relance.api.tokens import tokens_router
@@ -62,6 +63,7 @@ def api_app(settings: Settings, client_factory: Callable[[], Awaitable[Client]] 
         webhooks_router,
         inbound_router,
         twilio_router,
+        portal_router,
     )
     for router in routers:
         app.include_router(router(context))
@@ -90,6 +92,8 @@ def api_doors(settings: Settings, context: ApiContext) -> Callable[[str, str], D
             return page
         if path == SENDGRID_EVENTS:
             return events
+        if path.startswith(f"{PORTAL}/"):
+            return Door("the debtor's page", 4096)  # the link is the key, checked by the page itself
         if path in (TWILIO_STATUS, TWILIO_INBOUND):
             return texts
         if path.startswith(f"{SENDGRID_INBOUND}/"):

@@ -12,6 +12,7 @@ from relance.cli.cases import cases_app
 from relance.cli.keys import codec_server, keys_app
 from relance.cli.legal import agency_app, court_app, letter_app, statement
 from relance.cli.policies import policy_app
+from relance.cli.portal import portal_app
 from relance.cli.process import end_process
 from relance.cli.rates import rates_app
 from relance.cli.serve import serve
@@ -33,6 +34,7 @@ app.add_typer(letter_app, name="letter")
 app.add_typer(court_app, name="court")
 app.add_typer(agency_app, name="agency")
 app.add_typer(account_app, name="account")
+app.add_typer(portal_app, name="portal")
 app.add_typer(rates_app, name="rates")
 app.add_typer(bank_app, name="bank")
 app.add_typer(keys_app, name="keys")

@@ -360,3 +360,14 @@ def sibling_open_invoices(engine: Engine, invoice_id: str) -> list[str]:
             for row in _cases_of(session, customer)
             if row.outcome is None and row.invoice_id != invoice_id
         ]
+
+
+def open_cases_of(engine: Engine, customer_id: str, as_of: date) -> tuple[str, list[OpenCase]]:
+    """The customer's name and open invoices, by due date (no name and none when the ledger knows no case of
+    theirs): what the debtor's own page shows."""
+    with Session(engine) as session:
+        try:
+            cases = _cases_of(session, customer_id)
+        except UnknownCustomer:
+            return "", []
+        return cases[-1].customer_name, _open_cases(cases, as_of)

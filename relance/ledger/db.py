@@ -313,6 +313,15 @@ class SmsOptOut(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class PortalRevocation(Base):
+    """Links to a customer's page signed before `revoked_at` no longer open it."""
+
+    __tablename__ = "portal_revocations"
+
+    customer_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    revoked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class ApiToken(Base):
     """A caller of the HTTP API: its name (recorded on every action it takes), its role, and a SHA-256 of its
     token (the token itself is shown once, when it is made). A revoked token stops working at once."""

@@ -15,6 +15,7 @@ from relance.domain.activity_contract import StepRequest
 from relance.domain.invoice import Customer, Language
 from relance.domain.money import format_money
 from relance.domain.policy import Policy, StepAction
+from relance.domain.portal_links import sign_link
 from relance.domain.sms import MAX_SEGMENTS, segments, sms_text
 from relance.settings import Settings
 
@@ -36,6 +37,15 @@ def _environment(template_dir: Path) -> Environment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+    )
+
+
+def portal_url(customer_id: str, settings: Settings) -> str | None:
+    """A fresh link to the customer's own page, when the page is set up (RELANCE_PORTAL_SECRET, RELANCE_PUBLIC_URL)."""
+    if settings.portal_secret is None or not settings.public_url:
+        return None
+    return (
+        f"{settings.public_url.rstrip('/')}/portal/{sign_link(settings.portal_secret.get_secret_value(), customer_id)}"
     )
 
 
@@ -67,6 +77,7 @@ def message_context(request: StepRequest, balance: Decimal, settings: Settings) 
         "business": request.customer.kind.value == "business",
         "recovery_indemnity": money(Decimal("40")) if request.currency == "EUR" else None,
         "creditor_name": settings.creditor_name,
+        "portal_url": portal_url(request.customer.id, settings),
         "creditor_iban": settings.creditor_iban,
         "installment": None,
         "limitation_date": day(request.limitation_date) if request.limitation_date else None,

@@ -1,0 +1,44 @@
+"""Links to the debtor's own page, pure: signed with RELANCE_PORTAL_SECRET (itsdangerous), scoped to one customer,
+expiring after RELANCE_PORTAL_DAYS. Whether the customer's links were withdrawn since is the ledger's to say
+(relance/ledger/portal.py)."""
+
+from datetime import datetime
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+SALT = "relance-portal-v1"
+
+
+class LinkRefused(Exception):
+    """A link that opens nothing; the class says why (the page says it in words)."""
+
+
+class LinkInvalid(LinkRefused):
+    """Not a link of ours (or altered)."""
+
+
+class LinkExpired(LinkRefused):
+    """Signed too long ago."""
+
+
+class LinkRevoked(LinkRefused):
+    """Signed before the customer's links were withdrawn."""
+
+
+def sign_link(secret: str, customer_id: str) -> str:
+    return URLSafeTimedSerializer(secret, salt=SALT).dumps({"c": customer_id})
+
+
+def open_link(secret: str, token: str, max_days: int) -> tuple[str, datetime]:
+    """The customer the link is for, and when it was signed; LinkInvalid or LinkExpired otherwise."""
+    serializer = URLSafeTimedSerializer(secret, salt=SALT)
+    try:
+        payload, signed_at = serializer.loads(token, max_age=max_days * 86400, return_timestamp=True)
+    except SignatureExpired:
+        raise LinkExpired("this link has expired") from None
+    except BadSignature:
+        raise LinkInvalid("this link is not valid") from None
+    customer = payload.get("c") if isinstance(payload, dict) else None
+    if not isinstance(customer, str) or not customer:
+        raise LinkInvalid("this link is not valid")
+    return customer, signed_at

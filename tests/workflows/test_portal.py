@@ -1,0 +1,81 @@
+"""The debtor's own page (issue "The debtor's own page", items 1 and 2 in part): a signed link opens one
+customer's open invoices, what is left, the total and how to pay, in French or English; an altered, expired or
+withdrawn link opens nothing and says why; no staff token is needed, and nothing of another customer shows."""
+
+import re
+import time
+from datetime import date
+from email import message_from_bytes
+from email.policy import default
+
+import httpx
+import itsdangerous.timed
+import pytest
+from pydantic import SecretStr
+
+from relance.api.app import api_app
+from relance.domain.portal_links import sign_link
+from relance.ledger.db import engine_for
+from relance.ledger.portal import revoke_links
+from tests.builders import invoice, paris
+
+START = paris(2026, 4, 20, 8)
+SECRET = "portal-secret-0123456789"
+
+
+@pytest.fixture
+def settings(settings):
+    return settings.model_copy(
+        update={
+            "portal_secret": SecretStr(SECRET),
+            "portal_days": 30,
+            "creditor_iban": "FR7630004000031234567890143",
+            "public_url": "https://relance.vendor.example",
+        }
+    )
+
+
+async def test_a_link_opens_the_customers_invoices_and_nothing_else(env, open_case, worker, monkeypatch):
+    await open_case(invoice("PT-1", amount="1250.00", starts_at=START))
+    await open_case(invoice("PT-2", amount="300.00", due=date(2026, 5, 20), starts_at=START))
+    await open_case(invoice("PT-OTHER", customer={"id": "C-OTHER", "name": "Autre SA"}, starts_at=START))
+
+    async def client():
+        return env.client
+
+    link = sign_link(SECRET, "C-ACME")
+    first = await open_case(invoice("PT-3", amount="10.00", due=date(2026, 4, 21), starts_at=START))
+    await first.advance_to(paris(2026, 4, 22, 12))  # its first reminder left, with the link to the page
+    mail = message_from_bytes((worker.outbox_dir / "invoice-PT-3_reminder-1.eml").read_bytes(), policy=default)
+    (sent_link,) = re.findall(r"https://relance\.vendor\.example(/portal/\S+)", mail.get_content())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=api_app(worker, client)), base_url="http://api"
+    ) as http:
+        from_mail = await http.get(sent_link)  # the link as the debtor received it
+        assert from_mail.status_code == 200 and "PT-3" in from_mail.text
+        page = await http.get(f"/portal/{link}")
+        assert page.status_code == 200, page.text
+        html = page.text
+        assert "Bonjour ACME SAS" in html and "PT-1" in html and "PT-2" in html
+        assert "PT-OTHER" not in html and "Autre SA" not in html  # only this customer's invoices
+        assert "1\u202f560,00\xa0€" in html  # the total left to pay
+        assert "FR7630004000031234567890143" in html and "compta@acme.example" not in html
+        assert page.headers["content-security-policy"].startswith("default-src 'none'")
+        assert page.headers["referrer-policy"] == "no-referrer"
+        english = await http.get(f"/portal/{link}?lang=en")
+        assert "Your invoices" in english.text and "€1,560.00" in english.text
+
+        altered = await http.get(f"/portal/{link[:-2]}xx")
+        assert (altered.status_code, 'data-refusal="invalid"' in altered.text) == (404, True)
+
+        real = time.time
+        monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: real() - 31 * 86400)
+        old = sign_link(SECRET, "C-ACME")
+        monkeypatch.setattr(itsdangerous.timed.time, "time", real)
+        expired = await http.get(f"/portal/{old}")
+        assert (expired.status_code, "Ce lien a expiré." in expired.text) == (410, True)
+
+        revoke_links(engine_for(worker.database_url), "C-ACME")
+        withdrawn = await http.get(f"/portal/{link}")
+        assert (withdrawn.status_code, "Ce lien a été retiré." in withdrawn.text) == (410, True)
+        assert "prochain message" in withdrawn.text  # a fresh link comes to the address on file, never typed here
