@@ -3,27 +3,42 @@
 No staff token: the link is the key (signed, expiring, revocable, one customer: relance/ledger/portal.py), so the
 page shows that customer's open invoices and nothing else, and no one's contact details. An expired or withdrawn
 link says so, and tells the debtor that a fresh one comes with the next message (never sent to an address typed
-on the page). Not yet: the debtor's actions (paid, promise, plan, dispute, details, card payment, e-mandate)."""
+on the page). The debtor can say they paid, promise a date or dispute an invoice: each becomes the ops action a
+collector would have sent (`by`: "debtor", with the request's address), through the same path
+(`starter.ops.act_or_keep_refusal`); what the page may not decide alone (a promise too far ahead) becomes a
+task. Forms carry a signed value bound to the link; posts are limited per link. Not yet: payment plans,
+contact details, card payment, e-mandates."""
 
 import asyncio
-from datetime import date
+import time
+from collections import defaultdict, deque
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
 from babel.dates import format_date
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import ValidationError
 
 from relance.api.context import ApiContext
 from relance.api.sales_page import language
+from relance.domain.actions import Action, DisputeOpened, Pause, PromiseToPay
+from relance.domain.errors import explain
+from relance.domain.lateness import LABELS, LatenessCause
+from relance.domain.limits import bounded, printable
 from relance.domain.money import format_money
-from relance.domain.portal_links import LinkExpired, LinkRefused, LinkRevoked
+from relance.domain.portal_links import LinkExpired, LinkRefused, LinkRevoked, form_is_ours, form_token
 from relance.ledger.customer_view import open_cases_of
 from relance.ledger.portal import read_link
+from relance.ledger.work_queue import create_review_task
+from starter.ops import ActionRejected, UnknownCase, act_or_keep_refusal
 
 PORTAL = "/portal"
+POSTS_PER_HOUR = 20  # per link: a debtor acts a few times; a script would not stop
+DISPUTE_CAUSES = ("billing_error", "awaiting_po", "wrong_contact", "other")  # what a debtor may say is wrong
 TEXTS = {
     "fr": {
         "title": "Vos factures", "other_language": "English", "hello": "Bonjour", "total": "Total à régler",
@@ -34,6 +49,11 @@ TEXTS = {
         "as_of": "Situation au", "questions": "Une question ? Répondez simplement à notre dernier message.",
         "invalid": "Ce lien n'est pas valide.", "expired": "Ce lien a expiré.", "revoked": "Ce lien a été retiré.",
         "ask_again": "Un nouveau lien vous parviendra avec notre prochain message, à l'adresse que nous connaissons.",
+        "act": "Vous pouvez aussi nous dire", "paid": "J'ai payé", "paid_on": "le", "reference": "référence",
+        "promise": "Je paierai le", "dispute": "Je conteste cette facture", "why": "motif", "details": "précisions",
+        "send": "Envoyer", "done": "Merci, c'est noté.", "to_person": "Merci : une personne vous répondra.",
+        "refused": "Nous n'avons pas pu l'enregistrer", "too_many": "Trop de demandes : réessayez dans une heure.",
+        "expired_form": "Le formulaire a expiré : rechargez la page.",
     },
     "en": {
         "title": "Your invoices", "other_language": "Français", "hello": "Hello", "total": "Total to pay",
@@ -44,6 +64,11 @@ TEXTS = {
         "invalid": "This link is not valid.", "expired": "This link has expired.",
         "revoked": "This link was withdrawn.",
         "ask_again": "A fresh link comes with our next message, to the address we have on file.",
+        "act": "You can also tell us", "paid": "I have paid", "paid_on": "on", "reference": "reference",
+        "promise": "I will pay on", "dispute": "I dispute this invoice", "why": "reason", "details": "details",
+        "send": "Send", "done": "Thank you, it is recorded.", "to_person": "Thank you: a person will answer you.",
+        "refused": "We could not record it", "too_many": "Too many requests: try again in an hour.",
+        "expired_form": "The form has expired: reload the page.",
     },
 }  # fmt: skip
 templates = Environment(
@@ -63,8 +88,9 @@ def portal_router(context: ApiContext) -> APIRouter:
             return format_date(value, format="long" if lang == "fr" else "d MMM y", locale=lang)
 
         html = templates.get_template("portal.html.j2").render(
-            t=TEXTS[lang], lang=lang, other_lang="en" if lang == "fr" else "fr", money=money, day=day, **values
-        )
+            t=TEXTS[lang], lang=lang, other_lang="en" if lang == "fr" else "fr", money=money, day=day,
+            causes=[(c, LABELS[lang][c]) for c in DISPUTE_CAUSES], **values,
+        )  # fmt: skip
         response = HTMLResponse(html, status_code=status)
         response.headers["Cache-Control"] = "no-store"
         response.headers["Content-Security-Policy"] = (
@@ -76,7 +102,10 @@ def portal_router(context: ApiContext) -> APIRouter:
 
     @router.get(PORTAL + "/{link}")
     async def debtor_page(
-        request: Request, link: str, lang: Annotated[str | None, Query(max_length=5)] = None
+        request: Request,
+        link: str,
+        lang: Annotated[str | None, Query(max_length=5)] = None,
+        said: Annotated[str | None, Query(max_length=20)] = None,
     ) -> HTMLResponse:
         chosen = language(request, lang)
         secret = settings.portal_secret
@@ -96,7 +125,123 @@ def portal_router(context: ApiContext) -> APIRouter:
             totals[invoice.currency] = totals.get(invoice.currency, Decimal("0.00")) + invoice.balance
         return page(
             chosen, 200, refusal=None, customer_name=name or customer, invoices=invoices, totals=totals,
-            iban=settings.creditor_iban, creditor=settings.creditor_name, as_of=today,
+            iban=settings.creditor_iban, creditor=settings.creditor_name, as_of=today, link=link,
+            form=form_token(secret.get_secret_value(), link), said=TEXTS[chosen].get(said or "", None),
+            tomorrow=today + timedelta(days=1),
         )  # fmt: skip
 
+    posts: dict[str, deque[float]] = defaultdict(deque)
+
+    async def acting(request: Request, link: str, form: str, invoice: str) -> tuple[str, str]:
+        """The customer and the invoice a form acts on, once the link, the form and the rate are checked."""
+        secret = settings.portal_secret
+        if secret is None:
+            raise HTTPRefusal("invalid")
+        try:
+            customer = await asyncio.to_thread(
+                read_link, context.engine, secret.get_secret_value(), link, settings.portal_days
+            )
+        except LinkRefused:
+            raise HTTPRefusal("invalid") from None
+        if not form_is_ours(secret.get_secret_value(), link, form):
+            raise HTTPRefusal("expired_form")
+        recent = posts[link]
+        now = time.monotonic()
+        while recent and now - recent[0] > 3600:
+            recent.popleft()
+        if len(recent) >= POSTS_PER_HOUR:
+            raise HTTPRefusal("too_many")
+        recent.append(now)
+        _, invoices = await asyncio.to_thread(open_cases_of, context.engine, customer, date.today())
+        if invoice not in {c.invoice_id for c in invoices}:  # only this customer's open invoices
+            raise HTTPRefusal("invalid")
+        return customer, invoice
+
+    async def record(request: Request, link: str, customer: str, invoice: str, action: Action) -> RedirectResponse:
+        """The action on the case, as a collector would have sent it; a refusal goes to a person."""
+        try:
+            await act_or_keep_refusal(await context.temporal(), context.engine, invoice, action)
+            said = "done"
+        except (ActionRejected, UnknownCase) as err:
+            await to_person(customer, invoice, f"{action.name} from the page refused by the case: {err}", action)
+            said = "to_person"
+        return RedirectResponse(f"{PORTAL}/{link}?said={said}", status_code=303)
+
+    async def to_person(customer: str, invoice: str, why: str, action: Action) -> None:
+        script = f"The debtor asked on their page ({action.by}): {why}\n\n{action.model_dump_json(exclude={'by'})}"
+        key = f"portal-{invoice}-{action.name}-{int(time.time())}"
+        await asyncio.to_thread(
+            create_review_task, context.engine, key, script, invoice_id=invoice, customer_id=customer,
+            due_on=date.today(), kind="portal", step_id="portal",
+        )  # fmt: skip
+
+    def debtor(request: Request) -> str:
+        return bounded(f"debtor ({request.client.host if request.client else 'unknown address'})", 200)
+
+    @router.post(PORTAL + "/{link}/promise")
+    async def promise(
+        request: Request, link: str, form: Annotated[str, Form()], invoice: Annotated[str, Form(max_length=100)],
+        on: Annotated[date, Form()],
+    ) -> Response:  # fmt: skip
+        try:
+            customer, invoice = await acting(request, link, form, invoice)
+        except HTTPRefusal as refusal:
+            return refusal.page(link)
+        action = PromiseToPay(promised_on=on, by=debtor(request))
+        if on > date.today() + timedelta(days=settings.portal_promise_days):  # too far for the page to agree alone
+            await to_person(customer, invoice, f"a promise to pay on {on}, beyond what the page accepts", action)
+            return RedirectResponse(f"{PORTAL}/{link}?said=to_person", status_code=303)
+        return await record(request, link, customer, invoice, action)
+
+    @router.post(PORTAL + "/{link}/dispute")
+    async def dispute(
+        request: Request, link: str, form: Annotated[str, Form()], invoice: Annotated[str, Form(max_length=100)],
+        cause: Annotated[str, Form(max_length=30)], details: Annotated[str, Form(max_length=900)] = "",
+    ) -> Response:  # fmt: skip
+        try:
+            customer, invoice = await acting(request, link, form, invoice)
+            why = LatenessCause(cause) if cause in DISPUTE_CAUSES else None
+            if why is None:
+                raise HTTPRefusal("invalid")
+            reason = printable(f"{LABELS['fr'][why.value]}: {details}".strip(": ") or why.value, 1000)
+            action = DisputeOpened(reason=reason, cause=LatenessCause.dispute, by=debtor(request))
+        except HTTPRefusal as refusal:
+            return refusal.page(link)
+        except ValidationError as err:
+            return HTTPRefusal("refused", explain(err)).page(link)
+        return await record(request, link, customer, invoice, action)
+
+    @router.post(PORTAL + "/{link}/paid")
+    async def paid(
+        request: Request, link: str, form: Annotated[str, Form()], invoice: Annotated[str, Form(max_length=100)],
+        paid_on: Annotated[date, Form()], reference: Annotated[str, Form(max_length=100)] = "",
+    ) -> Response:  # fmt: skip
+        try:
+            customer, invoice = await acting(request, link, form, invoice)
+            until = date.today() + timedelta(days=settings.portal_paid_days)
+            said = printable(
+                f"the debtor says it was paid on {paid_on}" + (f", ref. {reference}" if reference else ""), 900
+            )
+            action = Pause(reason=said, until=until, by=debtor(request))
+        except HTTPRefusal as refusal:
+            return refusal.page(link)
+        response = await record(request, link, customer, invoice, action)
+        await to_person(customer, invoice, f"{said}: check the bank by {until} (the chase resumes then)", action)
+        return response
+
     return router
+
+
+class HTTPRefusal(Exception):
+    """A form the page does not take; `kind` names the words it shows."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        super().__init__(kind)
+        self.kind, self.detail = kind, detail
+
+    def page(self, link: str) -> Response:
+        status = {"too_many": 429, "invalid": 404, "expired_form": 403}.get(self.kind)
+        if status is None:  # the case refused what the form said: the page says so
+            return RedirectResponse(f"{PORTAL}/{link}?said={self.kind}", status_code=303)
+        words = " / ".join(TEXTS[lang].get(self.kind, TEXTS[lang]["invalid"]) for lang in ("fr", "en"))
+        return HTMLResponse(f"<!doctype html><p>{words}</p>", status_code=status)

@@ -42,3 +42,20 @@ def open_link(secret: str, token: str, max_days: int) -> tuple[str, datetime]:
     if not isinstance(customer, str) or not customer:
         raise LinkInvalid("this link is not valid")
     return customer, signed_at
+
+
+FORM_SALT = "relance-portal-form-v1"
+
+
+def form_token(secret: str, link: str) -> str:
+    """The value every form of the page carries: signed, bound to the link it was served under."""
+    return URLSafeTimedSerializer(secret, salt=FORM_SALT).dumps({"l": link[-24:]})
+
+
+def form_is_ours(secret: str, link: str, token: str, max_hours: int = 12) -> bool:
+    """Whether a posted form came from this link's page, lately (never from another site's form)."""
+    try:
+        payload = URLSafeTimedSerializer(secret, salt=FORM_SALT).loads(token, max_age=max_hours * 3600)
+    except BadSignature:  # SignatureExpired is one
+        return False
+    return isinstance(payload, dict) and payload.get("l") == link[-24:]

@@ -4,7 +4,7 @@ withdrawn link opens nothing and says why; no staff token is needed, and nothing
 
 import re
 import time
-from datetime import date
+from datetime import date, timedelta
 from email import message_from_bytes
 from email.policy import default
 
@@ -17,6 +17,7 @@ from relance.api.app import api_app
 from relance.domain.portal_links import sign_link
 from relance.ledger.db import engine_for
 from relance.ledger.portal import revoke_links
+from relance.ledger.work_queue import list_tasks
 from tests.builders import invoice, paris
 
 START = paris(2026, 4, 20, 8)
@@ -79,3 +80,51 @@ async def test_a_link_opens_the_customers_invoices_and_nothing_else(env, open_ca
         withdrawn = await http.get(f"/portal/{link}")
         assert (withdrawn.status_code, "Ce lien a été retiré." in withdrawn.text) == (410, True)
         assert "prochain message" in withdrawn.text  # a fresh link comes to the address on file, never typed here
+
+
+async def test_the_debtor_promises_disputes_and_says_paid_on_the_page(env, open_case, worker):
+    cases = {n: await open_case(invoice(f"PA-{n}", starts_at=START)) for n in (1, 2, 3)}
+    await open_case(invoice("PA-OTHER", customer={"id": "C-OTHER", "name": "Autre SA"}, starts_at=START))
+
+    async def client():
+        return env.client
+
+    engine = engine_for(worker.database_url)
+    link = sign_link(SECRET, "C-ACME")
+    transport = httpx.ASGITransport(app=api_app(worker, client), client=("203.0.113.7", 4711))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+        page = await http.get(f"/portal/{link}")
+        (form,) = set(re.findall(r'name="form" value="([^"]+)"', page.text))
+        today = date.today()
+
+        async def post(what: str, **fields: str) -> httpx.Response:
+            return await http.post(f"/portal/{link}/{what}", data={"form": form, **fields})
+
+        promised = await post("promise", invoice="PA-1", on=(today + timedelta(days=7)).isoformat())
+        assert (promised.status_code, promised.headers["location"]) == (303, f"/portal/{link}?said=done")
+        assert "Merci, c&#39;est noté." in (await http.get(promised.headers["location"])).text  # escaped
+        far = await post("promise", invoice="PA-1", on=(today + timedelta(days=90)).isoformat())
+        assert far.headers["location"] == f"/portal/{link}?said=to_person"  # beyond what the page accepts alone
+        disputed = await post("dispute", invoice="PA-2", cause="billing_error", details="prix non conforme au devis")
+        assert disputed.headers["location"].endswith("?said=done")
+        paid = await post("paid", invoice="PA-3", paid_on=today.isoformat(), reference="VIR-778")
+        assert paid.headers["location"].endswith("?said=done")
+
+        forged = await http.post(f"/portal/{link}/promise", data={"form": "x", "invoice": "PA-1", "on": "2027-01-05"})
+        assert forged.status_code == 403  # a form not served by this link's page
+        foreign = await post("promise", invoice="PA-OTHER", on=(today + timedelta(days=7)).isoformat())
+        assert foreign.status_code == 404  # another customer's invoice cannot be reached with this link
+        for _ in range(15):
+            await post("promise", invoice="PA-OTHER", on="2027-01-05")
+        assert (await post("promise", invoice="PA-OTHER", on="2027-01-05")).status_code == 429
+
+    first, second, third = [await cases[n].status() for n in (1, 2, 3)]
+    assert (first.stage, first.history[-1].by) == ("promise_to_pay", "debtor (203.0.113.7)")
+    assert (second.stage, second.pause_reason) == (
+        "disputed", "dispute: erreur de facturation: prix non conforme au devis"
+    )  # fmt: skip
+    assert third.stage == "paused" and third.paused_until == today + timedelta(days=5)
+    assert third.pause_reason == "the debtor says it was paid on " + f"{today}, ref. VIR-778"
+    tasks = [t.script.splitlines()[0] for t in list_tasks(engine, today=today) if t.kind == "portal"]
+    assert len(tasks) == 2 and any("beyond what the page accepts" in t for t in tasks)
+    assert any("check the bank by" in t for t in tasks)
