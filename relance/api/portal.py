@@ -25,7 +25,15 @@ from pydantic import ValidationError
 
 from relance.api.context import ApiContext
 from relance.api.sales_page import language
-from relance.domain.actions import Action, DisputeOpened, Pause, PromiseToPay
+from relance.domain.actions import (
+    Action,
+    ContactUpdated,
+    DisputeOpened,
+    Installment,
+    Pause,
+    PaymentPlanAgreed,
+    PromiseToPay,
+)
 from relance.domain.errors import explain
 from relance.domain.lateness import LABELS, LatenessCause
 from relance.domain.limits import bounded, printable
@@ -54,6 +62,9 @@ TEXTS = {
         "send": "Envoyer", "done": "Merci, c'est noté.", "to_person": "Merci : une personne vous répondra.",
         "refused": "Nous n'avons pas pu l'enregistrer", "too_many": "Trop de demandes : réessayez dans une heure.",
         "expired_form": "Le formulaire a expiré : rechargez la page.",
+        "plan": "Je propose un échéancier", "months": "mensualités", "first": "première le",
+        "my_details": "Mes coordonnées ont changé", "email": "e-mail", "phone": "téléphone", "address": "adresse",
+        "postal_code": "code postal", "city": "ville",
     },
     "en": {
         "title": "Your invoices", "other_language": "Français", "hello": "Hello", "total": "Total to pay",
@@ -69,6 +80,9 @@ TEXTS = {
         "send": "Send", "done": "Thank you, it is recorded.", "to_person": "Thank you: a person will answer you.",
         "refused": "We could not record it", "too_many": "Too many requests: try again in an hour.",
         "expired_form": "The form has expired: reload the page.",
+        "plan": "I propose a payment plan", "months": "monthly installments", "first": "first on",
+        "my_details": "My details have changed", "email": "e-mail", "phone": "phone", "address": "address",
+        "postal_code": "postal code", "city": "city",
     },
 }  # fmt: skip
 templates = Environment(
@@ -132,8 +146,8 @@ def portal_router(context: ApiContext) -> APIRouter:
 
     posts: dict[str, deque[float]] = defaultdict(deque)
 
-    async def acting(request: Request, link: str, form: str, invoice: str) -> tuple[str, str]:
-        """The customer and the invoice a form acts on, once the link, the form and the rate are checked."""
+    async def customer_of(link: str, form: str) -> str:
+        """The customer a form acts for, once the link, the form and the rate are checked."""
         secret = settings.portal_secret
         if secret is None:
             raise HTTPRefusal("invalid")
@@ -152,8 +166,13 @@ def portal_router(context: ApiContext) -> APIRouter:
         if len(recent) >= POSTS_PER_HOUR:
             raise HTTPRefusal("too_many")
         recent.append(now)
+        return customer
+
+    async def acting(request: Request, link: str, form: str, invoice: str) -> tuple[str, str]:
+        """The customer and the invoice a form acts on: one of the customer's own open invoices, nobody else's."""
+        customer = await customer_of(link, form)
         _, invoices = await asyncio.to_thread(open_cases_of, context.engine, customer, date.today())
-        if invoice not in {c.invoice_id for c in invoices}:  # only this customer's open invoices
+        if invoice not in {c.invoice_id for c in invoices}:
             raise HTTPRefusal("invalid")
         return customer, invoice
 
@@ -229,7 +248,70 @@ def portal_router(context: ApiContext) -> APIRouter:
         await to_person(customer, invoice, f"{said}: check the bank by {until} (the chase resumes then)", action)
         return response
 
+    @router.post(PORTAL + "/{link}/plan")
+    async def plan(
+        request: Request, link: str, form: Annotated[str, Form()], invoice: Annotated[str, Form(max_length=100)],
+        months: Annotated[int, Form(ge=2, le=36)], first: Annotated[date, Form()],
+    ) -> Response:  # fmt: skip
+        """Equal monthly installments of what is left (the last takes the cents): the case takes them when its
+        policy allows as many, else a person decides."""
+        try:
+            customer, invoice = await acting(request, link, form, invoice)
+        except HTTPRefusal as refusal:
+            return refusal.page(link)
+        _, invoices = await asyncio.to_thread(open_cases_of, context.engine, customer, date.today())
+        balance = next(c.balance for c in invoices if c.invoice_id == invoice)
+        share = (balance / months).quantize(Decimal("0.01"), rounding="ROUND_DOWN")
+        amounts = [share] * (months - 1) + [balance - share * (months - 1)]
+        try:
+            installments = [
+                Installment(due_on=_months_after(first, n), amount=amount) for n, amount in enumerate(amounts)
+            ]
+            action: Action = PaymentPlanAgreed(installments=installments, by=debtor(request))
+        except ValidationError as err:
+            return HTTPRefusal("refused", explain(err)).page(link)
+        return await record(request, link, customer, invoice, action)
+
+    @router.post(PORTAL + "/{link}/details")
+    async def details(
+        request: Request, link: str, form: Annotated[str, Form()],
+        email: Annotated[str, Form(max_length=200)] = "", phone: Annotated[str, Form(max_length=30)] = "",
+        line1: Annotated[str, Form(max_length=200)] = "", postal_code: Annotated[str, Form(max_length=20)] = "",
+        city: Annotated[str, Form(max_length=100)] = "", country: Annotated[str, Form(max_length=2)] = "FR",
+    ) -> Response:  # fmt: skip
+        """New contact details for the customer: on every open invoice of theirs (the fix after a bounce or a
+        returned letter)."""
+        changes: dict[str, object] = {"email": email or None, "phone": phone or None}
+        if line1 or postal_code or city:
+            changes["address"] = {"line1": line1, "postal_code": postal_code, "city": city, "country": country}
+        try:
+            customer = await customer_of(link, form)
+        except HTTPRefusal as refusal:
+            return refusal.page(link)
+        try:
+            action = ContactUpdated.model_validate({k: v for k, v in changes.items() if v} | {"by": debtor(request)})
+        except ValidationError as err:
+            return HTTPRefusal("refused", explain(err)).page(link)
+        _, invoices = await asyncio.to_thread(open_cases_of, context.engine, customer, date.today())
+        said = "done"
+        for case in invoices:
+            answer = await record(request, link, customer, case.invoice_id, action)
+            said = "to_person" if "to_person" in answer.headers["location"] else said
+        return RedirectResponse(f"{PORTAL}/{link}?said={said}", status_code=303)
+
     return router
+
+
+def _months_after(first: date, n: int) -> date:
+    """The same day `n` months after `first` (the month's last day when it has fewer)."""
+    month = first.month - 1 + n
+    year, month = first.year + month // 12, month % 12 + 1
+    for day in (first.day, 30, 29, 28):
+        try:
+            return date(year, month, day)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
 
 
 class HTTPRefusal(Exception):

@@ -14,6 +14,7 @@ import pytest
 from pydantic import SecretStr
 
 from relance.api.app import api_app
+from relance.api.portal import _months_after
 from relance.domain.portal_links import sign_link
 from relance.ledger.db import engine_for
 from relance.ledger.portal import revoke_links
@@ -128,3 +129,41 @@ async def test_the_debtor_promises_disputes_and_says_paid_on_the_page(env, open_
     tasks = [t.script.splitlines()[0] for t in list_tasks(engine, today=today) if t.kind == "portal"]
     assert len(tasks) == 2 and any("beyond what the page accepts" in t for t in tasks)
     assert any("check the bank by" in t for t in tasks)
+
+
+async def test_the_debtor_proposes_a_plan_and_corrects_their_details_on_the_page(env, open_case, worker):
+    cases = {n: await open_case(invoice(f"PP-{n}", amount="1000.00", starts_at=START)) for n in (1, 2)}
+
+    async def client():
+        return env.client
+
+    engine = engine_for(worker.database_url)
+    link = sign_link(SECRET, "C-ACME")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=api_app(worker, client)), base_url="http://api"
+    ) as http:
+        (form,) = set(re.findall(r'name="form" value="([^"]+)"', (await http.get(f"/portal/{link}")).text))
+        first = (date.today() + timedelta(days=10)).isoformat()
+        within = await http.post(
+            f"/portal/{link}/plan", data={"form": form, "invoice": "PP-1", "months": "3", "first": first}
+        )
+        assert within.headers["location"].endswith("?said=done")
+        beyond = await http.post(
+            f"/portal/{link}/plan", data={"form": form, "invoice": "PP-2", "months": "24", "first": first}
+        )
+        assert beyond.headers["location"].endswith("?said=to_person")  # more installments than the policy allows
+        moved = {"form": form, "email": "factures@acme.example", "line1": "8 quai Saint-Antoine",
+                 "postal_code": "69002", "city": "Lyon"}  # fmt: skip
+        assert (await http.post(f"/portal/{link}/details", data=moved)).headers["location"].endswith("?said=done")
+
+    planned, other = [await cases[n].status() for n in (1, 2)]
+    assert planned.stage == "payment_plan"
+    (agreed,) = [h for h in planned.history if h.event == "payment_plan_agreed"]
+    start = date.today() + timedelta(days=10)
+    schedule = ", ".join(f"{a} on {_months_after(start, n)}" for n, a in enumerate(("333.33", "333.33", "333.34")))
+    assert agreed.detail == f"payment plan of 3: {schedule}"
+    assert other.stage != "payment_plan"
+    for status in (planned, other):
+        assert status.customer_email == "factures@acme.example"
+    tasks = [t.script for t in list_tasks(engine, today=date.today()) if t.kind == "portal"]
+    assert len(tasks) == 1 and "24 installments; the policy allows at most 12" in tasks[0]
