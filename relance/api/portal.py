@@ -126,9 +126,10 @@ def portal_router(context: ApiContext) -> APIRouter:
         try:
             if secret is None:
                 raise LinkRefused("the page is not set up")
-            customer = await asyncio.to_thread(
+            customer, spoken = await asyncio.to_thread(
                 read_link, context.engine, secret.get_secret_value(), link, settings.portal_days
             )
+            chosen = lang if lang in TEXTS else spoken  # the customer's language, unless the reader asks
         except LinkRefused as err:
             kind = {LinkExpired: "expired", LinkRevoked: "revoked"}.get(type(err), "invalid")
             return page(chosen, 410 if kind != "invalid" else 404, refusal=TEXTS[chosen][kind], refusal_kind=kind)
@@ -152,7 +153,7 @@ def portal_router(context: ApiContext) -> APIRouter:
         if secret is None:
             raise HTTPRefusal("invalid")
         try:
-            customer = await asyncio.to_thread(
+            customer, _ = await asyncio.to_thread(
                 read_link, context.engine, secret.get_secret_value(), link, settings.portal_days
             )
         except LinkRefused:

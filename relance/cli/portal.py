@@ -11,7 +11,10 @@ portal_app = typer.Typer(help="Links to a debtor's own page: link (print one), r
 
 
 @portal_app.command("link")
-def portal_link(customer: Annotated[str, typer.Argument(help="the customer's id, e.g. C-ACME")]) -> None:
+def portal_link(
+    customer: Annotated[str, typer.Argument(help="the customer's id, e.g. C-ACME")],
+    lang: Annotated[str, typer.Option(help="the page's language: fr or en")] = "fr",
+) -> None:
     """Print a link to the customer's page (valid RELANCE_PORTAL_DAYS days, until revoked)."""
     from relance.domain.portal_links import sign_link
 
@@ -19,7 +22,7 @@ def portal_link(customer: Annotated[str, typer.Argument(help="the customer's id,
     if settings.portal_secret is None:
         fail("the debtor's page is not set up: set RELANCE_PORTAL_SECRET")
     base = (settings.public_url or "http://localhost:8000").rstrip("/")
-    out.print(f"{base}/portal/{sign_link(settings.portal_secret.get_secret_value(), customer)}", highlight=False)
+    out.print(f"{base}/portal/{sign_link(settings.portal_secret.get_secret_value(), customer, lang)}", highlight=False)
 
 
 @portal_app.command("revoke")

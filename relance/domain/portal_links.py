@@ -25,12 +25,13 @@ class LinkRevoked(LinkRefused):
     """Signed before the customer's links were withdrawn."""
 
 
-def sign_link(secret: str, customer_id: str) -> str:
-    return URLSafeTimedSerializer(secret, salt=SALT).dumps({"c": customer_id})
+def sign_link(secret: str, customer_id: str, lang: str = "fr") -> str:
+    """A link for the customer, whose page opens in `lang` (the customer's language) unless the reader asks."""
+    return URLSafeTimedSerializer(secret, salt=SALT).dumps({"c": customer_id, "l": lang})
 
 
-def open_link(secret: str, token: str, max_days: int) -> tuple[str, datetime]:
-    """The customer the link is for, and when it was signed; LinkInvalid or LinkExpired otherwise."""
+def open_link(secret: str, token: str, max_days: int) -> tuple[str, datetime, str]:
+    """The customer the link is for, when it was signed, and its language; LinkInvalid or LinkExpired otherwise."""
     serializer = URLSafeTimedSerializer(secret, salt=SALT)
     try:
         payload, signed_at = serializer.loads(token, max_age=max_days * 86400, return_timestamp=True)
@@ -41,7 +42,8 @@ def open_link(secret: str, token: str, max_days: int) -> tuple[str, datetime]:
     customer = payload.get("c") if isinstance(payload, dict) else None
     if not isinstance(customer, str) or not customer:
         raise LinkInvalid("this link is not valid")
-    return customer, signed_at
+    lang = payload.get("l")
+    return customer, signed_at, lang if lang in ("fr", "en") else "fr"
 
 
 FORM_SALT = "relance-portal-form-v1"

@@ -10,14 +10,14 @@ from relance.domain.portal_links import LinkRevoked, open_link
 from relance.ledger.db import PortalRevocation
 
 
-def read_link(engine: Engine, secret: str, token: str, max_days: int) -> str:
-    """The customer the link opens the page of; a LinkRefused subclass when it opens none."""
-    customer, signed_at = open_link(secret, token, max_days)
+def read_link(engine: Engine, secret: str, token: str, max_days: int) -> tuple[str, str]:
+    """The customer the link opens the page of, and its language; a LinkRefused subclass when it opens none."""
+    customer, signed_at, lang = open_link(secret, token, max_days)
     with Session(engine) as session:
         revoked = session.get(PortalRevocation, customer)
     if revoked is not None and signed_at <= revoked.revoked_at:
         raise LinkRevoked("this link was withdrawn")
-    return customer
+    return customer, lang
 
 
 def revoke_links(engine: Engine, customer_id: str) -> datetime:

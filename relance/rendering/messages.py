@@ -40,13 +40,12 @@ def _environment(template_dir: Path) -> Environment:
     )
 
 
-def portal_url(customer_id: str, settings: Settings) -> str | None:
+def portal_url(customer_id: str, settings: Settings, lang: str = "fr") -> str | None:
     """A fresh link to the customer's own page, when the page is set up (RELANCE_PORTAL_SECRET, RELANCE_PUBLIC_URL)."""
     if settings.portal_secret is None or not settings.public_url:
         return None
-    return (
-        f"{settings.public_url.rstrip('/')}/portal/{sign_link(settings.portal_secret.get_secret_value(), customer_id)}"
-    )
+    link = sign_link(settings.portal_secret.get_secret_value(), customer_id, lang)
+    return f"{settings.public_url.rstrip('/')}/portal/{link}"
 
 
 def message_context(request: StepRequest, balance: Decimal, settings: Settings) -> dict[str, Any]:
@@ -77,7 +76,7 @@ def message_context(request: StepRequest, balance: Decimal, settings: Settings) 
         "business": request.customer.kind.value == "business",
         "recovery_indemnity": money(Decimal("40")) if request.currency == "EUR" else None,
         "creditor_name": settings.creditor_name,
-        "portal_url": portal_url(request.customer.id, settings),
+        "portal_url": portal_url(request.customer.id, settings, lang),
         "creditor_iban": settings.creditor_iban,
         "installment": None,
         "limitation_date": day(request.limitation_date) if request.limitation_date else None,

@@ -6,12 +6,16 @@ sales page in Debian's Chromium (Playwright), in French and English."""
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from email import message_from_bytes
+from email.policy import default
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,6 +31,9 @@ from tests.conftest import dev_server_environment, postgres_database
 from tests.web_ui import CHROMIUM, CHROMIUM_FLAGS, free_port, process
 
 TODAY = date.today()
+
+
+PORTAL_SECRET = "served-portal-secret-0123456789"
 
 
 @dataclass
@@ -65,7 +72,10 @@ def ledger_database(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @pytest.fixture(scope="module")
 async def served(ledger_database: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Served]:
     scratch = tmp_path_factory.mktemp("served-files")
+    port = free_port()
     settings = Settings(
+        public_url=f"http://127.0.0.1:{port}",  # the debtor's page: the links in the e-mails point at this server
+        portal_secret=PORTAL_SECRET,
         database_url=ledger_database,
         outbox_dir=scratch / "outbox",
         policy_dir=ROOT / "tests" / "policies",  # one reminder at any hour: the suite may run on a Sunday
@@ -75,8 +85,9 @@ async def served(ledger_database: str, tmp_path_factory: pytest.TempPathFactory)
         letter_outbox_dir=scratch / "letters",
     )
     async with dev_server_environment() as environment, build_worker(environment.client, settings):
-        port = free_port()
         env = {
+            "RELANCE_PORTAL_SECRET": PORTAL_SECRET,
+            "RELANCE_PUBLIC_URL": f"http://127.0.0.1:{port}",
             "TEMPORAL_ADDRESS": environment.client.service_client.config.target_host,
             "RELANCE_DATABASE_URL": ledger_database,
             "RELANCE_TASK_QUEUE": settings.task_queue,
@@ -268,3 +279,45 @@ def test_collectors_tokens_do_not_open_what_sales_may_not_see(served):
     forged = httpx.post(f"{served.url}/sales/login", data={"token": sales}, timeout=30)  # from another site
     assert forged.status_code == 403 and "relance_sales_token" not in forged.headers.get("set-cookie", "")
     assert "The form expired" in forged.text or "Le formulaire a expiré" in forged.text
+
+
+async def test_the_debtor_opens_the_link_of_a_real_e_mail_and_promises_a_date(served, portfolio, tmp_path):
+    """The link at the foot of SRV-102's reminder opens Atelier Dupont's page in Chromium, in French and English;
+    a promise made there reaches the case; axe-core finds no serious accessibility violation."""
+    from axe_playwright_python.async_playwright import Axe
+
+    async def reminded() -> Path | None:  # SRV-101 has a promise: only SRV-102 was reminded
+        found = served.settings.outbox_dir / "invoice-SRV-102_reminder-1.eml"
+        return found if found.exists() else None
+
+    mail = message_from_bytes((await until(reminded, "SRV-102's reminder")).read_bytes(), policy=default)
+    (link,) = re.findall(r"(http://127\.0\.0\.1:\d+/portal/\S+)", mail.get_content())
+    shots = Path(os.environ.get("RELANCE_SCREENSHOTS", tmp_path))
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = await browser.new_page(viewport={"width": 420, "height": 900})  # a phone
+            await page.goto(link)
+            french = await page.inner_text("main")
+            assert "Bonjour Atelier Dupont SARL" in french and "SRV-101" in french and "SRV-102" in french
+            assert "SRV-201" not in french  # Martin's invoice is not Dupont's business
+            results = await Axe().run(page)
+            serious = [v["id"] for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+            assert serious == [], serious
+            await page.screenshot(path=str(shots / "debtor-page-fr.png"), full_page=True)
+            form = page.locator("form[data-action=promise]")
+            await form.locator("select[name=invoice]").select_option("SRV-101")
+            await form.locator("input[name=on]").fill((TODAY + timedelta(days=10)).isoformat())
+            await form.locator("button").click()
+            await page.locator("[data-said]").wait_for()
+            assert await page.inner_text("[data-said]") == "Merci, c'est noté."
+            await page.goto(link + "?lang=en")
+            english = await page.inner_text("main")
+            assert "Your invoices" in await page.title() and "Hello Atelier Dupont SARL" in english
+            await page.screenshot(path=str(shots / "debtor-page-en.png"), full_page=True)
+        finally:
+            await browser.close()
+    async with httpx.AsyncClient(base_url=served.url, headers={"Authorization": f"Bearer {portfolio}"}) as http:
+        status = (await http.get("/cases/SRV-101", timeout=30)).json()  # the worker answers in this event loop
+    (promise,) = [h for h in status["history"] if h["event"] == "promise_to_pay" and h["by"].startswith("debtor")]
+    assert promise["detail"].endswith(f"by {(TODAY + timedelta(days=10)).isoformat()}")
