@@ -306,5 +306,8 @@ def report(
             f"concessions: {c.count} settlement(s) kept, {c.amount:,.2f} {c.currency} of principal given up",
             highlight=False,
         )
+    if any(result.solved_on_page.values()):
+        solved = ", ".join(f"{label} {n}" for label, n in result.solved_on_page.items())
+        out.print(f"on the debtors' page, without a person: {solved}", highlight=False)
     if gap is not None:
         out.print(f"rates: {gap}", highlight=False)

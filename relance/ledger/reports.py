@@ -1,6 +1,6 @@
 """Receivables reports, computed by SQL in the ledger database (never by loading every row into Python)."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -42,6 +42,8 @@ class Report:
     bank_credits: int = 0  # credits imported from bank statements
     bank_matched: int = 0  # of those, applied without a person (paid, split, or to the customer's account)
     bank_match_rate: Decimal | None = None
+    # what debtors did on their own page, without a person: promises, plans, disputes, "paid", details
+    solved_on_page: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -154,8 +156,29 @@ def build_report(engine: Engine, as_of: date) -> Report:
             dispute_causes=[(_cause(detail), count) for detail, count in causes],
             concessions=concessions(session),
             lateness_causes=lateness_causes(session),
+            solved_on_page=solved_on_page(session),
             **bank_matching(session),
         )
+
+
+PAGE_EVENTS = {
+    "promise_to_pay": "promises",
+    "payment_plan_agreed": "plans",
+    "dispute_opened": "disputes",
+    "paused": "said paid",
+    "contact_updated": "details",
+}
+
+
+def solved_on_page(session: Session) -> dict[str, int]:
+    """What debtors recorded themselves on their page (the action's `by` is "debtor (<address>)"), by kind."""
+    rows = session.execute(
+        select(CaseEvent.event, func.count())
+        .where(CaseEvent.by.like("debtor (%"), CaseEvent.event.in_(list(PAGE_EVENTS)))
+        .group_by(CaseEvent.event)
+    ).all()
+    counted = dict(rows)
+    return {label: counted.get(event, 0) for event, label in PAGE_EVENTS.items()}
 
 
 def concessions(session: Session) -> list[Amount]:

@@ -17,6 +17,7 @@ from relance.api.app import api_app
 from relance.api.portal import _months_after
 from relance.domain.portal_links import sign_link
 from relance.ledger.db import engine_for
+from relance.ledger.reports import build_report
 from relance.ledger.portal import revoke_links
 from relance.ledger.work_queue import list_tasks
 from tests.builders import invoice, paris
@@ -129,6 +130,9 @@ async def test_the_debtor_promises_disputes_and_says_paid_on_the_page(env, open_
     tasks = [t.script.splitlines()[0] for t in list_tasks(engine, today=today) if t.kind == "portal"]
     assert len(tasks) == 2 and any("beyond what the page accepts" in t for t in tasks)
     assert any("check the bank by" in t for t in tasks)
+    # `relance report` counts what debtors settled themselves on the page
+    solved = build_report(engine, today).solved_on_page
+    assert solved == {"promises": 1, "plans": 0, "disputes": 1, "said paid": 1, "details": 0}
 
 
 async def test_the_debtor_proposes_a_plan_and_corrects_their_details_on_the_page(env, open_case, worker):
