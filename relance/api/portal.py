@@ -38,11 +38,13 @@ from relance.domain.errors import explain
 from relance.domain.lateness import LABELS, LatenessCause
 from relance.domain.limits import bounded, printable
 from relance.domain.money import format_money
+from relance.domain.penalties import MissingRate
 from relance.domain.portal_links import LinkExpired, LinkRefused, LinkRevoked, form_is_ours, form_token
 from relance.ledger.customer_view import open_cases_of
 from relance.ledger.portal import read_link
 from relance.ledger.work_queue import create_review_task
 from starter.ops import ActionRejected, UnknownCase, act_or_keep_refusal
+from starter.statements import statement_at
 
 PORTAL = "/portal"
 POSTS_PER_HOUR = 20  # per link: a debtor acts a few times; a script would not stop
@@ -51,7 +53,8 @@ TEXTS = {
     "fr": {
         "title": "Vos factures", "other_language": "English", "hello": "Bonjour", "total": "Total à régler",
         "invoice": "Facture", "due_date": "Échéance", "amount": "Montant", "left": "Reste dû",
-        "days_late": "Jours de retard", "nothing_due": "Aucune facture ouverte : merci.",
+        "days_late": "Jours de retard", "penalties": "Pénalités et indemnité",
+        "nothing_due": "Aucune facture ouverte : merci.",
         "how_to_pay": "Comment régler", "transfer_to": "Par virement à l'ordre de",
         "quote_reference": "Indiquez le numéro de chaque facture réglée en référence du virement.",
         "as_of": "Situation au", "questions": "Une question ? Répondez simplement à notre dernier message.",
@@ -69,6 +72,7 @@ TEXTS = {
     "en": {
         "title": "Your invoices", "other_language": "Français", "hello": "Hello", "total": "Total to pay",
         "invoice": "Invoice", "due_date": "Due", "amount": "Amount", "left": "Left to pay", "days_late": "Days late",
+        "penalties": "Penalties and indemnity",
         "nothing_due": "No open invoice: thank you.", "how_to_pay": "How to pay", "transfer_to": "By transfer to",
         "quote_reference": "Quote the number of each invoice you pay as the transfer's reference.",
         "as_of": "Standing at", "questions": "A question? Simply reply to our last message.",
@@ -135,15 +139,31 @@ def portal_router(context: ApiContext) -> APIRouter:
             return page(chosen, 410 if kind != "invalid" else 404, refusal=TEXTS[chosen][kind], refusal_kind=kind)
         today = date.today()
         name, invoices = await asyncio.to_thread(open_cases_of, context.engine, customer, today)
+        penalties = await penalties_today([c.invoice_id for c in invoices], today)
         totals: dict[str, Decimal] = {}
         for invoice in invoices:
-            totals[invoice.currency] = totals.get(invoice.currency, Decimal("0.00")) + invoice.balance
+            owed = invoice.balance + penalties.get(invoice.invoice_id, Decimal("0"))
+            totals[invoice.currency] = totals.get(invoice.currency, Decimal("0.00")) + owed
         return page(
             chosen, 200, refusal=None, customer_name=name or customer, invoices=invoices, totals=totals,
-            iban=settings.creditor_iban, creditor=settings.creditor_name, as_of=today, link=link,
+            iban=settings.creditor_iban, creditor=settings.creditor_name, as_of=today, link=link, penalties=penalties,
             form=form_token(secret.get_secret_value(), link), said=TEXTS[chosen].get(said or "", None),
             tomorrow=today + timedelta(days=1),
         )  # fmt: skip
+
+    async def penalties_today(invoices: list[str], today: date) -> dict[str, Decimal]:
+        """Late-payment interest and the recovery indemnity each invoice owes today, where its policy claims them
+        (the case's statement of account); an invoice whose statement cannot be made today shows none."""
+        client = await context.temporal()
+
+        async def one(invoice: str) -> tuple[str, Decimal]:
+            try:
+                _, result = await statement_at(client, invoice, today, settings.rates_file)
+            except (UnknownCase, MissingRate, ValueError):
+                return invoice, Decimal("0")
+            return invoice, result.interest_due + result.indemnity_due
+
+        return dict(await asyncio.gather(*(one(invoice) for invoice in invoices)))
 
     posts: dict[str, deque[float]] = defaultdict(deque)
 

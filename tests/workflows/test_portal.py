@@ -5,6 +5,7 @@ withdrawn link opens nothing and says why; no staff token is needed, and nothing
 import re
 import time
 from datetime import date, timedelta
+from decimal import Decimal
 from email import message_from_bytes
 from email.policy import default
 
@@ -15,12 +16,14 @@ from pydantic import SecretStr
 
 from relance.api.app import api_app
 from relance.api.portal import _months_after
+from relance.domain.money import format_money
 from relance.domain.portal_links import sign_link
 from relance.ledger.db import engine_for
-from relance.ledger.reports import build_report
 from relance.ledger.portal import revoke_links
+from relance.ledger.reports import build_report
 from relance.ledger.work_queue import list_tasks
-from tests.builders import invoice, paris
+from starter.statements import statement_at
+from tests.builders import ROOT, invoice, paris
 
 START = paris(2026, 4, 20, 8)
 SECRET = "portal-secret-0123456789"
@@ -34,6 +37,7 @@ def settings(settings):
             "portal_days": 30,
             "creditor_iban": "FR7630004000031234567890143",
             "public_url": "https://relance.vendor.example",
+            "rates_file": ROOT / "samples" / "demo-rates.yaml",  # covers today: the penalties can be priced
         }
     )
 
@@ -61,12 +65,20 @@ async def test_a_link_opens_the_customers_invoices_and_nothing_else(env, open_ca
         html = page.text
         assert "Bonjour ACME SAS" in html and "PT-1" in html and "PT-2" in html
         assert "PT-OTHER" not in html and "Autre SA" not in html  # only this customer's invoices
-        assert "1\u202f560,00\xa0€" in html  # the total left to pay
+        # each invoice's penalties and indemnity today, as its statement of account prices them, in the total
+        owed = {}
+        for invoice_id in ("PT-1", "PT-2", "PT-3"):
+            status, result = await statement_at(env.client, invoice_id, date.today(), worker.rates_file)
+            owed[invoice_id] = (status.balance, result.interest_due + result.indemnity_due)
+        assert owed["PT-1"][1] >= Decimal("40.00")  # at least the recovery indemnity of a business debtor
+        assert format_money(owed["PT-1"][1], "EUR", "fr") in html
+        total = sum((balance + penalties for balance, penalties in owed.values()), Decimal("0"))
+        assert f"Total à régler : {format_money(total, 'EUR', 'fr')}" in html
         assert "FR7630004000031234567890143" in html and "compta@acme.example" not in html
         assert page.headers["content-security-policy"].startswith("default-src 'none'")
         assert page.headers["referrer-policy"] == "no-referrer"
         english = await http.get(f"/portal/{link}?lang=en")
-        assert "Your invoices" in english.text and "€1,560.00" in english.text
+        assert "Your invoices" in english.text and format_money(total, "EUR", "en") in english.text
 
         altered = await http.get(f"/portal/{link[:-2]}xx")
         assert (altered.status_code, 'data-refusal="invalid"' in altered.text) == (404, True)
