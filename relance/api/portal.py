@@ -43,6 +43,7 @@ from relance.domain.portal_links import LinkExpired, LinkRefused, LinkRevoked, f
 from relance.ledger.customer_view import open_cases_of
 from relance.ledger.portal import read_link
 from relance.ledger.work_queue import create_review_task
+from relance.rendering.documents import Party, creditor_party, letter_date, statement_pdf
 from starter.ops import ActionRejected, UnknownCase, act_or_keep_refusal
 from starter.statements import statement_at
 
@@ -53,7 +54,8 @@ TEXTS = {
     "fr": {
         "title": "Vos factures", "other_language": "English", "hello": "Bonjour", "total": "Total à régler",
         "invoice": "Facture", "due_date": "Échéance", "amount": "Montant", "left": "Reste dû",
-        "days_late": "Jours de retard", "penalties": "Pénalités et indemnité",
+        "days_late": "Jours de retard", "penalties": "Pénalités et indemnité", "statement": "décompte (PDF)",
+        "no_statement": "Le décompte n'est pas disponible aujourd'hui.",
         "nothing_due": "Aucune facture ouverte : merci.",
         "how_to_pay": "Comment régler", "transfer_to": "Par virement à l'ordre de",
         "quote_reference": "Indiquez le numéro de chaque facture réglée en référence du virement.",
@@ -72,7 +74,8 @@ TEXTS = {
     "en": {
         "title": "Your invoices", "other_language": "Français", "hello": "Hello", "total": "Total to pay",
         "invoice": "Invoice", "due_date": "Due", "amount": "Amount", "left": "Left to pay", "days_late": "Days late",
-        "penalties": "Penalties and indemnity",
+        "penalties": "Penalties and indemnity", "statement": "statement (PDF)",
+        "no_statement": "The statement is not available today.",
         "nothing_due": "No open invoice: thank you.", "how_to_pay": "How to pay", "transfer_to": "By transfer to",
         "quote_reference": "Quote the number of each invoice you pay as the transfer's reference.",
         "as_of": "Standing at", "questions": "A question? Simply reply to our last message.",
@@ -164,6 +167,33 @@ def portal_router(context: ApiContext) -> APIRouter:
             return invoice, result.interest_due + result.indemnity_due
 
         return dict(await asyncio.gather(*(one(invoice) for invoice in invoices)))
+
+    @router.get(PORTAL + "/{link}/statement/{invoice}.pdf")
+    async def statement(request: Request, link: str, invoice: str) -> Response:
+        """The invoice's statement of account today, as a PDF: only for one of the link's customer's open invoices."""
+        secret = settings.portal_secret
+        try:
+            if secret is None:
+                raise LinkRefused("the page is not set up")
+            customer, lang = await asyncio.to_thread(
+                read_link, context.engine, secret.get_secret_value(), link, settings.portal_days
+            )
+        except LinkRefused:
+            return HTMLResponse(TEXTS["fr"]["invalid"] + " / " + TEXTS["en"]["invalid"], status_code=404)
+        today = date.today()
+        name, invoices = await asyncio.to_thread(open_cases_of, context.engine, customer, today)
+        if invoice not in {c.invoice_id for c in invoices}:
+            return HTMLResponse(TEXTS[lang]["invalid"], status_code=404)
+        try:
+            _, result = await statement_at(await context.temporal(), invoice, today, settings.rates_file)
+        except (UnknownCase, MissingRate, ValueError):
+            return HTMLResponse(TEXTS[lang]["no_statement"], status_code=409)
+        pdf = await asyncio.to_thread(
+            statement_pdf, creditor=creditor_party(settings), debtor=Party(name, [], customer),
+            dated=letter_date(today, lang), result=result, lang=lang,
+        )  # fmt: skip
+        headers = {"Content-Disposition": f'inline; filename="{invoice}-statement.pdf"', "Cache-Control": "no-store"}
+        return Response(pdf, media_type="application/pdf", headers=headers)
 
     posts: dict[str, deque[float]] = defaultdict(deque)
 

@@ -227,6 +227,18 @@ def formal_notice_pdf(
     return bytes(pdf.output())
 
 
+def statement_pdf(*, creditor: Party, debtor: Party, dated: str, result: Statement, lang: str) -> bytes:
+    """The statement of account (décompte) of one invoice at a date, as the debtor downloads it from their page."""
+    title = (
+        f"Décompte de la facture {result.invoice_id}" if lang == "fr" else f"Statement of invoice {result.invoice_id}"
+    )
+    pdf, _width = _letter(creditor, debtor, dated, title)
+    pdf.cell(pdf.epw, 6, title, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+    _statement_table(pdf, result, lang)
+    return bytes(pdf.output())
+
+
 def reminder_letter_pdf(*, creditor: Party, debtor: Party, dated: str, subject: str, body: str) -> bytes:
     """An ordinary reminder letter (lettre simple): the e-mail's words, laid out for the post."""
     pdf, width = _letter(creditor, debtor, dated, subject)

@@ -2,6 +2,7 @@
 customer's open invoices, what is left, the total and how to pay, in French or English; an altered, expired or
 withdrawn link opens nothing and says why; no staff token is needed, and nothing of another customer shows."""
 
+import io
 import re
 import time
 from datetime import date, timedelta
@@ -13,6 +14,7 @@ import httpx
 import itsdangerous.timed
 import pytest
 from pydantic import SecretStr
+from pypdf import PdfReader
 
 from relance.api.app import api_app
 from relance.api.portal import _months_after
@@ -77,6 +79,12 @@ async def test_a_link_opens_the_customers_invoices_and_nothing_else(env, open_ca
         assert "FR7630004000031234567890143" in html and "compta@acme.example" not in html
         assert page.headers["content-security-policy"].startswith("default-src 'none'")
         assert page.headers["referrer-policy"] == "no-referrer"
+        pdf = await http.get(f"/portal/{link}/statement/PT-1.pdf")
+        assert (pdf.status_code, pdf.headers["content-type"]) == (200, "application/pdf")
+        text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+        assert "Décompte de la facture PT-1" in text and format_money(sum(owed["PT-1"]), "EUR", "fr") in text
+        foreign = await http.get(f"/portal/{link}/statement/PT-OTHER.pdf")
+        assert foreign.status_code == 404  # another customer's invoice, even named in the URL
         english = await http.get(f"/portal/{link}?lang=en")
         assert "Your invoices" in english.text and format_money(total, "EUR", "en") in english.text
 
