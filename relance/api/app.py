@@ -20,6 +20,7 @@ from relance.api.inbound import SENDGRID_INBOUND, inbound_door, inbound_router
 from relance.api.portal import PORTAL, portal_router
 from relance.api.problems import install_problem_handlers
 from relance.api.sales_page import BASE, sales_router
+from relance.api.stripe_hooks import STRIPE_WEBHOOK, stripe_door, stripe_router
 from relance.api.tokens import tokens_router
 from relance.api.twilio_hooks import TWILIO_INBOUND, TWILIO_STATUS, twilio_door, twilio_router
 from relance.api.webhooks import SENDGRID_EVENTS, sendgrid_door, webhooks_router
@@ -64,6 +65,7 @@ def api_app(settings: Settings, client_factory: Callable[[], Awaitable[Client]] 
         inbound_router,
         twilio_router,
         portal_router,
+        stripe_router,
     )
     for router in routers:
         app.include_router(router(context))
@@ -92,6 +94,8 @@ def api_doors(settings: Settings, context: ApiContext) -> Callable[[str, str], D
             return page
         if path == SENDGRID_EVENTS:
             return events
+        if path == STRIPE_WEBHOOK:
+            return Door("Stripe's webhook", 256 * 1024, stripe_door(context))
         if path.startswith(f"{PORTAL}/"):
             return Door("the debtor's page", 4096)  # the link is the key, checked by the page itself
         if path in (TWILIO_STATUS, TWILIO_INBOUND):

@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
+import stripe
 from babel.dates import format_date
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -25,6 +26,7 @@ from pydantic import ValidationError
 
 from relance.api.context import ApiContext
 from relance.api.sales_page import language
+from relance.api.stripe_hooks import checkout_url
 from relance.domain.actions import (
     Action,
     ContactUpdated,
@@ -32,6 +34,7 @@ from relance.domain.actions import (
     Installment,
     Pause,
     PaymentPlanAgreed,
+    PaymentReceived,
     PromiseToPay,
 )
 from relance.domain.errors import explain
@@ -55,7 +58,8 @@ TEXTS = {
         "title": "Vos factures", "other_language": "English", "hello": "Bonjour", "total": "Total à régler",
         "invoice": "Facture", "due_date": "Échéance", "amount": "Montant", "left": "Reste dû",
         "days_late": "Jours de retard", "penalties": "Pénalités et indemnité", "statement": "décompte (PDF)",
-        "no_statement": "Le décompte n'est pas disponible aujourd'hui.",
+        "no_statement": "Le décompte n'est pas disponible aujourd'hui.", "card": "Payer par carte",
+        "card_paid": "Merci : votre paiement par carte est en cours d'enregistrement.",
         "nothing_due": "Aucune facture ouverte : merci.",
         "how_to_pay": "Comment régler", "transfer_to": "Par virement à l'ordre de",
         "quote_reference": "Indiquez le numéro de chaque facture réglée en référence du virement.",
@@ -75,7 +79,8 @@ TEXTS = {
         "title": "Your invoices", "other_language": "Français", "hello": "Hello", "total": "Total to pay",
         "invoice": "Invoice", "due_date": "Due", "amount": "Amount", "left": "Left to pay", "days_late": "Days late",
         "penalties": "Penalties and indemnity", "statement": "statement (PDF)",
-        "no_statement": "The statement is not available today.",
+        "no_statement": "The statement is not available today.", "card": "Pay by card",
+        "card_paid": "Thank you: your card payment is being recorded.",
         "nothing_due": "No open invoice: thank you.", "how_to_pay": "How to pay", "transfer_to": "By transfer to",
         "quote_reference": "Quote the number of each invoice you pay as the transfer's reference.",
         "as_of": "Standing at", "questions": "A question? Simply reply to our last message.",
@@ -152,6 +157,7 @@ def portal_router(context: ApiContext) -> APIRouter:
             iban=settings.creditor_iban, creditor=settings.creditor_name, as_of=today, link=link, penalties=penalties,
             form=form_token(secret.get_secret_value(), link), said=TEXTS[chosen].get(said or "", None),
             tomorrow=today + timedelta(days=1),
+            cards=settings.stripe_secret_key is not None and bool(settings.public_url),
         )  # fmt: skip
 
     async def penalties_today(invoices: list[str], today: date) -> dict[str, Decimal]:
@@ -298,6 +304,32 @@ def portal_router(context: ApiContext) -> APIRouter:
         response = await record(request, link, customer, invoice, action)
         await to_person(customer, invoice, f"{said}: check the bank by {until} (the chase resumes then)", action)
         return response
+
+    @router.post(PORTAL + "/{link}/pay")
+    async def pay(
+        request: Request, link: str, form: Annotated[str, Form()], invoice: Annotated[str, Form(max_length=100)],
+        lang: Annotated[str, Form(max_length=5)] = "fr",
+    ) -> Response:  # fmt: skip
+        """Pay what is left on an invoice by card: off to a Stripe Checkout page, back here when done."""
+        if settings.stripe_secret_key is None or not settings.public_url:
+            return HTTPRefusal("invalid").page(link)
+        try:
+            customer, invoice = await acting(request, link, form, invoice)
+        except HTTPRefusal as refusal:
+            return refusal.page(link)
+        _, invoices = await asyncio.to_thread(open_cases_of, context.engine, customer, date.today())
+        case = next(c for c in invoices if c.invoice_id == invoice)
+        back = f"{settings.public_url.rstrip('/')}{PORTAL}/{link}"
+        try:
+            url = await asyncio.to_thread(
+                checkout_url, settings, invoice, customer, case.balance, case.currency, back,
+                lang if lang in TEXTS else "fr",
+            )  # fmt: skip
+        except (stripe.StripeError, ValueError) as err:
+            action = PaymentReceived(amount=case.balance, paid_on=date.today(), reference="card", by=debtor(request))
+            await to_person(customer, invoice, f"a card payment could not start: {bounded(str(err), 300)}", action)
+            return RedirectResponse(f"{PORTAL}/{link}?said=to_person", status_code=303)
+        return RedirectResponse(url, status_code=303)
 
     @router.post(PORTAL + "/{link}/plan")
     async def plan(

@@ -88,3 +88,14 @@ def known_payments(engine: Engine) -> list[KnownPayment]:
         if amount > 0 and (invoice, reference) not in found:
             found[(invoice, reference)] = KnownPayment(invoice, customer, reference, Decimal(amount), currency)
     return [p for key, p in found.items() if key not in gone]
+
+
+def payment_recorded(engine: Engine, invoice_id: str, reference: str) -> bool:
+    """Whether the ledger already has this payment on the invoice's case (a provider that posts again)."""
+    with Session(engine) as session:
+        found = session.scalar(
+            select(PaymentRow.id).where(
+                PaymentRow.case_id == f"invoice-{invoice_id}", PaymentRow.reference == reference
+            )
+        )
+    return found is not None

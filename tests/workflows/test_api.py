@@ -136,6 +136,7 @@ SIGNED = {  # a provider's doors: its signature or secret, not a role (own tests
     ("post", "/webhooks/sendgrid/inbound/{secret}"),
     ("post", "/webhooks/twilio/status"),
     ("post", "/webhooks/twilio/inbound"),
+    ("post", "/webhooks/stripe"),
 }
 
 
