@@ -44,6 +44,7 @@ from relance.domain.money import format_money
 from relance.domain.penalties import MissingRate
 from relance.domain.portal_links import LinkExpired, LinkRefused, LinkRevoked, form_is_ours, form_token
 from relance.ledger.customer_view import open_cases_of
+from relance.ledger.mandates import MandateRefused, add_mandate
 from relance.ledger.portal import read_link
 from relance.ledger.work_queue import create_review_task
 from relance.rendering.documents import Party, creditor_party, letter_date, statement_pdf
@@ -60,6 +61,16 @@ TEXTS = {
         "days_late": "Jours de retard", "penalties": "Pénalités et indemnité", "statement": "décompte (PDF)",
         "no_statement": "Le décompte n'est pas disponible aujourd'hui.", "card": "Payer par carte",
         "card_paid": "Merci : votre paiement par carte est en cours d'enregistrement.",
+        "mandate": "Payer par prélèvement SEPA", "holder": "titulaire du compte", "iban": "IBAN",
+        "mandate_text": (
+            "En signant ce mandat, vous autorisez {creditor} (ICS {ics}) à envoyer des instructions à votre banque "
+            "pour débiter votre compte, et votre banque à le débiter conformément à ses instructions. Vous "
+            "bénéficiez du droit d'être remboursé par votre banque selon les conditions de la convention passée "
+            "avec elle ; une demande de remboursement doit être présentée dans les 8 semaines suivant la date de "
+            "débit de votre compte."
+        ),
+        "agree": "J'accepte ce mandat", "mandate_kept": "Merci : votre mandat de prélèvement est enregistré.",
+        "bad_iban": "Cet IBAN n'est pas valide.",
         "nothing_due": "Aucune facture ouverte : merci.",
         "how_to_pay": "Comment régler", "transfer_to": "Par virement à l'ordre de",
         "quote_reference": "Indiquez le numéro de chaque facture réglée en référence du virement.",
@@ -81,6 +92,16 @@ TEXTS = {
         "penalties": "Penalties and indemnity", "statement": "statement (PDF)",
         "no_statement": "The statement is not available today.", "card": "Pay by card",
         "card_paid": "Thank you: your card payment is being recorded.",
+        "mandate": "Pay by SEPA direct debit", "holder": "account holder", "iban": "IBAN",
+        "mandate_text": (
+            "By signing this mandate form, you authorise {creditor} (creditor id {ics}) to send instructions to "
+            "your bank to debit your account and your bank to debit your account in accordance with those "
+            "instructions. You are entitled to a refund from your bank under the terms and conditions of your "
+            "agreement with it; a refund must be claimed within 8 weeks starting from the date on which your "
+            "account was debited."
+        ),
+        "agree": "I agree to this mandate", "mandate_kept": "Thank you: your direct debit mandate is recorded.",
+        "bad_iban": "This IBAN is not valid.",
         "nothing_due": "No open invoice: thank you.", "how_to_pay": "How to pay", "transfer_to": "By transfer to",
         "quote_reference": "Quote the number of each invoice you pay as the transfer's reference.",
         "as_of": "Standing at", "questions": "A question? Simply reply to our last message.",
@@ -158,6 +179,7 @@ def portal_router(context: ApiContext) -> APIRouter:
             form=form_token(secret.get_secret_value(), link), said=TEXTS[chosen].get(said or "", None),
             tomorrow=today + timedelta(days=1),
             cards=settings.stripe_secret_key is not None and bool(settings.public_url),
+            ics=settings.sepa_creditor_id,
         )  # fmt: skip
 
     async def penalties_today(invoices: list[str], today: date) -> dict[str, Decimal]:
@@ -330,6 +352,30 @@ def portal_router(context: ApiContext) -> APIRouter:
             await to_person(customer, invoice, f"a card payment could not start: {bounded(str(err), 300)}", action)
             return RedirectResponse(f"{PORTAL}/{link}?said=to_person", status_code=303)
         return RedirectResponse(url, status_code=303)
+
+    @router.post(PORTAL + "/{link}/mandate")
+    async def mandate(
+        request: Request, link: str, form: Annotated[str, Form()], iban: Annotated[str, Form(max_length=50)],
+        holder: Annotated[str, Form(max_length=140)], agree: Annotated[str, Form(max_length=5)] = "",
+    ) -> Response:  # fmt: skip
+        """A SEPA e-mandate: the debtor agrees to the mandate's text for their account; the mandate is kept for
+        the customer (IBAN checked, a UMR of its own) and a returned direct debit can be presented on it."""
+        try:
+            customer = await customer_of(link, form)
+        except HTTPRefusal as refusal:
+            return refusal.page(link)
+        if agree != "yes" or not settings.sepa_creditor_id:
+            return RedirectResponse(f"{PORTAL}/{link}?said=refused", status_code=303)
+        umr = f"RUM-{customer[:20]}-{int(time.time())}"
+        try:
+            await asyncio.to_thread(
+                add_mandate, context.engine, customer_id=customer, umr=umr, signed_on=date.today(),
+                iban="".join(iban.split()).upper(), debtor_name=printable(holder, 140), today=date.today(),
+                by=debtor(request),
+            )  # fmt: skip
+        except MandateRefused:
+            return RedirectResponse(f"{PORTAL}/{link}?said=bad_iban", status_code=303)
+        return RedirectResponse(f"{PORTAL}/{link}?said=mandate_kept", status_code=303)
 
     @router.post(PORTAL + "/{link}/plan")
     async def plan(

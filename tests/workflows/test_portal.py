@@ -21,6 +21,7 @@ from relance.api.portal import _months_after
 from relance.domain.money import format_money
 from relance.domain.portal_links import sign_link
 from relance.ledger.db import engine_for
+from relance.ledger.mandates import list_mandates
 from relance.ledger.portal import revoke_links
 from relance.ledger.reports import build_report
 from relance.ledger.work_queue import list_tasks
@@ -40,6 +41,7 @@ def settings(settings):
             "creditor_iban": "FR7630004000031234567890143",
             "public_url": "https://relance.vendor.example",
             "rates_file": ROOT / "samples" / "demo-rates.yaml",  # covers today: the penalties can be priced
+            "sepa_creditor_id": "FR12ZZZ123456",
         }
     )
 
@@ -179,6 +181,20 @@ async def test_the_debtor_proposes_a_plan_and_corrects_their_details_on_the_page
         moved = {"form": form, "email": "factures@acme.example", "line1": "8 quai Saint-Antoine",
                  "postal_code": "69002", "city": "Lyon"}  # fmt: skip
         assert (await http.post(f"/portal/{link}/details", data=moved)).headers["location"].endswith("?said=done")
+        mandate = {"form": form, "holder": "ACME SAS", "iban": "FR76 3000 6000 0112 3456 7890 189", "agree": "yes"}
+        signed = await http.post(f"/portal/{link}/mandate", data=mandate)
+        assert signed.headers["location"].endswith("?said=mandate_kept")
+        bad = await http.post(f"/portal/{link}/mandate", data={**mandate, "iban": "FR76 0000"})
+        assert bad.headers["location"].endswith("?said=bad_iban")
+        unagreed = await http.post(f"/portal/{link}/mandate", data={**mandate, "agree": ""})
+        assert unagreed.headers["location"].endswith("?said=refused")
+    (kept,) = list_mandates(engine, "C-ACME")
+    assert (kept.iban, kept.debtor_name, kept.umr.startswith("RUM-C-ACME-")) == (
+        "FR7630006000011234567890189",
+        "ACME SAS",
+        True,
+    )
+    assert kept.created_by is not None and kept.created_by.startswith("debtor (")
 
     planned, other = [await cases[n].status() for n in (1, 2)]
     assert planned.stage == "payment_plan"
