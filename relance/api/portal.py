@@ -127,6 +127,13 @@ def portal_router(context: ApiContext) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     settings = context.settings
 
+    async def opened(link: str) -> tuple[str, str]:
+        """The customer and language the link opens the page of; LinkRefused when it opens none."""
+        secret = settings.portal_secret
+        if secret is None:
+            raise LinkRefused("the page is not set up")
+        return await asyncio.to_thread(read_link, context.engine, secret.get_secret_value(), link, settings.portal_days)
+
     def page(lang: str, status: int, **values: object) -> HTMLResponse:
         def money(amount: Decimal, currency: str) -> str:
             return format_money(amount, currency, lang)
@@ -155,13 +162,8 @@ def portal_router(context: ApiContext) -> APIRouter:
         said: Annotated[str | None, Query(max_length=20)] = None,
     ) -> HTMLResponse:
         chosen = language(request, lang)
-        secret = settings.portal_secret
         try:
-            if secret is None:
-                raise LinkRefused("the page is not set up")
-            customer, spoken = await asyncio.to_thread(
-                read_link, context.engine, secret.get_secret_value(), link, settings.portal_days
-            )
+            customer, spoken = await opened(link)
             chosen = lang if lang in TEXTS else spoken  # the customer's language, unless the reader asks
         except LinkRefused as err:
             kind = {LinkExpired: "expired", LinkRevoked: "revoked"}.get(type(err), "invalid")
@@ -176,7 +178,8 @@ def portal_router(context: ApiContext) -> APIRouter:
         return page(
             chosen, 200, refusal=None, customer_name=name or customer, invoices=invoices, totals=totals,
             iban=settings.creditor_iban, creditor=settings.creditor_name, as_of=today, link=link, penalties=penalties,
-            form=form_token(secret.get_secret_value(), link), said=TEXTS[chosen].get(said or "", None),
+            form=form_token(settings.portal_secret.get_secret_value(), link) if settings.portal_secret else "",
+            said=TEXTS[chosen].get(said or "", None),
             tomorrow=today + timedelta(days=1),
             cards=settings.stripe_secret_key is not None and bool(settings.public_url),
             ics=settings.sepa_creditor_id,
@@ -199,13 +202,8 @@ def portal_router(context: ApiContext) -> APIRouter:
     @router.get(PORTAL + "/{link}/statement/{invoice}.pdf")
     async def statement(request: Request, link: str, invoice: str) -> Response:
         """The invoice's statement of account today, as a PDF: only for one of the link's customer's open invoices."""
-        secret = settings.portal_secret
         try:
-            if secret is None:
-                raise LinkRefused("the page is not set up")
-            customer, lang = await asyncio.to_thread(
-                read_link, context.engine, secret.get_secret_value(), link, settings.portal_days
-            )
+            customer, lang = await opened(link)
         except LinkRefused:
             return HTMLResponse(TEXTS["fr"]["invalid"] + " / " + TEXTS["en"]["invalid"], status_code=404)
         today = date.today()
@@ -227,16 +225,12 @@ def portal_router(context: ApiContext) -> APIRouter:
 
     async def customer_of(link: str, form: str) -> str:
         """The customer a form acts for, once the link, the form and the rate are checked."""
-        secret = settings.portal_secret
-        if secret is None:
-            raise HTTPRefusal("invalid")
         try:
-            customer, _ = await asyncio.to_thread(
-                read_link, context.engine, secret.get_secret_value(), link, settings.portal_days
-            )
+            customer, _ = await opened(link)
         except LinkRefused:
             raise HTTPRefusal("invalid") from None
-        if not form_is_ours(secret.get_secret_value(), link, form):
+        assert settings.portal_secret is not None  # opened() refused the link otherwise
+        if not form_is_ours(settings.portal_secret.get_secret_value(), link, form):
             raise HTTPRefusal("expired_form")
         recent = posts[link]
         now = time.monotonic()
