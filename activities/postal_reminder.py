@@ -10,6 +10,7 @@ from activities.delivery import deliver_once
 from activities.letter_delivery import Letter, LetterProvider, address_lines
 from relance.domain.activity_contract import SEND_LETTER, StepRequest, StepResult
 from relance.rendering.documents import Party, creditor_party, letter_date, reminder_letter_pdf
+from relance.rendering.messages import portal_url
 
 
 class PostalReminders:
@@ -46,6 +47,7 @@ class PostalReminders:
             creditor=creditor_party(self.contact.settings),
             debtor=Party(request.customer.name, address, request.customer.id),
             dated=letter_date(request.as_of, request.customer.language.value),
+            page_url=portal_url(request.customer.id, self.contact.settings, request.customer.language.value),
             subject=subject,
             body=body,
         )

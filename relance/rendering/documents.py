@@ -5,12 +5,14 @@ puts in French amounts). The statement of account is laid out once, for the lett
 terminal (`relance statement`).
 """
 
+import io
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import segno
 from babel.dates import format_date
 from babel.numbers import format_decimal
 from fpdf import FPDF
@@ -239,13 +241,22 @@ def statement_pdf(*, creditor: Party, debtor: Party, dated: str, result: Stateme
     return bytes(pdf.output())
 
 
-def reminder_letter_pdf(*, creditor: Party, debtor: Party, dated: str, subject: str, body: str) -> bytes:
-    """An ordinary reminder letter (lettre simple): the e-mail's words, laid out for the post."""
+def reminder_letter_pdf(
+    *, creditor: Party, debtor: Party, dated: str, subject: str, body: str, page_url: str | None = None
+) -> bytes:
+    """An ordinary reminder letter (lettre simple): the e-mail's words, laid out for the post, and a QR code of
+    the link to the debtor's own page when there is one (a phone reads it; nobody types a signed link)."""
     pdf, width = _letter(creditor, debtor, dated, subject)
     pdf.cell(width, 6, subject, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     pdf.set_font("dejavu", size=10)
     pdf.multi_cell(width, 5, _reflow(body), new_x="LMARGIN", new_y="NEXT")
+    if page_url:
+        image = io.BytesIO()
+        segno.make(page_url, error="m").save(image, kind="png", scale=6, border=2)
+        image.seek(0)
+        pdf.ln(4)
+        pdf.image(image, w=32, h=32)
     return bytes(pdf.output())
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from pypdf import PdfReader
 
 from tests.builders import invoice, minute, paris
@@ -24,7 +25,13 @@ def with_letters(data: dict[str, Any]) -> None:
 
 @pytest.fixture
 def settings(settings, tmp_path: Path):
-    return settings.model_copy(update={"policy_dir": policies_copy(tmp_path, with_letters)})
+    return settings.model_copy(
+        update={
+            "policy_dir": policies_copy(tmp_path, with_letters),
+            "portal_secret": SecretStr("portal-secret-0123456789"),
+            "public_url": "https://relance.vendor.example",
+        }
+    )
 
 
 async def test_a_letter_step_posts_the_reminder_once_and_a_returned_letter_holds_the_next(open_case, worker):
@@ -42,6 +49,9 @@ async def test_a_letter_step_posts_the_reminder_once_and_a_returned_letter_holds
     assert manifest["address"] == ["1 rue de la Paix", "75002 Paris"]
     text = " ".join(page.extract_text() for page in PdfReader(pdf).pages)
     assert "POST-1" in text and "ACME SAS" in text and "1 250,00" in text
+    # the debtor's page: its link in the text, and as a QR code a phone can read
+    assert "https://relance.vendor.example/portal/" in text
+    assert len(PdfReader(pdf).pages[-1].images) == 1
     assert letter_step.detail == f"letter by post (print:{pdf.name}): {manifest['subject']}"
 
     status = await case.update("mail_returned", {"reason": "NPAI", "returned_on": "2026-05-12"})
