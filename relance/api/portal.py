@@ -52,7 +52,7 @@ from starter.ops import ActionRejected, UnknownCase, act_or_keep_refusal
 from starter.statements import statement_at
 
 PORTAL = "/portal"
-POSTS_PER_HOUR = 20  # per link: a debtor acts a few times; a script would not stop
+POSTS_PER_HOUR = 20  # per link and per address: a debtor acts a few times; a script would not stop
 DISPUTE_CAUSES = ("billing_error", "awaiting_po", "wrong_contact", "other")  # what a debtor may say is wrong
 TEXTS = {
     "fr": {
@@ -223,8 +223,9 @@ def portal_router(context: ApiContext) -> APIRouter:
 
     posts: dict[str, deque[float]] = defaultdict(deque)
 
-    async def customer_of(link: str, form: str) -> str:
-        """The customer a form acts for, once the link, the form and the rate are checked."""
+    async def customer_of(link: str, form: str, address: str) -> str:
+        """The customer a form acts for, once the link, the form and the rates (per link, per address) are
+        checked."""
         try:
             customer, _ = await opened(link)
         except LinkRefused:
@@ -232,18 +233,21 @@ def portal_router(context: ApiContext) -> APIRouter:
         assert settings.portal_secret is not None  # opened() refused the link otherwise
         if not form_is_ours(settings.portal_secret.get_secret_value(), link, form):
             raise HTTPRefusal("expired_form")
-        recent = posts[link]
         now = time.monotonic()
-        while recent and now - recent[0] > 3600:
-            recent.popleft()
-        if len(recent) >= POSTS_PER_HOUR:
-            raise HTTPRefusal("too_many")
-        recent.append(now)
+        keys = (f"link:{link}", f"address:{address}")  # a link passed around, or one address trying many links
+        for key in keys:
+            recent = posts[key]
+            while recent and now - recent[0] > 3600:
+                recent.popleft()
+            if len(recent) >= POSTS_PER_HOUR:
+                raise HTTPRefusal("too_many")
+        for key in keys:
+            posts[key].append(now)
         return customer
 
     async def acting(request: Request, link: str, form: str, invoice: str) -> tuple[str, str]:
         """The customer and the invoice a form acts on: one of the customer's own open invoices, nobody else's."""
-        customer = await customer_of(link, form)
+        customer = await customer_of(link, form, request.client.host if request.client else "unknown")
         _, invoices = await asyncio.to_thread(open_cases_of, context.engine, customer, date.today())
         if invoice not in {c.invoice_id for c in invoices}:
             raise HTTPRefusal("invalid")
@@ -355,7 +359,7 @@ def portal_router(context: ApiContext) -> APIRouter:
         """A SEPA e-mandate: the debtor agrees to the mandate's text for their account; the mandate is kept for
         the customer (IBAN checked, a UMR of its own) and a returned direct debit can be presented on it."""
         try:
-            customer = await customer_of(link, form)
+            customer = await customer_of(link, form, request.client.host if request.client else "unknown")
         except HTTPRefusal as refusal:
             return refusal.page(link)
         if agree != "yes" or not settings.sepa_creditor_id:
@@ -408,7 +412,7 @@ def portal_router(context: ApiContext) -> APIRouter:
         if line1 or postal_code or city:
             changes["address"] = {"line1": line1, "postal_code": postal_code, "city": city, "country": country}
         try:
-            customer = await customer_of(link, form)
+            customer = await customer_of(link, form, request.client.host if request.client else "unknown")
         except HTTPRefusal as refusal:
             return refusal.page(link)
         try:

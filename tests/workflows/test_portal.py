@@ -2,6 +2,7 @@
 customer's open invoices, what is left, the total and how to pay, in French or English; an altered, expired or
 withdrawn link opens nothing and says why; no staff token is needed, and nothing of another customer shows."""
 
+import asyncio
 import io
 import re
 import time
@@ -141,6 +142,13 @@ async def test_the_debtor_promises_disputes_and_says_paid_on_the_page(env, open_
         for _ in range(15):
             await post("promise", invoice="PA-OTHER", on="2027-01-05")
         assert (await post("promise", invoice="PA-OTHER", on="2027-01-05")).status_code == 429
+        await asyncio.sleep(1)  # a fresh link (signed a second later) from the same address: its quota is spent
+        other_link = sign_link(SECRET, "C-ACME")
+        (other_form,) = set(re.findall(r'name="form" value="([^"]+)"', (await http.get(f"/portal/{other_link}")).text))
+        again = await http.post(
+            f"/portal/{other_link}/promise", data={"form": other_form, "invoice": "PA-1", "on": "2027-01-05"}
+        )
+        assert (other_link != link, again.status_code) == (True, 429)
 
     first, second, third = [await cases[n].status() for n in (1, 2, 3)]
     assert (first.stage, first.history[-1].by) == ("promise_to_pay", "debtor (203.0.113.7)")
