@@ -56,7 +56,10 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
     letters = PrintOutbox(settings.letter_outbox_dir)
     legal = LegalEscalation(client, settings, letters, engine)
     post = PostalReminders(contact, letters)
-    texts = SmsReminders(contact, sms_backend(settings))
+    try:
+        texts = SmsReminders(contact, sms_backend(settings))
+    except ValueError as err:  # the twilio backend without its account: said as the e-mail backend says it
+        raise WorkerConfigError(str(err)) from None
     debits = DirectDebits(client, settings, engine)
     watcher = BankWatcher(client, settings, engine)
     voice = CustomerVoice(client, contact, task_queue or settings.task_queue)

@@ -1,9 +1,10 @@
-"""The worker's own settings: how many workflows it keeps in memory between their tasks."""
+"""The worker's own settings: how many workflows it keeps in memory between their tasks, and the providers' credentials
+its backends need."""
 
 import pytest
 
 from relance.settings import SettingsError, get_settings
-from relance.worker_runtime import build_worker
+from relance.worker_runtime import WorkerConfigError, build_worker
 
 
 async def test_the_worker_keeps_as_many_workflows_in_memory_as_configured(env, settings):
@@ -29,3 +30,22 @@ def test_a_cache_size_out_of_range_is_refused_naming_the_variable(monkeypatch):
             get_settings()
     finally:
         get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("backends", "said"),
+    [
+        (
+            {"email_backend": "sendgrid", "sendgrid_api_key": None},
+            "RELANCE_EMAIL_BACKEND=sendgrid needs SENDGRID_API_KEY",
+        ),
+        (
+            {"sms_backend": "twilio", "twilio_account_sid": "AC1", "twilio_auth_token": None},
+            "the twilio SMS backend needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM",
+        ),
+    ],
+)
+async def test_a_provider_backend_without_its_credentials_stops_the_worker_naming_them(env, settings, backends, said):
+    with pytest.raises(WorkerConfigError) as refused:
+        build_worker(env.client, settings.model_copy(update=backends))
+    assert str(refused.value) == said
