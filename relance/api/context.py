@@ -1,13 +1,17 @@
 """What every route of the API shares: the settings, the ledger, the gate, and one Temporal client made on
 first use (and made again after Temporal was out of reach)."""
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine
 from temporalio.client import Client
 
 from relance.api.access import Gate
+from relance.domain.limits import bounded
+from relance.ledger.rejections import keep_rejections, rejected_action
 from relance.settings import Settings
 from starter.connect import connect
 
@@ -27,3 +31,9 @@ class ApiContext:
 
     def forget_client(self) -> None:
         self.clients.clear()
+
+    async def keep_refused(self, invoice_id: str, action: str, payload: Any, reason: str, by: str) -> None:
+        """What a provider posted that no case took, kept in the ledger's refused input (never raised: the
+        provider would only post it again)."""
+        refused = rejected_action(invoice_id, action, payload, bounded(reason, 500), by)
+        await asyncio.to_thread(keep_rejections, self.engine, [refused])

@@ -30,7 +30,6 @@ from relance.domain.actions import ReplyReceived
 from relance.domain.limits import MAX_REPLY_TEXT, bounded, clean_message, printable
 from relance.domain.replies import html_text, is_automatic, new_text, tokens_in
 from relance.doors import Check, Knock
-from relance.ledger.rejections import keep_rejections, rejected_action
 from relance.ledger.replies import Addressed, find_addressed
 from relance.ledger.work_queue import create_review_task
 from starter.ops import ActionRejected, AlreadyRecorded, UnknownCase, act
@@ -138,11 +137,7 @@ async def _reply(
         return "already"
     except (ActionRejected, UnknownCase) as err:
         payload = {"reply_id": action.reply_id, "sender": sender, "subject": subject}
-        await asyncio.to_thread(
-            keep_rejections,
-            context.engine,
-            [rejected_action(invoice_id, action.name, payload, bounded(str(err), 500), BY)],
-        )
+        await context.keep_refused(invoice_id, action.name, payload, str(err), BY)
         why = f"could not reach case {invoice_id}: {bounded(str(err), 200)}"
         await _task(context, key, invoice_id, addressed.customer_id, sender, subject, text, refused, why=why)
         return "refused"

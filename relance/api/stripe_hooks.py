@@ -21,7 +21,6 @@ from relance.domain.actions import PaymentReceived
 from relance.domain.limits import CURRENCY_DECIMALS, bounded
 from relance.doors import Check, Knock
 from relance.ledger.bank_ledger import payment_recorded
-from relance.ledger.rejections import keep_rejections, rejected_action
 from relance.settings import Settings
 from starter.ops import ActionRejected, AlreadyRecorded, UnknownCase, act
 
@@ -102,10 +101,7 @@ def stripe_router(context: ApiContext) -> APIRouter:
         except (ActionRejected, UnknownCase, ValueError) as err:
             if await asyncio.to_thread(payment_recorded, context.engine, invoice, reference):
                 return {invoice: "already"}  # posted again after the payment closed the case
-            await asyncio.to_thread(
-                keep_rejections, context.engine,
-                [rejected_action(invoice, PaymentReceived.name, payload, bounded(str(err), 500), BY)],
-            )  # fmt: skip
+            await context.keep_refused(invoice, PaymentReceived.name, payload, str(err), BY)
             return {invoice: "refused"}
         return {invoice: "applied"}
 

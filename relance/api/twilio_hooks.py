@@ -22,7 +22,6 @@ from relance.domain.actions import SmsEvent
 from relance.domain.limits import MAX_REPLY_TEXT, bounded, clean_message, printable
 from relance.domain.sms import is_stop
 from relance.doors import Check, Knock
-from relance.ledger.rejections import keep_rejections, rejected_action
 from relance.ledger.sms_ledger import cases_texted, opt_out, sms_sent
 from relance.ledger.work_queue import create_review_task
 from starter.ops import ActionRejected, AlreadyRecorded, UnknownCase, act
@@ -72,7 +71,8 @@ def twilio_router(context: ApiContext) -> APIRouter:
             return {"ignored": params.get("MessageStatus")}
         sent = await asyncio.to_thread(sms_sent, context.engine, sid)
         if sent is None:
-            await _keep(context, "", {"MessageSid": sid, "MessageStatus": kind}, "no SMS of ours has this MessageSid")
+            payload = {"MessageSid": sid, "MessageStatus": kind}
+            await context.keep_refused("", SmsEvent.name, payload, "no SMS of ours has this MessageSid", BY)
             return {"refused": sid}
         code = params.get("ErrorCode")
         event = SmsEvent(kind=kind, step_id=sent.message_key.split(":", 1)[1], at=datetime.now(UTC),
@@ -114,12 +114,6 @@ async def _apply(context: ApiContext, case_id: str, event: SmsEvent, payload: di
     except AlreadyRecorded:
         return "already"
     except (ActionRejected, UnknownCase) as err:
-        await _keep(context, invoice_id, payload, bounded(str(err), 500))
+        await context.keep_refused(invoice_id, SmsEvent.name, payload, str(err), BY)
         return "refused"
     return "applied"
-
-
-async def _keep(context: ApiContext, invoice_id: str, payload: dict[str, str], reason: str) -> None:
-    await asyncio.to_thread(
-        keep_rejections, context.engine, [rejected_action(invoice_id, SmsEvent.name, payload, reason, BY)]
-    )

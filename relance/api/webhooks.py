@@ -27,7 +27,6 @@ from relance.domain.actions import EmailBounced, EmailEvent
 from relance.domain.limits import bounded
 from relance.doors import Check, Knock
 from relance.ledger.customer_view import sibling_open_invoices
-from relance.ledger.rejections import keep_rejections, rejected_action
 from starter.ops import ActionRejected, AlreadyRecorded, UnknownCase, act
 
 SENDGRID_EVENTS = "/webhooks/sendgrid/events"
@@ -109,9 +108,8 @@ async def _take(context: ApiContext, client: Any, event: dict[str, Any]) -> str:
     step_id = key.removeprefix(f"{case_id}:") if case_id and key.startswith(f"{case_id}:") else ""
     payload = {k: event.get(k) for k in ("event", "sg_event_id", "timestamp", "reason", "relance_case", "relance_key")}
     if not case_id.startswith("invoice-") or not invoice_id or not step_id:
-        await _keep(
-            context, invoice_id, payload, "the event names no case and step of ours (relance_case, relance_key)"
-        )
+        refusal = "the event names no case and step of ours (relance_case, relance_key)"
+        await context.keep_refused(invoice_id, EmailEvent.name, payload, refusal, BY)
         return "refused"
     try:
         at = datetime.fromtimestamp(float(event.get("timestamp")), UTC)  # type: ignore[arg-type]
@@ -119,14 +117,16 @@ async def _take(context: ApiContext, client: Any, event: dict[str, Any]) -> str:
         event_id = str(event.get("sg_event_id") or "?")
         action = EmailEvent(kind=kind, step_id=step_id, at=at, event_id=event_id, reason=reason, by=BY)
     except (TypeError, ValueError, OverflowError, ValidationError) as err:
-        await _keep(context, invoice_id, payload, f"not a SendGrid event: {bounded(str(err), 300)}")
+        await context.keep_refused(
+            invoice_id, EmailEvent.name, payload, f"not a SendGrid event: {bounded(str(err), 300)}", BY
+        )
         return "refused"
     try:
         await act(client, invoice_id, action)
     except AlreadyRecorded:
         return "already"  # posted again: no refusal to keep
     except (ActionRejected, UnknownCase) as err:
-        await _keep(context, invoice_id, payload, bounded(str(err), 500))
+        await context.keep_refused(invoice_id, EmailEvent.name, payload, str(err), BY)
         return "refused"
     if kind in CUSTOMER_WIDE:
         await _stop_email_for_customer(context, client, invoice_id, kind)
@@ -144,10 +144,4 @@ async def _stop_email_for_customer(context: ApiContext, client: Any, invoice_id:
             await act(client, sibling, EmailBounced(reason=bounded(reason, 500), by=BY))
         except (ActionRejected, UnknownCase) as err:  # closed meanwhile: nothing to stop
             payload = {"event": kind, "from_invoice": invoice_id}
-            await _keep(context, sibling, payload, bounded(str(err), 500))
-
-
-async def _keep(context: ApiContext, invoice_id: str, payload: dict[str, Any], reason: str) -> None:
-    await asyncio.to_thread(
-        keep_rejections, context.engine, [rejected_action(invoice_id, EmailEvent.name, payload, reason, BY)]
-    )
+            await context.keep_refused(sibling, EmailEvent.name, payload, str(err), BY)
