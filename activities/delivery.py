@@ -7,6 +7,7 @@ that is never retried, a failure that is, or a step left in doubt for a person t
 """
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -145,3 +146,8 @@ async def _counted(request: StepRequest, channel: str, sending: Awaitable[Outcom
                 outcome,
                 extra={"case_id": request.case_id, "step": request.step_id, "channel": channel},
             )
+
+
+def file_stem(key: str) -> str:
+    """A step's key as a file name for the folder backends (e-mail, letters, SMS): safe on every file system."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", key)

@@ -2,7 +2,6 @@
 step into the folder the bank connection takes files from, after the case is asked again whether it is
 still owed (never more than the live balance is debited)."""
 
-import re
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -11,7 +10,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from activities.case_guard import live_balance, still_wanted
-from activities.delivery import deliver_once
+from activities.delivery import deliver_once, file_stem
 from activities.side_effects import SideEffects
 from relance.bank.sepa import Creditor, Debit, SepaRefused, pain008
 from relance.domain.activity_contract import REPRESENT_DIRECT_DEBIT, DebitRequest, StepResult
@@ -25,7 +24,7 @@ class DirectDebits:
         self.client, self.settings, self.guard = client, settings, SideEffects(engine)
 
     def path_for(self, key: str) -> Path:
-        return self.settings.sepa_dir / f"{re.sub(r'[^A-Za-z0-9._-]', '_', key)}.xml"
+        return self.settings.sepa_dir / f"{file_stem(key)}.xml"
 
     @activity.defn(name=REPRESENT_DIRECT_DEBIT)
     async def represent_direct_debit(self, request: DebitRequest) -> StepResult:

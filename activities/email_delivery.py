@@ -1,7 +1,6 @@
 """Where an e-mail leaves: the outbox (one file per message) or SendGrid's v3 mail/send API."""
 
 import os
-import re
 import urllib.error
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -13,7 +12,7 @@ from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import Category, CustomArg, Header, Mail, ReplyTo
 
-from activities.delivery import DeliveryFailed, DeliveryInDoubt, DeliveryRefused
+from activities.delivery import DeliveryFailed, DeliveryInDoubt, DeliveryRefused, file_stem
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ class EmailBackend(Protocol):
 
 
 def _file_name(key: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", key) + ".eml"
+    return file_stem(key) + ".eml"
 
 
 class OutboxBackend:

@@ -5,7 +5,6 @@ comes later, with the proof of delivery, as the `registered_letter_delivered` op
 """
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Protocol
 
 from temporalio.exceptions import ApplicationError
 
+from activities.delivery import file_stem
 from relance.domain.activity_contract import StepRequest
 
 
@@ -53,10 +53,6 @@ def address_lines(request: StepRequest) -> list[str]:
     return lines if address.country == "FR" else [*lines, address.country]
 
 
-def _file_stem(key: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", key)
-
-
 class PrintOutbox:
     """Letters to print and post: the PDF and a manifest per letter, in one folder the mail room empties."""
 
@@ -66,7 +62,7 @@ class PrintOutbox:
         self.folder = folder
 
     def path_for(self, idempotency_key: str) -> Path:
-        return self.folder / f"{_file_stem(idempotency_key)}.pdf"
+        return self.folder / f"{file_stem(idempotency_key)}.pdf"
 
     def send(self, letter: Letter) -> str:
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,6 @@ segments, sent at most once per case and step after the last-second check of the
 
 import asyncio
 import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +16,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client as TwilioClient
 
 from activities.debtor_contact import DebtorContact
-from activities.delivery import DeliveryFailed, DeliveryRefused, deliver_once
+from activities.delivery import DeliveryFailed, DeliveryRefused, deliver_once, file_stem
 from relance.domain.activity_contract import SEND_SMS, StepRequest, StepResult
 from relance.domain.sms import MAX_SEGMENTS, mobile_number, segments, sms_text
 from relance.ledger.sms_ledger import opted_out, remember_sms
@@ -53,7 +52,7 @@ class SmsOutbox:
         self.folder = folder
 
     def _path(self, key: str) -> Path:
-        return self.folder / f"{re.sub(r'[^A-Za-z0-9._-]', '_', key)}.json"
+        return self.folder / f"{file_stem(key)}.json"
 
     def send(self, sms: OutgoingSms) -> str:
         self.folder.mkdir(parents=True, exist_ok=True)

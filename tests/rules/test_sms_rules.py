@@ -91,3 +91,15 @@ def test_policy_check_refuses_an_sms_template_that_runs_too_long(tmp_path):
     assert sms_problems(policy, WithTemplates()) == []  # the shipped one fits
     shipped = CliRunner().invoke(app, ["policy", "check", str(ROOT / "policies")], terminal_width=300)
     assert shipped.exit_code == 0, shipped.output
+
+
+def test_the_default_sms_backend_writes_each_sms_once_as_a_file(tmp_path):
+    from activities.sms_delivery import OutgoingSms, SmsOutbox
+
+    outbox = SmsOutbox(tmp_path / "sms")
+    assert outbox.find_sent("invoice-F/1:reminder-1") is None
+    sent = outbox.send(OutgoingSms("invoice-F/1:reminder-1", "invoice-F/1", "+33612345678", "Facture F/1"))
+    assert sent == "sms:invoice-F_1_reminder-1" == outbox.find_sent("invoice-F/1:reminder-1")
+    (written,) = (tmp_path / "sms").iterdir()
+    assert written.name == "invoice-F_1_reminder-1.json"
+    assert '"to": "+33612345678"' in written.read_text(encoding="utf-8")
