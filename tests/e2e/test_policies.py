@@ -46,6 +46,17 @@ def test_a_valid_policy_loads_with_defaults():
 
 BROKEN = [
     (
+        VALID + "replies: {pause_days: 61}\n",
+        [(8, "replies.pause_days", "Input should be less than or equal to 60")],
+    ),
+    (
+        VALID.replace("action: phone_task, template: call_script", "action: sms, template: call_script"),
+        [
+            (6, "steps[1].template", "template sms/call_script.fr.j2 does not exist"),
+            (6, "steps[1].template", "template sms/call_script.en.j2 does not exist"),
+        ],
+    ),
+    (
         "steps:\n  - {id: a, offset_days: 1, action: email, template: reminder_1}\n",
         [(1, "name", "Field required"), (1, "version", "Field required")],
     ),

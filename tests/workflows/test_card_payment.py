@@ -95,6 +95,9 @@ async def test_a_card_payment_made_on_the_page_pays_the_case_once(env, open_case
         assert again.json() == {"ST-1": "already"}  # the same payment twice is one payment
         forged = await http.post("/webhooks/stripe", **signed(event, "whsec_someone_else"))
         assert forged.status_code == 401
+        header = stripe.WebhookSignature.generate_signature_header("{not json", HOOK)
+        garbled = await http.post("/webhooks/stripe", content="{not json", headers={"Stripe-Signature": header})
+        assert garbled.status_code == 400 and garbled.json()["detail"].startswith("the body is not a Stripe event: ")
         unsigned = await http.post("/webhooks/stripe", content=json.dumps(event))
         assert unsigned.status_code == 401 and "Stripe-Signature" in unsigned.json()["detail"]
 

@@ -98,6 +98,11 @@ async def test_an_sms_step_sends_one_sms_its_delivery_is_recorded_and_stop_turns
         unsigned = await http.post("/webhooks/twilio/status", content=urlencode(delivered),
                                    headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
         assert unsigned.status_code == 401
+        as_json = await http.post("/webhooks/twilio/status", json=delivered, headers={"X-Twilio-Signature": "x"})
+        assert (as_json.status_code, as_json.json()["detail"]) == (
+            415,
+            "Twilio posts application/x-www-form-urlencoded",
+        )
         forged = await http.post("/webhooks/twilio/status", **signed("/webhooks/twilio/status", delivered, "other"))
         assert (forged.status_code, forged.json()["detail"]) == (
             401,
