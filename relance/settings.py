@@ -52,10 +52,6 @@ class Settings(BaseSettings):
     # The debtor's own page (/portal/<link>): links signed with this secret, valid this many days
     portal_secret: SecretStr | None = Field(None, validation_alias=_env("RELANCE_PORTAL_SECRET"))
     portal_days: int = Field(60, ge=1, le=366, validation_alias=_env("RELANCE_PORTAL_DAYS"))
-    # a promise made on the page up to this many days ahead is recorded at once; a later one goes to a person
-    portal_promise_days: int = Field(30, ge=0, le=365, validation_alias=_env("RELANCE_PORTAL_PROMISE_DAYS"))
-    # "I have paid": the chase waits this many days for the bank to confirm, then resumes (a person checks)
-    portal_paid_days: int = Field(5, ge=1, le=30, validation_alias=_env("RELANCE_PORTAL_PAID_DAYS"))
     # Card payment on the debtor's page through Stripe Checkout (absent without the secret key)
     stripe_secret_key: SecretStr | None = Field(None, validation_alias=_env("STRIPE_SECRET_KEY"))
     stripe_webhook_secret: SecretStr | None = Field(None, validation_alias=_env("STRIPE_WEBHOOK_SECRET"))

@@ -14,6 +14,7 @@ from activities.case_opening import CaseOpener
 from activities.closed_case import ClosedCases
 from activities.customer_voice import CustomerVoice
 from activities.debtor_contact import DebtorContact
+from activities.debtor_notice import DebtorNotices
 from activities.direct_debit import DirectDebits
 from activities.email_delivery import EmailBackend, OutboxBackend, SendGridBackend
 from activities.ledger import LedgerWriter
@@ -32,7 +33,7 @@ from starter.bank_watch import BankWatcher
 from starter.connect import connect
 from starter.key_check import KeyRingMismatch, check_ring_against
 from starter.namespace import CANNOT_LIST, NO_VISIBILITY, missing_attributes, retired_cases
-from workflows import BankWatch, CustomerAccount, InvoiceCollection
+from workflows import BankWatch, CustomerAccount, DebtorNoticeWorkflow, InvoiceCollection
 from workflows.sandbox import workflow_runner
 
 
@@ -62,17 +63,19 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
         raise WorkerConfigError(str(err)) from None
     debits = DirectDebits(client, settings, engine)
     watcher = BankWatcher(client, settings, engine)
+    notices = DebtorNotices(contact)
     voice = CustomerVoice(client, contact, task_queue or settings.task_queue)
     opener = CaseOpener(ledger, voice)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[InvoiceCollection, CustomerAccount, BankWatch],
+        workflows=[InvoiceCollection, CustomerAccount, BankWatch, DebtorNoticeWorkflow],
         workflow_runner=workflow_runner(),
         activities=[
             policies.resolve_policy,
             contact.send_email,
             contact.create_phone_task,
+            notices.send_debtor_notice,
             ledger.record_case,
             ledger.record_refused_start,
             legal.send_formal_notice,

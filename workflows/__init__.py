@@ -3,6 +3,7 @@
 from relance.domain.case_start import RunOptions
 from workflows.bank_watch import BankWatch
 from workflows.customer_account import CustomerAccount
+from workflows.debtor_notice import DebtorNoticeWorkflow
 from workflows.invoice_collection import InvoiceCollection
 
-__all__ = ["BankWatch", "CustomerAccount", "InvoiceCollection", "RunOptions"]
+__all__ = ["BankWatch", "CustomerAccount", "DebtorNoticeWorkflow", "InvoiceCollection", "RunOptions"]

@@ -2,14 +2,18 @@
 
 No staff token: the link is the key (signed, expiring, revocable, one customer: relance/ledger/portal.py), so the
 page shows that customer's open invoices and nothing else, and no one's contact details. An expired or withdrawn
-link says so, and tells the debtor that a fresh one comes with the next message (never sent to an address typed
-on the page). The debtor can say they paid, promise a date or dispute an invoice: each becomes the ops action a
-collector would have sent (`by`: "debtor", with the request's address), through the same path
-(`starter.ops.act_or_keep_refusal`); what the page may not decide alone (a promise too far ahead) becomes a
-task. Forms carry a signed value bound to the link; posts are limited per link. Not yet: payment plans,
-contact details, card payment, e-mandates."""
+link says so and offers a fresh one, e-mailed to the address on file (never to one typed on the page).
+
+The debtor can say they paid, promise, propose a plan, dispute, correct their details, pay by card or sign a
+direct debit mandate: each becomes the ops action a collector would have sent (`by`: "debtor (<address>)"),
+through the same path (`starter.ops.act_or_keep_refusal`). What the page may not agree to alone (beyond the
+policy's `portal` limits: relance/domain/debtor_requests.py) becomes a task holding the request, which a person
+accepts or declines; the page lists the answer and an e-mail brings it. Forms carry a signed value bound to the
+link; posts are limited per link and per address."""
 
 import asyncio
+import hashlib
+import json
 import time
 from collections import defaultdict, deque
 from datetime import date, timedelta
@@ -37,18 +41,30 @@ from relance.domain.actions import (
     PaymentReceived,
     PromiseToPay,
 )
+from relance.domain.debtor_requests import limits_of, paid_until, plan_decision, promise_decision
 from relance.domain.errors import explain
 from relance.domain.lateness import LABELS, LatenessCause
 from relance.domain.limits import bounded, printable
 from relance.domain.money import format_money
+from relance.domain.notices import REQUEST_WORDS, DebtorNotice
 from relance.domain.penalties import MissingRate
-from relance.domain.portal_links import LinkExpired, LinkRefused, LinkRevoked, form_is_ours, form_token
+from relance.domain.policy import PlanRules, PolicyError, PortalRules, load_policies
+from relance.domain.portal_links import (
+    LinkExpired,
+    LinkRefused,
+    LinkRevoked,
+    form_is_ours,
+    form_token,
+    signed_customer,
+)
 from relance.ledger.customer_view import open_cases_of
 from relance.ledger.mandates import MandateRefused, add_mandate
 from relance.ledger.portal import read_link
-from relance.ledger.work_queue import create_review_task
+from relance.ledger.work_queue import create_review_task, debtor_requests
 from relance.rendering.documents import Party, creditor_party, letter_date, statement_pdf
+from starter.notices import send_notice
 from starter.ops import ActionRejected, UnknownCase, act_or_keep_refusal
+from starter.ops import status as case_status
 from starter.statements import statement_at
 
 PORTAL = "/portal"
@@ -77,6 +93,11 @@ TEXTS = {
         "as_of": "Situation au", "questions": "Une question ? Répondez simplement à notre dernier message.",
         "invalid": "Ce lien n'est pas valide.", "expired": "Ce lien a expiré.", "revoked": "Ce lien a été retiré.",
         "ask_again": "Un nouveau lien vous parviendra avec notre prochain message, à l'adresse que nous connaissons.",
+        "fresh": "M'envoyer un nouveau lien", "fresh_sent": (
+            "Si nous connaissons une adresse pour ce compte, un nouveau lien vient d'y être envoyé."
+        ),
+        "requests": "Vos demandes", "asked_on": "du", "waiting": "en attente d'une réponse",
+        "accepted": "acceptée", "declined": "refusée",
         "act": "Vous pouvez aussi nous dire", "paid": "J'ai payé", "paid_on": "le", "reference": "référence",
         "promise": "Je paierai le", "dispute": "Je conteste cette facture", "why": "motif", "details": "précisions",
         "send": "Envoyer", "done": "Merci, c'est noté.", "to_person": "Merci : une personne vous répondra.",
@@ -108,6 +129,11 @@ TEXTS = {
         "invalid": "This link is not valid.", "expired": "This link has expired.",
         "revoked": "This link was withdrawn.",
         "ask_again": "A fresh link comes with our next message, to the address we have on file.",
+        "fresh": "Send me a fresh link", "fresh_sent": (
+            "If we have an address for this account, a fresh link has just been sent to it."
+        ),
+        "requests": "Your requests", "asked_on": "of", "waiting": "waiting for an answer",
+        "accepted": "accepted", "declined": "declined",
         "act": "You can also tell us", "paid": "I have paid", "paid_on": "on", "reference": "reference",
         "promise": "I will pay on", "dispute": "I dispute this invoice", "why": "reason", "details": "details",
         "send": "Send", "done": "Thank you, it is recorded.", "to_person": "Thank you: a person will answer you.",
@@ -167,7 +193,12 @@ def portal_router(context: ApiContext) -> APIRouter:
             chosen = lang if lang in TEXTS else spoken  # the customer's language, unless the reader asks
         except LinkRefused as err:
             kind = {LinkExpired: "expired", LinkRevoked: "revoked"}.get(type(err), "invalid")
-            return page(chosen, 410 if kind != "invalid" else 404, refusal=TEXTS[chosen][kind], refusal_kind=kind)
+            secret = settings.portal_secret
+            fresh = form_token(secret.get_secret_value(), link) if kind != "invalid" and secret else None
+            return page(
+                chosen, 410 if kind != "invalid" else 404, refusal=TEXTS[chosen][kind], refusal_kind=kind,
+                link=link, form=fresh, said=TEXTS[chosen].get(said or "", None),
+            )  # fmt: skip
         today = date.today()
         name, invoices = await asyncio.to_thread(open_cases_of, context.engine, customer, today)
         penalties = await penalties_today([c.invoice_id for c in invoices], today)
@@ -181,6 +212,8 @@ def portal_router(context: ApiContext) -> APIRouter:
             form=form_token(settings.portal_secret.get_secret_value(), link) if settings.portal_secret else "",
             said=TEXTS[chosen].get(said or "", None),
             tomorrow=today + timedelta(days=1),
+            requests=await asyncio.to_thread(debtor_requests, context.engine, customer),
+            request_words=REQUEST_WORDS[chosen],
             cards=settings.stripe_secret_key is not None and bool(settings.public_url),
             ics=settings.sepa_creditor_id,
         )  # fmt: skip
@@ -233,6 +266,11 @@ def portal_router(context: ApiContext) -> APIRouter:
         assert settings.portal_secret is not None  # opened() refused the link otherwise
         if not form_is_ours(settings.portal_secret.get_secret_value(), link, form):
             raise HTTPRefusal("expired_form")
+        throttle(link, address)
+        return customer
+
+    def throttle(link: str, address: str) -> None:
+        """HTTPRefusal("too_many") past POSTS_PER_HOUR from the link or from the address."""
         now = time.monotonic()
         keys = (f"link:{link}", f"address:{address}")  # a link passed around, or one address trying many links
         for key in keys:
@@ -243,7 +281,30 @@ def portal_router(context: ApiContext) -> APIRouter:
                 raise HTTPRefusal("too_many")
         for key in keys:
             posts[key].append(now)
-        return customer
+
+    @router.post(PORTAL + "/{link}/fresh")
+    async def fresh(request: Request, link: str, form: Annotated[str, Form()]) -> Response:
+        """A fresh link for a link that expired or was withdrawn: e-mailed to the address the customer's case
+        holds (never one typed here), at most once a day per customer; the page says the same whether one left."""
+        secret = settings.portal_secret
+        if secret is None or not form_is_ours(secret.get_secret_value(), link, form):
+            return HTTPRefusal("expired_form").page(link)
+        try:
+            customer, lang = signed_customer(secret.get_secret_value(), link)
+            throttle(link, request.client.host if request.client else "unknown")
+        except LinkRefused:
+            return HTTPRefusal("invalid").page(link)
+        except HTTPRefusal as refusal:
+            return refusal.page(link)
+        today = date.today()
+        _, invoices = await asyncio.to_thread(open_cases_of, context.engine, customer, today)
+        if invoices:
+            notice = DebtorNotice(
+                key=f"fresh-{customer}-{today.isoformat()}", kind="fresh_link", customer_id=customer,
+                invoice_id=invoices[0].invoice_id,
+            )  # fmt: skip
+            await send_notice(await context.temporal(), notice, settings.task_queue)
+        return RedirectResponse(f"{PORTAL}/{link}?said=fresh_sent&lang={lang}", status_code=303)
 
     async def acting(request: Request, link: str, form: str, invoice: str) -> tuple[str, str]:
         """The customer and the invoice a form acts on: one of the customer's own open invoices, nobody else's."""
@@ -263,13 +324,37 @@ def portal_router(context: ApiContext) -> APIRouter:
             said = "to_person"
         return RedirectResponse(f"{PORTAL}/{link}?said={said}", status_code=303)
 
-    async def to_person(customer: str, invoice: str, why: str, action: Action) -> None:
-        script = f"The debtor asked on their page ({action.by}): {why}\n\n{action.model_dump_json(exclude={'by'})}"
-        key = f"portal-{invoice}-{action.name}-{int(time.time())}"
+    async def to_person(customer: str, invoice: str, why: str, action: Action, *, ask: bool = True) -> None:
+        """A task for a person. When `ask`, it holds the debtor's request, for the person to accept (fed to the
+        case as asked) or decline; the debtor reads the answer on the page and by e-mail. The same request
+        again the same day finds the task it made (a double click is one request)."""
+        fields = action.model_dump(mode="json", exclude={"by"})
+        said = json.dumps(fields, sort_keys=True)
+        digest = hashlib.sha256(f"{action.name}|{said}|{why}".encode()).hexdigest()[:16]
+        key = f"portal-{invoice}-{action.name}-{date.today().isoformat()}-{digest}"
+        script = f"The debtor asked on their page ({action.by}): {why}\n\n{said}"
+        if ask:
+            script += "\n\nAnswer with `relance task done <id> --outcome accepted|declined --note <their answer>`."
         await asyncio.to_thread(
             create_review_task, context.engine, key, script, invoice_id=invoice, customer_id=customer,
             due_on=date.today(), kind="portal", step_id="portal",
+            request={"action": action.name, "fields": fields} if ask else None,
         )  # fmt: skip
+
+    async def limits(invoice: str) -> tuple[PortalRules, PlanRules, int]:
+        """What the page may agree to alone on the invoice: its policy's `portal` and `payment_plan` rules, as the
+        policy files say them today (the defaults when the case's policy is no longer among them), and how many
+        promises the case has recorded (asked of the case: one made a second ago counts)."""
+        try:
+            case = await case_status(await context.temporal(), invoice)
+        except UnknownCase:
+            return *limits_of(None), 0
+        try:
+            policies = await asyncio.to_thread(load_policies, settings.policy_dir, settings.template_dir)
+        except PolicyError:
+            policies = {}
+        promises = sum(1 for entry in case.history if entry.event == "promise_to_pay")
+        return *limits_of(policies.get((case.policy or "").split("@")[0])), promises
 
     def debtor(request: Request) -> str:
         return bounded(f"debtor ({request.client.host if request.client else 'unknown address'})", 200)
@@ -284,8 +369,10 @@ def portal_router(context: ApiContext) -> APIRouter:
         except HTTPRefusal as refusal:
             return refusal.page(link)
         action = PromiseToPay(promised_on=on, by=debtor(request))
-        if on > date.today() + timedelta(days=settings.portal_promise_days):  # too far for the page to agree alone
-            await to_person(customer, invoice, f"a promise to pay on {on}, beyond what the page accepts", action)
+        rules, _, before = await limits(invoice)
+        beyond = promise_decision(rules, date.today(), on, before)
+        if beyond is not None:  # beyond what the page may agree to alone
+            await to_person(customer, invoice, beyond.why, action)
             return RedirectResponse(f"{PORTAL}/{link}?said=to_person", status_code=303)
         return await record(request, link, customer, invoice, action)
 
@@ -314,7 +401,7 @@ def portal_router(context: ApiContext) -> APIRouter:
     ) -> Response:  # fmt: skip
         try:
             customer, invoice = await acting(request, link, form, invoice)
-            until = date.today() + timedelta(days=settings.portal_paid_days)
+            until = paid_until((await limits(invoice))[0], date.today())
             said = printable(
                 f"the debtor says it was paid on {paid_on}" + (f", ref. {reference}" if reference else ""), 900
             )
@@ -322,7 +409,9 @@ def portal_router(context: ApiContext) -> APIRouter:
         except HTTPRefusal as refusal:
             return refusal.page(link)
         response = await record(request, link, customer, invoice, action)
-        await to_person(customer, invoice, f"{said}: check the bank by {until} (the chase resumes then)", action)
+        await to_person(
+            customer, invoice, f"{said}: check the bank by {until} (the chase resumes then)", action, ask=False
+        )
         return response
 
     @router.post(PORTAL + "/{link}/pay")
@@ -347,7 +436,8 @@ def portal_router(context: ApiContext) -> APIRouter:
             )  # fmt: skip
         except (stripe.StripeError, ValueError) as err:
             action = PaymentReceived(amount=case.balance, paid_on=date.today(), reference="card", by=debtor(request))
-            await to_person(customer, invoice, f"a card payment could not start: {bounded(str(err), 300)}", action)
+            why = f"a card payment could not start: {bounded(str(err), 300)}"
+            await to_person(customer, invoice, why, action, ask=False)
             return RedirectResponse(f"{PORTAL}/{link}?said=to_person", status_code=303)
         return RedirectResponse(url, status_code=303)
 
@@ -397,6 +487,11 @@ def portal_router(context: ApiContext) -> APIRouter:
             action: Action = PaymentPlanAgreed(installments=installments, by=debtor(request))
         except ValidationError as err:
             return HTTPRefusal("refused", explain(err)).page(link)
+        rules, plan_rules, _ = await limits(invoice)
+        beyond = plan_decision(rules, plan_rules, date.today(), installments)
+        if beyond is not None:
+            await to_person(customer, invoice, beyond.why, action)
+            return RedirectResponse(f"{PORTAL}/{link}?said=to_person", status_code=303)
         return await record(request, link, customer, invoice, action)
 
     @router.post(PORTAL + "/{link}/details")

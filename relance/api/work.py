@@ -41,7 +41,13 @@ def work_router(context: ApiContext) -> APIRouter:
         """The case's new status when the outcome fed it, else null. A refusal by the case leaves the task open."""
         try:
             return await finish_task(
-                context.engine, await context.temporal(), task_id, result, f"api:{caller.name}", date.today()
+                context.engine,
+                await context.temporal(),
+                task_id,
+                result,
+                f"api:{caller.name}",
+                date.today(),
+                context.settings.task_queue,
             )
         except TaskError as err:
             raise HTTPException(404 if isinstance(err, UnknownTask) else 409, str(err)) from None

@@ -192,13 +192,17 @@ def task_done(
     reference: Annotated[str | None, typer.Option(help="payment reference (outcome paid)")] = None,
     reason: Annotated[str | None, typer.Option(help="dispute reason (outcome dispute)")] = None,
     installment: Annotated[list[str] | None, typer.Option(help="DATE:AMOUNT (outcome plan)")] = None,
-    note: Annotated[str | None, typer.Option(help="free note kept with the task")] = None,
+    note: Annotated[
+        str | None, typer.Option(help="free note kept with the task; on a request from the debtor's page, their answer")
+    ] = None,
     cause: Cause = None,
     invoice: Annotated[str | None, typer.Option(help="the invoice it concerns (a bank entry a person settles)")] = None,
     by: By = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Close a task with its outcome; promise, paid, dispute and plan feed the case as ops actions."""
+    """Close a task with its outcome; promise, paid, dispute and plan feed the case as ops actions. A request from
+    the debtor's page is accepted (fed to the case as they asked) or declined; they read the answer and the note
+    on their page and by e-mail."""
     from pydantic import ValidationError
 
     from relance.domain.errors import explain
@@ -228,7 +232,8 @@ def task_done(
 
     async def go() -> CaseStatus | None:
         engine = engine_for(settings.database_url)
-        return await finish_task(engine, await connect(settings), task_id, result, who(by), date.today())
+        client = await connect(settings)
+        return await finish_task(engine, client, task_id, result, who(by), date.today(), settings.task_queue)
 
     try:
         status = run(go())

@@ -117,6 +117,17 @@ class PlanRules(Strict):
     max_installments: int = Field(default=12, ge=1, le=120)
 
 
+class PortalRules(Strict):
+    """What the debtor's own page may agree to alone (relance/domain/debtor_requests.py); beyond it, a person."""
+
+    promise_days: int = Field(default=30, ge=0, le=365, description="a promise up to this many days ahead is taken")
+    promises: int = Field(default=2, ge=0, le=20, description="promises per invoice the page takes alone")
+    plan_installments: int = Field(
+        default=6, ge=0, le=120, description="installments the page takes alone (0: a person decides every plan)"
+    )
+    paid_days: int = Field(default=5, ge=1, le=30, description="days 'I have paid' stops the chase for the bank")
+
+
 class SettlementRules(Strict):
     grace_days: int = Field(default=3, ge=0, le=60, description="days after pay_by before an offer lapses")
     on_lapsed: str | None = Field(default=None, description="step to jump to when an offer lapses unpaid")
@@ -209,6 +220,7 @@ class Policy(Strict):
     payment_plan: PlanRules = Field(default_factory=PlanRules)
     settlement: SettlementRules = Field(default_factory=SettlementRules)
     replies: ReplyRules = Field(default_factory=ReplyRules)
+    portal: PortalRules = Field(default_factory=PortalRules)
     after_recovery: AfterRecovery | None = None
     on_payment_returned: str | None = Field(
         default=None, description="step chasing resumes at when a payment comes back (default: the final reminder)"

@@ -46,6 +46,20 @@ def open_link(secret: str, token: str, max_days: int) -> tuple[str, datetime, st
     return customer, signed_at, lang if lang in ("fr", "en") else "fr"
 
 
+def signed_customer(secret: str, token: str) -> tuple[str, str]:
+    """The customer and language of a link signed by us, however old (for a fresh link sent to the address on
+    file, never to the reader); LinkInvalid when we did not sign it."""
+    try:
+        payload = URLSafeTimedSerializer(secret, salt=SALT).loads(token)
+    except BadSignature:
+        raise LinkInvalid("this link is not valid") from None
+    customer = payload.get("c") if isinstance(payload, dict) else None
+    if not isinstance(customer, str) or not customer:
+        raise LinkInvalid("this link is not valid")
+    lang = payload.get("l")
+    return customer, lang if lang in ("fr", "en") else "fr"
+
+
 FORM_SALT = "relance-portal-form-v1"
 
 

@@ -4,7 +4,7 @@ The CLI's `relance task done` options and the API's body are this one model, so 
 """
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -12,8 +12,9 @@ from relance.domain.actions import Action, DisputeOpened, Installment, PaymentPl
 from relance.domain.invoice import Strict
 from relance.domain.lateness import LatenessCause
 from relance.domain.limits import Amount, Day, Name, Reason
+from relance.domain.rules import OPS_ACTIONS
 
-Outcome = Literal["promise", "paid", "dispute", "plan", "unreachable", "no_answer"]
+Outcome = Literal["promise", "paid", "dispute", "plan", "unreachable", "no_answer", "accepted", "declined"]
 TASK_OUTCOMES: tuple[str, ...] = Outcome.__args__  # type: ignore[attr-defined]
 
 
@@ -24,7 +25,9 @@ class TaskOutcome(Strict):
     reference: Name | None = Field(default=None, description="payment reference (outcome paid)")
     reason: Reason | None = Field(default=None, description="dispute reason (outcome dispute; default the note)")
     installments: list[Installment] = Field(default_factory=list, max_length=120, description="outcome plan")
-    note: str = Field(default="", max_length=2000, description="free note kept with the task")
+    note: str = Field(
+        default="", max_length=2000, description="free note kept with the task (the debtor's answer, on their request)"
+    )
     cause: LatenessCause | None = Field(default=None, description="why the invoice is paid late")
     invoice: Name | None = Field(default=None, description="the invoice it concerns, when the task names none")
 
@@ -41,12 +44,26 @@ class TaskOutcome(Strict):
         return self
 
 
-def action_for(result: TaskOutcome, by: str, today: date) -> Action | None:
-    """The ops action the outcome feeds to the case; None for outcomes that only close the task.
+class NoRequest(ValueError):
+    """`accepted` on a task that holds no debtor request to accept."""
 
-    Raises pydantic's ValidationError when the action refuses a field (it checks more than the outcome does).
+
+ACTIONS_BY_NAME: dict[str, type[Action]] = {action.name: action for action in OPS_ACTIONS}
+
+
+def action_for(result: TaskOutcome, by: str, today: date, request: dict[str, Any] | None = None) -> Action | None:
+    """The ops action the outcome feeds to the case; None for outcomes that only close the task (`declined`
+    among them). `accepted` feeds the debtor's own request the task holds (relance/api/portal.py kept it).
+
+    Raises pydantic's ValidationError when the action refuses a field (it checks more than the outcome does),
+    NoRequest when `accepted` has nothing to accept.
     """
     match result.outcome:
+        case "accepted":
+            asked = ACTIONS_BY_NAME.get((request or {}).get("action", ""))
+            if request is None or asked is None:
+                raise NoRequest("outcome accepted needs a task holding a debtor's request (a task of their page)")
+            return asked.model_validate({**request.get("fields", {}), "by": by})
         case "promise":
             return PromiseToPay(promised_on=result.on, amount=result.amount, cause=result.cause, by=by)
         case "paid":

@@ -207,6 +207,9 @@ class Task(Base):
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     done_by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A debtor's request from their page that a person decides: {"action": <ops action name>, "fields": {...},
+    # "lang": ...}; outcome `accepted` feeds it to the case, `declined` does not, and the debtor hears either.
+    request: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class Document(Base):

@@ -3,7 +3,7 @@ the outcome a person obtained (which then feeds the case as an ops action)."""
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -26,6 +26,9 @@ class TaskView:
     status: str
     outcome: str | None
     script: str
+    customer_id: str = ""
+    request: dict[str, Any] | None = None  # a debtor's request from their page, for `accepted` to feed
+    created_on: date | None = None
 
 
 class TaskError(Exception):
@@ -65,8 +68,9 @@ def open_task(engine: Engine, task_id: int) -> TaskView:
 
 def _view(t: Task) -> TaskView:
     return TaskView(
-        t.id, t.kind, t.invoice_id, t.customer_name, t.phone, t.due_on, t.assignee, t.status, t.outcome, t.script
-    )
+        t.id, t.kind, t.invoice_id, t.customer_name, t.phone, t.due_on, t.assignee, t.status, t.outcome, t.script,
+        t.customer_id, t.request, t.created_at.date() if t.created_at else None,
+    )  # fmt: skip
 
 
 def complete_task(engine: Engine, task_id: int, outcome: str, detail: str, by: str) -> None:
@@ -129,6 +133,7 @@ def create_review_task(
     due_on: date,
     kind: str = "bank",
     step_id: str = "bank",
+    request: dict[str, Any] | None = None,
 ) -> int:
     """A task for a person to read and settle something no rule could (a bank entry the matching could not, a
     debtor's reply); keyed, so the same input again finds the task it made."""
@@ -148,7 +153,41 @@ def create_review_task(
             script=script,
             due_on=due_on,
             assignee="collections",
+            request=request,
         )
         session.add(task)
         session.flush()
         return task.id
+
+
+@dataclass(frozen=True)
+class DebtorRequest:
+    """A request the debtor made on their page that went to a person, and what became of it."""
+
+    invoice_id: str
+    action: str
+    asked_on: date
+    status: Literal["waiting", "accepted", "declined"]
+    answer: str
+
+
+AGREED = frozenset({"accepted", "promise", "paid", "dispute", "plan"})  # a person gave the debtor something
+
+
+def debtor_requests(engine: Engine, customer_id: str, limit: int = 20) -> list[DebtorRequest]:
+    """The customer's requests a person decides, newest first: what their page shows them."""
+    query = (
+        select(Task)
+        .where(Task.customer_id == customer_id, Task.request.is_not(None))
+        .order_by(Task.created_at.desc(), Task.id.desc())
+        .limit(limit)
+    )
+    with Session(engine) as session:
+        return [
+            DebtorRequest(
+                t.invoice_id, str((t.request or {}).get("action", "")), t.created_at.date(),
+                "waiting" if t.status == "open" else "accepted" if t.outcome in AGREED else "declined",
+                t.outcome_detail or "" if t.status != "open" else "",
+            )
+            for t in session.scalars(query)
+        ]  # fmt: skip

@@ -105,6 +105,11 @@ def render(
     return _rendered(env.get_template(name), message_context(request, balance, settings) | (extra or {}))
 
 
+def render_notice(kind: str, lang: str, context: dict[str, Any], settings: Settings) -> Rendered:
+    """A notice the debtor asked for (relance/domain/notices.py): templates/email/notice_<kind>.<lang>.j2."""
+    return _rendered(_environment(settings.template_dir).get_template(f"email/notice_{kind}.{lang}.j2"), context)
+
+
 def _rendered(template: Template, context: dict[str, Any]) -> Rendered:
     bound = template.new_context(context)
     subject = "".join(template.blocks["subject"](bound)).strip()

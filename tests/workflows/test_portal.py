@@ -21,12 +21,14 @@ from relance.api.app import api_app
 from relance.api.portal import _months_after
 from relance.domain.money import format_money
 from relance.domain.portal_links import sign_link
+from relance.domain.task_outcome import TaskOutcome
 from relance.ledger.db import engine_for
 from relance.ledger.mandates import list_mandates
 from relance.ledger.portal import revoke_links
 from relance.ledger.reports import build_report
-from relance.ledger.work_queue import list_tasks
+from relance.ledger.work_queue import TaskError, list_tasks
 from starter.statements import statement_at
+from starter.tasks import finish_task
 from tests.builders import ROOT, invoice, paris
 
 START = paris(2026, 4, 20, 8)
@@ -102,6 +104,22 @@ async def test_a_link_opens_the_customers_invoices_and_nothing_else(env, open_ca
         monkeypatch.setattr(itsdangerous.timed.time, "time", real)
         expired = await http.get(f"/portal/{old}")
         assert (expired.status_code, "Ce lien a expiré." in expired.text) == (410, True)
+        # the expired page offers a fresh link: e-mailed to the address on file, once a day, never to the reader
+        (fresh_form,) = re.findall(r'name="form" value="([^"]+)"', expired.text)
+        for _ in range(2):
+            asked = await http.post(f"/portal/{old}/fresh", data={"form": fresh_form})
+            assert asked.headers["location"] == f"/portal/{old}?said=fresh_sent&lang=fr"
+        said = await http.get(asked.headers["location"])
+        assert "un nouveau lien vient d&#39;y être envoyé" in said.text and "compta@acme.example" not in said.text
+        notice = env.client.get_workflow_handle(f"notice-fresh-C-ACME-{date.today().isoformat()}")
+        assert (await notice.result()).startswith("sent: Votre lien vers vos factures to compta@acme.example")
+        (sent,) = [p for p in worker.outbox_dir.glob("notice*.eml")]  # asked twice, sent once
+        fresh_mail = message_from_bytes(sent.read_bytes(), policy=default)
+        assert fresh_mail["To"] == "ACME SAS <compta@acme.example>"
+        (fresh_link,) = re.findall(r"https://relance\.vendor\.example(/portal/\S+)", fresh_mail.get_content())
+        assert (await http.get(fresh_link)).status_code == 200
+        forged = await http.post(f"/portal/{old}/fresh", data={"form": "x"})
+        assert forged.status_code == 403
 
         revoke_links(engine_for(worker.database_url), "C-ACME")
         withdrawn = await http.get(f"/portal/{link}")
@@ -132,6 +150,10 @@ async def test_the_debtor_promises_disputes_and_says_paid_on_the_page(env, open_
         assert "Merci, c&#39;est noté." in (await http.get(promised.headers["location"])).text  # escaped
         far = await post("promise", invoice="PA-1", on=(today + timedelta(days=90)).isoformat())
         assert far.headers["location"] == f"/portal/{link}?said=to_person"  # beyond what the page accepts alone
+        again = await post("promise", invoice="PA-1", on=(today + timedelta(days=10)).isoformat())
+        assert again.headers["location"].endswith("?said=done")  # the policy's second promise
+        third = await post("promise", invoice="PA-1", on=(today + timedelta(days=12)).isoformat())
+        assert third.headers["location"].endswith("?said=to_person")  # one promise too many for the page alone
         disputed = await post("dispute", invoice="PA-2", cause="billing_error", details="prix non conforme au devis")
         assert disputed.headers["location"].endswith("?said=done")
         paid = await post("paid", invoice="PA-3", paid_on=today.isoformat(), reference="VIR-778")
@@ -160,11 +182,45 @@ async def test_the_debtor_promises_disputes_and_says_paid_on_the_page(env, open_
     assert third.stage == "paused" and third.paused_until == today + timedelta(days=5)
     assert third.pause_reason == "the debtor says it was paid on " + f"{today}, ref. VIR-778"
     tasks = [t.script.splitlines()[0] for t in list_tasks(engine, today=today) if t.kind == "portal"]
-    assert len(tasks) == 2 and any("beyond what the page accepts" in t for t in tasks)
+    assert len(tasks) == 3 and any(f"on {today + timedelta(days=90)}, more than 30 days ahead" in t for t in tasks)
+    assert any(f"on {today + timedelta(days=12)}, after 2 promises on this invoice" in t for t in tasks)
     assert any("check the bank by" in t for t in tasks)
     # `relance report` counts what debtors settled themselves on the page
     solved = build_report(engine, today).solved_on_page
-    assert solved == {"promises": 1, "plans": 0, "disputes": 1, "said paid": 1, "details": 0}
+    assert solved == {"promises": 2, "plans": 0, "disputes": 1, "said paid": 1, "details": 0}
+
+    # a person answers the requests the page could not agree to alone: the debtor reads it there and by e-mail
+    asked = {t.script.splitlines()[0]: t for t in list_tasks(engine, today=today) if t.request is not None}
+    (too_far,) = [t for line, t in asked.items() if "more than 30 days ahead" in line]
+    (too_many,) = [t for line, t in asked.items() if "after 2 promises" in line]
+    with pytest.raises(TaskError, match="outcome accepted needs a task holding a debtor's request"):
+        paid_task = next(t for t in list_tasks(engine, today=today) if t.kind == "portal" and t.request is None)
+        await finish_task(engine, env.client, paid_task.id, TaskOutcome(outcome="accepted"), "anne", today, "unused")
+    declined = TaskOutcome(outcome="declined", note="Nous ne pouvons pas attendre 90 jours ; 30 au plus.")
+    await finish_task(engine, env.client, too_far.id, declined, "anne", today, worker.task_queue)
+    accepted = await finish_task(
+        engine, env.client, too_many.id, TaskOutcome(outcome="accepted"), "anne", today, worker.task_queue
+    )
+    assert accepted is not None and accepted.history[-1].by == "anne"
+    assert accepted.history[-1].event == "promise_to_pay"
+    assert accepted.history[-1].detail.endswith(str(today + timedelta(days=12)))
+    answers = {}
+    for task in (too_far, too_many):
+        handle = env.client.get_workflow_handle(f"notice-answer-{task.id}")
+        assert (await handle.result()).startswith("sent: Facture PA-1 : réponse à votre demande")
+        answers[task.id] = message_from_bytes(
+            (worker.outbox_dir / f"notice_answer-{task.id}.eml").read_bytes(), policy=default
+        ).get_content()
+    assert "nous ne pouvons pas l'accepter" in answers[too_far.id]
+    assert "Nous ne pouvons pas attendre 90 jours ; 30 au plus." in answers[too_far.id]
+    assert "(promesse de paiement) a été examinée" in answers[too_many.id]
+    assert "elle est acceptée" in answers[too_many.id]
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=api_app(worker, client)), base_url="http://api"
+    ) as http:
+        shown = (await http.get(f"/portal/{link}")).text
+    assert shown.count('data-request="declined"') == 1 and shown.count('data-request="accepted"') == 1
+    assert "Nous ne pouvons pas attendre 90 jours ; 30 au plus." in shown
 
 
 async def test_the_debtor_proposes_a_plan_and_corrects_their_details_on_the_page(env, open_case, worker):
@@ -216,4 +272,4 @@ async def test_the_debtor_proposes_a_plan_and_corrects_their_details_on_the_page
     for status in (planned, other):
         assert status.customer_email == "factures@acme.example"
     tasks = [t.script for t in list_tasks(engine, today=date.today()) if t.kind == "portal"]
-    assert len(tasks) == 1 and "24 installments; the policy allows at most 12" in tasks[0]
+    assert len(tasks) == 1 and "a payment plan of 24 installments, more than the 6 the page agrees to" in tasks[0]
