@@ -21,6 +21,7 @@ from activities.email_delivery import EmailBackend, OutgoingEmail
 from activities.side_effects import SideEffects
 from relance.domain.activity_contract import CREATE_PHONE_TASK, SEND_EMAIL, StepRequest, StepResult
 from relance.domain.replies import reply_address, token_for
+from relance.ledger.portal import short_link
 from relance.ledger.replies import remember_reply_address
 from relance.ledger.work_queue import create_task
 from relance.rendering.messages import Rendered, render
@@ -51,8 +52,20 @@ class DebtorContact:
         stop, status = await still_wanted(self.client, request)
         return stop, live_balance(status)
 
-    def render(self, channel: str, request: StepRequest, balance: Decimal) -> Rendered:
-        return render_step(channel, request, balance, self.settings)
+    def render(
+        self, channel: str, request: StepRequest, balance: Decimal, extra: dict[str, Any] | None = None
+    ) -> Rendered:
+        return render_step(channel, request, balance, self.settings, extra)
+
+    async def short_page_url(self, request: StepRequest) -> str | None:
+        """A short link to the customer's page (`<public url>/p/<code>`) for an SMS or a letter, where the signed
+        link is too long to type; None when the page is not set up."""
+        settings = self.settings
+        if settings.portal_secret is None or not settings.public_url:
+            return None
+        lang = request.customer.language.value
+        code = await asyncio.to_thread(short_link, self.engine, request.customer.id, lang, settings.portal_days)
+        return f"{settings.public_url.rstrip('/')}/p/{code}"
 
     @activity.defn(name=SEND_EMAIL)
     async def send_email(self, request: StepRequest) -> StepResult:

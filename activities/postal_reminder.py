@@ -10,7 +10,6 @@ from activities.delivery import deliver_once
 from activities.letter_delivery import Letter, LetterProvider, address_lines
 from relance.domain.activity_contract import SEND_LETTER, StepRequest, StepResult
 from relance.rendering.documents import Party, creditor_party, letter_date, reminder_letter_pdf
-from relance.rendering.messages import portal_url
 
 
 class PostalReminders:
@@ -24,8 +23,9 @@ class PostalReminders:
         if stop is not None:
             return stop
         address = address_lines(request)
-        text = self.contact.render("email", request, balance)
-        pdf = await asyncio.to_thread(self._pdf, request, address, text.subject, text.body)
+        page = await self.contact.short_page_url(request)  # typed from paper, or scanned from the QR code
+        text = self.contact.render("email", request, balance, {"portal_url": page})
+        pdf = await asyncio.to_thread(self._pdf, request, address, text.subject, text.body, page)
         letter = Letter(request.idempotency_key, request.case_id, request.customer.name, address, text.subject, pdf,
                         service="simple")  # fmt: skip
         find = self.letters.find_sent if self.letters.knows_what_it_sent else None
@@ -42,12 +42,12 @@ class PostalReminders:
             detail=f"letter by post ({done.provider_id}): {text.subject}",
         )
 
-    def _pdf(self, request: StepRequest, address: list[str], subject: str, body: str) -> bytes:
+    def _pdf(self, request: StepRequest, address: list[str], subject: str, body: str, page: str | None) -> bytes:
         return reminder_letter_pdf(
             creditor=creditor_party(self.contact.settings),
             debtor=Party(request.customer.name, address, request.customer.id),
             dated=letter_date(request.as_of, request.customer.language.value),
-            page_url=portal_url(request.customer.id, self.contact.settings, request.customer.language.value),
+            page_url=page,
             subject=subject,
             body=body,
         )

@@ -124,7 +124,8 @@ class SmsReminders:
         if stopped is not None:  # for good: the step fails with why, and the case goes on to its next step
             message = f"no SMS: {to} answered STOP on {stopped:%Y-%m-%d}"
             raise ApplicationError(message, type="DeliveryRefused", non_retryable=True)
-        text = sms_text(self.contact.render("sms", request, balance).body)
+        page = await self.contact.short_page_url(request)
+        text = sms_text(self.contact.render("sms", request, balance, {"portal_url": page}).body)
         size = segments(text)
         if size.count > MAX_SEGMENTS:  # `relance policy check` refuses such a template; a long name can still
             message = f"no SMS: the text takes {size.count} {size.encoding} segments, more than {MAX_SEGMENTS}"

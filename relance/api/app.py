@@ -17,7 +17,7 @@ from relance.api.cases import cases_router
 from relance.api.context import ApiContext
 from relance.api.customers import customers_router
 from relance.api.inbound import SENDGRID_INBOUND, inbound_door, inbound_router
-from relance.api.portal import PORTAL, portal_router
+from relance.api.portal import PORTAL, SHORT, portal_router
 from relance.api.problems import install_problem_handlers
 from relance.api.sales_page import BASE, sales_router
 from relance.api.stripe_hooks import STRIPE_WEBHOOK, stripe_door, stripe_router
@@ -96,7 +96,7 @@ def api_doors(settings: Settings, context: ApiContext) -> Callable[[str, str], D
             return events
         if path == STRIPE_WEBHOOK:
             return Door("Stripe's webhook", 256 * 1024, stripe_door(context))
-        if path.startswith(f"{PORTAL}/"):
+        if path.startswith((f"{PORTAL}/", f"{SHORT}/")):
             return Door("the debtor's page", 4096)  # the link is the key, checked by the page itself
         if path in (TWILIO_STATUS, TWILIO_INBOUND):
             return texts

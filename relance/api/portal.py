@@ -55,11 +55,10 @@ from relance.domain.portal_links import (
     LinkRevoked,
     form_is_ours,
     form_token,
-    signed_customer,
 )
 from relance.ledger.customer_view import open_cases_of
 from relance.ledger.mandates import MandateRefused, add_mandate
-from relance.ledger.portal import read_link
+from relance.ledger.portal import SHORT_CODE, link_owner, read_link
 from relance.ledger.work_queue import create_review_task, debtor_requests
 from relance.rendering.documents import Party, creditor_party, letter_date, statement_pdf
 from starter.notices import send_notice
@@ -68,6 +67,7 @@ from starter.ops import status as case_status
 from starter.statements import statement_at
 
 PORTAL = "/portal"
+SHORT = "/p"  # short links for SMS and letters: /p/<code>
 POSTS_PER_HOUR = 20  # per link and per address: a debtor acts a few times; a script would not stop
 DISPUTE_CAUSES = ("billing_error", "awaiting_po", "wrong_contact", "other")  # what a debtor may say is wrong
 TEXTS = {
@@ -180,6 +180,13 @@ def portal_router(context: ApiContext) -> APIRouter:
         response.headers["Referrer-Policy"] = "no-referrer"  # the link is the key: never passed on
         return response
 
+    @router.get(SHORT + "/{code}")
+    async def short(code: str) -> Response:
+        """A short link (an SMS, a letter): on to the page it stands for, which checks it as any link."""
+        if not SHORT_CODE.match(code.lower()):
+            return HTMLResponse(TEXTS["fr"]["invalid"] + " / " + TEXTS["en"]["invalid"], status_code=404)
+        return RedirectResponse(f"{PORTAL}/{code.lower()}", status_code=303)
+
     @router.get(PORTAL + "/{link}")
     async def debtor_page(
         request: Request,
@@ -290,7 +297,7 @@ def portal_router(context: ApiContext) -> APIRouter:
         if secret is None or not form_is_ours(secret.get_secret_value(), link, form):
             return HTTPRefusal("expired_form").page(link)
         try:
-            customer, lang = signed_customer(secret.get_secret_value(), link)
+            customer, lang = await asyncio.to_thread(link_owner, context.engine, secret.get_secret_value(), link)
             throttle(link, request.client.host if request.client else "unknown")
         except LinkRefused:
             return HTTPRefusal("invalid").page(link)

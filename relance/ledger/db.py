@@ -325,6 +325,18 @@ class PortalRevocation(Base):
     revoked_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class PortalShortLink(Base):
+    """A short link to a customer's page (`/p/<code>`), for an SMS or a letter where the signed link is too long:
+    a random code, dated like a signed link (it expires and is withdrawn the same way)."""
+
+    __tablename__ = "portal_short_links"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(200), index=True)
+    lang: Mapped[str] = mapped_column(String(2))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class ApiToken(Base):
     """A caller of the HTTP API: its name (recorded on every action it takes), its role, and a SHA-256 of its
     token (the token itself is shown once, when it is made). A revoked token stops working at once."""

@@ -150,7 +150,8 @@ def sms_problems(policy: Policy, settings: Settings) -> list[str]:
                 amount=Decimal("1234567.89"), currency="EUR", issue_date=date(2026, 1, 1), due_date=date(2026, 1, 31),
                 as_of=date(2026, 3, 31),
             )  # fmt: skip
-            text = sms_text(render("sms", request, request.amount, settings).body)
+            short = f"{settings.public_url.rstrip('/')}/p/{'x' * 12}" if settings.public_url else None
+            text = sms_text(render("sms", request, request.amount, settings, {"portal_url": short}).body)
             size = segments(text)
             if size.count > MAX_SEGMENTS:
                 problems.append(

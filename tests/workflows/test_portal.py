@@ -6,7 +6,7 @@ import asyncio
 import io
 import re
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from email import message_from_bytes
 from email.policy import default
@@ -16,15 +16,16 @@ import itsdangerous.timed
 import pytest
 from pydantic import SecretStr
 from pypdf import PdfReader
+from sqlalchemy.orm import Session
 
 from relance.api.app import api_app
 from relance.api.portal import _months_after
 from relance.domain.money import format_money
 from relance.domain.portal_links import sign_link
 from relance.domain.task_outcome import TaskOutcome
-from relance.ledger.db import engine_for
+from relance.ledger.db import PortalShortLink, engine_for
 from relance.ledger.mandates import list_mandates
-from relance.ledger.portal import revoke_links
+from relance.ledger.portal import revoke_links, short_link
 from relance.ledger.reports import build_report
 from relance.ledger.work_queue import TaskError, list_tasks
 from starter.statements import statement_at
@@ -121,9 +122,23 @@ async def test_a_link_opens_the_customers_invoices_and_nothing_else(env, open_ca
         forged = await http.post(f"/portal/{old}/fresh", data={"form": "x"})
         assert forged.status_code == 403
 
-        revoke_links(engine_for(worker.database_url), "C-ACME")
+        engine = engine_for(worker.database_url)
+        code = short_link(engine, "C-ACME", "en", 30)  # an SMS's or a letter's link
+        assert short_link(engine, "C-ACME", "en", 30) == code  # a retried step prints the same
+        assert "Your invoices" in (await http.get(f"/p/{code}", follow_redirects=True)).text
+        with Session(engine) as session, session.begin():  # made 31 days ago: past RELANCE_PORTAL_DAYS
+            session.add(PortalShortLink(code="a" * 12, customer_id="C-ACME", lang="fr",
+                                        created_at=datetime.now(UTC) - timedelta(days=31)))  # fmt: skip
+        old_short = await http.get(f"/portal/{'a' * 12}")
+        assert (old_short.status_code, 'data-refusal="expired"' in old_short.text) == (410, True)
+        assert 'action="/portal/aaaaaaaaaaaa/fresh"' in old_short.text  # a fresh one may be asked for here too
+
+        revoke_links(engine, "C-ACME")
         withdrawn = await http.get(f"/portal/{link}")
         assert (withdrawn.status_code, "Ce lien a été retiré." in withdrawn.text) == (410, True)
+        assert (await http.get(f"/portal/{code}")).status_code == 410  # short links are withdrawn with the rest
+        assert short_link(engine, "C-ACME", "en", 30) != code  # the next message brings a new one
+        assert (await http.get(f"/portal/{short_link(engine, 'C-ACME', 'en', 30)}")).status_code == 200
         assert "prochain message" in withdrawn.text  # a fresh link comes to the address on file, never typed here
 
 

@@ -3,6 +3,7 @@ ordinary letter through the print outbox, once; a letter that comes back flags t
 waits for a new one, and a corrected address lets it go."""
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,8 @@ import pytest
 from pydantic import SecretStr
 from pypdf import PdfReader
 
+from relance.ledger.db import engine_for
+from relance.ledger.portal import read_link
 from tests.builders import invoice, minute, paris
 from tests.conftest import policies_copy
 
@@ -50,7 +53,8 @@ async def test_a_letter_step_posts_the_reminder_once_and_a_returned_letter_holds
     text = " ".join(page.extract_text() for page in PdfReader(pdf).pages)
     assert "POST-1" in text and "ACME SAS" in text and "1 250,00" in text
     # the debtor's page: its link in the text, and as a QR code a phone can read
-    assert "https://relance.vendor.example/portal/" in text
+    (code,) = re.findall(r"https://relance\.vendor\.example/p/([a-z2-9]{12})", text)  # short: typed from paper
+    assert read_link(engine_for(worker.database_url), "unused", code, 60) == ("C-ACME", "fr")  # it opens its page
     assert len(PdfReader(pdf).pages[-1].images) == 1
     assert letter_step.detail == f"letter by post (print:{pdf.name}): {manifest['subject']}"
 

@@ -3,6 +3,7 @@
 signed status callback records its delivery; a STOP sent back turns SMS off for that number, recorded on the
 case, and the next SMS step is skipped; a landline gets none; unsigned or forged callbacks are refused."""
 
+import re
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -57,6 +58,7 @@ def settings(settings, tmp_path: Path, endpoint: RecordingEndpoint):
             "twilio_from": "+33700000000",
             "twilio_api_base": endpoint.url,
             "public_url": PUBLIC,
+            "portal_secret": SecretStr("portal-secret-0123456789"),
         }
     )
 
@@ -82,6 +84,7 @@ async def test_an_sms_step_sends_one_sms_its_delivery_is_recorded_and_stop_turns
     assert sent.body["StatusCallback"] == f"{PUBLIC}/webhooks/twilio/status"
     assert "facture SMS-1" in sent.body["Body"] and "STOP" in sent.body["Body"]
     assert texted.detail.startswith("SMS to +33612345678 (2 GSM-7 segments): ")
+    (code,) = re.findall(rf"Vos factures : {PUBLIC}/p/([a-z2-9]{{12}}) STOP", sent.body["Body"])  # a short link
 
     async def client():
         return env.client
@@ -115,6 +118,13 @@ async def test_an_sms_step_sends_one_sms_its_delivery_is_recorded_and_stop_turns
                 "Body": "Stop", "AccountSid": SID, "NumMedia": "0"}  # fmt: skip
         answered = await http.post("/webhooks/twilio/inbound", **signed("/webhooks/twilio/inbound", stop))
         assert answered.status_code == 200 and "<Response></Response>" in answered.text
+        short = await http.get(f"/p/{code.upper()}")  # as typed from the phone's screen, case aside
+        assert (short.status_code, short.headers["location"]) == (303, f"/portal/{code}")
+        page = await http.get(short.headers["location"])
+        assert page.status_code == 200 and "SMS-1" in page.text
+        unknown = await http.get("/p/abcdefghjkmn", follow_redirects=True)  # a code nobody was given
+        assert (unknown.status_code, 'data-refusal="invalid"' in unknown.text) == (404, True)
+        assert (await http.get("/p/not-a-code")).status_code == 404
 
     status = await case.status()
     assert status.deliveries["reminder-1"].delivered is not None
