@@ -329,7 +329,13 @@ def portal_router(context: ApiContext) -> APIRouter:
         except (ActionRejected, UnknownCase) as err:
             await to_person(customer, invoice, f"{action.name} from the page refused by the case: {err}", action)
             said = "to_person"
-        return RedirectResponse(f"{PORTAL}/{link}?said={said}", status_code=303)
+        return await back(request, link, said)
+
+    async def back(request: Request, link: str, said: str) -> RedirectResponse:
+        """Back to the page, saying `said`, in the language the reader chose (the form's `lang`)."""
+        chosen = (await request.form()).get("lang")
+        tail = f"&lang={chosen}" if isinstance(chosen, str) and chosen in TEXTS else ""
+        return RedirectResponse(f"{PORTAL}/{link}?said={said}{tail}", status_code=303)
 
     async def to_person(customer: str, invoice: str, why: str, action: Action, *, ask: bool = True) -> None:
         """A task for a person. When `ask`, it holds the debtor's request, for the person to accept (fed to the
@@ -380,7 +386,7 @@ def portal_router(context: ApiContext) -> APIRouter:
         beyond = promise_decision(rules, date.today(), on, before)
         if beyond is not None:  # beyond what the page may agree to alone
             await to_person(customer, invoice, beyond.why, action)
-            return RedirectResponse(f"{PORTAL}/{link}?said=to_person", status_code=303)
+            return await back(request, link, "to_person")
         return await record(request, link, customer, invoice, action)
 
     @router.post(PORTAL + "/{link}/dispute")
@@ -435,17 +441,17 @@ def portal_router(context: ApiContext) -> APIRouter:
             return refusal.page(link)
         _, invoices = await asyncio.to_thread(open_cases_of, context.engine, customer, date.today())
         case = next(c for c in invoices if c.invoice_id == invoice)
-        back = f"{settings.public_url.rstrip('/')}{PORTAL}/{link}"
+        returning = f"{settings.public_url.rstrip('/')}{PORTAL}/{link}"
         try:
             url = await asyncio.to_thread(
-                checkout_url, settings, invoice, customer, case.balance, case.currency, back,
+                checkout_url, settings, invoice, customer, case.balance, case.currency, returning,
                 lang if lang in TEXTS else "fr",
             )  # fmt: skip
         except (stripe.StripeError, ValueError) as err:
             action = PaymentReceived(amount=case.balance, paid_on=date.today(), reference="card", by=debtor(request))
             why = f"a card payment could not start: {bounded(str(err), 300)}"
             await to_person(customer, invoice, why, action, ask=False)
-            return RedirectResponse(f"{PORTAL}/{link}?said=to_person", status_code=303)
+            return await back(request, link, "to_person")
         return RedirectResponse(url, status_code=303)
 
     @router.post(PORTAL + "/{link}/mandate")
@@ -460,7 +466,7 @@ def portal_router(context: ApiContext) -> APIRouter:
         except HTTPRefusal as refusal:
             return refusal.page(link)
         if agree != "yes" or not settings.sepa_creditor_id:
-            return RedirectResponse(f"{PORTAL}/{link}?said=refused", status_code=303)
+            return await back(request, link, "refused")
         umr = f"RUM-{customer[:20]}-{int(time.time())}"
         try:
             await asyncio.to_thread(
@@ -469,8 +475,8 @@ def portal_router(context: ApiContext) -> APIRouter:
                 by=debtor(request),
             )  # fmt: skip
         except MandateRefused:
-            return RedirectResponse(f"{PORTAL}/{link}?said=bad_iban", status_code=303)
-        return RedirectResponse(f"{PORTAL}/{link}?said=mandate_kept", status_code=303)
+            return await back(request, link, "bad_iban")
+        return await back(request, link, "mandate_kept")
 
     @router.post(PORTAL + "/{link}/plan")
     async def plan(
@@ -498,7 +504,7 @@ def portal_router(context: ApiContext) -> APIRouter:
         beyond = plan_decision(rules, plan_rules, date.today(), installments)
         if beyond is not None:
             await to_person(customer, invoice, beyond.why, action)
-            return RedirectResponse(f"{PORTAL}/{link}?said=to_person", status_code=303)
+            return await back(request, link, "to_person")
         return await record(request, link, customer, invoice, action)
 
     @router.post(PORTAL + "/{link}/details")
@@ -526,7 +532,7 @@ def portal_router(context: ApiContext) -> APIRouter:
         for case in invoices:
             answer = await record(request, link, customer, case.invoice_id, action)
             said = "to_person" if "to_person" in answer.headers["location"] else said
-        return RedirectResponse(f"{PORTAL}/{link}?said={said}", status_code=303)
+        return await back(request, link, said)
 
     return router
 

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
@@ -321,3 +322,87 @@ async def test_the_debtor_opens_the_link_of_a_real_e_mail_and_promises_a_date(se
         status = (await http.get("/cases/SRV-101", timeout=30)).json()  # the worker answers in this event loop
     (promise,) = [h for h in status["history"] if h["event"] == "promise_to_pay" and h["by"].startswith("debtor")]
     assert promise["detail"].endswith(f"by {(TODAY + timedelta(days=10)).isoformat()}")
+
+
+async def test_an_english_debtor_keeps_a_promise_proposes_a_plan_and_disputes_on_the_page(served, portfolio, tmp_path):
+    """Leroy Ltd (English) opens the link of the e-mail it received, in Chromium: a promise kept closes its case
+    quietly, a plan beyond the policy's limits waits for a person (the page lists it), a dispute made in French
+    pauses the case; axe-core finds no serious violation on the page with what it said."""
+    from axe_playwright_python.async_playwright import Axe
+
+    customer = {"id": "C-LEROY", "name": "Leroy Ltd", "email": "ap@leroy.example", "language": "en"}
+    leroy = []
+    for number, days in (("SRV-401", 40), ("SRV-402", 35), ("SRV-403", 30)):
+        fields = overdue_invoice(number, "C-LEROY", "Leroy Ltd", days, "1200.00")
+        leroy.append({**fields, "customer": {**fields["customer"], **customer}})
+    headers = {"Authorization": f"Bearer {portfolio}"}
+    async with httpx.AsyncClient(base_url=served.url, headers=headers, timeout=30) as http:
+        created = await http.post("/cases", json={"invoices": leroy}, timeout=60)
+        assert [r["outcome"] for r in created.json()] == ["started"] * 3, created.text
+
+        async def mailed() -> str | None:
+            for path in sorted(served.settings.outbox_dir.glob("*.eml")):
+                content = message_from_bytes(path.read_bytes(), policy=default).get_content()
+                if "SRV-401" in content:
+                    return content
+            return None
+
+        (link,) = re.findall(r"(http://127\.0\.0\.1:\d+/portal/\S+)", await until(mailed, "Leroy's reminder"))
+        shots = Path(os.environ.get("RELANCE_SCREENSHOTS", tmp_path))
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            try:
+                page = await browser.new_page(viewport={"width": 420, "height": 900})
+                await page.goto(link)
+                assert "Hello Leroy Ltd" in await page.inner_text("main")  # the customer's language
+
+                async def act(action: str, invoice_id: str, fields: dict[str, str]) -> str:
+                    form = page.locator(f"form[data-action={action}]")
+                    await form.locator("select[name=invoice]").select_option(invoice_id)
+                    for name, value in fields.items():
+                        field = form.locator(f"[name={name}]")
+                        if await field.evaluate("e => e.tagName") == "SELECT":
+                            await field.select_option(value)
+                        else:
+                            await field.fill(value)
+                    await form.locator("button").click()
+                    await page.locator("[data-said]").wait_for()
+                    return await page.inner_text("[data-said]")
+
+                promised_on = (TODAY + timedelta(days=5)).isoformat()
+                assert await act("promise", "SRV-401", {"on": promised_on}) == "Thank you, it is recorded."
+                first = (TODAY + timedelta(days=10)).isoformat()
+                said = await act("plan", "SRV-402", {"months": "24", "first": first})
+                assert said == "Thank you: a person will answer you."  # 24 installments: beyond the page's 6
+                requests = await page.inner_text("[data-part=requests]")
+                assert "SRV-402: proposed payment plan of" in requests and "waiting for an answer" in requests
+                results = await Axe().run(page)
+                serious = [v["id"] for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+                assert serious == [], serious
+                await page.screenshot(path=str(shots / "debtor-page-answered-en.png"), full_page=True)
+                await page.goto(link + "?lang=fr")
+                said = await act("dispute", "SRV-403", {"cause": "billing_error", "details": "prix du devis"})
+                assert said == "Merci, c'est noté."
+            finally:
+                await browser.close()
+
+        # the promise is kept: the payment closes the case, and no reminder follows it
+        paid = {"amount": "1200.00", "paid_on": TODAY.isoformat(), "reference": "VIR-LEROY-301"}
+        kept = await http.post("/cases/SRV-401/actions/payment_received", json=paid)
+        assert kept.status_code == 200, kept.text
+        first_case = (await http.get("/cases/SRV-401")).json()
+        assert (first_case["state"], Decimal(first_case["balance"])) == ("closed", Decimal("0"))
+        events = [h["event"] for h in first_case["history"]]
+        assert events[-3:] == ["promise_to_pay", "payment_received", "case_closed"] and first_case["stage"] == "paid"
+        mails = [p for p in served.settings.outbox_dir.glob("*.eml") if "SRV-401" in p.read_text(errors="replace")]
+        assert len(mails) == 1  # the reminder that carried the link; nothing after the promise
+        planned = (await http.get("/cases/SRV-402")).json()
+        assert planned["stage"] != "payment_plan"  # waits for a person
+        tasks = (await http.get("/tasks", params={"due": "open"})).json()
+        (asked,) = [t for t in tasks if t["invoice_id"] == "SRV-402" and t["kind"] == "portal"]
+        assert (
+            asked["request"]["action"] == "payment_plan_agreed"
+            and len(asked["request"]["fields"]["installments"]) == 24
+        )
+        disputed = (await http.get("/cases/SRV-403")).json()
+        assert (disputed["stage"], disputed["history"][-1]["by"].startswith("debtor")) == ("disputed", True)
