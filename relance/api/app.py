@@ -17,12 +17,13 @@ from relance.api.cases import cases_router
 from relance.api.context import ApiContext
 from relance.api.customers import customers_router
 from relance.api.inbound import SENDGRID_INBOUND, inbound_door, inbound_router
-from relance.api.portal import PORTAL, SHORT, portal_router
+from relance.api.portal import MAX_FILES, PORTAL, SHORT, portal_router
 from relance.api.problems import install_problem_handlers
 from relance.api.sales_page import BASE, sales_router
 from relance.api.stripe_hooks import STRIPE_WEBHOOK, stripe_door, stripe_router
 from relance.api.tokens import tokens_router
 from relance.api.twilio_hooks import TWILIO_INBOUND, TWILIO_STATUS, twilio_door, twilio_router
+from relance.api.uploads import MAX_UPLOAD_BYTES
 from relance.api.webhooks import SENDGRID_EVENTS, sendgrid_door, webhooks_router
 from relance.api.work import work_router
 from relance.doors import Door, Doors, Limits
@@ -97,6 +98,8 @@ def api_doors(settings: Settings, context: ApiContext) -> Callable[[str, str], D
         if path == STRIPE_WEBHOOK:
             return Door("Stripe's webhook", 256 * 1024, stripe_door(context))
         if path.startswith((f"{PORTAL}/", f"{SHORT}/")):
+            if method == "POST" and path.endswith(("/paid", "/dispute")):  # a proof, dispute papers
+                return Door("the debtor's page (with files)", (MAX_FILES * MAX_UPLOAD_BYTES) + 64 * 1024)
             return Door("the debtor's page", 4096)  # the link is the key, checked by the page itself
         if path in (TWILIO_STATUS, TWILIO_INBOUND):
             return texts

@@ -18,7 +18,6 @@ import re
 from datetime import UTC, date, datetime
 from email.parser import HeaderParser
 from email.utils import parseaddr, parsedate_to_datetime
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -26,6 +25,7 @@ from pydantic import ValidationError
 from starlette.datastructures import Headers, UploadFile
 
 from relance.api.context import ApiContext
+from relance.api.uploads import keep_uploads
 from relance.domain.actions import ReplyReceived
 from relance.domain.limits import MAX_REPLY_TEXT, bounded, clean_message, printable
 from relance.domain.replies import html_text, is_automatic, new_text, tokens_in
@@ -38,7 +38,6 @@ SENDGRID_INBOUND = "/webhooks/sendgrid/inbound"
 BY = "sendgrid inbound"
 # What a reply may bring along, kept in the documents store: documents and pictures, nothing that runs.
 ATTACHMENT_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/gif", "text/plain"})
-MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 MAX_ATTACHMENTS = 20
 
 
@@ -96,7 +95,9 @@ async def _take(context: ApiContext, fields: dict[str, str], files: list[UploadF
     body = fields.get("text") or html_text(fields.get("html", ""))
     text = clean_message(new_text(body), MAX_REPLY_TEXT)
     automatic = is_automatic(headers, subject)
-    kept, refused = await asyncio.to_thread(_keep_attachments, settings.documents_dir, reply_id, files)
+    kept, refused = await asyncio.to_thread(
+        keep_uploads, settings.documents_dir, "replies", reply_id, files, ATTACHMENT_TYPES
+    )
     received = _received_at(headers)
     answer: dict[str, Any] = {"reply": reply_id, "automatic": automatic, "cases": {}, "attachments_refused": refused}
     if addressed is None:
@@ -196,25 +197,3 @@ def _received_at(headers: dict[str, str]) -> datetime:
     except (KeyError, TypeError, ValueError):
         return datetime.now(UTC)
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-
-
-def _keep_attachments(folder: Path, reply_id: str, files: list[UploadFile]) -> tuple[list[str], list[str]]:
-    """The attachments kept (their paths in the documents store) and those refused (name: why)."""
-    kept: list[str] = []
-    refused: list[str] = []
-    where = folder / "replies" / hashlib.sha256(reply_id.encode()).hexdigest()[:16]
-    for n, upload in enumerate(files, start=1):
-        name = re.sub(r"[^\w.-]", "_", printable(upload.filename or f"attachment{n}", 100)).lstrip(".") or f"file{n}"
-        kind = (upload.content_type or "").split(";")[0].strip().lower()
-        size = upload.size or 0
-        if kind not in ATTACHMENT_TYPES:
-            refused.append(f"{name}: type {kind or 'unknown'} not kept")
-            continue
-        if size > MAX_ATTACHMENT_BYTES:
-            refused.append(f"{name}: {size:,} bytes, over {MAX_ATTACHMENT_BYTES:,}")
-            continue
-        where.mkdir(parents=True, exist_ok=True)
-        upload.file.seek(0)
-        (where / name).write_bytes(upload.file.read(MAX_ATTACHMENT_BYTES + 1)[:MAX_ATTACHMENT_BYTES])
-        kept.append(str((where / name).relative_to(folder)))
-    return kept, refused

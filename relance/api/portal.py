@@ -23,7 +23,7 @@ from typing import Annotated
 
 import stripe
 from babel.dates import format_date
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from relance.api.context import ApiContext
 from relance.api.sales_page import language
 from relance.api.stripe_hooks import checkout_url
+from relance.api.uploads import keep_uploads
 from relance.domain.actions import (
     Action,
     ContactUpdated,
@@ -43,7 +44,7 @@ from relance.domain.actions import (
 )
 from relance.domain.debtor_requests import limits_of, paid_until, plan_decision, promise_decision
 from relance.domain.errors import explain
-from relance.domain.lateness import LABELS, LatenessCause
+from relance.domain.lateness import DISPUTE_REASONS, LatenessCause
 from relance.domain.limits import bounded, printable
 from relance.domain.money import format_money
 from relance.domain.notices import REQUEST_WORDS, DebtorNotice
@@ -69,7 +70,8 @@ from starter.statements import statement_at
 PORTAL = "/portal"
 SHORT = "/p"  # short links for SMS and letters: /p/<code>
 POSTS_PER_HOUR = 20  # per link and per address: a debtor acts a few times; a script would not stop
-DISPUTE_CAUSES = ("billing_error", "awaiting_po", "wrong_contact", "other")  # what a debtor may say is wrong
+PROOF_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg"})  # a proof of payment, dispute papers
+MAX_FILES = 3
 TEXTS = {
     "fr": {
         "title": "Vos factures", "other_language": "English", "hello": "Bonjour", "total": "Total à régler",
@@ -105,7 +107,9 @@ TEXTS = {
         "expired_form": "Le formulaire a expiré : rechargez la page.",
         "plan": "Je propose un échéancier", "months": "mensualités", "first": "première le",
         "my_details": "Mes coordonnées ont changé", "email": "e-mail", "phone": "téléphone", "address": "adresse",
-        "postal_code": "code postal", "city": "ville",
+        "postal_code": "code postal", "city": "ville", "amount_paid": "montant payé",
+        "proof": "justificatif (PDF ou image, 10 Mo au plus)",
+        "papers": "pièces (PDF ou images, 3 au plus, 10 Mo chacune)",
     },
     "en": {
         "title": "Your invoices", "other_language": "Français", "hello": "Hello", "total": "Total to pay",
@@ -141,7 +145,8 @@ TEXTS = {
         "expired_form": "The form has expired: reload the page.",
         "plan": "I propose a payment plan", "months": "monthly installments", "first": "first on",
         "my_details": "My details have changed", "email": "e-mail", "phone": "phone", "address": "address",
-        "postal_code": "postal code", "city": "city",
+        "postal_code": "postal code", "city": "city", "amount_paid": "amount paid",
+        "proof": "proof (PDF or image, 10 MB at most)", "papers": "papers (PDF or images, 3 at most, 10 MB each)",
     },
 }  # fmt: skip
 templates = Environment(
@@ -169,7 +174,7 @@ def portal_router(context: ApiContext) -> APIRouter:
 
         html = templates.get_template("portal.html.j2").render(
             t=TEXTS[lang], lang=lang, other_lang="en" if lang == "fr" else "fr", money=money, day=day,
-            causes=[(c, LABELS[lang][c]) for c in DISPUTE_CAUSES], **values,
+            causes=list(DISPUTE_REASONS[lang].items()), **values,
         )  # fmt: skip
         response = HTMLResponse(html, status_code=status)
         response.headers["Cache-Control"] = "no-store"
@@ -337,7 +342,9 @@ def portal_router(context: ApiContext) -> APIRouter:
         tail = f"&lang={chosen}" if isinstance(chosen, str) and chosen in TEXTS else ""
         return RedirectResponse(f"{PORTAL}/{link}?said={said}{tail}", status_code=303)
 
-    async def to_person(customer: str, invoice: str, why: str, action: Action, *, ask: bool = True) -> None:
+    async def to_person(
+        customer: str, invoice: str, why: str, action: Action, *, ask: bool = True, assignee: str = "collections"
+    ) -> None:
         """A task for a person. When `ask`, it holds the debtor's request, for the person to accept (fed to the
         case as asked) or decline; the debtor reads the answer on the page and by e-mail. The same request
         again the same day finds the task it made (a double click is one request)."""
@@ -351,7 +358,7 @@ def portal_router(context: ApiContext) -> APIRouter:
         await asyncio.to_thread(
             create_review_task, context.engine, key, script, invoice_id=invoice, customer_id=customer,
             due_on=date.today(), kind="portal", step_id="portal",
-            request={"action": action.name, "fields": fields} if ask else None,
+            request={"action": action.name, "fields": fields} if ask else None, assignee=assignee,
         )  # fmt: skip
 
     async def limits(invoice: str) -> tuple[PortalRules, PlanRules, int]:
@@ -393,39 +400,70 @@ def portal_router(context: ApiContext) -> APIRouter:
     async def dispute(
         request: Request, link: str, form: Annotated[str, Form()], invoice: Annotated[str, Form(max_length=100)],
         cause: Annotated[str, Form(max_length=30)], details: Annotated[str, Form(max_length=900)] = "",
+        papers: Annotated[list[UploadFile] | None, File(description="up to 3 PDF or images")] = None,
     ) -> Response:  # fmt: skip
+        """A dispute, its reason from the list, their words and papers: the case pauses as a dispute, and sales
+        has a task to look at it (the papers named)."""
         try:
             customer, invoice = await acting(request, link, form, invoice)
-            why = LatenessCause(cause) if cause in DISPUTE_CAUSES else None
-            if why is None:
+            if cause not in DISPUTE_REASONS["fr"]:
                 raise HTTPRefusal("invalid")
-            reason = printable(f"{LABELS['fr'][why.value]}: {details}".strip(": ") or why.value, 1000)
+            kept, refused = await keep(invoice, "dispute", papers)
+            words = printable(f"{DISPUTE_REASONS['fr'][cause]}: {details}".strip(": "), 700)
+            reason = bounded(words + (f" (papers: {', '.join(kept)})" if kept else ""), 1000)
             action = DisputeOpened(reason=reason, cause=LatenessCause.dispute, by=debtor(request))
         except HTTPRefusal as refusal:
             return refusal.page(link)
         except ValidationError as err:
             return HTTPRefusal("refused", explain(err)).page(link)
-        return await record(request, link, customer, invoice, action)
+        response = await record(request, link, customer, invoice, action)
+        papers_said = "".join(f"\n- kept: {path}" for path in kept) + "".join(f"\n- refused: {r}" for r in refused)
+        await to_person(customer, invoice, f"a dispute: {words}{papers_said}", action, ask=False, assignee="sales")
+        return response
 
     @router.post(PORTAL + "/{link}/paid")
     async def paid(
         request: Request, link: str, form: Annotated[str, Form()], invoice: Annotated[str, Form(max_length=100)],
         paid_on: Annotated[date, Form()], reference: Annotated[str, Form(max_length=100)] = "",
+        amount: Annotated[str, Form(max_length=20)] = "",
+        proof: Annotated[list[UploadFile] | None, File(description="a PDF or an image of the transfer")] = None,
     ) -> Response:  # fmt: skip
+        """ "I have paid": the chase stops for the days the policy gives the bank to confirm; a person has a task
+        to check the bank (with the proof, when one came), and the chase resumes unless the payment arrived."""
         try:
             customer, invoice = await acting(request, link, form, invoice)
+            try:
+                sum_said = Decimal(amount.replace(",", ".").replace(" ", "")) if amount.strip() else None
+            except ArithmeticError:
+                raise HTTPRefusal("refused") from None
+            if sum_said is not None and (not sum_said.is_finite() or sum_said <= 0):
+                raise HTTPRefusal("refused")
             until = paid_until((await limits(invoice))[0], date.today())
+            kept, refused = await keep(invoice, "paid", proof)
             said = printable(
-                f"the debtor says it was paid on {paid_on}" + (f", ref. {reference}" if reference else ""), 900
+                f"the debtor says it was paid on {paid_on}"
+                + (f", {sum_said}" if sum_said is not None else "")
+                + (f", ref. {reference}" if reference else "")
+                + (f", proof {', '.join(kept)}" if kept else ""),
+                900,
             )
             action = Pause(reason=said, until=until, by=debtor(request))
         except HTTPRefusal as refusal:
             return refusal.page(link)
         response = await record(request, link, customer, invoice, action)
-        await to_person(
-            customer, invoice, f"{said}: check the bank by {until} (the chase resumes then)", action, ask=False
-        )
+        refusals = "".join(f"\n- refused: {r}" for r in refused)
+        why = f"{said}: check the bank by {until} (the chase resumes then){refusals}"
+        await to_person(customer, invoice, why, action, ask=False)
         return response
+
+    async def keep(invoice: str, what: str, files: list[UploadFile] | None) -> tuple[list[str], list[str]]:
+        """The debtor's files kept in the documents store (PDF, PNG, JPEG, checked by their bytes), the rest
+        named with why."""
+        uploads = [f for f in files or [] if f.filename][:MAX_FILES]
+        if not uploads:
+            return [], []
+        key = f"{invoice}-{what}-{time.time_ns()}"
+        return await asyncio.to_thread(keep_uploads, settings.documents_dir, "portal", key, uploads, PROOF_TYPES)
 
     @router.post(PORTAL + "/{link}/pay")
     async def pay(

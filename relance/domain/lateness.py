@@ -40,3 +40,27 @@ LABELS = {
         "other": "other",
     },
 }
+
+
+# What a debtor may say is wrong with an invoice (their page): the reason opens the dispute's text, in French
+# as the reports group it ("<reason>: <their words>"), shown to the debtor in their language.
+DISPUTE_REASONS = {
+    "fr": {
+        "not_received": "marchandise ou prestation non reçue",
+        "damaged": "marchandise endommagée ou non conforme",
+        "price": "prix ou remise contesté",
+        "duplicate": "facture en double",
+        "already_paid": "déjà payée",
+        "billing_error": "erreur de facturation",
+        "other": "autre",
+    },
+    "en": {
+        "not_received": "goods or service not received",
+        "damaged": "goods damaged or not as ordered",
+        "price": "price or discount disputed",
+        "duplicate": "duplicate invoice",
+        "already_paid": "already paid",
+        "billing_error": "billing error",
+        "other": "other",
+    },
+}

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Engine, and_, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
+from relance.domain.lateness import DISPUTE_REASONS
 from relance.ledger.bank_ledger import TEACHING as AUTOMATIC
 from relance.ledger.db import BankEntryRow, CaseEvent, CaseRow, PaymentRow, from_minor
 
@@ -219,7 +220,10 @@ def lateness_causes(session: Session) -> list[Amount]:
 
 
 def _cause(detail: str) -> str:
-    return detail.removeprefix("dispute opened: ").removesuffix("; chasing paused")
+    """The dispute's reason: a debtor's page reason alone (their words after it vary), else the whole text."""
+    reason = detail.removeprefix("dispute opened: ").removesuffix("; chasing paused")
+    listed, colon, _ = reason.partition(": ")
+    return listed if colon and listed in DISPUTE_REASONS["fr"].values() else reason
 
 
 def aging_chart(rows: list[Amount], path: str) -> None:

@@ -134,6 +134,7 @@ def create_review_task(
     kind: str = "bank",
     step_id: str = "bank",
     request: dict[str, Any] | None = None,
+    assignee: str = "collections",
 ) -> int:
     """A task for a person to read and settle something no rule could (a bank entry the matching could not, a
     debtor's reply); keyed, so the same input again finds the task it made."""
@@ -152,7 +153,7 @@ def create_review_task(
             phone=None,
             script=script,
             due_on=due_on,
-            assignee="collections",
+            assignee=assignee,
             request=request,
         )
         session.add(task)

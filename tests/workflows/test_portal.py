@@ -169,9 +169,21 @@ async def test_the_debtor_promises_disputes_and_says_paid_on_the_page(env, open_
         assert again.headers["location"].endswith("?said=done")  # the policy's second promise
         third = await post("promise", invoice="PA-1", on=(today + timedelta(days=12)).isoformat())
         assert third.headers["location"].endswith("?said=to_person")  # one promise too many for the page alone
-        disputed = await post("dispute", invoice="PA-2", cause="billing_error", details="prix non conforme au devis")
+        quote = ("devis.pdf", b"%PDF-1.4 the quote", "application/pdf")
+        disputed = await http.post(
+            f"/portal/{link}/dispute",
+            data={"form": form, "invoice": "PA-2", "cause": "billing_error", "details": "prix non conforme au devis"},
+            files=[("papers", quote)],
+        )
         assert disputed.headers["location"].endswith("?said=done")
-        paid = await post("paid", invoice="PA-3", paid_on=today.isoformat(), reference="VIR-778")
+        proofs = [("proof", ("virement.pdf", b"%PDF-1.7 transfer", "application/pdf"))]
+        forged = [("proof", ("photo.png", b"MZ not an image", "image/png"))]  # what it claims is not what it is
+        paid = await http.post(
+            f"/portal/{link}/paid",
+            data={"form": form, "invoice": "PA-3", "paid_on": today.isoformat(), "reference": "VIR-778",
+                  "amount": "1 250,00"},
+            files=proofs + forged,
+        )  # fmt: skip
         assert paid.headers["location"].endswith("?said=done")
 
         forged = await http.post(f"/portal/{link}/promise", data={"form": "x", "invoice": "PA-1", "on": "2027-01-05"})
@@ -191,15 +203,22 @@ async def test_the_debtor_promises_disputes_and_says_paid_on_the_page(env, open_
 
     first, second, third = [await cases[n].status() for n in (1, 2, 3)]
     assert (first.stage, first.history[-1].by) == ("promise_to_pay", "debtor (203.0.113.7)")
-    assert (second.stage, second.pause_reason) == (
-        "disputed", "dispute: erreur de facturation: prix non conforme au devis"
-    )  # fmt: skip
+    assert second.stage == "disputed"
+    (paper,) = re.findall(r"\(papers: (portal/\w+/devis\.pdf)\)", second.pause_reason)
+    assert second.pause_reason == f"dispute: erreur de facturation: prix non conforme au devis (papers: {paper})"
+    assert (worker.documents_dir / paper).read_bytes() == b"%PDF-1.4 the quote"
     assert third.stage == "paused" and third.paused_until == today + timedelta(days=5)
-    assert third.pause_reason == "the debtor says it was paid on " + f"{today}, ref. VIR-778"
+    (proof,) = re.findall(r"proof (portal/\w+/virement\.pdf)", third.pause_reason)
+    assert third.pause_reason == f"the debtor says it was paid on {today}, 1250.00, ref. VIR-778, proof {proof}"
+    assert not list(worker.documents_dir.glob("portal/*/photo.png"))
     tasks = [t.script.splitlines()[0] for t in list_tasks(engine, today=today) if t.kind == "portal"]
-    assert len(tasks) == 3 and any(f"on {today + timedelta(days=90)}, more than 30 days ahead" in t for t in tasks)
+    assert len(tasks) == 4 and any(f"on {today + timedelta(days=90)}, more than 30 days ahead" in t for t in tasks)
     assert any(f"on {today + timedelta(days=12)}, after 2 promises on this invoice" in t for t in tasks)
     assert any("check the bank by" in t for t in tasks)
+    (sales,) = [t for t in list_tasks(engine, today=today, assignee="sales") if t.kind == "portal"]
+    assert sales.invoice_id == "PA-2" and f"- kept: {paper}" in sales.script  # sales is told, with the papers
+    (bank,) = [t for t in list_tasks(engine, today=today) if "check the bank" in t.script]
+    assert "- refused: photo.png: its bytes are not image/png" in bank.script
     # `relance report` counts what debtors settled themselves on the page
     solved = build_report(engine, today).solved_on_page
     assert solved == {"promises": 2, "plans": 0, "disputes": 1, "said paid": 1, "details": 0}
