@@ -27,6 +27,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
+from temporalio.service import RPCError
 
 from relance.api.context import ApiContext
 from relance.api.sales_page import language
@@ -42,6 +43,7 @@ from relance.domain.actions import (
     PaymentReceived,
     PromiseToPay,
 )
+from relance.domain.case import CaseState
 from relance.domain.debtor_requests import limits_of, paid_until, plan_decision, promise_decision
 from relance.domain.errors import explain
 from relance.domain.lateness import DISPUTE_REASONS, LatenessCause
@@ -99,7 +101,8 @@ TEXTS = {
             "Si nous connaissons une adresse pour ce compte, un nouveau lien vient d'y être envoyé."
         ),
         "requests": "Vos demandes", "asked_on": "du", "waiting": "en attente d'une réponse",
-        "accepted": "acceptée", "declined": "refusée",
+        "accepted": "acceptée", "declined": "refusée", "schedule": "Échéancier convenu",
+        "installment_paid": "payée", "installment_late": "en retard", "installment_due": "à venir",
         "act": "Vous pouvez aussi nous dire", "paid": "J'ai payé", "paid_on": "le", "reference": "référence",
         "promise": "Je paierai le", "dispute": "Je conteste cette facture", "why": "motif", "details": "précisions",
         "send": "Envoyer", "done": "Merci, c'est noté.", "to_person": "Merci : une personne vous répondra.",
@@ -137,7 +140,8 @@ TEXTS = {
             "If we have an address for this account, a fresh link has just been sent to it."
         ),
         "requests": "Your requests", "asked_on": "of", "waiting": "waiting for an answer",
-        "accepted": "accepted", "declined": "declined",
+        "accepted": "accepted", "declined": "declined", "schedule": "Agreed payment plan",
+        "installment_paid": "paid", "installment_late": "late", "installment_due": "to come",
         "act": "You can also tell us", "paid": "I have paid", "paid_on": "on", "reference": "reference",
         "promise": "I will pay on", "dispute": "I dispute this invoice", "why": "reason", "details": "details",
         "send": "Send", "done": "Thank you, it is recorded.", "to_person": "Thank you: a person will answer you.",
@@ -225,6 +229,8 @@ def portal_router(context: ApiContext) -> APIRouter:
             said=TEXTS[chosen].get(said or "", None),
             tomorrow=today + timedelta(days=1),
             requests=await asyncio.to_thread(debtor_requests, context.engine, customer),
+            plans=await schedules([c.invoice_id for c in invoices if c.stage == "payment_plan"], today),
+            currencies={c.invoice_id: c.currency for c in invoices},
             request_words=REQUEST_WORDS[chosen],
             cards=settings.stripe_secret_key is not None and bool(settings.public_url),
             ics=settings.sepa_creditor_id,
@@ -241,6 +247,21 @@ def portal_router(context: ApiContext) -> APIRouter:
             except (UnknownCase, MissingRate, ValueError):
                 return invoice, Decimal("0")
             return invoice, result.interest_due + result.indemnity_due
+
+        return dict(await asyncio.gather(*(one(invoice) for invoice in invoices)))
+
+    async def schedules(invoices: list[str], today: date) -> dict[str, list[tuple[Installment, str]]]:
+        """Each agreed plan's installments and their state (paid, late, due), asked of the case."""
+        client = await context.temporal()
+
+        async def one(invoice: str) -> tuple[str, list[tuple[Installment, str]]]:
+            try:
+                state = await client.get_workflow_handle(f"invoice-{invoice}").query(
+                    "case_state", result_type=CaseState
+                )
+            except RPCError:
+                return invoice, []
+            return invoice, state.plan.schedule(state.total_paid, today) if state.plan else []
 
         return dict(await asyncio.gather(*(one(invoice) for invoice in invoices)))
 

@@ -38,6 +38,15 @@ class PlanState(BaseModel):
     def due_through(self, k: int) -> Decimal:
         return sum((i.amount for i in self.installments[: k + 1]), ZERO)
 
+    def schedule(self, total_paid: Decimal, today: date) -> list[tuple[Installment, str]]:
+        """Each installment and its state, as the debtor's page shows it: `paid` once the payments since the plan
+        cover it and those before it, else `late` past its day, else `due`."""
+        since = total_paid - self.paid_before
+        return [
+            (i, "paid" if since >= self.due_through(k) else "late" if i.due_on < today else "due")
+            for k, i in enumerate(self.installments)
+        ]
+
 
 def check_promise(state: CaseState, action: PromiseToPay, now: datetime) -> None:
     today = state.today(now)

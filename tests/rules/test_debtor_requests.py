@@ -63,3 +63,12 @@ def test_paid_waits_the_policys_days_and_an_unknown_policy_has_the_defaults() ->
     assert limits_of(None) == (PortalRules(), PlanRules())
     policy = next(iter(POLICIES.values()))
     assert limits_of(policy) == (policy.portal, policy.payment_plan)
+
+
+def test_a_plans_schedule_says_which_installments_are_paid_late_or_due() -> None:
+    from relance.domain.arrangements import PlanState
+
+    agreed = PlanState(number=1, installments=plan(3), paid_before=Decimal("50"))
+    states = [state for _, state in agreed.schedule(Decimal("150"), TODAY + timedelta(days=45))]
+    assert states == ["paid", "late", "due"]  # 100 paid since the plan: the first; the second was due on day 40
+    assert [s for _, s in agreed.schedule(Decimal("349.99"), TODAY)] == ["paid", "paid", "due"]

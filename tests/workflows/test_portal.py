@@ -296,6 +296,15 @@ async def test_the_debtor_proposes_a_plan_and_corrects_their_details_on_the_page
     )
     assert kept.created_by is not None and kept.created_by.startswith("debtor (")
 
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=api_app(worker, client)), base_url="http://api"
+    ) as http:
+        shown = (await http.get(f"/portal/{link}?lang=en")).text
+    (schedule,) = re.findall(
+        r'<section class="panel" data-part="plan" data-invoice="PP-1">(.*?)</section>', shown, re.S
+    )
+    assert re.findall(r'data-installment="(\w+)"', schedule) == ["due", "due", "due"]
+    assert "€333.34" in schedule and "Agreed payment plan" in schedule
     planned, other = [await cases[n].status() for n in (1, 2)]
     assert planned.stage == "payment_plan"
     (agreed,) = [h for h in planned.history if h.event == "payment_plan_agreed"]
