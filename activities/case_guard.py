@@ -38,4 +38,4 @@ async def still_wanted(client: Client, request: StepRequest) -> tuple[StepResult
 
 
 def live_balance(status: CaseStatus | None) -> Decimal:
-    return status.balance if status is not None else Decimal(0)
+    return status.chased if status is not None else Decimal(0)

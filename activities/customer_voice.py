@@ -59,7 +59,7 @@ class CustomerVoice:
                 case_id=case_id,
                 invoice_id=status.invoice_id,
                 due_date=status.due_date,
-                balance=status.balance,
+                balance=status.chased,
                 stage=status.stage,
                 closed=status.state == "closed",
             )
@@ -75,7 +75,7 @@ class CustomerVoice:
             stop, status = await still_wanted(self.client, item.request)
             results.append(stop)
             if stop is None and status is not None:
-                live[item.channel].append((n, item.request, status.balance))
+                live[item.channel].append((n, item.request, status.chased))
         for channel, due in live.items():
             if not due:
                 continue

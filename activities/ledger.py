@@ -9,11 +9,13 @@ from temporalio import activity
 
 from relance.domain.activity_contract import RECORD_CASE, RECORD_REFUSED_START, LedgerUpdate, RefusedStart
 from relance.ledger.db import CaseEvent, CaseRow, Document, PaymentRow, RejectedInput
+from relance.ledger.einvoices import Seller, queue_encaissee
 
 
 class LedgerWriter:
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, seller: Seller | None = None):
         self.engine = engine
+        self.seller = seller  # set: a payment on an e-invoice queues its "212 Encaissée" with the payment's row
 
     @activity.defn(name=RECORD_CASE)
     async def record_case(self, update: LedgerUpdate) -> int:
@@ -118,6 +120,11 @@ class LedgerWriter:
                         channel=payment.channel,
                     )
                 )
+                if self.seller is not None:
+                    queue_encaissee(
+                        session, self.seller, case_id=update.case_id, invoice_id=case.invoice_id,
+                        reference=payment.reference, amount=payment.amount, at=payment.recorded_at,
+                    )  # fmt: skip
             return len(new)
 
 

@@ -66,6 +66,18 @@ class Settings(BaseSettings):
     )
     creditor_siren: str | None = Field(None, validation_alias=_env("RELANCE_CREDITOR_SIREN"))
     rates_file: Path = Field(Path("rates/france.yaml"), validation_alias=_env("RELANCE_RATES_FILE"))
+    # French e-invoicing: our address in the platforms' directory (scheme 0225), where the CDAR we owe ("212
+    # Encaissée", with RELANCE_CREDITOR_SIREN set) are written, and the platform's API they are posted to
+    einvoicing_address: str | None = Field(None, validation_alias=_env("RELANCE_EINVOICING_ADDRESS"))
+    einvoicing_outbox_dir: Path = Field(Path("var/einvoicing"), validation_alias=_env("RELANCE_EINVOICING_OUTBOX_DIR"))
+    einvoicing_platform_url: str | None = Field(None, validation_alias=_env("RELANCE_EINVOICING_PLATFORM_URL"))
+    einvoicing_platform_token: SecretStr | None = Field(
+        None, validation_alias=_env("RELANCE_EINVOICING_PLATFORM_TOKEN")
+    )
+    # the credential the platform itself presents (Bearer) to post statuses to POST /einvoicing/statuses
+    einvoicing_inbound_secret: SecretStr | None = Field(
+        None, validation_alias=_env("RELANCE_EINVOICING_INBOUND_SECRET")
+    )
     # The ECB Data Portal's SDMX web service, where `relance rates update` reads the MRO rate history.
     ecb_api_url: str = Field("https://data-api.ecb.europa.eu/service", validation_alias=_env("RELANCE_ECB_API_URL"))
     documents_dir: Path = Field(Path("var/documents"), validation_alias=_env("RELANCE_DOCUMENTS_DIR"))

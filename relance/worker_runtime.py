@@ -25,11 +25,13 @@ from activities.postal_reminder import PostalReminders
 from activities.sms_delivery import SmsReminders, sms_backend
 from relance.converter import key_ring
 from relance.ledger.db import engine_for
+from relance.ledger.einvoices import Seller
 from relance.ledger.reports import open_cases_by_stage
 from relance.logs import configure_logging
 from relance.rates.table_file import coverage_warning
 from relance.settings import Settings
 from starter.bank_watch import BankWatcher
+from starter.einvoicing import send_outbox
 from starter.connect import connect
 from starter.key_check import KeyRingMismatch, check_ring_against
 from starter.namespace import CANNOT_LIST, NO_VISIBILITY, missing_attributes, retired_cases
@@ -49,11 +51,18 @@ def email_backend(settings: Settings) -> EmailBackend:
     return OutboxBackend(settings.outbox_dir)
 
 
+def seller_of(settings: Settings) -> Seller | None:
+    """Who we are to the e-invoicing platforms, when set (RELANCE_CREDITOR_SIREN): payments then owe a 212."""
+    if not settings.creditor_siren:
+        return None
+    return Seller(settings.creditor_siren, settings.creditor_name, settings.einvoicing_address)
+
+
 def build_worker(client: Client, settings: Settings, *, task_queue: str | None = None) -> Worker:
     engine = engine_for(settings.database_url)
     contact = DebtorContact(client, settings, email_backend(settings), engine)
     policies = PolicyResolution(settings.policy_dir, settings.template_dir, engine, demo_clocks=settings.demo_mode)
-    ledger = LedgerWriter(engine)
+    ledger = LedgerWriter(engine, seller_of(settings))
     letters = PrintOutbox(settings.letter_outbox_dir)
     legal = LegalEscalation(client, settings, letters, engine)
     post = PostalReminders(contact, letters)
@@ -160,14 +169,27 @@ async def run_worker(settings: Settings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     publishing = asyncio.create_task(publish_stages(runtime, settings)) if runtime is not None else None
+    cdar = asyncio.create_task(send_cdar(settings)) if settings.creditor_siren else None
     async with worker:
         if settings.metrics_address:
             log.info("metrics on http://%s/metrics", settings.metrics_address)
         log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
         await stop.wait()
-        if publishing is not None:
-            publishing.cancel()
+        for task in (publishing, cdar):
+            if task is not None:
+                task.cancel()
         log.info("worker stopping: finishing running activities")
+
+
+async def send_cdar(settings: Settings, every_seconds: float = 60) -> None:
+    """Write and post the CDAR the ledger queued with each payment on an e-invoice ("212 Encaissée")."""
+    engine = engine_for(settings.database_url)
+    while True:
+        try:
+            await send_outbox(engine, settings)
+        except Exception as err:  # the outbox waits for the next round; the worker goes on
+            logging.getLogger("relance").warning("e-invoicing outbox not sent: %s", type(err).__name__)
+        await asyncio.sleep(every_seconds)
 
 
 def main(settings: Settings) -> None:

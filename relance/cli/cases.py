@@ -54,7 +54,12 @@ cases_app.add_typer(dispute_app, name="dispute")
 
 @cases_app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or JSON invoices")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, help="CSV or JSON invoices; or e-invoices: a Factur-X PDF, a CII or UBL XML, a folder"
+        ),
+    ],
     seconds_per_day: Annotated[
         float | None, typer.Option(help="demo clock: real seconds per case day (demo workers only)")
     ] = None,
@@ -63,11 +68,16 @@ def import_(
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Start one case per invoice; bad rows are reported by line, existing cases are left unchanged."""
+    """Start one case per invoice; bad rows are reported by line, existing cases are left unchanged. An e-invoice
+    (Factur-X, CII, UBL; or a folder of them) opens its case, keeps its PDF, and a credit note reduces the invoice
+    it names."""
     from starter.connect import connect
     from starter.importer import ImportFileError, parse_file, start_cases
 
     settings = get_settings()
+    if file.is_dir() or file.suffix.lower() in (".pdf", ".xml"):
+        import_einvoice_files(file, as_json)
+        return
     clock = None
     if seconds_per_day is not None:
         if not settings.demo_mode:
@@ -379,3 +389,41 @@ def act_any(
     if by is not None:
         fields["by"] = by
     act(invoice, build(known[action], **fields), as_json)
+
+
+def import_einvoice_files(path: Path, as_json: bool) -> None:
+    """`relance import` of e-invoices: what became of each file, and a refusal kept with its reason."""
+    from relance.ledger.db import engine_for
+    from starter.connect import connect
+    from starter.einvoicing import files_in, import_einvoices
+
+    settings = get_settings()
+    files = files_in(path)
+    if not files:
+        fail(f"nothing imported: no e-invoice (.pdf, .xml) in {path}")
+    try:
+        policies = load_policies(settings.policy_dir, settings.template_dir)
+    except PolicyError as exc:
+        fail(f"nothing imported: {exc}")
+    engine = engine_for(settings.database_url)
+
+    async def go() -> Any:
+        client = await connect(settings)
+        sources = [(f.name, f.read_bytes()) for f in files]
+        return await import_einvoices(client, engine, settings, sources, policies, who(None))
+
+    outcomes = run(go())
+    if as_json:
+        json.dump([o.as_dict() for o in outcomes], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for o in outcomes:
+            colour = "red" if o.outcome == "refused" else "yellow" if o.outcome == "kept" else "green"
+            line = f"[{colour}]{o.outcome}[/] {escape(o.source)}: {escape(o.invoice or '-')}: {escape(o.detail)}"
+            out.print(line, highlight=False, markup=True)
+    refused = [o for o in outcomes if o.outcome == "refused"]
+    if refused:
+        from relance.ledger.rejections import rejected_row
+
+        keep_rejections([rejected_row(o.source, 1, o.invoice, o.detail, who(None)) for o in refused])
+        raise typer.Exit(1)

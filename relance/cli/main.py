@@ -9,6 +9,7 @@ from rich.markup import escape
 from relance.cli.account import account_app
 from relance.cli.bank import bank_app
 from relance.cli.cases import cases_app
+from relance.cli.einvoicing import einvoicing_app
 from relance.cli.keys import codec_server, keys_app
 from relance.cli.legal import agency_app, court_app, letter_app, statement
 from relance.cli.policies import policy_app
@@ -37,6 +38,7 @@ app.add_typer(account_app, name="account")
 app.add_typer(portal_app, name="portal")
 app.add_typer(rates_app, name="rates")
 app.add_typer(bank_app, name="bank")
+app.add_typer(einvoicing_app, name="einvoicing")
 app.add_typer(keys_app, name="keys")
 app.add_typer(token_app, name="token")
 app.command("statement")(statement)

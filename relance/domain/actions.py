@@ -266,3 +266,30 @@ class ReapplyPolicy(Action):
     name: ClassVar[str] = "reapply_policy"
     least_role: ClassVar[Role] = Role.admin
     policy: Name | None = Field(default=None, description="policy name; default: select again by rules")
+
+
+class CreditNoteApplied(Action):
+    """A credit note (avoir) that corrects the invoice: what it credits is no longer owed."""
+
+    name: ClassVar[str] = "credit_note_applied"
+    least_role: ClassVar[Role] = Role.collector
+    credit_note: Name = Field(description="the credit note's number: applied once")
+    amount: Amount = Field(description="what it credits, tax included")
+    issued_on: Day | None = None
+
+
+EInvoiceCode = Literal["200", "201", "202", "203", "204", "205", "206", "207", "208", "209", "210", "211", "212", "213"]
+
+
+class EInvoiceStatus(Action):
+    """A lifecycle status of the invoice from the French e-invoicing platform (a CDAR message, relance/einvoicing):
+    what it does to the case is relance/domain/einvoicing.py's."""
+
+    name: ClassVar[str] = "einvoice_status"
+    least_role: ClassVar[Role] = Role.collector
+    status_id: Name = Field(description="the platform message's id and the status's place in it: recorded once")
+    code: EInvoiceCode
+    at: AwareDatetime = Field(description="when the platform dated the status")
+    reason_code: ShortText | None = Field(default=None, description="e.g. TX_TVA_ERR, DOUBLON")
+    note: MessageText | None = None
+    amount: Amount | None = Field(default=None, description="206: the approved part; 211, 212: the amount paid")

@@ -19,6 +19,7 @@ from relance.domain.case_records import DebtorNotice, HistoryEntry, PaymentRecor
 from relance.domain.clock import CaseClock
 from relance.domain.deliveries import MessageTrail
 from relance.domain.direct_debit import Representation
+from relance.domain.einvoicing import EInvoiceTrail
 from relance.domain.errors import Rejected
 from relance.domain.holds import Hold, track_pause
 from relance.domain.invoice import CaseInput
@@ -130,6 +131,8 @@ class CaseState(BaseModel):
     representation: Representation | None = None  # a returned direct debit to present again, then wait for
     represented: list[str] = Field(default_factory=list)  # payments presented again already (once each)
     replies: list[str] = Field(default_factory=list)  # the debtor's replies recorded (their ids, the latest 200)
+    einvoice: EInvoiceTrail | None = None  # what the e-invoicing platform said of the invoice
+    credit_notes: list[str] = Field(default_factory=list)  # credit notes applied (their numbers)
 
     @classmethod
     def open(cls, case: CaseInput, clock: CaseClock, now: datetime) -> "CaseState":
@@ -168,6 +171,11 @@ class CaseState(BaseModel):
     @property
     def closed(self) -> bool:
         return self.outcome is not None
+
+    @property
+    def einvoice_received_on(self) -> date | None:
+        """When the platform said the buyer received the invoice (202, 203), if it did."""
+        return self.einvoice.received_on if self.einvoice else None
 
     @property
     def on_hold(self) -> bool:

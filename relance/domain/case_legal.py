@@ -106,7 +106,11 @@ def court_for(debtor_kind: str, claim_total: Decimal, small_claims: bool) -> tup
 
 
 def waiting_reason(state: CaseState, step: Step) -> str | None:
-    """Why a due legal step cannot run yet: it waits for a person or for the debtor's deadline."""
+    """Why a due step cannot run yet: it waits for a person, the debtor's deadline, or the platform's word that
+    the buyer has the invoice (a policy's `einvoicing.require_receipt`)."""
+    policy = state.policy
+    if policy is not None and policy.einvoicing.require_receipt and state.einvoice_received_on is None:
+        return "the e-invoicing platform's word that the buyer received the invoice (status 202 or 203)"
     if step.action in (StepAction.formal_notice, StepAction.letter) and state.flags.address_invalid:
         return f"a valid postal address (the last letter came back: {state.flags.address_invalid})"
     notice = state.formal_notice

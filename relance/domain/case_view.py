@@ -14,6 +14,7 @@ from relance.domain.case_legal import AgencyFile, ContactFlags, CourtProceeding,
 from relance.domain.case_records import HistoryEntry, PaymentRecord, StepRecord
 from relance.domain.deliveries import MessageTrail
 from relance.domain.direct_debit import Representation
+from relance.domain.einvoicing import EInvoiceTrail
 from relance.domain.lateness import LatenessCause
 from relance.domain.settlement import OfferState, describe
 
@@ -63,6 +64,12 @@ class CaseStatus(BaseModel):
     lateness_cause: LatenessCause | None = None
     direct_debit: Representation | None = None  # a returned direct debit presented again, until it settles
     deliveries: dict[str, MessageTrail] = Field(default_factory=dict)  # what the provider saw of each message
+    einvoice: EInvoiceTrail | None = None  # what the e-invoicing platform said (relance/domain/einvoicing.py)
+
+    @property
+    def chased(self) -> Decimal:
+        """What the reminders ask for: the balance, less a part the buyer contested on the platform (206)."""
+        return max(ZERO, self.balance - (self.einvoice.contested if self.einvoice else ZERO))
 
 
 def status(state: CaseState, now: datetime, next_event: NextEvent | None, waiting_for: str | None = None) -> CaseStatus:
@@ -130,6 +137,7 @@ def status(state: CaseState, now: datetime, next_event: NextEvent | None, waitin
         lateness_cause=state.lateness_cause,
         direct_debit=state.representation,
         deliveries=state.deliveries,
+        einvoice=state.einvoice,
     )
 
 

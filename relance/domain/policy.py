@@ -128,6 +128,17 @@ class PortalRules(Strict):
     paid_days: int = Field(default=5, ge=1, le=30, description="days 'I have paid' stops the chase for the bank")
 
 
+class EInvoicingRules(Strict):
+    """How the e-invoicing platform's statuses change the path (relance/domain/einvoicing.py)."""
+
+    require_receipt: bool = Field(
+        default=False, description="no reminder before the platform says the buyer received it (202 or 203)"
+    )
+    payment_sent_days: int = Field(
+        default=7, ge=1, le=60, description="days '211 paiement transmis' holds the chase for the money to arrive"
+    )
+
+
 class SettlementRules(Strict):
     grace_days: int = Field(default=3, ge=0, le=60, description="days after pay_by before an offer lapses")
     on_lapsed: str | None = Field(default=None, description="step to jump to when an offer lapses unpaid")
@@ -221,6 +232,7 @@ class Policy(Strict):
     settlement: SettlementRules = Field(default_factory=SettlementRules)
     replies: ReplyRules = Field(default_factory=ReplyRules)
     portal: PortalRules = Field(default_factory=PortalRules)
+    einvoicing: EInvoicingRules = Field(default_factory=EInvoicingRules)
     after_recovery: AfterRecovery | None = None
     on_payment_returned: str | None = Field(
         default=None, description="step chasing resumes at when a payment comes back (default: the final reminder)"

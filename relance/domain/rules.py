@@ -15,14 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from relance.domain import arrangements, case_legal, contact, holds, payments
+from relance.domain import arrangements, case_legal, contact, einvoicing, holds, payments
 from relance.domain.actions import (
     Action,
     AgencyUpdate,
     ContactUpdated,
     CourtOrderIssued,
+    CreditNoteApplied,
     DisputeOpened,
     DisputeResolved,
+    EInvoiceStatus,
     EmailBounced,
     EmailEvent,
     JudgmentPaid,
@@ -94,6 +96,9 @@ RULES: dict[type[Action], Rule] = {
         Rule(ReapplyPolicy, _nothing_to_check, _resolved_by_the_workflow),
         Rule(ReplyReceived, contact.check_reply, contact.reply),
         Rule(SmsEvent, contact.check_sms_event, contact.sms_event),
+        # what the e-invoicing platform says, and credit notes (relance/domain/einvoicing.py)
+        Rule(EInvoiceStatus, einvoicing.check_status, einvoicing.apply_status),
+        Rule(CreditNoteApplied, einvoicing.check_credit_note, einvoicing.apply_credit_note),
         # the legal stages (relance/domain/case_legal.py)
         *(
             Rule(legal, case_legal.check, case_legal.apply)

@@ -325,6 +325,70 @@ class PortalRevocation(Base):
     revoked_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class EInvoiceRow(Base):
+    """An invoice or credit note that came as an e-invoice (Factur-X, CII, UBL): what the case's input does not
+    carry and the "212 Encaissée" needs (the buyer's SIREN and platform address, the VAT breakdown)."""
+
+    __tablename__ = "einvoices"
+
+    invoice_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # invoice | credit_note
+    format: Mapped[str] = mapped_column(String(10))  # facturx | cii | ubl
+    type_code: Mapped[str] = mapped_column(String(3))
+    customer_id: Mapped[str] = mapped_column(String(200), index=True)
+    buyer_name: Mapped[str] = mapped_column(String(300))
+    siren: Mapped[str | None] = mapped_column(String(9))
+    electronic_address: Mapped[str | None] = mapped_column(String(200))
+    currency: Mapped[str] = mapped_column(String(3))
+    total: Mapped[Decimal] = mapped_column(Money)
+    issue_date: Mapped[date] = mapped_column(Date)
+    vat: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)  # [{rate, base, tax, category}]
+    corrects: Mapped[str | None] = mapped_column(String(200))  # a credit note: the invoice it reduces
+    document: Mapped[str | None] = mapped_column(String(1000))  # the PDF, in the documents store
+    sha256: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EInvoiceStatusRow(Base):
+    """Each lifecycle status a platform sent, once (by its message and place), and what became of it."""
+
+    __tablename__ = "einvoice_statuses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    status_id: Mapped[str] = mapped_column(String(250), unique=True)
+    invoice_id: Mapped[str] = mapped_column(String(200), index=True)
+    code: Mapped[str] = mapped_column(String(10))
+    reason_code: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    amount: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(String(20))  # applied | kept (for a person)
+    detail: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EInvoiceOutboxRow(Base):
+    """A CDAR we owe a platform ("212 Encaissée" per payment, negative for one that came back): queued with the
+    payment in one transaction, then written to the outbox folder and posted, with the platform's answer."""
+
+    __tablename__ = "einvoice_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)  # case + payment reference: once per payment
+    invoice_id: Mapped[str] = mapped_column(String(200), index=True)
+    code: Mapped[str] = mapped_column(String(10))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    xml: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20), index=True)  # pending | sent | failed
+    path: Mapped[str | None] = mapped_column(String(1000))  # the file written to the outbox folder
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answer: Mapped[str | None] = mapped_column(Text)  # the platform's answer (status and body), or why not sent
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class PortalShortLink(Base):
     """A short link to a customer's page (`/p/<code>`), for an SMS or a letter where the signed link is too long:
     a random code, dated like a signed link (it expires and is withdrawn the same way)."""

@@ -342,6 +342,20 @@ REFUSALS = [
         action("agency_update", status="x", reported_on="2026-04-20"),
         "the case has not been handed to an agency",
     ),
+    (
+        "a platform's status recorded twice",
+        lambda s: s.apply(
+            action("einvoice_status", status_id="M-1:1", code="202", at="2026-04-20T10:00:00+02:00"), START
+        ),
+        action("einvoice_status", status_id="M-1:1", code="203", at="2026-04-20T11:00:00+02:00"),
+        "status M-1:1 is already recorded",
+    ),
+    (
+        "a credit note above the balance",
+        nothing,
+        action("credit_note_applied", credit_note="AV-1", amount="1300.00"),
+        "credit note AV-1 of 1300.00 is more than the balance 1250.00: what was paid beyond it is a refund, for a person",
+    ),
 ]
 
 
