@@ -31,8 +31,8 @@ from relance.logs import configure_logging
 from relance.rates.table_file import coverage_warning
 from relance.settings import Settings
 from starter.bank_watch import BankWatcher
-from starter.einvoicing import send_outbox
 from starter.connect import connect
+from starter.einvoicing import send_outbox
 from starter.key_check import KeyRingMismatch, check_ring_against
 from starter.namespace import CANNOT_LIST, NO_VISIBILITY, missing_attributes, retired_cases
 from workflows import BankWatch, CustomerAccount, DebtorNoticeWorkflow, InvoiceCollection

@@ -354,7 +354,8 @@ REFUSALS = [
         "a credit note above the balance",
         nothing,
         action("credit_note_applied", credit_note="AV-1", amount="1300.00"),
-        "credit note AV-1 of 1300.00 is more than the balance 1250.00: what was paid beyond it is a refund, for a person",
+        "credit note AV-1 of 1300.00 is more than the balance 1250.00: what was paid beyond it is a refund, "
+        "for a person",
     ),
 ]
 

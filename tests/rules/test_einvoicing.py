@@ -177,9 +177,9 @@ def test_what_each_status_does_to_the_case() -> None:
 
 
 def test_a_206_needs_the_approved_part_below_the_balance() -> None:
-    with pytest.raises(ValueError, match="a 206 .* needs the approved amount"):
+    with pytest.raises(ValueError, match=r"a 206 .* needs the approved amount"):
         case().check(status("206"), START)
-    with pytest.raises(ValueError, match="not below the balance 1250.00: a 205"):
+    with pytest.raises(ValueError, match=r"not below the balance 1250\.00: a 205"):
         case().check(status("206", amount="1250.00"), START)
 
 
