@@ -41,8 +41,11 @@ class RecordingEndpoint:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 raw = self.rfile.read(length)
-                if self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+                kind = self.headers.get("Content-Type", "")
+                if kind.startswith("application/x-www-form-urlencoded"):
                     body = {k: v[0] for k, v in parse_qs(raw.decode(), keep_blank_values=True).items()}  # Twilio
+                elif kind.startswith("application/xml"):
+                    body = {"xml": raw.decode()}  # an e-invoicing platform
                 else:
                     body = json.loads(raw or b"{}")
                 endpoint.requests.append(Recorded("POST", self.path, dict(self.headers.items()), body))

@@ -16,6 +16,7 @@ from relance.api.access import Gate
 from relance.api.cases import cases_router
 from relance.api.context import ApiContext
 from relance.api.customers import customers_router
+from relance.api.einvoicing import MAX_CDAR_BODY, STATUSES_PATH, einvoicing_door, einvoicing_router
 from relance.api.inbound import SENDGRID_INBOUND, inbound_door, inbound_router
 from relance.api.portal import MAX_FILES, PORTAL, SHORT, portal_router
 from relance.api.problems import install_problem_handlers
@@ -67,6 +68,7 @@ def api_app(settings: Settings, client_factory: Callable[[], Awaitable[Client]] 
         twilio_router,
         portal_router,
         stripe_router,
+        einvoicing_router,
     )
     for router in routers:
         app.include_router(router(context))
@@ -95,6 +97,8 @@ def api_doors(settings: Settings, context: ApiContext) -> Callable[[str, str], D
             return page
         if path == SENDGRID_EVENTS:
             return events
+        if path == STATUSES_PATH:
+            return Door("the e-invoicing platform's statuses", MAX_CDAR_BODY, einvoicing_door(context))
         if path == STRIPE_WEBHOOK:
             return Door("Stripe's webhook", 256 * 1024, stripe_door(context))
         if path.startswith((f"{PORTAL}/", f"{SHORT}/")):

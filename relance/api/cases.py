@@ -26,6 +26,7 @@ from relance.ledger.api_tokens import Caller
 from relance.ledger.db import CaseRow, Document
 from relance.ledger.rejections import keep_rejections, rejected_action
 from starter.case_search import CaseFilter, ListedCase, list_cases, visibility_query
+from starter.einvoicing import import_einvoices
 from starter.importer import RowProblem, case_from_fields, start_or_find
 from starter.ops import ActionRejected, UnknownCase, act_or_keep_refusal, status
 from starter.statements import statement_at
@@ -35,9 +36,12 @@ ACTIONS: dict[str, type[Action]] = {a.name: a for a in CASE_ACTIONS}
 MAX_BATCH = 1000
 
 
+EINVOICE_TYPES = ("application/pdf", "application/xml", "text/xml")
+
+
 class CreatedCase(BaseModel):
     invoice_id: str
-    outcome: str  # started | existing | rejected
+    outcome: str  # started | existing | rejected; an e-invoice's credit note: credited, or kept for a person
     reason: str | None = None
 
 
@@ -62,12 +66,49 @@ def cases_router(context: ApiContext) -> APIRouter:
     router = APIRouter(tags=["cases"])
     gate, settings = context.gate, context.settings
 
-    @router.post("/cases", summary='Create one case, or a batch (`{"invoices": [...]}`)')
+    @router.post(
+        "/cases",
+        summary='Create one case, or a batch (`{"invoices": [...]}`), or one from an e-invoice (PDF or XML body)',
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"type": "object"}},
+                    "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                    "application/xml": {"schema": {"type": "string", "format": "binary"}},
+                },
+            }
+        },
+    )
     async def create_cases(
-        body: Annotated[dict[str, Any], Body()], caller: Annotated[Caller, Depends(gate.needs(Role.collector))]
+        request: Request, caller: Annotated[Caller, Depends(gate.needs(Role.collector))]
     ) -> list[CreatedCase]:
         """Same contract as `relance import`: each invoice is checked alone; an existing case is reported as
-        `existing` and left unchanged (the call may be repeated safely)."""
+        `existing` and left unchanged (the call may be repeated safely). A Factur-X PDF, a CII or a UBL XML as the
+        body opens its case (a credit note reduces the invoice it names: `credited`)."""
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind in EINVOICE_TYPES:
+            policies = load_policies(settings.policy_dir, settings.template_dir)
+            outcomes = await import_einvoices(
+                await context.temporal(), context.engine, settings, [("body", await request.body())], policies,
+                f"api:{caller.name}",
+            )  # fmt: skip
+            return [
+                CreatedCase(
+                    invoice_id=o.invoice or "",
+                    outcome="rejected" if o.outcome == "refused" else o.outcome,
+                    reason=o.detail if o.outcome in ("refused", "kept") else None,
+                )
+                for o in outcomes
+            ]
+        if kind != "application/json":
+            raise HTTPException(415, "send application/json, or an e-invoice as application/pdf or application/xml")
+        try:
+            body = await request.json()
+        except ValueError:
+            raise HTTPException(422, "the body is not JSON") from None
+        if not isinstance(body, dict):
+            raise HTTPException(422, 'the body is one invoice, or {"invoices": [...]}')
         items = body.get("invoices") if "invoices" in body else [body]
         if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
             raise HTTPException(422, f"invoices: a list of 1 to {MAX_BATCH} invoices")
