@@ -203,6 +203,11 @@ class LegalEscalation:
             shutil.rmtree(folder)  # a retry rebuilds the whole dossier, never half of it
         folder.mkdir()
         documents = ["facture " + request.invoice_id + " (à joindre : original de la facture et conditions de vente)"]
+        if request.einvoice_received_on is not None:  # the platform's status 202/203: the debtor had the invoice
+            documents.append(
+                f"facture reçue par le débiteur via la plateforme de facturation électronique le "
+                f"{request.einvoice_received_on:%d/%m/%Y} (statut du cycle de vie)"
+            )
         notice = request.formal_notice
         notice_lines = ["aucune mise en demeure envoyée"]
         if notice is not None:

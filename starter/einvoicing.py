@@ -18,7 +18,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from relance.domain.actions import CreditNoteApplied, EInvoiceStatus
-from relance.domain.einvoicing import STATUSES, label
+from relance.domain.einvoicing import label
 from relance.domain.limits import bounded, printable
 from relance.domain.policy import NoPolicy, Policy, select_policy
 from relance.einvoicing.cdar import CdarRefused, PlatformStatus, read_cdar
@@ -249,8 +249,3 @@ def _write(folder: Path, key: str, xml: bytes) -> str:
     partial.write_bytes(xml)
     partial.replace(target)
     return str(target)
-
-
-def status_codes() -> dict[str, str]:
-    """Each status the platforms send, and what it does to a case (`relance policy explain`)."""
-    return {code: f"{status.label}: {status.meaning}" for code, status in STATUSES.items()}

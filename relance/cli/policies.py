@@ -22,6 +22,7 @@ from relance.cli.support import (
 from relance.domain.actions import (
     ReapplyPolicy,
 )
+from relance.domain.einvoicing import status_path
 from relance.domain.policy import PolicyError, load_policies, load_policy
 from relance.domain.schedule import plan_steps
 from relance.rendering.messages import sms_problems
@@ -93,7 +94,10 @@ def policy_explain(
             for p in schedule.planned
         ]
         skipped = [{"step": step.id, "why": why} for step, why in schedule.skipped]
-        out.print_json(json.dumps({"policy": chosen.label, "planned": steps, "skipped": skipped}))
+        platform = [{"code": c, "status": label, "effect": effect} for c, label, effect in status_path(chosen)]
+        out.print_json(
+            json.dumps({"policy": chosen.label, "planned": steps, "skipped": skipped, "einvoicing": platform})
+        )
         return
     table = Table(
         "step",
@@ -112,6 +116,10 @@ def policy_explain(
             step.id, step.action.value, step.template, planned.at.astimezone(zone).strftime("%a %Y-%m-%d %H:%M"), note
         )
     out.print(table)
+    statuses = Table("code", "status", "what it does to the case", title="the e-invoicing platform's statuses")
+    for code, label, effect in status_path(chosen):
+        statuses.add_row(code, label, effect)
+    out.print(statuses)
 
 
 @policy_app.command("reapply")

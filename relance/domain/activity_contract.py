@@ -66,6 +66,7 @@ class StepRequest(BaseModel):
     assignee: str = "collections"
     limitation_date: date | None = None  # when the claim becomes time-barred (letters, dossiers, warnings)
     credited_now: Decimal | None = None  # a dispute's outcome: the credit note just granted
+    einvoice_received_on: date | None = None  # the platform said the buyer received it (202, 203): a proof
     pay_by: date | None = None  # a dispute's outcome: the day the next step would come; an offer: its date
     offer_amount: Decimal | None = None  # a settlement offer: what the debtor pays to settle
     waived: list[str] | None = None  # a settlement offer: principal, interest, indemnity
@@ -165,6 +166,7 @@ def step_request(state: CaseState, case_id: str, step_id: str, template: str, no
         as_of=local_day(now, cal),
         window_closes_at=state.clock.real_time(closes),
         limitation_date=state.limitation(),
+        einvoice_received_on=state.einvoice_received_on,
     )
 
 

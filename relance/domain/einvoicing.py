@@ -24,6 +24,7 @@ from relance.domain.money import ZERO, amount_ok
 
 if TYPE_CHECKING:
     from relance.domain.case import CaseState
+    from relance.domain.policy import Policy
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,21 @@ STATUSES: dict[str, Status] = {
     "213": Status("Rejetée", "the invoice is not legally issued: the case ends"),
 }
 MAX_STATUSES_KEPT = 200
+
+
+def status_path(policy: Policy) -> list[tuple[str, str, str]]:
+    """How each platform status changes a case's path under `policy`: (code, label, effect in words)."""
+    rules = policy.einvoicing
+    effects = {code: status.meaning for code, status in STATUSES.items()}
+    effects["211"] = (
+        f"no reminder for {rules.payment_sent_days} days, then the chase resumes (a person checks the bank)"
+    )
+    if rules.require_receipt:
+        for code in ("202", "203"):
+            effects[code] = f"the first reminder waits for it; {effects[code]}"
+    return [(code, status.label, effects[code]) for code, status in STATUSES.items()]
+
+
 SUSPENDED = "einvoice_suspended"
 
 

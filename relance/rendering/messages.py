@@ -80,6 +80,7 @@ def message_context(request: StepRequest, balance: Decimal, settings: Settings) 
         "creditor_iban": settings.creditor_iban,
         "installment": None,
         "limitation_date": day(request.limitation_date) if request.limitation_date else None,
+        "einvoice_received_on": day(request.einvoice_received_on) if request.einvoice_received_on else None,
         "credited_now": money(request.credited_now) if request.credited_now else None,
         "pay_by": day(request.pay_by) if request.pay_by else None,
         "offer_amount": money(request.offer_amount) if request.offer_amount is not None else None,

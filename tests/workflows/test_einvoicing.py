@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
+from pypdf import PdfReader
 
 from relance.api.app import api_app
 from relance.domain.access import Role
@@ -23,8 +24,8 @@ from relance.ledger.einvoices import invoice_document, known_einvoice, outbox_ro
 from relance.ledger.work_queue import list_tasks
 from starter.einvoicing import Outcome, apply_statuses, import_einvoices, read_statuses, send_outbox
 from starter.ops import act
-from tests.builders import BUYER_SIREN, cdar, cii_xml, einvoice_terms, facturx_pdf, ubl_xml
-from tests.conftest import terminate_all
+from tests.builders import BUYER_SIREN, START, cdar, cii_xml, einvoice_terms, facturx_pdf, invoice, paris, ubl_xml
+from tests.conftest import policies_copy, terminate_all
 from tests.recording_endpoint import RecordingEndpoint, Reply
 
 
@@ -35,10 +36,16 @@ def platform() -> Any:
     recorder.close()
 
 
+def receipt_first(data: dict[str, Any]) -> None:
+    """Every shipped policy, asking for the platform's proof of receipt before its first reminder."""
+    data["einvoicing"] = {"require_receipt": True}
+
+
 @pytest.fixture
-def settings(settings, platform):
+def settings(settings, platform, tmp_path):
     return settings.model_copy(
         update={
+            "policy_dir": policies_copy(tmp_path, receipt_first),
             "creditor_siren": "100000009",
             "einvoicing_address": "100000009_RELANCE",
             "einvoicing_platform_url": f"{platform.url}/v1/lifecycle",
@@ -195,3 +202,22 @@ async def test_the_api_takes_an_e_invoice_and_the_platforms_statuses(env, worker
         assert entry.by == "e-invoicing platform"
     finally:
         await terminate_all(env.client, [handle])
+
+
+async def test_a_policy_may_wait_for_the_proof_of_receipt_which_the_formal_notice_cites(env, open_case, worker):
+    """49 days late, the formal notice is due at once; the policy waits for the platform's 202 first, then the
+    letter says when the platform delivered the invoice."""
+    case = await open_case(invoice("ER-1", due=date(2026, 3, 2), starts_at=START))
+    status = await case.advance_to(paris(2026, 4, 20, 12))
+    assert [s.status for s in status.steps if s.step_id == "formal-notice"] == []
+    assert (
+        status.waiting_for == "the e-invoicing platform's word that the buyer received the invoice (status 202 or 203)"
+    )
+    engine = engine_for(worker.database_url)
+    statuses, _ = read_statuses([("recu.xml", cdar("PA-R", "ER-1", "202", "Reçue", sent="20260420130000"))])
+    assert said(await apply_statuses(env.client, engine, statuses, "platform")) == [("ER-1", "applied")]
+    status = await case.advance_to(paris(2026, 4, 21, 12))
+    assert [s.status for s in status.steps if s.step_id == "formal-notice"] == ["done"]
+    letter = worker.letter_outbox_dir / "invoice-ER-1_formal-notice.pdf"
+    text = " ".join(" ".join(page.extract_text().split()) for page in PdfReader(letter).pages)
+    assert "Cette facture vous a été remise par la plateforme de facturation électronique le 20 avril 2026." in text
