@@ -60,6 +60,7 @@ from relance.domain.portal_links import (
     form_token,
 )
 from relance.ledger.customer_view import open_cases_of
+from relance.ledger.einvoices import invoice_document
 from relance.ledger.mandates import MandateRefused, add_mandate
 from relance.ledger.portal import SHORT_CODE, link_owner, read_link
 from relance.ledger.work_queue import create_review_task, debtor_requests
@@ -79,7 +80,8 @@ TEXTS = {
         "title": "Vos factures", "other_language": "English", "hello": "Bonjour", "total": "Total à régler",
         "invoice": "Facture", "due_date": "Échéance", "amount": "Montant", "left": "Reste dû",
         "days_late": "Jours de retard", "penalties": "Pénalités et indemnité", "statement": "décompte (PDF)",
-        "no_statement": "Le décompte n'est pas disponible aujourd'hui.", "card": "Payer par carte",
+        "no_statement": "Le décompte n'est pas disponible aujourd'hui.", "invoice_pdf": "facture (PDF)",
+        "card": "Payer par carte",
         "card_paid": "Merci : votre paiement par carte est en cours d'enregistrement.",
         "mandate": "Payer par prélèvement SEPA", "holder": "titulaire du compte", "iban": "IBAN",
         "mandate_text": (
@@ -118,7 +120,7 @@ TEXTS = {
         "title": "Your invoices", "other_language": "Français", "hello": "Hello", "total": "Total to pay",
         "invoice": "Invoice", "due_date": "Due", "amount": "Amount", "left": "Left to pay", "days_late": "Days late",
         "penalties": "Penalties and indemnity", "statement": "statement (PDF)",
-        "no_statement": "The statement is not available today.", "card": "Pay by card",
+        "no_statement": "The statement is not available today.", "invoice_pdf": "invoice (PDF)", "card": "Pay by card",
         "card_paid": "Thank you: your card payment is being recorded.",
         "mandate": "Pay by SEPA direct debit", "holder": "account holder", "iban": "IBAN",
         "mandate_text": (
@@ -231,6 +233,7 @@ def portal_router(context: ApiContext) -> APIRouter:
             requests=await asyncio.to_thread(debtor_requests, context.engine, customer),
             plans=await schedules([c.invoice_id for c in invoices if c.stage == "payment_plan"], today),
             currencies={c.invoice_id: c.currency for c in invoices},
+            pdfs={c.invoice_id for c in invoices if invoice_document(context.engine, c.invoice_id)},
             request_words=REQUEST_WORDS[chosen],
             cards=settings.stripe_secret_key is not None and bool(settings.public_url),
             ics=settings.sepa_creditor_id,
@@ -286,6 +289,26 @@ def portal_router(context: ApiContext) -> APIRouter:
         )  # fmt: skip
         headers = {"Content-Disposition": f'inline; filename="{invoice}-statement.pdf"', "Cache-Control": "no-store"}
         return Response(pdf, media_type="application/pdf", headers=headers)
+
+    @router.get(PORTAL + "/{link}/invoice/{invoice}.pdf")
+    async def invoice_pdf(link: str, invoice: str) -> Response:
+        """The invoice itself, as it was imported (a Factur-X PDF): only for one of the link's customer's open
+        invoices."""
+        try:
+            customer, lang = await opened(link)
+        except LinkRefused:
+            return HTMLResponse(TEXTS["fr"]["invalid"] + " / " + TEXTS["en"]["invalid"], status_code=404)
+        _, invoices = await asyncio.to_thread(open_cases_of, context.engine, customer, date.today())
+        kept = (
+            await asyncio.to_thread(invoice_document, context.engine, invoice)
+            if invoice in {c.invoice_id for c in invoices}
+            else None
+        )
+        path = (settings.documents_dir / kept).resolve() if kept else None
+        if path is None or not path.is_relative_to(settings.documents_dir.resolve()) or not path.is_file():
+            return HTMLResponse(TEXTS[lang]["invalid"], status_code=404)
+        headers = {"Content-Disposition": f'inline; filename="{invoice}.pdf"', "Cache-Control": "no-store"}
+        return Response(path.read_bytes(), media_type="application/pdf", headers=headers)
 
     posts: dict[str, deque[float]] = defaultdict(deque)
 

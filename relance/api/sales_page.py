@@ -22,6 +22,7 @@ from relance.domain.access import Role
 from relance.domain.money import format_money
 from relance.ledger.api_tokens import Caller
 from relance.ledger.customer_view import UnknownCustomer, search_customers, standing_card
+from relance.ledger.einvoices import invoice_document
 
 BASE = "/sales"
 COOKIE = "relance_sales_token"
@@ -318,7 +319,29 @@ def sales_router(context: ApiContext) -> APIRouter:
             card = standing_card(context.engine, customer_id, date.today())
         except UnknownCustomer:
             return page(chosen, 404, signed_in=True, query=q, error=TEXTS[chosen].unknown_customer)
-        return page(chosen, signed_in=True, query=q, card=card)
+        pdfs = {c.invoice_id for c in card.open_cases if invoice_document(context.engine, c.invoice_id)}
+        return page(chosen, signed_in=True, query=q, card=card, pdfs=pdfs)
+
+    @router.get(BASE + "/customers/{customer_id}/invoices/{invoice_id}.pdf")
+    async def invoice_pdf(request: Request, customer_id: str, invoice_id: str) -> Response:
+        """An open invoice of the customer as it was imported (its Factur-X PDF)."""
+        if signed_in(request) is None:
+            return RedirectResponse(BASE, status_code=303)
+        try:
+            card = standing_card(context.engine, customer_id, date.today())
+        except UnknownCustomer:
+            return Response(status_code=404)
+        kept = (
+            invoice_document(context.engine, invoice_id)
+            if invoice_id in {c.invoice_id for c in card.open_cases}
+            else None
+        )
+        store = context.settings.documents_dir.resolve()
+        path = (store / kept).resolve() if kept else None
+        if path is None or not path.is_relative_to(store) or not path.is_file():
+            return Response(status_code=404)
+        headers = {"Content-Disposition": f'inline; filename="{invoice_id}.pdf"', "Cache-Control": "no-store"}
+        return Response(path.read_bytes(), media_type="application/pdf", headers=headers)
 
     @router.post(BASE + "/login")
     async def login(request: Request, lang: Annotated[str | None, Query(max_length=5)] = None) -> Response:

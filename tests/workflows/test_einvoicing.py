@@ -3,6 +3,7 @@ cases (their PDF kept), the same again opens nothing, a credit note reduces the 
 statuses act on the cases (210 stops and gives a task, 207 opens a dispute, 211 holds the chase then lets it
 resume) or are kept for a person; a payment yields a 212 that validates, adds up and is posted once."""
 
+import asyncio
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,10 +14,12 @@ from pydantic import SecretStr
 from pypdf import PdfReader
 
 from relance.api.app import api_app
+from relance.api.sales_page import COOKIE
 from relance.domain.access import Role
 from relance.domain.actions import PaymentReceived
 from relance.domain.case_view import CaseStatus
 from relance.domain.policy import load_policies
+from relance.domain.portal_links import sign_link
 from relance.einvoicing.cdar import check_cdar, read_cdar
 from relance.ledger.api_tokens import create_token
 from relance.ledger.db import engine_for
@@ -170,7 +173,12 @@ async def test_the_api_takes_an_e_invoice_and_the_platforms_statuses(env, worker
     async def client():
         return env.client
 
-    settings = worker.model_copy(update={"einvoicing_inbound_secret": SecretStr("platform-secret-0123456789")})
+    settings = worker.model_copy(
+        update={
+            "einvoicing_inbound_secret": SecretStr("platform-secret-0123456789"),
+            "portal_secret": SecretStr("portal-secret-0123456789"),
+        }
+    )
     handle = env.client.get_workflow_handle("invoice-FA-API")
     try:
         async with httpx.AsyncClient(
@@ -196,6 +204,26 @@ async def test_the_api_takes_an_e_invoice_and_the_platforms_statuses(env, worker
             assert [o["outcome"] for o in again.json()] == ["already"]
             not_cdar = await http.post("/einvoicing/statuses", content=b"<x/>", headers=platform)
             assert not_cdar.status_code == 422
+            # the debtor's page offers the invoice itself, as it was imported
+            link = sign_link("portal-secret-0123456789", f"SIREN-{BUYER_SIREN}")
+            for _ in range(100):
+                page = await http.get(f"/portal/{link}")
+                if "FA-API" in page.text:
+                    break
+                await asyncio.sleep(0.05)  # the case's first ledger write
+            assert f'href="/portal/{link}/invoice/FA-API.pdf"' in page.text
+            served = await http.get(f"/portal/{link}/invoice/FA-API.pdf")
+            assert (served.status_code, served.content) == (200, pdf)
+            other = await http.get(f"/portal/{sign_link('portal-secret-0123456789', 'C-OTHER')}/invoice/FA-API.pdf")
+            assert other.status_code == 404  # nobody else's invoice
+            # and the sales page, to a signed-in sales person
+            sales = create_token(engine, "anne", Role.sales, "test")
+            signed = {"Cookie": f"{COOKIE}={sales}"}
+            card = await http.get(f"/sales/customers/SIREN-{BUYER_SIREN}", headers=signed)
+            pdf_path = f"/sales/customers/SIREN-{BUYER_SIREN}/invoices/FA-API.pdf"
+            assert f'href="{pdf_path}" data-invoice-pdf' in card.text
+            assert (await http.get(pdf_path, headers=signed)).content == pdf
+            assert (await http.get(pdf_path)).status_code == 303  # signed out: to the sign-in page
         status = await handle.query("status", result_type=CaseStatus)
         assert status.einvoice is not None and status.einvoice.received_on is not None
         (entry,) = [h for h in status.history if h.event == "einvoice_status"]
