@@ -206,6 +206,14 @@ CASE_ACTIONS: dict[str, dict[str, Any]] = {
     "agency_update": {"status": "plan agreed", "collected_amount": "10.00", "reported_on": DAY, "final": False},
     "settlement_offered": {"amount": "1000.00", "pay_by": "2026-05-01", "waive": ["principal"], "reason": "geste"},
     "payment_reversed": {"reference": "R-1", "amount": "10.00", "reason": "AM04", "reversed_on": DAY, "fee": "5"},
+    "einvoice_status": {
+        "status_id": "PA-1:1",
+        "code": "210",
+        "at": "2026-04-20T07:00:00+00:00",
+        "reason_code": "TX_TVA_ERR",
+        "note": "taux de TVA erroné",
+    },
+    "credit_note_applied": {"credit_note": "AV-1", "amount": "10.00", "issued_on": DAY},
 }
 # What the account tells a case, and what a case tells its account: internal, but anyone can send them.
 CASE_INTERNAL_SIGNALS: dict[str, dict[str, Any]] = {

@@ -1,6 +1,7 @@
 """Cases over HTTP: create (one or a batch), search, status, statement of account, ops actions, documents.
 Each route calls the function the matching `relance` command calls."""
 
+import json
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -104,9 +105,11 @@ def cases_router(context: ApiContext) -> APIRouter:
         if kind != "application/json":
             raise HTTPException(415, "send application/json, or an e-invoice as application/pdf or application/xml")
         try:
-            body = await request.json()
-        except ValueError:
-            raise HTTPException(422, "the body is not JSON") from None
+            body = json.loads(await request.body())
+        except json.JSONDecodeError as err:
+            raise HTTPException(422, f"body: the body is not JSON: {err.msg} (at character {err.pos})") from None
+        except UnicodeDecodeError:
+            raise HTTPException(422, "body: the body is not JSON: not UTF-8") from None
         if not isinstance(body, dict):
             raise HTTPException(422, 'the body is one invoice, or {"invoices": [...]}')
         items = body.get("invoices") if "invoices" in body else [body]

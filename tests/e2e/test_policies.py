@@ -217,7 +217,10 @@ def test_policy_explain_prints_the_dated_schedule():
     )
     assert result.returncode == 0, result.stderr
     rows = [" ".join(line.replace("│", " ").split()) for line in result.stdout.splitlines() if "│" in line]
-    assert rows == [
+    schedule, statuses = rows[:7], rows[7:]
+    assert [row.split(" ")[0] for row in statuses] == [str(code) for code in range(200, 214)]
+    assert "211 Paiement transmis no reminder for 7 days, then the chase resumes (a person checks the bank)" in statuses
+    assert schedule == [
         "courtesy email pre_due Thu 2026-04-30 09:00 if balance ≥ 50.00",
         "reminder-1 email reminder_1 Mon 2026-05-04 09:00",
         "reminder-2 email reminder_2 Mon 2026-05-11 09:00",
