@@ -39,11 +39,8 @@ def open_link(secret: str, token: str, max_days: int) -> tuple[str, datetime, st
         raise LinkExpired("this link has expired") from None
     except BadSignature:
         raise LinkInvalid("this link is not valid") from None
-    customer = payload.get("c") if isinstance(payload, dict) else None
-    if not isinstance(customer, str) or not customer:
-        raise LinkInvalid("this link is not valid")
-    lang = payload.get("l")
-    return customer, signed_at, lang if lang in ("fr", "en") else "fr"
+    customer, lang = _customer_and_language(payload)
+    return customer, signed_at, lang
 
 
 def signed_customer(secret: str, token: str) -> tuple[str, str]:
@@ -53,10 +50,15 @@ def signed_customer(secret: str, token: str) -> tuple[str, str]:
         payload = URLSafeTimedSerializer(secret, salt=SALT).loads(token)
     except BadSignature:
         raise LinkInvalid("this link is not valid") from None
+    return _customer_and_language(payload)
+
+
+def _customer_and_language(payload: object) -> tuple[str, str]:
+    """What a signed link says: its customer (LinkInvalid without one) and its language (French by default)."""
     customer = payload.get("c") if isinstance(payload, dict) else None
     if not isinstance(customer, str) or not customer:
         raise LinkInvalid("this link is not valid")
-    lang = payload.get("l")
+    lang = payload.get("l") if isinstance(payload, dict) else None
     return customer, lang if lang in ("fr", "en") else "fr"
 
 
