@@ -7,11 +7,14 @@ rules this project can check to any CDAR, ours before they leave and the platfor
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from pathlib import Path
 from xml.etree.ElementTree import Element, SubElement, register_namespace, tostring
 from zoneinfo import ZoneInfo
 
 from defusedxml import ElementTree as SafeTree
 from defusedxml.common import DefusedXmlException
+from lxml import etree
 
 from relance.domain.einvoicing import STATUSES
 
@@ -25,6 +28,7 @@ for _prefix, _uri in NS.items():  # the prefixes every CDAR uses, for the messag
     register_namespace(_prefix, _uri)
 PARIS = ZoneInfo("Europe/Paris")  # CDAR times carry no offset: the French platforms' local time
 MAX_CDAR_BYTES = 2 * 1024 * 1024
+SCHEMA = Path(__file__).parent / "schema" / "cdar.xsd"  # the CDV profile's structure, for check_cdar
 
 
 class CdarRefused(ValueError):
@@ -214,16 +218,35 @@ def _party(parent: Element, name: str, party: Party, role: str) -> None:
         SubElement(uri, f"{{{RAM}}}URIID", schemeID="0225").text = party.electronic_address
 
 
+@lru_cache(maxsize=1)
+def _schema() -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(SCHEMA)))
+
+
+def schema_problems(data: bytes) -> list[str]:
+    """Where the message breaks the CDV profile's structure (schema/cdar.xsd), with the line."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    try:
+        document = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as err:
+        return [f"not well-formed XML: {err}"]
+    schema = _schema()
+    if schema.validate(document):
+        return []
+    return [f"line {e.line}: {e.message}" for e in schema.error_log][:20]
+
+
 def check_cdar(data: bytes) -> list[str]:
-    """What breaks the French CDV rules this project can check (none: the message passes): a known status code
-    whose label matches it, dated times of format 204, the parties' SIREN, and for a 212 an amount with its
-    currency and a VAT rate on every MEN characteristic."""
+    """What breaks the CDV profile (none: the message passes): its structure against schema/cdar.xsd, then the
+    French CDV rules this project can check: a known status code whose label matches it, dated times of format
+    204, the parties' SIREN, and for a 212 an amount with its currency and a VAT rate on every MEN
+    characteristic."""
     try:
         statuses = read_cdar(data)
     except CdarRefused as err:
         return [str(err)]
+    problems = schema_problems(data)
     root = SafeTree.fromstring(data)
-    problems = []
     for party in ("IssuerTradeParty", "RecipientTradeParty"):
         siren = _text(root, f"rsm:ExchangedDocument/ram:{party}/ram:GlobalID")
         if siren is not None and not (len(siren) == 9 and siren.isdigit()):

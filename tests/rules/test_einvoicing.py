@@ -243,6 +243,22 @@ def test_the_cdv_checks_name_what_is_wrong() -> None:
         read_cdar(b"<!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>")
 
 
+def test_a_cdar_out_of_the_profiles_structure_is_named_by_the_schema() -> None:
+    good = cdar("M", "FA-1", "210", "Refusée", reason_code="TX_TVA_ERR")
+    swapped = good.replace(b"<ram:TypeCode>380</ram:TypeCode>", b"").replace(
+        b"</ram:ProcessCondition>", b"</ram:ProcessCondition><ram:TypeCode>380</ram:TypeCode>"
+    )  # the document's type after its status: not where the profile puts it
+    (problem,) = check_cdar(swapped)
+    assert problem.startswith("line 23: Element '{urn:un:unece:uncefact:data:standard:")
+    assert "TypeCode': This element is not expected." in problem
+    unpriced = good.replace(
+        b"<ram:SequenceNumeric>1</ram:SequenceNumeric>",
+        b"<ram:SequenceNumeric>1</ram:SequenceNumeric><ram:SpecifiedDocumentCharacteristic><ram:TypeCode>MEN"
+        b"</ram:TypeCode><ram:ValueAmount>12.00</ram:ValueAmount></ram:SpecifiedDocumentCharacteristic>",
+    )
+    assert any("currencyID" in p and "is required but missing" in p for p in check_cdar(unpriced))
+
+
 def test_every_status_code_says_what_it_does() -> None:
     assert sorted(STATUSES) == [str(code) for code in range(200, 214)]
     assert all(status.meaning for status in STATUSES.values())
