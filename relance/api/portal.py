@@ -73,12 +73,28 @@ from starter.statements import statement_at
 PORTAL = "/portal"
 SHORT = "/p"  # short links for SMS and letters: /p/<code>
 POSTS_PER_HOUR = 20  # per link and per address: a debtor acts a few times; a script would not stop
+# Where an invoice stands, in the debtor's words (a stage not listed: "relance" / "reminded").
+DEBTOR_STAGES = {
+    "fr": {
+        "not_due": "à échoir", "overdue": "échue", "reminder": "relancée", "final_reminder": "dernier rappel",
+        "formal_notice": "mise en demeure", "court": "procédure judiciaire", "agency": "confiée à un cabinet",
+        "disputed": "contestée", "promise_to_pay": "promesse de paiement", "payment_plan": "échéancier",
+        "paused": "en attente", "customer_hold": "en attente", "settlement_offer": "proposition de règlement",
+    },
+    "en": {
+        "not_due": "not yet due", "overdue": "overdue", "reminder": "reminded", "final_reminder": "final reminder",
+        "formal_notice": "formal notice", "court": "court proceedings", "agency": "with a collection agency",
+        "disputed": "disputed", "promise_to_pay": "promise to pay", "payment_plan": "payment plan",
+        "paused": "on hold", "customer_hold": "on hold", "settlement_offer": "settlement offer",
+    },
+}  # fmt: skip
 PROOF_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg"})  # a proof of payment, dispute papers
 MAX_FILES = 3
 TEXTS = {
     "fr": {
         "title": "Vos factures", "other_language": "English", "hello": "Bonjour", "total": "Total à régler",
-        "invoice": "Facture", "due_date": "Échéance", "amount": "Montant", "left": "Reste dû",
+        "invoice": "Facture", "issued": "Émise le", "stage": "Où en est-on",
+        "due_date": "Échéance", "amount": "Montant", "left": "Reste dû",
         "days_late": "Jours de retard", "penalties": "Pénalités et indemnité", "statement": "décompte (PDF)",
         "no_statement": "Le décompte n'est pas disponible aujourd'hui.", "invoice_pdf": "facture (PDF)",
         "card": "Payer par carte",
@@ -118,7 +134,8 @@ TEXTS = {
     },
     "en": {
         "title": "Your invoices", "other_language": "Français", "hello": "Hello", "total": "Total to pay",
-        "invoice": "Invoice", "due_date": "Due", "amount": "Amount", "left": "Left to pay", "days_late": "Days late",
+        "invoice": "Invoice", "issued": "Issued", "stage": "Where it stands",
+        "due_date": "Due", "amount": "Amount", "left": "Left to pay", "days_late": "Days late",
         "penalties": "Penalties and indemnity", "statement": "statement (PDF)",
         "no_statement": "The statement is not available today.", "invoice_pdf": "invoice (PDF)", "card": "Pay by card",
         "card_paid": "Thank you: your card payment is being recorded.",
@@ -180,7 +197,8 @@ def portal_router(context: ApiContext) -> APIRouter:
 
         html = templates.get_template("portal.html.j2").render(
             t=TEXTS[lang], lang=lang, other_lang="en" if lang == "fr" else "fr", money=money, day=day,
-            causes=list(DISPUTE_REASONS[lang].items()), **values,
+            causes=list(DISPUTE_REASONS[lang].items()),
+            stage_words=lambda stage: DEBTOR_STAGES[lang].get(stage, DEBTOR_STAGES[lang]["reminder"]), **values,
         )  # fmt: skip
         response = HTMLResponse(html, status_code=status)
         response.headers["Cache-Control"] = "no-store"

@@ -32,6 +32,7 @@ class OpenCase:
     due_date: date
     days_late: int
     stage: str
+    issue_date: date | None = None
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,16 @@ def _cases_of(session: Session, customer_id: str) -> Sequence[CaseRow]:
 
 def _open_cases(cases: Sequence[CaseRow], as_of: date) -> list[OpenCase]:
     return [
-        OpenCase(c.invoice_id, c.currency, c.amount, c.balance, c.due_date, max(0, (as_of - c.due_date).days), c.stage)
+        OpenCase(
+            c.invoice_id,
+            c.currency,
+            c.amount,
+            c.balance,
+            c.due_date,
+            max(0, (as_of - c.due_date).days),
+            c.stage,
+            c.issue_date,
+        )
         for c in cases
         if c.outcome is None
     ]

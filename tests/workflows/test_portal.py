@@ -73,6 +73,8 @@ async def test_a_link_opens_the_customers_invoices_and_nothing_else(env, open_ca
         html = page.text
         assert "Bonjour ACME SAS" in html and "PT-1" in html and "PT-2" in html
         assert "PT-OTHER" not in html and "Autre SA" not in html  # only this customer's invoices
+        assert '<td data-stage="reminder">relancée</td>' in html  # where each stands, in the debtor's words
+        assert '<th class="opt">Émise le</th>' in html
         # each invoice's penalties and indemnity today, as its statement of account prices them, in the total
         owed = {}
         for invoice_id in ("PT-1", "PT-2", "PT-3"):
