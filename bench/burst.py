@@ -2,6 +2,7 @@
 `relance import` starts cases.
 
     python -m bench.burst --mode burst --cases 2000
+    python -m bench.burst --mode burst --cases 2000 --shape portfolio   # 2.5 invoices per customer, grouped
     python -m bench.burst --mode hold --cases 100000
     python -m bench.burst --mode import --cases 100000
     python -m bench.burst --mode burst --cases 300 --profile worker.prof   # the worker under cProfile
@@ -290,7 +291,13 @@ def project_env(address: str, workdir: Path, endpoint: RecordingEndpoint) -> dic
     }
 
 
-async def burst(count: int, workdir: Path, profile: Path | None = None) -> dict[str, Any]:
+PORTFOLIO = 2.5  # invoices per customer in the portfolio burst, as the hold uses
+
+
+async def burst(count: int, workdir: Path, profile: Path | None = None, shape: str = "single") -> dict[str, Any]:
+    """`shape` single: one invoice per customer (the worst case for grouping); portfolio: 2.5 invoices per
+    customer, where one voice sends one (grouped) e-mail per customer, fewer than bare Temporal's one per case."""
+    customers = count if shape == "single" else max(1, round(count / PORTFOLIO))
     endpoint = RecordingEndpoint()
     async with dev_server() as (client, server_pid):
         address = client.service_client.config.target_host
@@ -315,15 +322,15 @@ async def burst(count: int, workdir: Path, profile: Path | None = None) -> dict[
             bare.stop()
         bare_received = len(endpoint.requests)
 
-        log(f"project: {count} overdue cases, first e-mail due now")
+        log(f"project: {count} overdue cases of {customers} customers, first e-mail due now")
         worker = relance_worker(env, workdir, profile)
         try:
             await worker.polling(client, "relance")
             due = date.today() - timedelta(days=3)
             server_cpu, worker_cpu = cpu_seconds(server_pid), worker.cpu_seconds()
             began = time.monotonic()
-            await start_all(count, lambda n: start_case(client, bench_case(n, due, customers=count), "relance"))
-            ended = await until(lambda: _at_least(endpoint, bare_received + count), "the project's e-mails", 1800)
+            await start_all(count, lambda n: start_case(client, bench_case(n, due, customers=customers), "relance"))
+            ended = await settled(endpoint, bare_received, count, customers, 1800)
             project_seconds = ended - began
             project_cpu = {
                 "worker": round(worker.cpu_seconds() - worker_cpu, 1),
@@ -334,16 +341,29 @@ async def burst(count: int, workdir: Path, profile: Path | None = None) -> dict[
             sample = [f"invoice-B-{n:06d}" for n in range(0, count, max(1, count // 20))]
             case_costs = await per_case_costs(client, sample)
             account_costs = await per_case_costs(
-                client, [f"customer-C-{n:06d}" for n in range(0, count, max(1, count // 20))]
+                client, [f"customer-C-{n:06d}" for n in range(0, customers, max(1, customers // 20))]
             )
         finally:
             worker.stop()
         slow_tasks = worker.slow_workflow_tasks()
     keys = Counter(r.body.get("custom_args", {}).get("relance_key") for r in endpoint.requests[bare_received:])
+    covered_cases = covered(endpoint, bare_received)
+    sent_to = Counter(r.body.get("personalizations", [{}])[0].get("to", [{}])[0].get("email") for r in
+                      endpoint.requests[bare_received:])  # fmt: skip
     endpoint.close()
+    events = case_costs["events"] + account_costs["events"] * customers / count  # a case's share of its account
     return {
         "mode": "burst",
+        "shape": shape,
         "cases": count,
+        "customers": customers,
+        "worker_cpu_ms_per_case": round(project_cpu["worker"] * 1000 / count, 1),
+        "server_cpu_ms_per_case": round(project_cpu["server"] * 1000 / count, 1),
+        "bare_worker_cpu_ms_per_case": round(bare_cpu["worker"] * 1000 / count, 1),
+        "bare_server_cpu_ms_per_case": round(bare_cpu["server"] * 1000 / count, 1),
+        "events_per_case": round(events, 1),
+        "customers_written_twice": sum(1 for n in sent_to.values() if n > 1),
+        "cases_covered": covered_cases,
         "project_seconds": round(project_seconds, 2),
         "bare_seconds": round(bare_seconds, 2),
         "ratio": round(project_seconds / bare_seconds, 2),
@@ -360,6 +380,34 @@ async def burst(count: int, workdir: Path, profile: Path | None = None) -> dict[
         "per_customer_account": account_costs,
         "full_timeline": full_timeline_activities(),
     }
+
+
+def covered(endpoint: RecordingEndpoint, since: int) -> int:
+    """Cases whose first e-mail left: alone, or in a grouped e-mail naming the step keys it covers."""
+    total = 0
+    for request in endpoint.requests[since:]:
+        covers = request.body.get("custom_args", {}).get("relance_covers")
+        total += len(covers.split(",")) if covers else 1
+    return total
+
+
+QUIET_SECONDS = 10.0
+
+
+async def settled(endpoint: RecordingEndpoint, since: int, cases: int, customers: int, timeout: float) -> float:
+    """When the last of the burst's e-mails arrived: every case covered, or (one voice deferring a case that
+    reached its customer after the day's e-mail) every customer written to and nothing more for QUIET_SECONDS."""
+    deadline, last_count, last_at = time.monotonic() + timeout, -1, time.monotonic()
+    while time.monotonic() < deadline:
+        count = len(endpoint.requests)
+        if count != last_count:
+            last_count, last_at = count, time.monotonic()
+        if covered(endpoint, since) >= cases:
+            return last_at
+        if count - since >= customers and time.monotonic() - last_at > QUIET_SECONDS:
+            return last_at
+        await asyncio.sleep(0.05)
+    raise SystemExit(f"gave up waiting for the project's e-mails after {timeout:.0f} s")
 
 
 async def _at_least(endpoint: RecordingEndpoint, count: int) -> bool:
@@ -549,6 +597,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mode", choices=["burst", "hold", "import"], default="burst")
     parser.add_argument("--cases", type=int, default=2000)
+    parser.add_argument(
+        "--shape",
+        choices=["single", "portfolio"],
+        default="single",
+        help="burst: one invoice per customer, or 2.5 per customer (grouped e-mails)",
+    )
     parser.add_argument("--profile", type=Path, help="write the project worker's cProfile statistics here")
     parser.add_argument(
         "--keep",
@@ -570,7 +624,12 @@ def main() -> None:
         if args.mode == "import":
             result = asyncio.run(import_rows(args.cases, workdir))
         else:
-            result = asyncio.run({"burst": burst, "hold": hold}[args.mode](args.cases, workdir, profile))
+            run = (
+                burst(args.cases, workdir, profile, args.shape)
+                if args.mode == "burst"
+                else hold(args.cases, workdir, profile)
+            )
+            result = asyncio.run(run)
         print(json.dumps(result), flush=True)
 
 

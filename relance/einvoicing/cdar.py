@@ -9,12 +9,12 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from xml.etree.ElementTree import Element, SubElement, register_namespace, tostring
 from zoneinfo import ZoneInfo
 
 from defusedxml import ElementTree as SafeTree
 from defusedxml.common import DefusedXmlException
-from lxml import etree
 
 from relance.domain.einvoicing import STATUSES
 
@@ -219,12 +219,16 @@ def _party(parent: Element, name: str, party: Party, role: str) -> None:
 
 
 @lru_cache(maxsize=1)
-def _schema() -> etree.XMLSchema:
+def _schema() -> Any:
+    from lxml import etree  # loaded when a CDAR is checked: the API process needs it rarely
+
     return etree.XMLSchema(etree.parse(str(SCHEMA)))
 
 
 def schema_problems(data: bytes) -> list[str]:
     """Where the message breaks the CDV profile's structure (schema/cdar.xsd), with the line."""
+    from lxml import etree
+
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     try:
         document = etree.fromstring(data, parser)

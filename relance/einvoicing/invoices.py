@@ -12,7 +12,6 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from facturx import get_facturx_xml_from_pdf, is_credit_note, parse_ubl_cii_xml
 from stdnum.fr import siren as siren_number
 from stdnum.fr import siret as siret_number
 
@@ -125,6 +124,8 @@ class EInvoice:
 
 def read_einvoice(data: bytes) -> tuple[EInvoice, bytes | None]:
     """The invoice, and the PDF to keep as its document (None for a bare XML); EInvoiceRefused otherwise."""
+    from facturx import get_facturx_xml_from_pdf, parse_ubl_cii_xml  # heavy (lxml, pypdf): loaded when used
+
     if len(data) > MAX_EINVOICE_BYTES:
         raise EInvoiceRefused(f"the file is {len(data):,} bytes, more than {MAX_EINVOICE_BYTES:,}")
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -156,6 +157,8 @@ def _said(err: Exception) -> str:
 
 
 def _invoice(kind: str, terms: dict[str, Any]) -> EInvoice:
+    from facturx import is_credit_note
+
     number = _text(terms, "BT-1", "invoice number")
     type_code = _text(terms, "BT-3", "invoice type code")
     issue = terms.get("BT-2")
