@@ -10,18 +10,21 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import segno
 from babel.dates import format_date
 from babel.numbers import format_decimal
-from fpdf import FPDF
 
 from relance.domain.deliveries import ReminderSent
 from relance.domain.money import format_money
 from relance.domain.penalties import Statement
 from relance.rendering.messages import LOCALES
 from relance.settings import Settings
+
+if TYPE_CHECKING:  # fpdf2 costs a process about 60 MB: loaded when a document is made, not by every importer
+    from fpdf import FPDF
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,9 @@ def _font_dir() -> Path:
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 
 
-def _document() -> FPDF:
+def _document() -> "FPDF":
+    from fpdf import FPDF
+
     pdf = FPDF(format="A4")
     pdf.set_margins(20, 18, 20)
     pdf.set_auto_page_break(True, margin=18)
@@ -124,7 +129,7 @@ def _document() -> FPDF:
     return pdf
 
 
-def _statement_table(pdf: FPDF, result: Statement, lang: str) -> None:
+def _statement_table(pdf: "FPDF", result: Statement, lang: str) -> None:
     width = pdf.epw
     pdf.set_font("dejavu", "B", 10)
     pdf.cell(
@@ -151,7 +156,7 @@ def _note_fr(result: Statement) -> str:
     return "Intérêts au taux légal à compter de la mise en demeure (art. 1344-1 C. civ.)."
 
 
-def _parties(pdf: FPDF, creditor: Party, debtor: Party) -> None:
+def _parties(pdf: "FPDF", creditor: Party, debtor: Party) -> None:
     top = pdf.get_y()
     pdf.set_font("dejavu", "B", 10)
     pdf.cell(80, 5, creditor.name, new_x="LMARGIN", new_y="NEXT")
@@ -173,7 +178,7 @@ def _reflow(text: str) -> str:
     return "\n\n".join(" ".join(p.split()) for p in text.strip().split("\n\n") if p.strip())
 
 
-def _letter(creditor: Party, debtor: Party, dated: str, subject: str) -> tuple[FPDF, float]:
+def _letter(creditor: Party, debtor: Party, dated: str, subject: str) -> tuple["FPDF", float]:
     """A letter's head: both parties, the place and date, the heading's font; and the page's usable width."""
     pdf = _document()
     pdf.set_title(subject)
