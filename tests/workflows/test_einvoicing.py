@@ -27,7 +27,7 @@ from relance.ledger.einvoices import invoice_document, known_einvoice, outbox_ro
 from relance.ledger.work_queue import list_tasks
 from starter.einvoicing import Outcome, apply_statuses, import_einvoices, read_statuses, send_outbox
 from starter.ops import act
-from tests.builders import BUYER_SIREN, START, cdar, cii_xml, einvoice_terms, facturx_pdf, invoice, paris, ubl_xml
+from tests.builders import BUYER_SIREN, ROOT, START, cdar, cii_xml, einvoice_terms, facturx_pdf, invoice, paris, ubl_xml
 from tests.conftest import policies_copy, terminate_all
 from tests.recording_endpoint import RecordingEndpoint, Reply
 
@@ -249,3 +249,29 @@ async def test_a_policy_may_wait_for_the_proof_of_receipt_which_the_formal_notic
     letter = worker.letter_outbox_dir / "invoice-ER-1_formal-notice.pdf"
     text = " ".join(" ".join(page.extract_text().split()) for page in PdfReader(letter).pages)
     assert "Cette facture vous a été remise par la plateforme de facturation électronique le 20 avril 2026." in text
+
+
+REAL = ROOT.parent / "shared" / "real-files" / "einvoice" / "facturx"
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason=f"{REAL} is absent (real files are not in the repository)")
+async def test_the_real_factur_x_samples_import_into_cases(env, worker):
+    """The published samples (../shared/real-files): each invoice opens its case (the XML and the PDF of one
+    invoice are one case), the credit note for an invoice that is no case here is kept for a person."""
+    engine = engine_for(worker.database_url)
+    policies = load_policies(worker.policy_dir, worker.template_dir)
+    files = [(p.name, p.read_bytes()) for p in sorted(REAL.iterdir())]
+    handles = [env.client.get_workflow_handle(f"invoice-{n}") for n in ("F20260023", "103767", "F20180027")]
+    try:
+        outcomes = await import_einvoices(env.client, engine, worker, files, policies, "ops")
+        assert said(outcomes) == [
+            ("F20260023", "started"), ("F20260023", "existing"), ("103767", "started"), ("F20180027", "started"),
+            ("AV-2017-0005", "kept"),
+        ]  # fmt: skip
+        assert outcomes[0].detail.endswith("(the buyer's SIREN 987654321 fails its check digit)")
+        assert outcomes[4].detail == "no case for FA-2017-0010; a task for a person"
+        status = await handles[1].query("status", result_type=CaseStatus)
+        assert (status.amount, status.currency, status.due_date) == (Decimal("681.87"), "EUR", date(2026, 3, 3))
+        assert invoice_document(engine, "103767") == "einvoices/103767.pdf"
+    finally:
+        await terminate_all(env.client, handles)
