@@ -109,7 +109,7 @@ def _keep_pdf(store: Path, number: str, pdf: bytes) -> str:
         partial = target.with_suffix(".part")
         partial.write_bytes(pdf)
         partial.replace(target)
-    return str(target.relative_to(store))
+    return str(target)  # as every document's row names its file: under the documents store
 
 
 async def _credit_note(client: Client, engine: Engine, name: str, note: EInvoice, data: bytes, by: str) -> Outcome:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from relance.api.access import bearer
 from relance.api.context import ApiContext
 from relance.api.problems import Refused, invalid
+from relance.api.uploads import stored_file
 from relance.domain.access import Role, Undeclared, role_for_action
 from relance.domain.actions import Action
 from relance.domain.case_view import CaseStatus
@@ -240,8 +241,8 @@ def cases_router(context: ApiContext) -> APIRouter:
             row = session.get(Document, document_id)
         if row is None:
             raise HTTPException(404, f"no document #{document_id}")
-        path = Path(row.path).resolve()
-        if not path.is_relative_to(settings.documents_dir.resolve()) or not path.is_file():
+        path = stored_file(settings.documents_dir, row.path)
+        if path is None:
             raise HTTPException(404, f"document #{document_id}: its file is no longer under the documents folder")
         return FileResponse(path, filename=path.name)
 

@@ -32,7 +32,7 @@ from temporalio.service import RPCError
 from relance.api.context import ApiContext
 from relance.api.sales_page import language
 from relance.api.stripe_hooks import checkout_url
-from relance.api.uploads import keep_uploads
+from relance.api.uploads import keep_uploads, stored_file
 from relance.domain.actions import (
     Action,
     ContactUpdated,
@@ -322,8 +322,8 @@ def portal_router(context: ApiContext) -> APIRouter:
             if invoice in {c.invoice_id for c in invoices}
             else None
         )
-        path = (settings.documents_dir / kept).resolve() if kept else None
-        if path is None or not path.is_relative_to(settings.documents_dir.resolve()) or not path.is_file():
+        path = stored_file(settings.documents_dir, kept)
+        if path is None:
             return HTMLResponse(TEXTS[lang]["invalid"], status_code=404)
         headers = {"Content-Disposition": f'inline; filename="{invoice}.pdf"', "Cache-Control": "no-store"}
         return Response(path.read_bytes(), media_type="application/pdf", headers=headers)

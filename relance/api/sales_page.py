@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from relance.api.context import ApiContext
+from relance.api.uploads import stored_file
 from relance.domain.access import Role
 from relance.domain.money import format_money
 from relance.ledger.api_tokens import Caller
@@ -336,9 +337,8 @@ def sales_router(context: ApiContext) -> APIRouter:
             if invoice_id in {c.invoice_id for c in card.open_cases}
             else None
         )
-        store = context.settings.documents_dir.resolve()
-        path = (store / kept).resolve() if kept else None
-        if path is None or not path.is_relative_to(store) or not path.is_file():
+        path = stored_file(context.settings.documents_dir, kept)
+        if path is None:
             return Response(status_code=404)
         headers = {"Content-Disposition": f'inline; filename="{invoice_id}.pdf"', "Cache-Control": "no-store"}
         return Response(path.read_bytes(), media_type="application/pdf", headers=headers)

@@ -6,6 +6,7 @@ resume) or are kept for a person; a payment yields a 212 that validates, adds up
 import asyncio
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -78,7 +79,7 @@ async def test_e_invoices_open_cases_and_the_platforms_statuses_drive_them(env, 
         again = await import_einvoices(env.client, engine, worker, files[:3], policies, "ops")
         assert said(again) == [("FA-E1", "existing"), ("FA-E2", "existing"), ("FA-E3", "existing")]
         kept = invoice_document(engine, "FA-E3")  # the Factur-X PDF is the invoice's document
-        assert kept == "einvoices/FA-E3.pdf" and (worker.documents_dir / kept).read_bytes() == files[2][1]
+        assert kept == str(worker.documents_dir / "einvoices" / "FA-E3.pdf") and Path(kept).read_bytes() == files[2][1]
         assert invoice_document(engine, "FA-E1") is None  # a bare XML has no PDF to keep
         row = known_einvoice(engine, "FA-E3")
         assert row is not None and (row.siren, row.format, row.customer_id) == (
@@ -272,6 +273,6 @@ async def test_the_real_factur_x_samples_import_into_cases(env, worker):
         assert outcomes[4].detail == "no case for FA-2017-0010; a task for a person"
         status = await handles[1].query("status", result_type=CaseStatus)
         assert (status.amount, status.currency, status.due_date) == (Decimal("681.87"), "EUR", date(2026, 3, 3))
-        assert invoice_document(engine, "103767") == "einvoices/103767.pdf"
+        assert invoice_document(engine, "103767") == str(worker.documents_dir / "einvoices" / "103767.pdf")
     finally:
         await terminate_all(env.client, handles)
