@@ -14,6 +14,7 @@ from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     from relance.domain.case import CaseState, NextEvent
+    from relance.domain.einvoicing import label
 
 INVOICE_ID = SearchAttributeKey.for_keyword("InvoiceId")
 CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
@@ -25,6 +26,9 @@ DUE_DATE = SearchAttributeKey.for_datetime("DueDate")
 POLICY_NAME = SearchAttributeKey.for_keyword("PolicyName")
 DISPUTED = SearchAttributeKey.for_bool("Disputed")
 NEXT_ACTION_AT = SearchAttributeKey.for_datetime("NextActionAt")
+# The e-invoicing platform's last status ("210 Refusée"): set once a platform spoke, never before, so a case
+# that never heard from one upserts exactly what it always did.
+EINVOICE_STATUS = SearchAttributeKey.for_keyword("EInvoiceStatus")
 
 CASE_ATTRIBUTES: tuple[SearchAttributeKey, ...] = (
     INVOICE_ID,
@@ -36,6 +40,7 @@ CASE_ATTRIBUTES: tuple[SearchAttributeKey, ...] = (
     POLICY_NAME,
     DISPUTED,
     NEXT_ACTION_AT,
+    EINVOICE_STATUS,
 )
 
 
@@ -50,6 +55,7 @@ def case_attributes(
     policy_name: str | None,
     disputed: bool,
     next_action_at: datetime | None,
+    einvoice_status: str | None = None,
 ) -> list[SearchAttributeUpdate]:
     """The values a case shows; a missing policy or next action clears the attribute.
 
@@ -67,6 +73,8 @@ def case_attributes(
     ]
     updates.append(POLICY_NAME.value_set(policy_name) if policy_name else POLICY_NAME.value_unset())
     updates.append(NEXT_ACTION_AT.value_set(next_action_at) if next_action_at else NEXT_ACTION_AT.value_unset())
+    if einvoice_status is not None:
+        updates.append(EINVOICE_STATUS.value_set(einvoice_status))
     return updates
 
 
@@ -89,6 +97,7 @@ def upsert_changed_attributes(
         policy_name=state.policy.name if state.policy else None,
         disputed=state.dispute is not None,
         next_action_at=state.clock.real_time(next_event.at) if next_event is not None else None,
+        einvoice_status=label(state.einvoice.last_code) if state.einvoice and state.einvoice.last_code else None,
     )
     changed = [u for u in updates if u not in shown]
     if not changed:

@@ -31,6 +31,7 @@ from starter.ops import act
 from tests.builders import BUYER_SIREN, ROOT, START, cdar, cii_xml, einvoice_terms, facturx_pdf, invoice, paris, ubl_xml
 from tests.conftest import policies_copy, terminate_all
 from tests.recording_endpoint import RecordingEndpoint, Reply
+from workflows.search_attributes import EINVOICE_STATUS
 
 
 @pytest.fixture
@@ -123,6 +124,8 @@ async def test_e_invoices_open_cases_and_the_platforms_statuses_drive_them(env, 
         assert "issue the credit note, or the corrected invoice" in tasks["FA-E1:210 Refusée"].script
         assert tasks["FA-E3:211 Paiement transmis"].due_on == today + timedelta(days=7)
         assert {"FA-E3:e-invoicing platform", "FA-NOPE:e-invoicing platform"} <= set(tasks)
+        shown = (await handles[0].describe()).typed_search_attributes
+        assert shown.get(EINVOICE_STATUS) == "210 Refusée"  # what the Temporal UI filters on
         history = [h for h in refused_case.history if h.event == "einvoice_status"]
         assert [h.detail for h in history] == ["e-invoicing platform: 210 Refusée (TX_TVA_ERR; Taux de TVA faux)"]
 
