@@ -13,12 +13,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from relance.domain.actions import CreditNoteApplied, EInvoiceStatus
 from relance.domain.einvoicing import label
+from relance.domain.errors import explain
 from relance.domain.limits import bounded, printable
 from relance.domain.policy import NoPolicy, Policy, select_policy
 from relance.einvoicing.cdar import CdarRefused, PlatformStatus, read_cdar
@@ -179,16 +181,24 @@ async def _one_status(client: Client, engine: Engine, source: str, status: Platf
     einvoice = await asyncio.to_thread(known_einvoice, engine, status.invoice)
     customer = einvoice.customer_id if einvoice else ""
     outcome, detail = "applied", f"{label(status.code)} ({said})"
+    action: EInvoiceStatus | None = None
     if not status.known:
         outcome, detail = "kept", f"status code {status.code!r} is not one of 200-213: for a person"
         await _task(engine, status.invoice, customer, f"e-invoicing platform: {detail} ({said})")
     else:
-        action = EInvoiceStatus(
-            status_id=status.status_id[:200], code=status.code, at=status.sent_at,
-            reason_code=printable(status.reason_code, 200) if status.reason_code else None,
-            note=status.note[:5000] if status.note else None, amount=status.amount if status.code == "206" else None,
-            by=by,
-        )  # fmt: skip
+        try:
+            action = EInvoiceStatus.model_validate(
+                {
+                    "status_id": status.status_id[:200], "code": status.code, "at": status.sent_at,
+                    "reason_code": printable(status.reason_code, 200) if status.reason_code else None,
+                    "note": status.note[:5000] if status.note else None,
+                    "amount": status.amount if status.code == "206" else None, "by": by,
+                }
+            )  # fmt: skip
+        except ValidationError as err:  # a field the platform filled beyond what a case takes: for a person
+            outcome, detail = "kept", f"{label(status.code)} not applied: {explain(err)}"
+            await _task(engine, status.invoice, customer, f"e-invoicing platform: {detail}")
+    if action is not None:
         try:
             case = await act_or_keep_refusal(client, engine, status.invoice, action)
         except UnknownCase:

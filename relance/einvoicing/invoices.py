@@ -225,10 +225,13 @@ def _due_from_terms(text: str, issue: date) -> date | None:
     found = DAYS.search(text)
     if found is None:
         return None
-    due = issue + timedelta(days=int(found.group(1)))
-    if END_OF_MONTH.search(text):  # 45 jours fin de mois: the end of the month the days reach
-        following = date(due.year + due.month // 12, due.month % 12 + 1, 1)
-        due = following - timedelta(days=1)
+    try:
+        due = issue + timedelta(days=int(found.group(1)))
+        if END_OF_MONTH.search(text):  # 45 jours fin de mois: the end of the month the days reach
+            following = date(due.year + due.month // 12, due.month % 12 + 1, 1)
+            due = following - timedelta(days=1)
+    except (OverflowError, ValueError):
+        raise EInvoiceRefused(f"BT-20 (payment terms) {text[:40]!r} reach past the calendar from {issue}") from None
     return due
 
 

@@ -279,3 +279,16 @@ async def test_the_real_factur_x_samples_import_into_cases(env, worker):
         assert invoice_document(engine, "103767") == str(worker.documents_dir / "einvoices" / "103767.pdf")
     finally:
         await terminate_all(env.client, handles)
+
+
+async def test_a_status_a_case_cannot_take_is_kept_for_a_person_with_why(worker):
+    """A 206 whose approved amount is negative never reaches the case: a task says why, the import goes on."""
+    engine = engine_for(worker.database_url)
+    statuses, _ = read_statuses([("neg.xml", cdar("PA-N", "FA-N", "206", "Approuvée partiellement", amount="-5.00"))])
+    (outcome,) = await apply_statuses(None, engine, statuses, "platform")  # type: ignore[arg-type]  # no case reached
+    assert (outcome.outcome, outcome.detail.startswith("206 Approuvée partiellement not applied: amount")) == (
+        "kept",
+        True,
+    )
+    (task,) = [t for t in list_tasks(engine, today=date.today()) if t.invoice_id == "FA-N"]
+    assert task.kind == "einvoicing" and "not applied" in task.script
