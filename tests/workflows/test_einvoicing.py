@@ -285,7 +285,7 @@ async def test_a_status_a_case_cannot_take_is_kept_for_a_person_with_why(worker)
     """A 206 whose approved amount is negative never reaches the case: a task says why, the import goes on."""
     engine = engine_for(worker.database_url)
     statuses, _ = read_statuses([("neg.xml", cdar("PA-N", "FA-N", "206", "Approuvée partiellement", amount="-5.00"))])
-    (outcome,) = await apply_statuses(None, engine, statuses, "platform")  # type: ignore[arg-type]  # no case reached
+    (outcome,) = await apply_statuses(None, engine, statuses, "platform")  # no case is reached: no client needed
     assert (outcome.outcome, outcome.detail.startswith("206 Approuvée partiellement not applied: amount")) == (
         "kept",
         True,
