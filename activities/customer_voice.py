@@ -25,8 +25,9 @@ from relance.domain.account import (
     account_id,
     tone_of,
 )
-from relance.domain.activity_contract import StepRequest, StepResult
+from relance.domain.activity_contract import CONTACTED_TODAY, StepRequest, StepResult
 from relance.domain.case_view import CaseStatus
+from relance.ledger.customer_days import claim_day
 from relance.ledger.work_queue import append_to_task, create_task
 from relance.rendering.messages import render_grouped
 
@@ -79,6 +80,10 @@ class CustomerVoice:
         for channel, due in live.items():
             if not due:
                 continue
+            if channel == "email":
+                due = await self._claim_day(batch, due, results)
+                if not due:
+                    continue
             if len(due) == 1:
                 n, request, balance = due[0]
                 message = self.contact.render(channel, request, balance)  # channels are template folders
@@ -88,6 +93,25 @@ class CustomerVoice:
             for n, result in zip([d[0] for d in due], await self._send_grouped(batch, channel, due), strict=True):
                 results[n] = result
         return [r or StepResult(status="deferred", detail="not decided") for r in results]
+
+    async def _claim_day(
+        self, batch: CustomerBatch, due: list[tuple[int, StepRequest, Decimal]], results: list[StepResult | None]
+    ) -> list[tuple[int, StepRequest, Decimal]]:
+        """The e-mails that may leave: the customer's day claimed for this message (a lone case of the customer
+        may have written today); cases that wait a day are told so, older ones send as they always did."""
+        first = due[0][1]
+        key = batch.key if len(due) > 1 else first.idempotency_key
+        holder = await asyncio.to_thread(claim_day, self.contact.engine, batch.customer_id, first.as_of, key)
+        if holder is None:
+            return due
+        kept = []
+        for n, request, balance in due:
+            if batch.items[n].waits_a_day:
+                detail = f"the customer was written to today ({holder}): one message a day"
+                results[n] = StepResult(status="deferred", error_type=CONTACTED_TODAY, detail=detail)
+            else:
+                kept.append((n, request, balance))
+        return kept
 
     async def _send_grouped(
         self, batch: CustomerBatch, channel: str, due: list[tuple[int, StepRequest, Decimal]]

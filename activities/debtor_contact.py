@@ -19,8 +19,17 @@ from activities.case_guard import live_balance, still_wanted
 from activities.delivery import deliver_once
 from activities.email_delivery import EmailBackend, OutgoingEmail
 from activities.side_effects import SideEffects
-from relance.domain.activity_contract import CREATE_PHONE_TASK, SEND_EMAIL, StepRequest, StepResult
+from relance.domain.activity_contract import (
+    CONTACTED_TODAY,
+    CREATE_PHONE_TASK,
+    NOT_ALONE,
+    SEND_EMAIL,
+    SEND_EMAIL_ALONE,
+    StepRequest,
+    StepResult,
+)
 from relance.domain.replies import reply_address, token_for
+from relance.ledger.customer_days import claim_day, others_open
 from relance.ledger.portal import short_link
 from relance.ledger.replies import remember_reply_address
 from relance.ledger.work_queue import create_task
@@ -137,6 +146,24 @@ class DebtorContact:
         cases = [key.split(":", 1)[0] for key in covers] or [request.case_id]
         remember_reply_address(self.engine, token, message_key, message_id, cases, request.customer.id)
         return reply_address(token, domain), message_id
+
+    @activity.defn(name=SEND_EMAIL_ALONE)
+    async def send_email_alone(self, request: StepRequest) -> StepResult:
+        """The e-mail of a case whose customer has no other open case, sent without the account's round trip:
+        after the last-second checks, and after claiming the customer's day (one e-mail per customer per day,
+        whoever writes). `NotAlone` when another case is open: the case hands the step to its account."""
+        stop, balance = await self._still_wanted(request)
+        if stop is not None:
+            return stop
+        customer = request.customer.id
+        if await asyncio.to_thread(others_open, self.engine, customer, request.case_id):
+            detail = "the customer has other open cases: its account speaks for them"
+            return StepResult(status="deferred", error_type=NOT_ALONE, detail=detail)
+        holder = await asyncio.to_thread(claim_day, self.engine, customer, request.as_of, request.idempotency_key)
+        if holder is not None:
+            detail = f"the customer was written to today ({holder}): one message a day"
+            return StepResult(status="deferred", error_type=CONTACTED_TODAY, detail=detail)
+        return await self.deliver_email(request, self.render("email", request, balance), balance)
 
     @activity.defn(name=CREATE_PHONE_TASK)
     async def create_phone_task(self, request: StepRequest) -> StepResult:

@@ -83,6 +83,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
         activities=[
             policies.resolve_policy,
             contact.send_email,
+            contact.send_email_alone,
             contact.create_phone_task,
             notices.send_debtor_notice,
             ledger.record_case,

@@ -18,8 +18,10 @@ with workflow.unsafe.imports_passed_through():
         CONTACTED_TODAY,
         CREATE_PHONE_TASK,
         MISSING_RATE,
+        NOT_ALONE,
         REPRESENT_DIRECT_DEBIT,
         SEND_EMAIL,
+        SEND_EMAIL_ALONE,
         InstallmentDue,
         StepRequest,
         StepResult,
@@ -99,7 +101,9 @@ class CaseSteps:
             request = self._request(step.id, step.template, now)
         request.assignee = step.assignee
         via_account = step.action in (StepAction.email, StepAction.phone_task) and self.account.groups_messages()
-        if via_account:
+        if via_account and step.action is StepAction.email and patched("lone-voice-v1"):
+            result = await self._alone_or_through_account(step.action, request, step.id)
+        elif via_account:
             result = await self._through_account(step.action, request)
         else:
             result = await self._execute(ACTIVITY_FOR_ACTION[step.action], request, step.id)
@@ -233,6 +237,16 @@ class CaseSteps:
         if result is not None:
             state.record(self.now(), "installment_reminder", f"{key}: {result.detail}", status=result.status)
 
+    async def _alone_or_through_account(
+        self, action: StepAction, request: StepRequest, label: str
+    ) -> StepResult | None:
+        """A lone invoice speaks for itself (no round trip to its customer's account); when the customer has
+        other open cases, its account speaks for them all (grouped, one voice)."""
+        result = await self._execute(SEND_EMAIL_ALONE, request, label)
+        if result is not None and result.error_type == NOT_ALONE:
+            return await self._through_account(action, request)
+        return result
+
     async def _execute(self, activity: str, request: StepRequest, label: str) -> StepResult | None:
         """Run a step's activity; a permanent failure is recorded and the case goes on."""
         try:
@@ -240,7 +254,8 @@ class CaseSteps:
         except ActivityError as err:
             cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err.cause or err)
             refused = isinstance(err.cause, ApplicationError) and err.cause.type == "DeliveryRefused"
-            self._step_failed(request, label, cause, email_refused=activity == SEND_EMAIL and refused)
+            email = activity in (SEND_EMAIL, SEND_EMAIL_ALONE)
+            self._step_failed(request, label, cause, email_refused=email and refused)
             return None
 
     def _wait_a_day(self, kind: DayWaitKind, step_id: str, reason: str, waited: DayWait | None) -> None:

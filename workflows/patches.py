@@ -16,6 +16,21 @@ from temporalio import workflow
 
 GENERATIONS = (  # newest first: a new workflow records the first one's marker; the last is the oldest kept
     (
+        "generation-v17",
+        frozenset(
+            {
+                "open-in-one-v1",
+                "keep-moved-cursor-v1",
+                "recovery-once-v1",
+                "contact-day-v1",
+                "signal-trace-v1",
+                "letter-first-v1",
+                "notices-planned-v1",
+                "lone-voice-v1",
+            }
+        ),
+    ),
+    (
         "generation-v16",
         frozenset(
             {

@@ -20,6 +20,7 @@ from relance.domain.policy import Agency, Step
 
 RESOLVE_POLICY = "resolve_policy"
 SEND_EMAIL = "send_email"
+SEND_EMAIL_ALONE = "send_email_alone"  # a case whose customer has no other open case: no round trip
 CREATE_PHONE_TASK = "create_phone_task"
 RECORD_CASE = "record_case"
 SEND_FORMAL_NOTICE = "send_formal_notice"
@@ -34,6 +35,7 @@ REPRESENT_DIRECT_DEBIT = "represent_direct_debit"
 MISSING_RATE = "MissingRate"
 # A message step the customer's account holds back: the customer already had one that day (one voice).
 CONTACTED_TODAY = "ContactedToday"
+NOT_ALONE = "NotAlone"  # send_email_alone: the customer has other open cases; its account speaks for them
 # What the policy activity refuses about a new case itself (the worker's settings decide, not the case).
 REFUSED_AT_START = ("DemoClockRefused",)
 

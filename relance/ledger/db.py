@@ -389,6 +389,18 @@ class EInvoiceOutboxRow(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class CustomerDay(Base):
+    """A day a customer was written to, and the message (its idempotency key) that claimed it: one e-mail per
+    customer per day, whichever sends it (a lone case, or the customer's account for several)."""
+
+    __tablename__ = "customer_days"
+
+    customer_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    claimed_by: Mapped[str] = mapped_column(String(300))
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class PortalShortLink(Base):
     """A short link to a customer's page (`/p/<code>`), for an SMS or a letter where the signed link is too long:
     a random code, dated like a signed link (it expires and is withdrawn the same way)."""

@@ -32,6 +32,8 @@ RECORDINGS = {
     "v15-moved-cursor": (*SINCE_V6, "represented", "raced"),  # an escalation during a step's send stands
     # an e-mail that reaches the customer's account after that day's e-mail left waits for the next day
     "v16-contact-day": (*SINCE_V6, "represented", "raced", "late", "late_account"),
+    # a lone invoice's e-mail leaves from the case itself, after claiming its customer's day
+    "v17-lone-voice": (*SINCE_V6, "represented", "raced", "late", "late_account"),
 }
 
 

@@ -1,5 +1,7 @@
 """One voice per customer, on the time-skipping server: grouped messages, holds, unallocated payments, risk."""
 
+import asyncio
+from collections import Counter
 from datetime import date, datetime
 from decimal import Decimal
 from email import message_from_bytes
@@ -7,13 +9,16 @@ from email.policy import default
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from temporalio.client import WorkflowUpdateFailedError
 
 from activities.ledger import LedgerWriter
 from relance.domain.account import AccountState
 from relance.domain.activity_contract import LedgerEntry, LedgerUpdate
 from relance.domain.case_records import HistoryEntry, PaymentRecord
-from relance.ledger.db import engine_for
+from relance.ledger.customer_days import claim_day
+from relance.ledger.db import CustomerDay, engine_for
 from starter.executions import describe_execution
 from tests.builders import invoice, minute, paris
 from tests.conftest import outbox_messages
@@ -217,3 +222,50 @@ async def test_an_invoice_that_reaches_its_account_after_the_days_message_left_w
     assert len(outbox_messages(worker)) == 2
     (courtesy,) = (await late.status()).steps
     assert (courtesy.step_id, courtesy.status, minute(courtesy.at)) == ("courtesy", "done", paris(2026, 4, 28, 9))
+
+
+async def test_a_lone_invoice_speaks_for_itself_without_its_account(open_case, worker, env):
+    """A customer with one open case gets its e-mail from the case itself: the account hears no message of it
+    (issue "Performance by design", item 1), and the customer's day is claimed in the ledger."""
+    solo = {"id": "C-SOLO", "name": "Solo SARL", "email": "compta@solo.example"}
+    case = await open_case(invoice("S-1", starts_at=START, customer=solo))
+    status = await case.advance_to(paris(2026, 4, 27, 12))
+    (courtesy,) = status.steps
+    assert (courtesy.status, minute(courtesy.at)) == ("done", paris(2026, 4, 27, 9))
+    assert courtesy.detail.startswith("e-mail to compta@solo.example")
+    assert outbox_messages(worker) == ["invoice-S-1_courtesy.eml"]
+    signals = [
+        e.workflow_execution_signaled_event_attributes.signal_name
+        async for e in env.client.get_workflow_handle("customer-C-SOLO").fetch_history_events()
+        if e.HasField("workflow_execution_signaled_event_attributes")
+    ]
+    assert "message_due" not in signals and "case_opened" in signals  # told of the case, not of its message
+    with Session(engine_for(worker.database_url)) as session:
+        (claim,) = session.scalars(select(CustomerDay)).all()
+    assert (claim.customer_id, claim.day, claim.claimed_by) == ("C-SOLO", date(2026, 4, 27), "invoice-S-1:courtesy")
+    # the claim is the guard when two writers race: the day's holder wins, the same message may try again
+    engine = engine_for(worker.database_url)
+    assert claim_day(engine, "C-SOLO", date(2026, 4, 27), "customer-C-SOLO:batch-x") == "invoice-S-1:courtesy"
+    assert claim_day(engine, "C-SOLO", date(2026, 4, 27), "invoice-S-1:courtesy") is None
+    assert claim_day(engine, "C-SOLO", date(2026, 4, 28), "customer-C-SOLO:batch-x") is None
+
+
+async def test_invoices_of_one_customer_opening_at_the_same_instant_never_make_two_emails_a_day(open_case, worker):
+    """Eight customers, each with two invoices started at the same instant: whichever way each pair decides
+    (alone, or through the account), every customer gets one e-mail on the day, and no case is lost."""
+    customers = [{"id": f"C-TWIN{n}", "name": f"Twin {n} SAS", "email": f"ap@twin{n}.example"} for n in range(8)]
+    cases = await asyncio.gather(
+        *(
+            open_case(invoice(f"TW-{n}-{k}", starts_at=START, customer=customer))
+            for n, customer in enumerate(customers)
+            for k in (1, 2)
+        )
+    )
+    await cases[0].advance_to(paris(2026, 4, 27, 18))
+    sent = [message_from_bytes(p.read_bytes(), policy=default) for p in sorted(worker.outbox_dir.glob("*.eml"))]
+    per_customer = Counter(m["To"].addresses[0].addr_spec for m in sent)
+    assert per_customer == {c["email"]: 1 for c in customers}
+    for case in cases:
+        status = await case.status()
+        done = [s for s in status.steps if s.step_id == "courtesy" and s.status == "done"]
+        assert done or status.waiting_for is not None, status.invoice_id  # sent, or waiting for the next day
