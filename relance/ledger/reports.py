@@ -109,10 +109,11 @@ def recovered(session: Session, column: Any, until: date) -> list[Amount]:
 
 
 def open_cases_by_stage(engine: Engine) -> dict[str, int]:
-    """How many open cases stand at each stage (the dashboard's gauge)."""
+    """How many open cases stand at each stage the ledger knows (the dashboard's gauge): 0 where none stands,
+    so that a stage shows even when its cases came and went between two readings."""
     with Session(engine) as session:
         rows = session.execute(
-            select(CaseRow.stage, func.count()).where(CaseRow.outcome.is_(None)).group_by(CaseRow.stage)
+            select(CaseRow.stage, func.count(case((CaseRow.outcome.is_(None), 1)))).group_by(CaseRow.stage)
         )
         return {stage: count for stage, count in rows}
 

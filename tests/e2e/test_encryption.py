@@ -161,7 +161,7 @@ async def test_a_case_history_read_raw_from_the_server_holds_no_personal_data_in
     found = [(path, p) for event in history.events for path, p in payloads_in(event)]
     searchable = [(path, p) for path, p in found if "search_attributes" in path]
     encrypted = [(path, p) for path, p in found if "search_attributes" not in path]
-    assert len(encrypted) > 20 and searchable
+    assert len(encrypted) >= 15 and searchable  # the case's input, state, activities' inputs and results...
     # in clear: only the SDK's own bookkeeping in markers (a patch's id, a local activity's type and times)
     bookkeeping = [{"id", "deprecated"}, {"seq", "attempt", "activity_id", "activity_type", "complete_time",
                    "backoff", "original_schedule_time", "activation_index"}]  # fmt: skip
