@@ -5,11 +5,14 @@ workflow activation, a history marker and a round of payload encoding, which is 
 costs the worker (see the README's figures).
 """
 
+import asyncio
+
 from temporalio import activity
 
 from activities.customer_voice import CustomerVoice
 from activities.ledger import LedgerWriter
-from relance.domain.account import OPEN_CASE, CaseOpening
+from relance.domain.account import OPEN_CASE, OPEN_CASE_COUNTED, CaseOpening, OpeningResult
+from relance.ledger.customer_days import others_open
 
 
 class CaseOpener:
@@ -25,3 +28,11 @@ class CaseOpener:
         written = await self.ledger.record_case(opening.ledger)
         await self.voice.report_to_customer(opening.report)
         return written
+
+    @activity.defn(name=OPEN_CASE_COUNTED)
+    async def open_case_counted(self, opening: CaseOpening) -> OpeningResult:
+        """`open_case`, and how many other open cases the customer has once this one is in the ledger."""
+        written = await self.open_case(opening)
+        customer, case_id = opening.ledger.case.customer.id, opening.ledger.case_id
+        others = await asyncio.to_thread(others_open, self.ledger.engine, customer, case_id)
+        return OpeningResult(written=written, others_open=others)

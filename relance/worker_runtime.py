@@ -97,6 +97,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
             watcher.import_bank_folder,
             voice.report_to_customer,
             opener.open_case,
+            opener.open_case_counted,
             voice.send_customer_messages,
             voice.read_cases,
             ClosedCases(client).read_closed_case,

@@ -15,7 +15,14 @@ from workflows.ops_handlers import shown_name
 from workflows.retries import STEP_RETRY
 
 with workflow.unsafe.imports_passed_through():
-    from relance.domain.account import OPEN_CASE, REPORT_TO_CUSTOMER, CaseOpening, CustomerReport
+    from relance.domain.account import (
+        OPEN_CASE,
+        OPEN_CASE_COUNTED,
+        REPORT_TO_CUSTOMER,
+        CaseOpening,
+        CustomerReport,
+        OpeningResult,
+    )
     from relance.domain.activity_contract import (
         CREATE_PHONE_TASK,
         HAND_OFF_TO_AGENCY,
@@ -132,6 +139,16 @@ async def open_case(opening: CaseOpening) -> None:
     """A new case's first ledger write and its first report to its account, as one local activity."""
     summary = f"open {opening.ledger.case.invoice_id} in the ledger and with customer {opening.report.customer_id}"
     await _bookkeeping(OPEN_CASE, opening, summary, retry=LEDGER_RETRY, result_type=int)
+
+
+async def open_case_counted(opening: CaseOpening) -> OpeningResult:
+    """`open_case`, answering how many other open cases the customer has (generation v17: a lone case speaks
+    for itself)."""
+    summary = f"open {opening.ledger.case.invoice_id} in the ledger and with customer {opening.report.customer_id}"
+    result: OpeningResult = await _bookkeeping(
+        OPEN_CASE_COUNTED, opening, summary, retry=LEDGER_RETRY, result_type=OpeningResult
+    )
+    return result
 
 
 async def refuse_start(reason: str, args: Sequence[Any]) -> NoReturn:

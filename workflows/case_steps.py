@@ -3,7 +3,7 @@ account) or a side step (the call that replaces an unreachable e-mail, the limit
 reminder), and record the outcome in the case. `relance.domain.planning` decided the event; this acts on it."""
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from relance.domain.case_records import StepRecord
     from relance.domain.policy import LEGAL_ACTIONS, Policy, StepAction
 
+FRESH = timedelta(hours=1)  # case time: a case opened so recently may be one of an import's several invoices
 EMAIL_UNREACHABLE_TEMPLATE = "email_unreachable"  # the phone task that replaces an e-mail that cannot arrive
 LIMITATION_WARNING_TEMPLATE = "limitation_warning"  # the task that tells a person to interrupt limitation
 
@@ -241,7 +242,13 @@ class CaseSteps:
         self, action: StepAction, request: StepRequest, label: str
     ) -> StepResult | None:
         """A lone invoice speaks for itself (no round trip to its customer's account); when the customer has
-        other open cases, its account speaks for them all (grouped, one voice)."""
+        other open cases (when it opened, or now), its account speaks for them all (grouped, one voice). A case
+        opened within the hour leaves its message to the account too: an import's invoices of one customer open
+        seconds or minutes apart, and only the account's gathering groups them."""
+        state = self.state
+        opened = state.opened_at or state.history[0].at
+        if state.others_open_at_start or self.now() - opened < FRESH:
+            return await self._through_account(action, request)
         result = await self._execute(SEND_EMAIL_ALONE, request, label)
         if result is not None and result.error_type == NOT_ALONE:
             return await self._through_account(action, request)

@@ -20,6 +20,8 @@ from workflows.retries import STEP_RETRY
 with workflow.unsafe.imports_passed_through():
     from relance.domain.account import (
         ACCOUNT_ACTIONS,
+        GATHER,
+        GATHER_FLOOR,
         READ_CASES,
         SEND_CUSTOMER_MESSAGES,
         AccountHold,
@@ -52,10 +54,6 @@ with workflow.unsafe.imports_passed_through():
     from relance.domain.limits import bounded
 
 M = TypeVar("M", bound=BaseModel)
-GATHER = timedelta(seconds=5)  # case time: steps due at the same slot reach the account within it
-# Real time, for demo clocks that run a day in seconds: their sending window lasts about a second, so
-# they gather only what reached the account together (best effort: the window matters more).
-GATHER_FLOOR = timedelta(milliseconds=20)
 
 
 @workflow.defn(name="CustomerAccount")

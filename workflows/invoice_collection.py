@@ -20,6 +20,7 @@ from workflows.account_link import AccountLink
 from workflows.case_activities import (
     failure_of,
     open_case,
+    open_case_counted,
     read_closed_case,
     record_case,
     refuse_start,
@@ -226,7 +227,12 @@ class InvoiceCollection(TakesOpsActions):
         """The case's first ledger write and its account's first report, in one local activity."""
         upto = self.state.history_end()
         update = ledger_update(self.state, workflow.info().workflow_id, self.now(), upto)
-        await open_case(CaseOpening(ledger=update, report=self._account.opened_report()))
+        opening = CaseOpening(ledger=update, report=self._account.opened_report())
+        if patched("lone-voice-v1"):  # the case learns whether its customer has other open cases
+            opened = await open_case_counted(opening)
+            self.state.others_open_at_start = opened.others_open
+        else:
+            await open_case(opening)
         self._ledger_written(update, upto)
 
     async def _sync_ledger(self) -> None:

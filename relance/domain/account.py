@@ -6,7 +6,7 @@ all of them, at the harshest tone among them. Holds and unallocated payments are
 """
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from hashlib import sha256
 from typing import Any, ClassVar, Literal
@@ -20,8 +20,14 @@ from relance.domain.errors import Rejected, explain
 from relance.domain.invoice import Strict
 from relance.domain.limits import Amount, Currency, Day, Identifier, Name, Reason, ShortText
 
+GATHER = timedelta(seconds=5)  # case time: the steps of one customer due at the same slot meet within it
+# Real time, for demo clocks that run a day in seconds: their sending window lasts about a second, so
+# they gather only what reached the account together (best effort: the window matters more).
+GATHER_FLOOR = timedelta(milliseconds=20)
+
 REPORT_TO_CUSTOMER = "report_to_customer"
 OPEN_CASE = "open_case"
+OPEN_CASE_COUNTED = "open_case_counted"  # the same, answering how many other open cases the customer has
 SEND_CUSTOMER_MESSAGES = "send_customer_messages"
 READ_CASES = "read_cases"
 
@@ -44,6 +50,14 @@ class CaseOpening(BaseModel):
 
     ledger: LedgerUpdate
     report: CustomerReport
+
+
+class OpeningResult(BaseModel):
+    """What `open_case_counted` answers: the entries written, and the customer's other open cases then (a case
+    with none tries to speak for itself; one with some leaves its messages to the account)."""
+
+    written: int
+    others_open: int
 
 
 # From the gentlest to the harshest: the tone of a grouped message is the harshest of its invoices'.

@@ -133,6 +133,8 @@ class CaseState(BaseModel):
     replies: list[str] = Field(default_factory=list)  # the debtor's replies recorded (their ids, the latest 200)
     einvoice: EInvoiceTrail | None = None  # what the e-invoicing platform said of the invoice
     credit_notes: list[str] = Field(default_factory=list)  # credit notes applied (their numbers)
+    # the customer's other open cases when this one opened (generation v17): none, and it speaks for itself
+    others_open_at_start: int | None = None
 
     @classmethod
     def open(cls, case: CaseInput, clock: CaseClock, now: datetime) -> "CaseState":

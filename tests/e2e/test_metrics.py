@@ -154,8 +154,8 @@ async def test_a_worker_exports_temporal_and_relance_metrics_and_logs_json_witho
     sent = [r for r in records if r.get("message") == "email reminder-1: done"]
     assert sent and sent[0]["case_id"] == "invoice-MET-1" and sent[0]["step"] == "reminder-1", records
     assert (sent[0]["workflow_id"], sent[0]["activity_type"], sent[0]["level"]) == (
-        "invoice-MET-1",
-        "send_email_alone",  # a lone invoice sends its own e-mail (generation v17)
+        "customer-C-MET",
+        "send_customer_messages",  # due as it opened: the account sends it (a lone case older than an hour would)
         "INFO",
     )
     assert sent[0]["run_id"] and sent[0]["activity_id"]
