@@ -14,39 +14,18 @@ next change.
 
 from temporalio import workflow
 
+# Each generation implies the patches of the one before it, and its own (the marker stays one per case).
+_V13: frozenset[str] = frozenset()
+_V14 = _V13 | {"open-in-one-v1"}
+_V15 = _V14 | {"keep-moved-cursor-v1", "recovery-once-v1"}
+_V16 = _V15 | {"contact-day-v1", "signal-trace-v1", "letter-first-v1", "notices-planned-v1"}
+_V17 = _V16 | {"lone-voice-v1"}
 GENERATIONS = (  # newest first: a new workflow records the first one's marker; the last is the oldest kept
-    (
-        "generation-v17",
-        frozenset(
-            {
-                "open-in-one-v1",
-                "keep-moved-cursor-v1",
-                "recovery-once-v1",
-                "contact-day-v1",
-                "signal-trace-v1",
-                "letter-first-v1",
-                "notices-planned-v1",
-                "lone-voice-v1",
-            }
-        ),
-    ),
-    (
-        "generation-v16",
-        frozenset(
-            {
-                "open-in-one-v1",
-                "keep-moved-cursor-v1",
-                "recovery-once-v1",
-                "contact-day-v1",
-                "signal-trace-v1",
-                "letter-first-v1",
-                "notices-planned-v1",
-            }
-        ),
-    ),
-    ("generation-v15", frozenset({"open-in-one-v1", "keep-moved-cursor-v1", "recovery-once-v1"})),
-    ("generation-v14", frozenset({"open-in-one-v1"})),
-    ("generation-v13", frozenset[str]()),
+    ("generation-v17", _V17),
+    ("generation-v16", _V16),
+    ("generation-v15", _V15),
+    ("generation-v14", _V14),
+    ("generation-v13", _V13),
 )
 GENERATION, IMPLIED = GENERATIONS[0]
 MARKERS = tuple(marker for marker, _implied in GENERATIONS)
