@@ -23,9 +23,10 @@ from relance.domain.account import (
     CustomerBatch,
     CustomerReport,
     account_id,
+    contacted_today,
     tone_of,
 )
-from relance.domain.activity_contract import CONTACTED_TODAY, StepRequest, StepResult
+from relance.domain.activity_contract import StepRequest, StepResult
 from relance.domain.case_view import CaseStatus
 from relance.ledger.customer_days import claim_day
 from relance.ledger.work_queue import append_to_task, create_task
@@ -107,8 +108,7 @@ class CustomerVoice:
         kept = []
         for n, request, balance in due:
             if batch.items[n].waits_a_day:
-                detail = f"the customer was written to today ({holder}): one message a day"
-                results[n] = StepResult(status="deferred", error_type=CONTACTED_TODAY, detail=detail)
+                results[n] = contacted_today(batch.customer_id, request.as_of)
             else:
                 kept.append((n, request, balance))
         return kept

@@ -19,8 +19,8 @@ from activities.case_guard import live_balance, still_wanted
 from activities.delivery import deliver_once
 from activities.email_delivery import EmailBackend, OutgoingEmail
 from activities.side_effects import SideEffects
+from relance.domain.account import contacted_today
 from relance.domain.activity_contract import (
-    CONTACTED_TODAY,
     CREATE_PHONE_TASK,
     NOT_ALONE,
     SEND_EMAIL,
@@ -160,9 +160,8 @@ class DebtorContact:
             detail = "the customer has other open cases: its account speaks for them"
             return StepResult(status="deferred", error_type=NOT_ALONE, detail=detail)
         holder = await asyncio.to_thread(claim_day, self.engine, customer, request.as_of, request.idempotency_key)
-        if holder is not None:
-            detail = f"the customer was written to today ({holder}): one message a day"
-            return StepResult(status="deferred", error_type=CONTACTED_TODAY, detail=detail)
+        if holder is not None:  # another message wrote to the customer today: this one waits a day
+            return contacted_today(customer, request.as_of)
         return await self.deliver_email(request, self.render("email", request, balance), balance)
 
     @activity.defn(name=CREATE_PHONE_TASK)

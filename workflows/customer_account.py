@@ -107,7 +107,9 @@ class CustomerAccount(TakesOpsActions):
         items, held = held_for_next_day(state, state.pending)
         state.pending = []
         for item in held:  # the customer already had today's e-mail: these go on their next contact day
-            outcome = MessageOutcome(step_id=item.request.step_id, result=contacted_today(state))
+            outcome = MessageOutcome(
+                step_id=item.request.step_id, result=contacted_today(state.customer_id, state.emailed_on)
+            )
             await self._tell(item.case_id, "message_outcome", outcome)
         if not items:
             return

@@ -272,9 +272,9 @@ def held_for_next_day(state: AccountState, items: list[MessageDue]) -> tuple[lis
     return send, wait
 
 
-def contacted_today(state: AccountState) -> StepResult:
-    """The answer to a message step held for the next contact day."""
-    detail = f"customer {state.customer_id} already had an e-mail on {state.emailed_on}"
+def contacted_today(customer_id: str, day: date | None) -> StepResult:
+    """The answer to a message step held for the next contact day (the account's, a lone case's, a claim's)."""
+    detail = f"customer {customer_id} already had an e-mail on {day}"
     return StepResult(status="deferred", detail=detail, error_type=CONTACTED_TODAY)
 
 

@@ -690,7 +690,7 @@ def test_the_account_remembers_the_last_day_an_e_mail_may_have_left():
     results = [StepResult(status=s, detail="") for s in ("in_doubt", "sent", "failed")]
     note_sent(state, items, results)
     assert state.emailed_on == date(2026, 4, 27)  # the call and the failed e-mail do not count
-    answer = contacted_today(state)
+    answer = contacted_today(state.customer_id, state.emailed_on)
     assert (answer.status, answer.error_type, answer.detail) == (
         "deferred",
         "ContactedToday",
