@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Annotated
 
 import stripe
-from babel.dates import format_date
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -30,6 +29,7 @@ from pydantic import ValidationError
 from temporalio.service import RPCError
 
 from relance.api.context import ApiContext
+from relance.api.pages import formatters, private_page
 from relance.api.sales_page import language
 from relance.api.stripe_hooks import checkout_url
 from relance.api.uploads import keep_uploads, stored_file
@@ -48,7 +48,6 @@ from relance.domain.debtor_requests import limits_of, paid_until, plan_decision,
 from relance.domain.errors import explain
 from relance.domain.lateness import DISPUTE_REASONS, LatenessCause
 from relance.domain.limits import bounded, printable
-from relance.domain.money import format_money
 from relance.domain.notices import REQUEST_WORDS, DebtorNotice
 from relance.domain.penalties import MissingRate
 from relance.domain.policy import PlanRules, PolicyError, PortalRules, load_policies
@@ -71,6 +70,7 @@ from starter.ops import status as case_status
 from starter.statements import statement_at
 
 PORTAL = "/portal"
+CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 SHORT = "/p"  # short links for SMS and letters: /p/<code>
 POSTS_PER_HOUR = 20  # per link and per address: a debtor acts a few times; a script would not stop
 # Where an invoice stands, in the debtor's words (a stage not listed: "relance" / "reminded").
@@ -189,23 +189,13 @@ def portal_router(context: ApiContext) -> APIRouter:
         return await asyncio.to_thread(read_link, context.engine, secret.get_secret_value(), link, settings.portal_days)
 
     def page(lang: str, status: int, **values: object) -> HTMLResponse:
-        def money(amount: Decimal, currency: str) -> str:
-            return format_money(amount, currency, lang)
-
-        def day(value: date) -> str:
-            return format_date(value, format="long" if lang == "fr" else "d MMM y", locale=lang)
-
+        money, day = formatters(lang)
         html = templates.get_template("portal.html.j2").render(
             t=TEXTS[lang], lang=lang, other_lang="en" if lang == "fr" else "fr", money=money, day=day,
             causes=list(DISPUTE_REASONS[lang].items()),
             stage_words=lambda stage: DEBTOR_STAGES[lang].get(stage, DEBTOR_STAGES[lang]["reminder"]), **values,
         )  # fmt: skip
-        response = HTMLResponse(html, status_code=status)
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-        )
-        response.headers["X-Frame-Options"] = "DENY"
+        response = private_page(html, status, CSP)
         response.headers["Referrer-Policy"] = "no-referrer"  # the link is the key: never passed on
         return response
 

@@ -6,21 +6,19 @@ up again, so a revoked token signs the page out at once."""
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
-from babel.dates import format_date
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from relance.api.context import ApiContext
+from relance.api.pages import formatters, private_page
 from relance.api.uploads import stored_file
 from relance.domain.access import Role
-from relance.domain.money import format_money
 from relance.ledger.api_tokens import Caller
 from relance.ledger.customer_view import UnknownCustomer, search_customers, standing_card
 from relance.ledger.einvoices import invoice_document
@@ -273,11 +271,7 @@ def sales_router(context: ApiContext) -> APIRouter:
         return response
 
     def page(lang: str, status: int = 200, **values: Any) -> HTMLResponse:
-        def money(amount: Decimal, currency: str) -> str:
-            return format_money(amount, currency, lang)
-
-        def day(value: date | datetime) -> str:
-            return format_date(value, format="long" if lang == "fr" else "d MMM y", locale=lang)
+        money, day = formatters(lang)
 
         values = {"signed_in": False, "matches": None, "card": None, "query": None, "error": None, "form_value": None,
                   **values}  # fmt: skip
@@ -285,13 +279,7 @@ def sales_router(context: ApiContext) -> APIRouter:
             t=TEXTS[lang], lang=lang, other_lang="en" if lang == "fr" else "fr", base=BASE, money=money, day=day,
             **values,
         )  # fmt: skip
-        response = HTMLResponse(html, status_code=status)
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"
-        )
-        response.headers["X-Frame-Options"] = "DENY"
-        return response
+        return private_page(html, status, "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
 
     @router.get(BASE)
     async def home(
