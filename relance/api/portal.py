@@ -58,8 +58,8 @@ from relance.domain.portal_links import (
     form_is_ours,
     form_token,
 )
-from relance.ledger.customer_view import open_cases_of
-from relance.ledger.einvoices import invoice_document
+from relance.ledger.customer_view import OpenCase, open_cases_of
+from relance.ledger.einvoices import invoice_document, with_documents
 from relance.ledger.mandates import MandateRefused, add_mandate
 from relance.ledger.portal import SHORT_CODE, link_owner, read_link
 from relance.ledger.work_queue import create_review_task, debtor_requests
@@ -241,7 +241,7 @@ def portal_router(context: ApiContext) -> APIRouter:
             requests=await asyncio.to_thread(debtor_requests, context.engine, customer),
             plans=await schedules([c.invoice_id for c in invoices if c.stage == "payment_plan"], today),
             currencies={c.invoice_id: c.currency for c in invoices},
-            pdfs={c.invoice_id for c in invoices if invoice_document(context.engine, c.invoice_id)},
+            pdfs=await asyncio.to_thread(with_documents, context.engine, [c.invoice_id for c in invoices]),
             request_words=REQUEST_WORDS[chosen],
             cards=settings.stripe_secret_key is not None and bool(settings.public_url),
             ics=settings.sepa_creditor_id,
@@ -276,17 +276,26 @@ def portal_router(context: ApiContext) -> APIRouter:
 
         return dict(await asyncio.gather(*(one(invoice) for invoice in invoices)))
 
+    async def shown(link: str, invoice: str) -> tuple[str, str, str]:
+        """The customer, language and customer's name of a link opening one of that customer's open invoices;
+        NotShown (404, saying why) for any other link or invoice."""
+        try:
+            customer, lang = await opened(link)
+        except LinkRefused:
+            raise NotShown(TEXTS["fr"]["invalid"] + " / " + TEXTS["en"]["invalid"]) from None
+        name, invoices = await asyncio.to_thread(open_cases_of, context.engine, customer, date.today())
+        if invoice not in {c.invoice_id for c in invoices}:
+            raise NotShown(TEXTS[lang]["invalid"])
+        return customer, lang, name
+
     @router.get(PORTAL + "/{link}/statement/{invoice}.pdf")
     async def statement(request: Request, link: str, invoice: str) -> Response:
         """The invoice's statement of account today, as a PDF: only for one of the link's customer's open invoices."""
         try:
-            customer, lang = await opened(link)
-        except LinkRefused:
-            return HTMLResponse(TEXTS["fr"]["invalid"] + " / " + TEXTS["en"]["invalid"], status_code=404)
+            customer, lang, name = await shown(link, invoice)
+        except NotShown as refused:
+            return refused.response
         today = date.today()
-        name, invoices = await asyncio.to_thread(open_cases_of, context.engine, customer, today)
-        if invoice not in {c.invoice_id for c in invoices}:
-            return HTMLResponse(TEXTS[lang]["invalid"], status_code=404)
         try:
             _, result = await statement_at(await context.temporal(), invoice, today, settings.rates_file)
         except (UnknownCase, MissingRate, ValueError):
@@ -303,15 +312,10 @@ def portal_router(context: ApiContext) -> APIRouter:
         """The invoice itself, as it was imported (a Factur-X PDF): only for one of the link's customer's open
         invoices."""
         try:
-            customer, lang = await opened(link)
-        except LinkRefused:
-            return HTMLResponse(TEXTS["fr"]["invalid"] + " / " + TEXTS["en"]["invalid"], status_code=404)
-        _, invoices = await asyncio.to_thread(open_cases_of, context.engine, customer, date.today())
-        kept = (
-            await asyncio.to_thread(invoice_document, context.engine, invoice)
-            if invoice in {c.invoice_id for c in invoices}
-            else None
-        )
+            _, lang, _ = await shown(link, invoice)
+        except NotShown as refused:
+            return refused.response
+        kept = await asyncio.to_thread(invoice_document, context.engine, invoice)
         path = stored_file(settings.documents_dir, kept)
         if path is None:
             return HTMLResponse(TEXTS[lang]["invalid"], status_code=404)
@@ -370,13 +374,14 @@ def portal_router(context: ApiContext) -> APIRouter:
             await send_notice(await context.temporal(), notice, settings.task_queue)
         return RedirectResponse(f"{PORTAL}/{link}?said=fresh_sent&lang={lang}", status_code=303)
 
-    async def acting(request: Request, link: str, form: str, invoice: str) -> tuple[str, str]:
-        """The customer and the invoice a form acts on: one of the customer's own open invoices, nobody else's."""
+    async def acting(request: Request, link: str, form: str, invoice: str) -> tuple[str, OpenCase]:
+        """The customer and the open invoice a form acts on: one of the customer's own, nobody else's."""
         customer = await customer_of(link, form, request.client.host if request.client else "unknown")
         _, invoices = await asyncio.to_thread(open_cases_of, context.engine, customer, date.today())
-        if invoice not in {c.invoice_id for c in invoices}:
+        case = next((c for c in invoices if c.invoice_id == invoice), None)
+        if case is None:
             raise HTTPRefusal("invalid")
-        return customer, invoice
+        return customer, case
 
     async def record(request: Request, link: str, customer: str, invoice: str, action: Action) -> RedirectResponse:
         """The action on the case, as a collector would have sent it; a refusal goes to a person."""
@@ -437,7 +442,7 @@ def portal_router(context: ApiContext) -> APIRouter:
         on: Annotated[date, Form()],
     ) -> Response:  # fmt: skip
         try:
-            customer, invoice = await acting(request, link, form, invoice)
+            customer, _ = await acting(request, link, form, invoice)
         except HTTPRefusal as refusal:
             return refusal.page(link)
         action = PromiseToPay(promised_on=on, by=debtor(request))
@@ -457,7 +462,7 @@ def portal_router(context: ApiContext) -> APIRouter:
         """A dispute, its reason from the list, their words and papers: the case pauses as a dispute, and sales
         has a task to look at it (the papers named)."""
         try:
-            customer, invoice = await acting(request, link, form, invoice)
+            customer, _ = await acting(request, link, form, invoice)
             if cause not in DISPUTE_REASONS["fr"]:
                 raise HTTPRefusal("invalid")
             kept, refused = await keep(invoice, "dispute", papers)
@@ -483,7 +488,7 @@ def portal_router(context: ApiContext) -> APIRouter:
         """ "I have paid": the chase stops for the days the policy gives the bank to confirm; a person has a task
         to check the bank (with the proof, when one came), and the chase resumes unless the payment arrived."""
         try:
-            customer, invoice = await acting(request, link, form, invoice)
+            customer, _ = await acting(request, link, form, invoice)
             try:
                 sum_said = Decimal(amount.replace(",", ".").replace(" ", "")) if amount.strip() else None
             except ArithmeticError:
@@ -526,11 +531,9 @@ def portal_router(context: ApiContext) -> APIRouter:
         if settings.stripe_secret_key is None or not settings.public_url:
             return HTTPRefusal("invalid").page(link)
         try:
-            customer, invoice = await acting(request, link, form, invoice)
+            customer, case = await acting(request, link, form, invoice)
         except HTTPRefusal as refusal:
             return refusal.page(link)
-        _, invoices = await asyncio.to_thread(open_cases_of, context.engine, customer, date.today())
-        case = next(c for c in invoices if c.invoice_id == invoice)
         returning = f"{settings.public_url.rstrip('/')}{PORTAL}/{link}"
         try:
             url = await asyncio.to_thread(
@@ -576,11 +579,10 @@ def portal_router(context: ApiContext) -> APIRouter:
         """Equal monthly installments of what is left (the last takes the cents): the case takes them when its
         policy allows as many, else a person decides."""
         try:
-            customer, invoice = await acting(request, link, form, invoice)
+            customer, case = await acting(request, link, form, invoice)
         except HTTPRefusal as refusal:
             return refusal.page(link)
-        _, invoices = await asyncio.to_thread(open_cases_of, context.engine, customer, date.today())
-        balance = next(c.balance for c in invoices if c.invoice_id == invoice)
+        balance = case.balance
         share = (balance / months).quantize(Decimal("0.01"), rounding="ROUND_DOWN")
         amounts = [share] * (months - 1) + [balance - share * (months - 1)]
         try:
@@ -637,6 +639,14 @@ def _months_after(first: date, n: int) -> date:
         except ValueError:
             continue
     raise AssertionError("unreachable")
+
+
+class NotShown(Exception):
+    """A document the link may not show: the 404 page that says so."""
+
+    def __init__(self, words: str) -> None:
+        super().__init__(words)
+        self.response = HTMLResponse(words, status_code=404)
 
 
 class HTTPRefusal(Exception):

@@ -21,7 +21,7 @@ from relance.api.uploads import stored_file
 from relance.domain.access import Role
 from relance.ledger.api_tokens import Caller
 from relance.ledger.customer_view import UnknownCustomer, search_customers, standing_card
-from relance.ledger.einvoices import invoice_document
+from relance.ledger.einvoices import invoice_document, with_documents
 
 BASE = "/sales"
 COOKIE = "relance_sales_token"
@@ -308,7 +308,7 @@ def sales_router(context: ApiContext) -> APIRouter:
             card = standing_card(context.engine, customer_id, date.today())
         except UnknownCustomer:
             return page(chosen, 404, signed_in=True, query=q, error=TEXTS[chosen].unknown_customer)
-        pdfs = {c.invoice_id for c in card.open_cases if invoice_document(context.engine, c.invoice_id)}
+        pdfs = with_documents(context.engine, [c.invoice_id for c in card.open_cases])
         return page(chosen, signed_in=True, query=q, card=card, pdfs=pdfs)
 
     @router.get(BASE + "/customers/{customer_id}/invoices/{invoice_id}.pdf")

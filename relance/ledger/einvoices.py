@@ -65,6 +65,16 @@ def invoice_document(engine: Engine, invoice_id: str) -> str | None:
         )
 
 
+def with_documents(engine: Engine, invoice_ids: list[str]) -> set[str]:
+    """Which of these invoices came with their PDF (one query for a page's whole list)."""
+    if not invoice_ids:
+        return set()
+    cases = {f"invoice-{invoice_id}": invoice_id for invoice_id in invoice_ids}
+    with Session(engine) as session:
+        found = session.scalars(select(Document.case_id).where(Document.case_id.in_(cases), Document.kind == "invoice"))
+        return {cases[case_id] for case_id in found}
+
+
 def record_status(
     engine: Engine, *, status_id: str, invoice_id: str, code: str, reason_code: str | None, note: str | None,
     amount: Decimal | None, at: datetime, outcome: str, detail: str,
