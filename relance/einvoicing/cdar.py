@@ -73,6 +73,11 @@ def _when(text: str | None, where: str) -> datetime:
 
 def read_cdar(data: bytes) -> list[PlatformStatus]:
     """Every status the message carries; CdarRefused when it is not a CDAR of the French profile."""
+    return _read(data)[0]
+
+
+def _read(data: bytes) -> tuple[list[PlatformStatus], Element]:
+    """The statuses, and the parsed message (the checks read it again without parsing it twice)."""
     if len(data) > MAX_CDAR_BYTES:
         raise CdarRefused(f"the file is {len(data):,} bytes, more than {MAX_CDAR_BYTES:,}")
     try:
@@ -122,7 +127,7 @@ def read_cdar(data: bytes) -> list[PlatformStatus]:
                 issuer_role=issuer_role,
             )
         )
-    return statuses
+    return statuses, root
 
 
 def _day(text: str | None) -> date | None:
@@ -246,11 +251,10 @@ def check_cdar(data: bytes) -> list[str]:
     204, the parties' SIREN, and for a 212 an amount with its currency and a VAT rate on every MEN
     characteristic."""
     try:
-        statuses = read_cdar(data)
+        statuses, root = _read(data)
     except CdarRefused as err:
         return [str(err)]
     problems = schema_problems(data)
-    root = SafeTree.fromstring(data)
     for party in ("IssuerTradeParty", "RecipientTradeParty"):
         siren = _text(root, f"rsm:ExchangedDocument/ram:{party}/ram:GlobalID")
         if siren is not None and not (len(siren) == 9 and siren.isdigit()):
