@@ -3,7 +3,6 @@ person's answer to their request. To the address the case holds (never one typed
 notice key (the same guard as every step), in the customer's language; not to an address flagged as bouncing or
 unsubscribed."""
 
-import asyncio
 from datetime import date
 
 from babel.dates import format_date
@@ -12,8 +11,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.debtor_contact import DebtorContact
-from activities.delivery import DeliveryFailed, DeliveryInDoubt, DeliveryRefused, run_once
+from activities.delivery import deliver_keyed
 from activities.email_delivery import OutgoingEmail
+from relance.domain.activity_contract import StepResult
 from relance.domain.case import CaseState
 from relance.domain.notices import REQUEST_WORDS, SEND_DEBTOR_NOTICE, DebtorNotice
 from relance.rendering.messages import LOCALES, portal_url, render_notice
@@ -58,18 +58,10 @@ class DebtorNotices:
             subject=message.subject, text=message.body, idempotency_key=f"notice:{notice.key}", case_id=case_id,
             categories=["relance", f"notice_{notice.kind}"],
         )  # fmt: skip
-        try:
-            done = await asyncio.to_thread(
-                run_once, self.contact.side_effects, email.idempotency_key, case_id, f"notice-{notice.kind}", "email",
-                lambda: backend.send(email), backend.find_sent if backend.knows_what_it_sent else None,
-                message.subject,
-            )  # fmt: skip
-        except DeliveryInDoubt as err:
-            return f"in doubt: {message.subject} to {customer.email} may have left ({err}); not sent again"
-        except DeliveryRefused as err:
-            raise ApplicationError(str(err), type="DeliveryRefused", non_retryable=True) from err
-        except DeliveryFailed as err:
-            raise ApplicationError(str(err), type="DeliveryFailed") from err
-        if done.state == "in_doubt":
-            return f"in doubt: {message.subject} to {customer.email} may have left before; not sent again"
+        done = await deliver_keyed(
+            self.contact.side_effects, email.idempotency_key, case_id, f"notice-{notice.kind}", "email",
+            lambda: backend.send(email), backend.find_sent if backend.knows_what_it_sent else None, message.subject,
+        )  # fmt: skip
+        if isinstance(done, StepResult):  # in doubt: never sent blindly again
+            return f"in doubt: {message.subject} to {customer.email} may have left ({done.detail}); not sent again"
         return f"{'sent' if done.state == 'done' else 'already sent'}: {message.subject} to {customer.email}"

@@ -89,21 +89,29 @@ async def deliver_once(
 
     The Outcome when it ran or had run; a StepResult when the step stops in doubt; an ApplicationError
     (`DeliveryRefused`, not retried, or `DeliveryFailed`, retried) when the provider said no."""
+    return await deliver_keyed(
+        guard, key or request.idempotency_key, request.case_id, request.step_id, channel, effect, find_sent,
+        detail or channel,
+    )  # fmt: skip
+
+
+async def deliver_keyed(
+    guard: SideEffects,
+    key: str,
+    case_id: str,
+    step_id: str,
+    channel: str,
+    effect: Callable[[], str],
+    find_sent: Callable[[str], str | None] | None,
+    detail: str,
+) -> Outcome | StepResult:
+    """`deliver_once` for a side effect that is no step of a case's policy (a notice the debtor asked for)."""
     try:
         done = await _counted(
-            request,
+            case_id,
+            step_id,
             channel,
-            asyncio.to_thread(
-                run_once,
-                guard,
-                key or request.idempotency_key,
-                request.case_id,
-                request.step_id,
-                channel,
-                effect,
-                find_sent,
-                detail or channel,
-            ),
+            asyncio.to_thread(run_once, guard, key, case_id, step_id, channel, effect, find_sent, detail),
         )
     except DeliveryInDoubt as err:
         return StepResult(status="in_doubt", channel=channel, detail=str(err))
@@ -116,7 +124,7 @@ async def deliver_once(
     return done
 
 
-async def _counted(request: StepRequest, channel: str, sending: Awaitable[Outcome]) -> Outcome:
+async def _counted(case_id: str, step_id: str, channel: str, sending: Awaitable[Outcome]) -> Outcome:
     """The delivery, counted per channel and outcome (`relance_messages_total`) and logged with its case and
     step: never the address it went to."""
     outcome = "error"
@@ -142,9 +150,9 @@ async def _counted(request: StepRequest, channel: str, sending: Awaitable[Outcom
             activity.logger.info(
                 "%s %s: %s",
                 channel,
-                request.step_id,
+                step_id,
                 outcome,
-                extra={"case_id": request.case_id, "step": request.step_id, "channel": channel},
+                extra={"case_id": case_id, "step": step_id, "channel": channel},
             )
 
 
