@@ -8,7 +8,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from activities.delivery import DeliveryFailed, DeliveryInDoubt, DeliveryRefused
+from activities.delivery import DeliveryFailed, DeliveryInDoubt, DeliveryRefused, write_whole
 from relance.domain.policy import Agency
 
 
@@ -28,10 +28,7 @@ def deliver_case_file(agency: Agency, case_id: str, idempotency_key: str, case_f
     body = json.dumps(case_file, ensure_ascii=False).encode()
     if agency.delivery.kind == "folder":
         target = _folder_target(agency, case_id)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".json.partial")
-        partial.write_bytes(body)
-        partial.replace(target)
+        write_whole(target, body)
         return f"folder:{target}"
     assert agency.delivery.url is not None
     post = urllib.request.Request(

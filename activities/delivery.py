@@ -10,6 +10,7 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from temporalio import activity
@@ -154,6 +155,15 @@ async def _counted(case_id: str, step_id: str, channel: str, sending: Awaitable[
                 outcome,
                 extra={"case_id": case_id, "step": step_id, "channel": channel},
             )
+
+
+def write_whole(path: Path, data: bytes) -> None:
+    """Write a file that appears whole or not at all (written aside, then renamed): whoever picks up the folder
+    (a printer, a bank, a platform, a person) never reads half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(data)
+    partial.replace(path)
 
 
 def file_stem(key: str) -> str:

@@ -10,7 +10,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from activities.case_guard import live_balance, still_wanted
-from activities.delivery import deliver_once, file_stem
+from activities.delivery import deliver_once, file_stem, write_whole
 from activities.side_effects import SideEffects
 from relance.bank.sepa import Creditor, Debit, SepaRefused, pain008
 from relance.domain.activity_contract import REPRESENT_DIRECT_DEBIT, DebitRequest, StepResult
@@ -49,10 +49,7 @@ class DirectDebits:
         path = self.path_for(request.idempotency_key)
 
         def write() -> str:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(".xml.partial")
-            partial.write_bytes(document)
-            partial.replace(path)  # the file appears whole, or not at all: the bank's pick-up never reads half
+            write_whole(path, document)  # the bank's pick-up never reads half
             return f"pain.008:{path.name}"
 
         def find_sent(_: str) -> str | None:

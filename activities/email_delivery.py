@@ -1,6 +1,5 @@
 """Where an e-mail leaves: the outbox (one file per message) or SendGrid's v3 mail/send API."""
 
-import os
 import urllib.error
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -12,7 +11,7 @@ from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import Category, CustomArg, Header, Mail, ReplyTo
 
-from activities.delivery import DeliveryFailed, DeliveryInDoubt, DeliveryRefused, file_stem
+from activities.delivery import DeliveryFailed, DeliveryInDoubt, DeliveryRefused, file_stem, write_whole
 
 
 @dataclass(frozen=True)
@@ -76,9 +75,7 @@ class OutboxBackend:
             message["X-Relance-Covers"] = covered(email.covers)
         message.set_content(email.text)
         final = self.directory / _file_name(email.idempotency_key)
-        partial = final.with_suffix(".eml.partial")
-        partial.write_bytes(message.as_bytes())
-        os.replace(partial, final)
+        write_whole(final, message.as_bytes())
         return final.name
 
     def find_sent(self, idempotency_key: str) -> str | None:

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from temporalio.exceptions import ApplicationError
 
-from activities.delivery import file_stem
+from activities.delivery import file_stem, write_whole
 from relance.domain.activity_contract import StepRequest
 
 
@@ -76,10 +76,8 @@ class PrintOutbox:
             "pdf": pdf_path.name,
             "queued_at": datetime.now(UTC).isoformat(),
         }
-        partial = pdf_path.with_suffix(".pdf.partial")
-        partial.write_bytes(letter.pdf)
         pdf_path.with_suffix(".json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-        partial.replace(pdf_path)  # the PDF appears last and whole: its presence means the letter is queued
+        write_whole(pdf_path, letter.pdf)  # the PDF appears last and whole: its presence means the letter is queued
         return f"print:{pdf_path.name}"
 
     def find_sent(self, idempotency_key: str) -> str | None:

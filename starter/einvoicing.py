@@ -7,7 +7,6 @@ One implementation for `relance import`, `relance einvoicing import|send`, `POST
 
 import asyncio
 import hashlib
-import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from activities.delivery import file_stem, write_whole
 from relance.domain.actions import CreditNoteApplied, EInvoiceStatus
 from relance.domain.einvoicing import label
 from relance.domain.errors import explain
@@ -103,14 +103,9 @@ async def _one_einvoice(
 
 def _keep_pdf(store: Path, number: str, pdf: bytes) -> str:
     """The invoice's PDF in the documents store, named by its number (the same invoice again: the same file)."""
-    stem = re.sub(r"[^\w.-]", "_", number)[:100] or "invoice"
-    folder = store / "einvoices"
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{stem}.pdf"
+    target = store / "einvoices" / f"{file_stem(number)[:100]}.pdf"
     if not target.exists():
-        partial = target.with_suffix(".part")
-        partial.write_bytes(pdf)
-        partial.replace(target)
+        write_whole(target, pdf)
     return str(target)  # as every document's row names its file: under the documents store
 
 
@@ -253,9 +248,6 @@ async def send_outbox(engine: Engine, settings: Settings) -> int:
 
 
 def _write(folder: Path, key: str, xml: bytes) -> str:
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / (re.sub(r"[^\w.-]", "_", key)[:180] + ".xml")
-    partial = target.with_suffix(".part")
-    partial.write_bytes(xml)
-    partial.replace(target)
+    target = folder / (file_stem(key)[:180] + ".xml")
+    write_whole(target, xml)
     return str(target)
