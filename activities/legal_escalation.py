@@ -39,6 +39,8 @@ from relance.domain.deliveries import reminders_sent
 from relance.domain.money import format_money
 from relance.domain.penalties import MissingRate, Statement, statement, statement_dict
 from relance.domain.policy import Agency
+from relance.ledger.documents import stored_file
+from relance.ledger.einvoices import invoice_document
 from relance.ledger.work_queue import close_task_by_key, create_task
 from relance.rates.table_file import load_rates
 from relance.rendering.documents import (
@@ -203,6 +205,10 @@ class LegalEscalation:
             shutil.rmtree(folder)  # a retry rebuilds the whole dossier, never half of it
         folder.mkdir()
         documents = ["facture " + request.invoice_id + " (à joindre : original de la facture et conditions de vente)"]
+        imported = stored_file(self.settings.documents_dir, invoice_document(self.engine, request.invoice_id))
+        if imported is not None:  # the invoice came as an e-invoice: its PDF is the original to attach
+            shutil.copy(imported, folder / "facture.pdf")
+            documents[0] = f"facture.pdf (facture {request.invoice_id}, reçue comme facture électronique)"
         if request.einvoice_received_on is not None:  # the platform's status 202/203: the debtor had the invoice
             documents.append(
                 f"facture reçue par le débiteur via la plateforme de facturation électronique le "

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from relance.api.access import bearer
 from relance.api.context import ApiContext
 from relance.api.problems import Refused, invalid
-from relance.api.uploads import stored_file
 from relance.domain.access import Role, Undeclared, role_for_action
 from relance.domain.actions import Action
 from relance.domain.case_view import CaseStatus
@@ -26,6 +25,7 @@ from relance.domain.policy import NoPolicy, load_policies, select_policy
 from relance.domain.rules import OPS_ACTIONS
 from relance.ledger.api_tokens import Caller
 from relance.ledger.db import CaseRow, Document
+from relance.ledger.documents import stored_file
 from relance.ledger.rejections import keep_rejections, rejected_action
 from starter.case_search import CaseFilter, ListedCase, list_cases, visibility_query
 from starter.einvoicing import import_einvoices

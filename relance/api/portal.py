@@ -32,7 +32,7 @@ from relance.api.context import ApiContext
 from relance.api.pages import formatters, private_page
 from relance.api.sales_page import language
 from relance.api.stripe_hooks import checkout_url
-from relance.api.uploads import keep_uploads, stored_file
+from relance.api.uploads import keep_uploads
 from relance.domain.actions import (
     Action,
     ContactUpdated,
@@ -59,6 +59,7 @@ from relance.domain.portal_links import (
     form_token,
 )
 from relance.ledger.customer_view import OpenCase, open_cases_of
+from relance.ledger.documents import stored_file
 from relance.ledger.einvoices import invoice_document, with_documents
 from relance.ledger.mandates import MandateRefused, add_mandate
 from relance.ledger.portal import SHORT_CODE, link_owner, read_link

@@ -17,10 +17,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from relance.api.context import ApiContext
 from relance.api.pages import formatters, private_page
-from relance.api.uploads import stored_file
 from relance.domain.access import Role
 from relance.ledger.api_tokens import Caller
 from relance.ledger.customer_view import UnknownCustomer, search_customers, standing_card
+from relance.ledger.documents import stored_file
 from relance.ledger.einvoices import invoice_document, with_documents
 
 BASE = "/sales"

@@ -1,7 +1,7 @@
 """Files people send us (a reply's attachments, a debtor's proof of payment or dispute papers): kept in the
 documents store under a folder of their own when their bytes are what they claim and small enough; the rest is
-named with why, never kept. And the stored files we hand back (`stored_file`). One implementation for every
-door that takes or serves files."""
+named with why, never kept. One implementation for every door that takes files (the files we hand back are
+found by relance/ledger/documents.py)."""
 
 import hashlib
 import re
@@ -47,12 +47,3 @@ def keep_uploads(
             (where / name).write_bytes(data)
             kept.append(str((where / name).relative_to(store)))
     return kept, refused
-
-
-def stored_file(store: Path, path: str | None) -> Path | None:
-    """The file a ledger row names (as it was written: under the documents store), or None when it is no longer
-    there or lies outside the store (a row must never open another file)."""
-    if not path:
-        return None
-    found = Path(path).resolve()
-    return found if found.is_relative_to(store.resolve()) and found.is_file() else None

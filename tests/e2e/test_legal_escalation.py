@@ -487,11 +487,19 @@ async def test_a_key_account_small_claim_takes_the_simplified_route(open_case, w
     ]
     status = await case.update("registered_letter_delivered", {"tracking_number": "4K", "delivered_on": "2026-03-17"})
     assert (status.formal_notice.deadline, minute(status.next_step.at)) == (date(2026, 4, 1), paris(2026, 4, 7, 10))
+    original = worker.documents_dir / "einvoices" / "LEG-KEY.pdf"  # as an e-invoice's import keeps its PDF
+    original.parent.mkdir(parents=True, exist_ok=True)
+    original.write_bytes(b"%PDF-1.7 the invoice as issued")
+    with Session(engine_for(worker.database_url)) as session, session.begin():
+        session.add(Document(case_id="invoice-LEG-KEY", step_id="import", kind="invoice", path=str(original),
+                             created_at=paris(2026, 1, 10, 8)))  # fmt: skip
     status = await case.advance_to(paris(2026, 4, 7, 12))
     assert (status.court.route, status.court.court) == ("small_claims", SMALL_CLAIMS)
     with zipfile.ZipFile(status.court.dossier) as bundle:
         request = json.loads(bundle.read("LEG-KEY/requete.json"))
         summary = bundle.read("LEG-KEY/synthese.pdf")
+        attached = bundle.read("LEG-KEY/facture.pdf")
+    assert attached == b"%PDF-1.7 the invoice as issued"  # the imported original goes with the dossier
     assert (request["route"], request["amounts"]["interest"], request["amounts"]["total"]) == (
         "small_claims",
         "54.59",
@@ -500,6 +508,8 @@ async def test_a_key_account_small_claim_takes_the_simplified_route(open_case, w
     summary_path = Path(status.court.dossier).with_suffix("") / "synthese.pdf"
     assert summary_path.read_bytes() == summary
     assert "Procédure simplifiée de recouvrement des petites créances — dossier" in pdf_text(summary_path)
+    listed = " ".join(pdf_text(summary_path).split())
+    assert "facture.pdf (facture LEG-KEY, reçue comme facture électronique)" in listed
 
 
 async def test_an_agency_reached_over_http_gets_the_case_file_once(open_case, worker, agency_endpoint):
