@@ -91,6 +91,9 @@ class CustomerVoice:
                 send_alone = self.contact.deliver_email if channel == "email" else self.contact.record_phone_task
                 results[n] = await send_alone(request, message, balance)
                 continue
+            # oldest due first, then by number: the debtor and each case's history read the same order on every
+            # run (a batch's items come in the order its cases signalled, which varies)
+            due.sort(key=lambda d: (d[1].due_date, d[1].invoice_id))
             for n, result in zip([d[0] for d in due], await self._send_grouped(batch, channel, due), strict=True):
                 results[n] = result
         return [r or StepResult(status="deferred", detail="not decided") for r in results]
