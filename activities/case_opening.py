@@ -11,8 +11,9 @@ from temporalio import activity
 
 from activities.customer_voice import CustomerVoice
 from activities.ledger import LedgerWriter
-from relance.domain.account import OPEN_CASE, OPEN_CASE_COUNTED, CaseOpening, OpeningResult
-from relance.ledger.customer_days import others_open
+from relance.domain.account import OPEN_CASE, OPEN_CASE_COUNTED, OPEN_CASE_QUIET, CaseOpening, OpeningResult
+from relance.domain.activity_contract import LedgerUpdate
+from relance.ledger.customer_days import customer_hold, others_open
 
 
 class CaseOpener:
@@ -36,3 +37,16 @@ class CaseOpener:
         customer, case_id = opening.ledger.case.customer.id, opening.ledger.case_id
         others = await asyncio.to_thread(others_open, self.ledger.engine, customer, case_id)
         return OpeningResult(written=written, others_open=others)
+
+    @activity.defn(name=OPEN_CASE_QUIET)
+    async def open_case_quiet(self, update: LedgerUpdate) -> OpeningResult:
+        """The case's first ledger write, then what the ledger says of its customer: other open cases, and a
+        hold. Its account is not told (quiet-open-v1): a case not yet due costs no account."""
+
+        def write_then_read() -> OpeningResult:
+            written = self.ledger.write(update)  # first: a hold set from now on finds this case (customer_days)
+            customer, engine = update.case.customer.id, self.ledger.engine
+            others = others_open(engine, customer, update.case_id)
+            return OpeningResult(written=written, others_open=others, hold=customer_hold(engine, customer))
+
+        return await asyncio.to_thread(write_then_read)

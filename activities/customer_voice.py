@@ -17,20 +17,41 @@ from activities.case_guard import still_wanted
 from activities.debtor_contact import DebtorContact
 from relance.domain.account import (
     READ_CASES,
+    READ_OPEN_CASES,
     REPORT_TO_CUSTOMER,
     SEND_CUSTOMER_MESSAGES,
+    SET_CUSTOMER_HOLD,
+    CaseOpened,
     CaseView,
     CustomerBatch,
     CustomerReport,
+    HoldChange,
     account_id,
     contacted_today,
     tone_of,
 )
 from relance.domain.activity_contract import StepRequest, StepResult
 from relance.domain.case_view import CaseStatus
-from relance.ledger.customer_days import claim_day
+from relance.ledger.customer_days import claim_day, open_cases_of_customer, set_customer_hold
 from relance.ledger.work_queue import append_to_task, create_task
 from relance.rendering.messages import render_grouped
+
+
+async def start_account(
+    client: Client, customer_id: str, task_queue: str, report: CustomerReport | None = None
+) -> None:
+    """The customer's account, started when first needed (a case's message, an operator's action), with the
+    report that needs it as its start signal; an account already running just takes the signal."""
+    await client.start_workflow(
+        "CustomerAccount",
+        args=[customer_id, None],
+        id=account_id(customer_id),
+        task_queue=task_queue,
+        start_signal=report.signal if report else None,
+        start_signal_args=[report.payload] if report else [],
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary=f"Customer {customer_id}",
+    )
 
 
 class CustomerVoice:
@@ -42,16 +63,18 @@ class CustomerVoice:
     @activity.defn(name=REPORT_TO_CUSTOMER)
     async def report_to_customer(self, report: CustomerReport) -> None:
         """Signal the customer's account, starting it on the first report (signal-with-start)."""
-        await self.client.start_workflow(
-            "CustomerAccount",
-            args=[report.customer_id, None],
-            id=account_id(report.customer_id),
-            task_queue=self.task_queue,
-            start_signal=report.signal,
-            start_signal_args=[report.payload],
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            static_summary=f"Customer {report.customer_id}",
-        )
+        await start_account(self.client, report.customer_id, self.task_queue, report)
+
+    @activity.defn(name=SET_CUSTOMER_HOLD)
+    async def set_customer_hold(self, change: HoldChange) -> list[CaseOpened]:
+        """The account's hold recorded in the ledger (or removed), then the open cases it must tell."""
+        return await asyncio.to_thread(set_customer_hold, self.contact.engine, change.customer_id, change.hold)
+
+    @activity.defn(name=READ_OPEN_CASES)
+    async def read_open_cases(self, customer_id: str) -> list[CaseView]:
+        """The customer's open cases as the ledger lists them, each asked its balance right now."""
+        cases = await asyncio.to_thread(open_cases_of_customer, self.contact.engine, customer_id)
+        return await self.read_cases([c.case_id for c in cases])
 
     @activity.defn(name=READ_CASES)
     async def read_cases(self, case_ids: list[str]) -> list[CaseView]:

@@ -132,7 +132,7 @@ async def import_statement(
                 payer = Payer(tx.debtor_iban, tx.debtor_name)
                 decision = decide(amount, entry.currency, tx.remittance, payer, items, teach)
                 outcome = await _apply_credit(
-                    client, engine, entry, reference, tx, amount, decision, today, summary.statement
+                    client, engine, entry, reference, tx, amount, decision, today, summary.statement, task_queue
                 )
                 summary.outcomes.append(outcome)
                 if outcome.decision in ("paid", "split", "unallocated"):
@@ -214,6 +214,7 @@ async def _apply_credit(
     decision: Decision,
     today: date,
     statement: str,
+    task_queue: str,
 ) -> Outcome:
     paid_on = entry.booking_date or today
     allocations: list[list[str]] = []
@@ -238,8 +239,10 @@ async def _apply_credit(
             try:
                 await act_on_account(
                     client,
+                    engine,
                     customer,
                     UnallocatedPayment(amount=amount, paid_on=paid_on, reference=reference[:60], by=BY),
+                    task_queue,
                 )
             except (ActionRejected, UnknownCase) as err:
                 decision = Review(f"customer {customer}'s account refused the payment: {err}")

@@ -16,6 +16,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.customer_voice import start_account
 from relance.domain.account import account_id
 from relance.domain.actions import Action, PaymentReversed
 from relance.domain.case import CaseState
@@ -23,6 +24,7 @@ from relance.domain.case_start import RunOptions
 from relance.domain.case_view import CaseStatus
 from relance.domain.invoice import workflow_id_for
 from relance.domain.reopening import Reopen, reopen_refusal
+from relance.ledger.customer_days import open_cases_of_customer
 from relance.ledger.rejections import keep_rejections, rejected_account_action, rejected_action
 from starter.executions import describe_execution, execution_status
 from starter.importer import summary_for
@@ -92,26 +94,31 @@ async def act(client: Client, invoice_id: str, action: Action) -> CaseStatus:
         raise await _translate(client, err, invoice_id) from err
 
 
-async def act_on_account(client: Client, customer_id: str, action: Action) -> dict[str, Any]:
-    """A customer-level action, sent to the customer's account as an update."""
+async def act_on_account(
+    client: Client, engine: Engine, customer_id: str, action: Action, task_queue: str
+) -> dict[str, Any]:
+    """A customer-level action, sent to the customer's account as an update. The account starts when first
+    needed (cases no longer start it when they open): here, when the ledger lists an open case of the customer."""
     handle = client.get_workflow_handle(account_id(customer_id))
+    target = f"customer {customer_id}"
     try:
-        return await _update(handle, action, f"customer {customer_id}", dict)
+        return await _update(handle, action, target, dict)
     except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            raise UnknownCase(
-                f"no account for customer {customer_id}: it starts with the customer's first case"
-            ) from err
-        raise
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        if not await asyncio.to_thread(open_cases_of_customer, engine, customer_id):
+            raise UnknownCase(f"customer {customer_id} has no open case: there is nothing to act on") from err
+    await start_account(client, customer_id, task_queue)
+    return await _update(handle, action, target, dict)
 
 
 async def act_on_account_or_keep_refusal(
-    client: Client, engine: Engine, customer_id: str, action: Action
+    client: Client, engine: Engine, customer_id: str, action: Action, task_queue: str
 ) -> dict[str, Any]:
-    """`act_on_account`, and a refusal (or a customer without an account) is written to the ledger's refused
+    """`act_on_account`, and a refusal (or a customer without an open case) is written to the ledger's refused
     input before it is raised, as for a case's action."""
     try:
-        return await act_on_account(client, customer_id, action)
+        return await act_on_account(client, engine, customer_id, action, task_queue)
     except (UnknownCase, ActionRejected) as exc:
         payload = action.model_dump(mode="json", exclude_none=True)
         keep_rejections(

@@ -18,6 +18,7 @@ from typing import Any
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from activities.customer_voice import start_account
 from activities.email_delivery import OutboxBackend
 from relance.domain.actions import PaymentReversed
 from relance.domain.direct_debit import DebitMandate
@@ -226,6 +227,23 @@ async def late_account(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[A
     return env.client.get_workflow_handle(account)
 
 
+async def held_newcomer(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any]:
+    """A case that opens while its customer is held reads the hold from the ledger and holds itself (its
+    account, started by the operator's hold, is not told of it: quiet-open-v1); released, it chases."""
+    customer = {"id": "C-HELD", "name": "Held SAS"}
+    first = Case(env, await start_case(env.client, invoice("HN-1", customer=customer, starts_at=START), queue))
+    await first.advance_to(paris(2026, 4, 21, 12))
+    await start_account(env.client, "C-HELD", queue)  # as `relance account hold` starts it
+    account = env.client.get_workflow_handle("customer-C-HELD")
+    await account.execute_update("hold", {"reason": "négociation", "by": "ops"}, result_type=dict)
+    newcomer = invoice("HN-2", customer=customer, starts_at=paris(2026, 4, 22, 10))
+    case = Case(env, await start_case(env.client, newcomer, queue))
+    await case.advance_to(paris(2026, 4, 23, 12))
+    await account.execute_update("release", {"by": "ops"}, result_type=dict)
+    await case.advance_to(paris(2026, 5, 12, 12))
+    return case.handle
+
+
 SCENARIOS = (
     full_timeline,
     arrangements,
@@ -238,6 +256,7 @@ SCENARIOS = (
     raced,
     late,
     late_account,
+    held_newcomer,
 )
 
 

@@ -12,12 +12,13 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.ops_handlers import shown_name
-from workflows.retries import STEP_RETRY
+from workflows.retries import LEDGER_RETRY, STEP_RETRY
 
 with workflow.unsafe.imports_passed_through():
     from relance.domain.account import (
         OPEN_CASE,
         OPEN_CASE_COUNTED,
+        OPEN_CASE_QUIET,
         REPORT_TO_CUSTOMER,
         CaseOpening,
         CustomerReport,
@@ -59,7 +60,6 @@ ACTIVITY_FOR_ACTION = {
 POLICY_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=5), non_retryable_error_types=["NoPolicy", *REFUSED_AT_START]
 )
-LEDGER_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 # A refused start still fails promptly when the ledger is down: the refusal is in the failure itself too.
 REFUSAL_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=5)
 
@@ -147,6 +147,16 @@ async def open_case_counted(opening: CaseOpening) -> OpeningResult:
     summary = f"open {opening.ledger.case.invoice_id} in the ledger and with customer {opening.report.customer_id}"
     result: OpeningResult = await _bookkeeping(
         OPEN_CASE_COUNTED, opening, summary, retry=LEDGER_RETRY, result_type=OpeningResult
+    )
+    return result
+
+
+async def open_case_quiet(update: LedgerUpdate) -> OpeningResult:
+    """The case's first ledger write, answering the customer's other open cases and hold; its account is not
+    told (generation v18: a case costs its customer no account until a message or an operator needs one)."""
+    summary = f"open {update.case.invoice_id} in the ledger"
+    result: OpeningResult = await _bookkeeping(
+        OPEN_CASE_QUIET, update, summary, retry=LEDGER_RETRY, result_type=OpeningResult
     )
     return result
 

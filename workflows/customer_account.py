@@ -15,7 +15,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 from workflows.ops_handlers import TakesOpsActions, ops_actions, read_signal
-from workflows.retries import STEP_RETRY
+from workflows.patches import patched
+from workflows.retries import LEDGER_RETRY, STEP_RETRY
 
 with workflow.unsafe.imports_passed_through():
     from relance.domain.account import (
@@ -23,7 +24,9 @@ with workflow.unsafe.imports_passed_through():
         GATHER,
         GATHER_FLOOR,
         READ_CASES,
+        READ_OPEN_CASES,
         SEND_CUSTOMER_MESSAGES,
+        SET_CUSTOMER_HOLD,
         AccountHold,
         AccountState,
         Action,
@@ -35,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         CustomerHoldNotice,
         CustomerReleaseNotice,
         ExcludeCustomer,
+        HoldChange,
         HoldCustomer,
         IncludeCustomer,
         MessageDue,
@@ -68,6 +72,7 @@ class CustomerAccount(TakesOpsActions):
     def __init__(self, *args: Any) -> None:
         info = workflow.info()
         self._refusal: str | None = None
+        self._open_invoices: list[str] = []  # the open cases as last read, for an action's answer
         try:
             self.state = read_account_start(
                 args, workflow_id=info.workflow_id, continued=info.continued_run_id is not None
@@ -210,7 +215,7 @@ class CustomerAccount(TakesOpsActions):
                 until = action.until if isinstance(action, HoldCustomer) else None
                 state.hold = AccountHold(kind=kind, reason=action.reason, since=now, until=until, by=action.by)
                 state.record(now, kind, f"{kind}: {action.reason}" + (f" until {until}" if until else ""), by=action.by)
-                for case_id in list(state.cases):
+                for case_id in await self._cases_to_tell(self._hold_payload()):
                     await self._tell(case_id, "customer_hold", self._hold_payload())
             case ReleaseCustomer() | IncludeCustomer():
                 await self._lift_hold(f"{action.name} by an operator", action.by)
@@ -220,14 +225,25 @@ class CustomerAccount(TakesOpsActions):
 
     async def _allocate(self, payment: UnallocatedPayment) -> list[Allocation]:
         state = self.state
+        if patched("ledger-cases-v1"):  # the open cases as the ledger lists them
+            views = await workflow.execute_activity(
+                READ_OPEN_CASES,
+                state.customer_id,
+                result_type=list[CaseView],
+                start_to_close_timeout=timedelta(seconds=30),
+                summary=f"balances of customer {state.customer_id}'s open cases",
+            )
+        else:  # the cases that reported to the account
+            views = await workflow.execute_activity(
+                READ_CASES,
+                list(state.cases),
+                result_type=list[CaseView],
+                start_to_close_timeout=timedelta(seconds=30),
+                summary=f"balances of {len(state.cases)} open case(s)",
+            )
+        if not views:  # (before ledger-cases-v1, the validator refused an account without cases)
+            raise ApplicationError("the customer has no open case to allocate the payment to", type="Rejected")
         state.payments.append(payment.reference)
-        views = await workflow.execute_activity(
-            READ_CASES,
-            list(state.cases),
-            result_type=list[CaseView],
-            start_to_close_timeout=timedelta(seconds=30),
-            summary=f"balances of {len(state.cases)} open case(s)",
-        )
         allocations, left = allocate_oldest_first(payment.amount, views)
         for allocation in allocations:
             share = PaymentReceived(
@@ -249,8 +265,26 @@ class CustomerAccount(TakesOpsActions):
         state = self.state
         state.hold = None
         state.record(self._now(), "released", why, by=by)
-        for case_id in list(state.cases):
+        for case_id in await self._cases_to_tell(None):
             await self._tell(case_id, "customer_release", CustomerReleaseNotice(by=by or "customer account"))
+
+    async def _cases_to_tell(self, hold: CustomerHoldNotice | None) -> list[str]:
+        """The cases a hold (or its end, None) reaches. Since ledger-cases-v1 the hold is recorded in the ledger
+        first, then the customer's open cases are read there: cases no longer report to the account when they
+        open (generation v18), and one opening meanwhile reads the hold itself (relance/ledger/customer_days)."""
+        if not patched("ledger-cases-v1"):
+            self._open_invoices = [c.invoice_id for c in self.state.cases.values()]
+            return list(self.state.cases)
+        cases = await workflow.execute_activity(
+            SET_CUSTOMER_HOLD,
+            HoldChange(customer_id=self.state.customer_id, hold=hold),
+            result_type=list[CaseOpened],
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=LEDGER_RETRY,
+            summary=f"{'record' if hold else 'end'} the hold of customer {self.state.customer_id}; its open cases",
+        )
+        self._open_invoices = [c.invoice_id for c in cases]
+        return [c.case_id for c in cases]
 
     def _hold_payload(self) -> CustomerHoldNotice:
         hold = self.state.hold
@@ -282,7 +316,7 @@ class CustomerAccount(TakesOpsActions):
         hold = self.state.hold
         return {
             "customer_id": self.state.customer_id,
-            "open_cases": sorted(c.invoice_id for c in self.state.cases.values()),
+            "open_cases": sorted(self._open_invoices),
             "hold": hold.model_dump(mode="json") if hold else None,
             "credit": str(self.state.credit),
         }

@@ -21,6 +21,7 @@ from workflows.case_activities import (
     failure_of,
     open_case,
     open_case_counted,
+    open_case_quiet,
     read_closed_case,
     record_case,
     refuse_start,
@@ -143,7 +144,8 @@ class InvoiceCollection(TakesOpsActions):
             self._next = None
             self._show_details()
             await workflow.wait_condition(workflow.all_handlers_finished)
-            await self._account.closed()
+            if not patched("quiet-open-v1"):  # since v18 the account reads open cases from the ledger
+                await self._account.closed()
             await self._sync_ledger()
             return self._status()
         except (asyncio.CancelledError, CancelledError, ActivityError) as err:
@@ -174,7 +176,10 @@ class InvoiceCollection(TakesOpsActions):
         self._account = AccountLink(self.state)
         self._steps = CaseSteps(self.state, self._account, self.now)
         self._changed()
-        await self._account.opened()
+        if patched("quiet-open-v1"):
+            await self._open()  # the ledger learns it is open again, and the case whether its customer is held
+        else:
+            await self._account.opened()
         return self.state
 
     @workflow.query(name="case_state")
@@ -198,7 +203,15 @@ class InvoiceCollection(TakesOpsActions):
 
     @workflow.signal(name="customer_hold")
     def customer_hold(self, *args: Any) -> None:
-        if (hold := self._signal(CustomerHoldNotice, "customer_hold", args)) is None:
+        if (hold := self._signal(CustomerHoldNotice, "customer_hold", args)) is not None:
+            self._held_by_customer(hold)
+
+    def _held_by_customer(self, hold: CustomerHoldNotice) -> None:
+        """The account's hold, from its signal or (a case opening during it) from the ledger: since v18 both
+        may bring the same hold, taken once."""
+        held = self.state.customer_hold
+        same = held is not None and (held.kind, held.reason, held.until) == (hold.kind, hold.reason, hold.until)
+        if same and patched("quiet-open-v1"):
             return
         holds.hold_for_customer(self.state, hold.kind, hold.reason, hold.until, self.now(), by=hold.by)
         self._changed()
@@ -224,9 +237,16 @@ class InvoiceCollection(TakesOpsActions):
             raise
 
     async def _open(self) -> None:
-        """The case's first ledger write and its account's first report, in one local activity."""
+        """The case's first ledger write, with (before v18) its account's first report, in one local activity."""
         upto = self.state.history_end()
         update = ledger_update(self.state, workflow.info().workflow_id, self.now(), upto)
+        if patched("quiet-open-v1"):  # the account is not told: it reads the ledger when it acts
+            quiet = await open_case_quiet(update)
+            self._ledger_written(update, upto)
+            self.state.others_open_at_start = quiet.others_open
+            if quiet.hold is not None:  # the customer is held: this case too
+                self._held_by_customer(quiet.hold)
+            return
         opening = CaseOpening(ledger=update, report=self._account.opened_report())
         if patched("lone-voice-v1"):  # the case learns whether its customer has other open cases
             opened = await open_case_counted(opening)

@@ -13,3 +13,6 @@ STEP_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=30),
     non_retryable_error_types=["DeliveryRefused", "TemplateError"],
 )
+
+# Bookkeeping (the ledger, an account's hold): retried for as long as the database is away.
+LEDGER_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))

@@ -71,7 +71,8 @@ def customers_router(context: ApiContext) -> APIRouter:
             raise HTTPException(404, f"no customer action {action[:60]!r}; one of {', '.join(sorted(ACCOUNT))}")
         payload = model.model_validate({**body, "by": f"api:{caller.name}"})  # refused: 422 (problems.py)
         try:
-            return await act_on_account_or_keep_refusal(await context.temporal(), context.engine, customer_id, payload)
+            client, queue = await context.temporal(), context.settings.task_queue
+            return await act_on_account_or_keep_refusal(client, context.engine, customer_id, payload, queue)
         except UnknownCase as err:
             raise HTTPException(404, str(err)) from None
         except ActionRejected as err:

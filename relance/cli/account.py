@@ -24,7 +24,8 @@ def send(customer_id: str, action: Action, as_json: bool) -> None:
 
     async def go() -> dict[str, Any]:
         engine = engine_for(settings.database_url)
-        return await act_on_account_or_keep_refusal(await connect(settings), engine, customer_id, action)
+        client = await connect(settings)
+        return await act_on_account_or_keep_refusal(client, engine, customer_id, action, settings.task_queue)
 
     try:
         answer = run(go())

@@ -28,6 +28,11 @@ GATHER_FLOOR = timedelta(milliseconds=20)
 REPORT_TO_CUSTOMER = "report_to_customer"
 OPEN_CASE = "open_case"
 OPEN_CASE_COUNTED = "open_case_counted"  # the same, answering how many other open cases the customer has
+# Since quiet-open-v1 (v18): the ledger write alone, answering the other open cases and the customer's hold;
+# the account is not told of the case (it reads the customer's open cases from the ledger when it acts).
+OPEN_CASE_QUIET = "open_case_quiet"
+SET_CUSTOMER_HOLD = "set_customer_hold"  # the account records its hold (or its end), then lists the open cases
+READ_OPEN_CASES = "read_open_cases"  # the customer's open cases from the ledger, each asked its balance
 SEND_CUSTOMER_MESSAGES = "send_customer_messages"
 READ_CASES = "read_cases"
 
@@ -50,14 +55,6 @@ class CaseOpening(BaseModel):
 
     ledger: LedgerUpdate
     report: CustomerReport
-
-
-class OpeningResult(BaseModel):
-    """What `open_case_counted` answers: the entries written, and the customer's other open cases then (a case
-    with none tries to speak for itself; one with some leaves its messages to the account)."""
-
-    written: int
-    others_open: int
 
 
 # From the gentlest to the harshest: the tone of a grouped message is the harshest of its invoices'.
@@ -100,6 +97,22 @@ class CustomerReleaseNotice(Strict):
     """The account tells each open case that chasing resumes (signal `customer_release`)."""
 
     by: Name | None = None
+
+
+class OpeningResult(BaseModel):
+    """What `open_case_counted` answers: the entries written, and the customer's other open cases then (a case
+    with none tries to speak for itself; one with some leaves its messages to the account)."""
+
+    written: int
+    others_open: int
+    hold: CustomerHoldNotice | None = None  # the customer's hold as the ledger has it (open_case_quiet)
+
+
+class HoldChange(BaseModel):
+    """What `set_customer_hold` records for a customer: its account's hold, or None when it ends."""
+
+    customer_id: str
+    hold: CustomerHoldNotice | None = None
 
 
 class CaseClosed(BaseModel):
@@ -256,8 +269,7 @@ def check_account_action(state: AccountState, action: Action, today: date) -> No
                 raise Rejected(f"payment reference {action.reference!r} is already recorded for this customer")
             if action.paid_on > today:
                 raise Rejected(f"paid_on {action.paid_on} is in the future (today is {today})")
-            if not state.cases:
-                raise Rejected("the customer has no open case to allocate the payment to")
+            # whether the customer has an open case is read from the ledger when the payment is spread
 
 
 def held_for_next_day(state: AccountState, items: list[MessageDue]) -> tuple[list[MessageDue], list[MessageDue]]:

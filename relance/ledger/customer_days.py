@@ -1,6 +1,11 @@
 """One voice per customer, in the ledger: a case with no other open case of its customer writes alone, after
 claiming the customer's day; the customer's account claims the same day before a message of its own. The
-claim is a row under a unique key (customer, day), so two writers at the same instant cannot both win."""
+claim is a row under a unique key (customer, day), so two writers at the same instant cannot both win.
+
+The customer's hold lives here too. The account is not told of each new case (since quiet-open-v1): it
+records its hold, then lists the customer's open cases to tell them; a case writes its row, then reads the
+hold. Each writes before it reads, so of a case opening while a hold is set, one of the two sees the other
+(or both do: a case takes the same hold twice as once)."""
 
 from datetime import date
 
@@ -8,7 +13,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from relance.ledger.db import CaseRow, CustomerDay
+from relance.domain.account import CaseOpened, CustomerHoldNotice
+from relance.ledger.db import CaseRow, CustomerDay, CustomerHoldRow, utcnow
 
 
 def others_open(engine: Engine, customer_id: str, case_id: str) -> int:
@@ -38,3 +44,37 @@ def claim_day(engine: Engine, customer_id: str, day: date, key: str) -> str | No
             return claim_day(engine, customer_id, day, key)
         return None if holder.claimed_by == key else holder.claimed_by
     return None
+
+
+def open_cases_of_customer(engine: Engine, customer_id: str) -> list[CaseOpened]:
+    """The customer's open cases, oldest due first (each case's row is written when it opens)."""
+    with Session(engine) as session:
+        rows = session.execute(
+            select(CaseRow.case_id, CaseRow.invoice_id, CaseRow.due_date, CaseRow.currency)
+            .where(CaseRow.customer_id == customer_id, CaseRow.outcome.is_(None))
+            .order_by(CaseRow.due_date, CaseRow.invoice_id)
+        ).all()
+    return [CaseOpened(case_id=c, invoice_id=i, due_date=d, currency=cur) for c, i, d, cur in rows]
+
+
+def set_customer_hold(engine: Engine, customer_id: str, hold: CustomerHoldNotice | None) -> list[CaseOpened]:
+    """Record the account's hold (None: it ended), then list the open cases it must reach."""
+    with Session(engine) as session, session.begin():
+        row = session.get(CustomerHoldRow, customer_id)
+        if hold is None:
+            if row is not None:
+                session.delete(row)
+        elif row is None:
+            session.add(CustomerHoldRow(customer_id=customer_id, since=utcnow(), **hold.model_dump()))
+        else:
+            for field, value in hold.model_dump().items():
+                setattr(row, field, value)
+    return open_cases_of_customer(engine, customer_id)
+
+
+def customer_hold(engine: Engine, customer_id: str) -> CustomerHoldNotice | None:
+    with Session(engine) as session:
+        row = session.get(CustomerHoldRow, customer_id)
+        if row is None:
+            return None
+        return CustomerHoldNotice(kind=row.kind, reason=row.reason, until=row.until, by=row.by)

@@ -401,6 +401,20 @@ class CustomerDay(Base):
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class CustomerHoldRow(Base):
+    """A customer held or excluded by its account: a case that opens meanwhile reads it here and holds itself
+    (its account is not told of new cases; it finds the customer's open cases in `cases` when it acts)."""
+
+    __tablename__ = "customer_holds"
+
+    customer_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    until: Mapped[date | None] = mapped_column(Date)
+    by: Mapped[str | None] = mapped_column(String(200))
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class PortalShortLink(Base):
     """A short link to a customer's page (`/p/<code>`), for an SMS or a letter where the signed link is too long:
     a random code, dated like a signed link (it expires and is withdrawn the same way)."""

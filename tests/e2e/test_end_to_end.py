@@ -164,7 +164,7 @@ async def test_import_run_and_operate_cases_from_the_command_line(ops_env, tmp_p
     again = relance(ops_env, "account", "include", "C-MARTIN")
     assert (again.returncode, "the customer is not excluded" in again.stderr) == (1, True)
     nobody = relance(ops_env, "account", "release", "C-NOBODY")
-    assert (nobody.returncode, "no account for customer C-NOBODY" in nobody.stderr) == (2, True)
+    assert (nobody.returncode, "customer C-NOBODY has no open case" in nobody.stderr) == (2, True)
 
     # the same cases through visibility, as the Web UI filters them (visibility lags the updates a little)
     def listed(*filters: str) -> list[dict]:

@@ -526,12 +526,6 @@ ACCOUNT_REFUSALS = [
         UnallocatedPayment(amount=Decimal("5"), paid_on=date(2026, 4, 21), reference="V"),
         "paid_on 2026-04-21 is in the future (today is 2026-04-20)",
     ),
-    (
-        "a payment with no open case",
-        account(cases=False),
-        UnallocatedPayment(amount=Decimal("5"), paid_on=TODAY, reference="V"),
-        "the customer has no open case to allocate the payment to",
-    ),
 ]
 
 

@@ -34,6 +34,8 @@ RECORDINGS = {
     "v16-contact-day": (*SINCE_V6, "represented", "raced", "late", "late_account"),
     # a lone invoice's e-mail leaves from the case itself, after claiming its customer's day
     "v17-lone-voice": (*SINCE_V6, "represented", "raced", "late", "late_account"),
+    # a case opens without telling its account; the account reads open cases and keeps its hold in the ledger
+    "v18-quiet-open": (*SINCE_V6, "represented", "raced", "late", "late_account", "held_newcomer"),
 }
 
 

@@ -11,19 +11,26 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.ledger import LedgerWriter
-from relance.domain.account import AccountState
+from relance.domain.account import ACCOUNT_ACTIONS, AccountState
 from relance.domain.activity_contract import LedgerEntry, LedgerUpdate
 from relance.domain.case_records import HistoryEntry, PaymentRecord
 from relance.ledger.customer_days import claim_day
 from relance.ledger.db import CustomerDay, engine_for
+from relance.settings import Settings
 from starter.executions import describe_execution
+from starter.importer import start_case
+from starter.ops import ActionRejected, UnknownCase, act_on_account
 from tests.builders import invoice, minute, paris
 from tests.conftest import outbox_messages
 
 START = paris(2026, 4, 20, 8)
+STEPS = ("courtesy", "reminder-1", "reminder-2")
 AMOUNTS = ["1250.00", "300.00", "4999.99", "75.00", "640.00", "18000.00"]
 
 
@@ -31,8 +38,11 @@ def account(env: Any) -> Any:
     return env.client.get_workflow_handle("customer-C-ACME")
 
 
-async def account_update(env: Any, name: str, payload: dict[str, Any]) -> dict[str, Any]:
-    return await account(env).execute_update(name, payload, result_type=dict)
+async def account_update(env: Any, name: str, payload: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """As the CLI and the API send it: the account starts on the first action that needs it."""
+    action = {a.name: a for a in ACCOUNT_ACTIONS}[name].model_validate(payload)
+    engine = engine_for(settings.database_url)
+    return await act_on_account(env.client, engine, "C-ACME", action, settings.task_queue)
 
 
 def grouped_mails(settings: Any) -> list[Any]:
@@ -79,10 +89,10 @@ async def test_a_customer_hold_pauses_every_case_and_release_resumes_their_timel
     early = await open_case(invoice("H-1", due=date(2026, 4, 30), starts_at=START))
     late = await open_case(invoice("H-2", due=date(2026, 5, 20), starts_at=START))
     await early.advance_to(paris(2026, 4, 21, 12))
-    with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await account_update(env, "release", {})
-    assert "the customer is not on hold" in str(refused.value.cause)
-    held = await account_update(env, "hold", {"reason": "litige global sur la livraison", "by": "sales"})
+    with pytest.raises(ActionRejected) as refused:
+        await account_update(env, "release", {}, worker)
+    assert "the customer is not on hold" in str(refused.value)
+    held = await account_update(env, "hold", {"reason": "litige global sur la livraison", "by": "sales"}, worker)
     assert held["hold"]["reason"] == "litige global sur la livraison"
     await early.advance_to(paris(2026, 5, 12, 12))
     for case in (early, late):
@@ -97,7 +107,7 @@ async def test_a_customer_hold_pauses_every_case_and_release_resumes_their_timel
     await early.advance_to(paris(2026, 5, 12, 14))
     assert (await newcomer.status()).stage == "customer_hold"
 
-    await account_update(env, "release", {"by": "sales"})
+    await account_update(env, "release", {"by": "sales"}, worker)
     await early.advance_to(paris(2026, 5, 13, 12))
     # due 30/04, held from 21/04 to 12/05: it resumes where it stopped. The 12 days it was late on hold do
     # not count, so reminder-1 (01/05) comes on 13/05; the courtesy note before the due date is moot.
@@ -116,7 +126,10 @@ async def test_an_unallocated_payment_is_spread_oldest_first(open_case, worker, 
     newest = await open_case(invoice("U-3", amount="900.00", due=date(2026, 4, 30), starts_at=START))
     await oldest.advance_to(paris(2026, 4, 21, 12))
     result = await account_update(
-        env, "unallocated_payment_received", {"amount": "1000.00", "paid_on": "2026-04-21", "reference": "VIR-9"}
+        env,
+        "unallocated_payment_received",
+        {"amount": "1000.00", "paid_on": "2026-04-21", "reference": "VIR-9"},
+        worker,
     )
     assert [(a["invoice_id"], a["amount"]) for a in result["allocations"]] == [
         ("U-1", "300.00"),
@@ -130,11 +143,14 @@ async def test_an_unallocated_payment_is_spread_oldest_first(open_case, worker, 
         Decimal("700.00"),
     ]
     assert (await newest.status()).payments[-1].reference == "VIR-9/U-3"
-    with pytest.raises(WorkflowUpdateFailedError) as refused:
+    with pytest.raises(ActionRejected) as refused:
         await account_update(
-            env, "unallocated_payment_received", {"amount": "10.00", "paid_on": "2026-04-21", "reference": "VIR-9"}
+            env,
+            "unallocated_payment_received",
+            {"amount": "10.00", "paid_on": "2026-04-21", "reference": "VIR-9"},
+            worker,
         )
-    assert "payment reference 'VIR-9' is already recorded for this customer" in str(refused.value.cause)
+    assert "payment reference 'VIR-9' is already recorded for this customer" in str(refused.value)
 
 
 def seed_history(url: str, customer_id: str) -> None:
@@ -171,7 +187,7 @@ async def test_a_high_risk_customer_gets_the_firmer_policy(open_case, worker):
     assert "2 broken promise(s) to pay (+20)" in chosen
 
 
-async def test_the_account_continues_as_new_and_keeps_its_cases(open_case, worker, env):
+async def test_the_account_continues_as_new_and_keeps_its_answers(open_case, worker, env):
     started = await env.client.start_workflow(
         "CustomerAccount",
         args=["C-ACME", AccountState(customer_id="C-ACME", continue_as_new_after=30)],
@@ -183,7 +199,8 @@ async def test_the_account_continues_as_new_and_keeps_its_cases(open_case, worke
     latest = await describe_execution(env.client, "customer-C-ACME")
     assert latest.workflow_execution_info.execution.run_id != started.result_run_id
     state = await account(env).query("account", result_type=AccountState)
-    assert sorted(c.invoice_id for c in state.cases.values()) == ["C-1", "C-2", "C-3"]
+    assert state.cases == {}  # since v18 cases do not report to it: it reads the ledger when it acts
+    assert sorted(state.answered) == sorted(f"invoice-C-{n}:{s}" for n in (1, 2, 3) for s in STEPS)  # carried over
     assert state.batches == 3  # courtesy, reminder-1, reminder-2: one grouped e-mail each
     assert len(grouped_mails(worker)) == 3
 
@@ -229,8 +246,8 @@ async def test_an_invoice_that_reaches_its_account_after_the_days_message_left_w
 
 
 async def test_a_lone_invoice_speaks_for_itself_without_its_account(open_case, worker, env):
-    """A customer with one open case gets its e-mail from the case itself: the account hears no message of it
-    (issue "Performance by design", item 1), and the customer's day is claimed in the ledger."""
+    """A customer with one open case gets its e-mail from the case itself: its account never starts (issue
+    "Performance by design", items 1 and 2), and the customer's day is claimed in the ledger."""
     solo = {"id": "C-SOLO", "name": "Solo SARL", "email": "compta@solo.example"}
     case = await open_case(invoice("S-1", starts_at=START, customer=solo))
     status = await case.advance_to(paris(2026, 4, 27, 12))
@@ -238,12 +255,9 @@ async def test_a_lone_invoice_speaks_for_itself_without_its_account(open_case, w
     assert (courtesy.status, minute(courtesy.at)) == ("done", paris(2026, 4, 27, 9))
     assert courtesy.detail.startswith("e-mail to compta@solo.example")
     assert outbox_messages(worker) == ["invoice-S-1_courtesy.eml"]
-    signals = [
-        e.workflow_execution_signaled_event_attributes.signal_name
-        async for e in env.client.get_workflow_handle("customer-C-SOLO").fetch_history_events()
-        if e.HasField("workflow_execution_signaled_event_attributes")
-    ]
-    assert "message_due" not in signals and "case_opened" in signals  # told of the case, not of its message
+    with pytest.raises(RPCError) as no_account:  # since v18 the account is not even told of the case
+        await describe_execution(env.client, "customer-C-SOLO")
+    assert no_account.value.status == RPCStatusCode.NOT_FOUND
     with Session(engine_for(worker.database_url)) as session:
         (claim,) = session.scalars(select(CustomerDay)).all()
     assert (claim.customer_id, claim.day, claim.claimed_by) == ("C-SOLO", date(2026, 4, 27), "invoice-S-1:courtesy")
@@ -273,3 +287,60 @@ async def test_invoices_of_one_customer_opening_at_the_same_instant_never_make_t
         status = await case.status()
         done = [s for s in status.steps if s.step_id == "courtesy" and s.status == "done"]
         assert done or status.waiting_for is not None, status.invoice_id  # sent, or waiting for the next day
+
+
+async def test_a_case_not_yet_due_costs_one_workflow_task_a_timer_and_no_account(worker, env):
+    """Issue "Performance by design", item 2: opening chooses the policy, writes the ledger row and sets the
+    search attributes in one workflow task, then a timer; the customer's account neither starts nor hears."""
+    early = {"id": "C-EARLY", "name": "Early SAS", "email": "ap@early.example"}
+    handle = await start_case(
+        env.client, invoice("E-1", due=date(2026, 6, 30), starts_at=START, customer=early), worker.task_queue
+    )
+    kinds: list[str] = []
+    try:
+        for _ in range(200):  # read the history only (a query would add a workflow task on this server)
+            kinds = [
+                EventType.Name(e.event_type).removeprefix("EVENT_TYPE_") async for e in handle.fetch_history_events()
+            ]
+            if "TIMER_STARTED" in kinds:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await handle.terminate()
+    kinds = kinds[: kinds.index("TIMER_STARTED") + 1]
+    assert kinds.count("WORKFLOW_TASK_COMPLETED") == 1, " ".join(kinds)
+    assert kinds[-2:] == ["UPSERT_WORKFLOW_SEARCH_ATTRIBUTES", "TIMER_STARTED"], kinds
+    assert not [k for k in kinds if k.startswith(("ACTIVITY_", "SIGNAL_", "START_CHILD"))], kinds
+    with pytest.raises(RPCError) as no_account:
+        await describe_execution(env.client, "customer-C-EARLY")
+    assert no_account.value.status == RPCStatusCode.NOT_FOUND
+
+
+async def test_an_action_on_a_customer_without_open_cases_is_refused_and_starts_nothing(worker, env):
+    with pytest.raises(UnknownCase) as refused:
+        await act_on_account(
+            env.client,
+            engine_for(worker.database_url),
+            "C-NOBODY",
+            ACCOUNT_ACTIONS[0].model_validate({"reason": "négociation"}),
+            worker.task_queue,
+        )
+    assert str(refused.value) == "customer C-NOBODY has no open case: there is nothing to act on"
+    with pytest.raises(RPCError):
+        await describe_execution(env.client, "customer-C-NOBODY")
+
+
+async def test_a_payment_for_a_customer_whose_cases_all_closed_is_refused_by_its_account(open_case, worker, env):
+    """The account reads the customer's open cases from the ledger when it spreads a payment: none, refused."""
+    case = await open_case(invoice("Z-1", amount="100.00", starts_at=START))
+    await account_update(env, "hold", {"reason": "négociation"}, worker)  # the account starts
+    await case.update("payment_received", {"amount": "100.00", "paid_on": "2026-04-20", "reference": "Z"})
+    await case.advance_to(paris(2026, 4, 20, 12))
+    payment = {"amount": "50.00", "paid_on": "2026-04-20", "reference": "VIR-Z"}
+    with pytest.raises(WorkflowUpdateFailedError) as refused:  # sent to the account itself (the CLI and API
+        await account(env).execute_update("unallocated_payment_received", payment, result_type=dict)  # ask first)
+    cause = refused.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "Rejected"
+    assert cause.message == "the customer has no open case to allocate the payment to"
+    state = await account(env).query("account", result_type=AccountState)
+    assert state.payments == [] and state.credit == 0  # nothing recorded
