@@ -344,3 +344,17 @@ async def test_a_payment_for_a_customer_whose_cases_all_closed_is_refused_by_its
     assert cause.message == "the customer has no open case to allocate the payment to"
     state = await account(env).query("account", result_type=AccountState)
     assert state.payments == [] and state.credit == 0  # nothing recorded
+
+
+async def test_a_hold_set_while_cases_of_the_customer_open_reaches_every_one_once(open_case, worker, env):
+    """The account records its hold, then lists the open cases; each case writes its row, then reads the hold:
+    whichever comes first, every case is held, and a case told both ways records the hold once."""
+    first = await open_case(invoice("RH-0", due=date(2026, 5, 30), starts_at=START))
+    opening = [open_case(invoice(f"RH-{n}", due=date(2026, 5, 30), starts_at=START)) for n in range(1, 7)]
+    held, *cases = await asyncio.gather(account_update(env, "hold", {"reason": "litige global"}, worker), *opening)
+    assert held["hold"]["reason"] == "litige global"
+    await first.advance_to(paris(2026, 4, 21, 12))
+    for case in (first, *cases):
+        status = await case.status()
+        assert status.stage == "customer_hold", status.invoice_id
+        assert [h.event for h in status.history].count("customer_hold") == 1, status.invoice_id
