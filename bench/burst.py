@@ -43,10 +43,11 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from temporalio.api.enums.v1 import EventType, PendingWorkflowTaskState
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
@@ -196,10 +197,25 @@ def cpu_seconds(pid: int) -> float:
     return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 1)
 
 
-def bench_case(number: int, due: date, customers: int) -> CaseInput:
+# The early shape: a case opened EARLY_LEAD of case time before its step, on a clock running LEAD_SPEED times
+# real time (the fastest that still hands messages to the account: workflows/account_link.py), so that its
+# step comes as to a case opened the day before, past the one-hour rule, seconds after it opened.
+EARLY_LEAD = timedelta(minutes=70)
+LEAD_SPEED = 600.0
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def early_clock(due: date) -> dict[str, Any]:
+    """The bench policy's one step comes at 00:00 (Paris) the day after the due date."""
+    step_at = datetime.combine(due + timedelta(days=1), datetime.min.time(), tzinfo=PARIS)
+    return {"seconds_per_day": 86400 / LEAD_SPEED, "starts_at": (step_at - EARLY_LEAD).isoformat()}
+
+
+def bench_case(number: int, due: date, customers: int, clock: dict[str, Any] | None = None) -> CaseInput:
     customer = number % customers
     return CaseInput.model_validate(
         {
+            **({"clock": clock} if clock else {}),
             "invoice_id": f"B-{number:06d}",
             "customer": {
                 "id": f"C-{customer:06d}",
@@ -292,16 +308,21 @@ def project_env(address: str, workdir: Path, endpoint: RecordingEndpoint) -> dic
 
 
 PORTFOLIO = 2.5  # invoices per customer in the portfolio burst, as the hold uses
+NO_ACCOUNT = {"activities": 0.0, "local_activities": 0.0, "events": 0.0}
 
 
 async def burst(count: int, workdir: Path, profile: Path | None = None, shape: str = "single") -> dict[str, Any]:
     """`shape` single: one invoice per customer (the worst case for grouping); portfolio: 2.5 invoices per
-    customer, where one voice sends one (grouped) e-mail per customer, fewer than bare Temporal's one per case."""
-    customers = count if shape == "single" else max(1, round(count / PORTFOLIO))
+    customer, where one voice sends one (grouped) e-mail per customer, fewer than bare Temporal's one per case;
+    early: one per customer, each opened before its step (EARLY_LEAD of case time, a few real seconds), as
+    cases imported the day before: a lone case sends itself and its customer has no account."""
+    customers = count if shape in ("single", "early") else max(1, round(count / PORTFOLIO))
     endpoint = RecordingEndpoint()
     async with dev_server() as (client, server_pid):
         address = client.service_client.config.target_host
         env = project_env(address, workdir, endpoint)
+        if shape == "early":
+            env["RELANCE_DEMO_MODE"] = "1"  # the worker takes the cases' own clocks
 
         log(f"bare baseline: {count} workflows, one activity each")
         bare = WorkerProcess([sys.executable, "-m", "bench.bare", "worker"], env, workdir / "bare-worker.log")
@@ -327,9 +348,10 @@ async def burst(count: int, workdir: Path, profile: Path | None = None, shape: s
         try:
             await worker.polling(client, "relance")
             due = date.today() - timedelta(days=3)
+            clock = early_clock(due) if shape == "early" else None
             server_cpu, worker_cpu = cpu_seconds(server_pid), worker.cpu_seconds()
             began = time.monotonic()
-            await start_all(count, lambda n: start_case(client, bench_case(n, due, customers=customers), "relance"))
+            await start_all(count, lambda n: start_case(client, bench_case(n, due, customers, clock), "relance"))
             ended = await settled(endpoint, bare_received, count, customers, 1800)
             project_seconds = ended - began
             project_cpu = {
@@ -340,9 +362,9 @@ async def burst(count: int, workdir: Path, profile: Path | None = None, shape: s
             project_rss = worker.peak_rss_mb()
             sample = [f"invoice-B-{n:06d}" for n in range(0, count, max(1, count // 20))]
             case_costs = await per_case_costs(client, sample)
-            account_costs = await per_case_costs(
-                client, [f"customer-C-{n:06d}" for n in range(0, customers, max(1, customers // 20))]
-            )
+            account_ids = [f"customer-C-{n:06d}" for n in range(0, customers, max(1, customers // 20))]
+            accounts = await client.count_workflows('WorkflowType="CustomerAccount"')
+            account_costs = await per_case_costs(client, account_ids) if accounts.count else NO_ACCOUNT
         finally:
             worker.stop()
         slow_tasks = worker.slow_workflow_tasks()
@@ -378,6 +400,7 @@ async def burst(count: int, workdir: Path, profile: Path | None = None, shape: s
         "slow_workflow_tasks": slow_tasks,
         "per_case": case_costs,
         "per_customer_account": account_costs,
+        "customer_accounts": accounts.count,
         "full_timeline": full_timeline_activities(),
     }
 
@@ -599,9 +622,10 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=2000)
     parser.add_argument(
         "--shape",
-        choices=["single", "portfolio"],
+        choices=["single", "portfolio", "early"],
         default="single",
-        help="burst: one invoice per customer, or 2.5 per customer (grouped e-mails)",
+        help="burst: one invoice per customer, 2.5 per customer (grouped e-mails), or one per customer opened"
+        " before its step (a lone case sends itself)",
     )
     parser.add_argument("--profile", type=Path, help="write the project worker's cProfile statistics here")
     parser.add_argument(

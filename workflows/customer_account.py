@@ -324,8 +324,10 @@ class CustomerAccount(TakesOpsActions):
     def _show_details(self) -> None:
         state, hold = self.state, self.state.hold
         standing = f"{hold.kind}: {hold.reason}" if hold else "chasing normally"
+        # since v18 cases do not report to their account: their list is the ledger's, not this workflow's
         workflow.set_current_details(
-            f"**Standing:** {standing}\n\n**Open invoices:** {len(state.cases)}\n\n**Grouped sends:** {state.batches}"
+            f"**Standing:** {standing}\n\n**Open invoices:** `relance customer {state.customer_id}`"
+            f"\n\n**Grouped sends:** {state.batches}"
         )
 
     def _now(self) -> datetime:

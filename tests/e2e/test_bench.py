@@ -33,9 +33,9 @@ def test_the_burst_benchmark_delivers_every_first_reminder_once_and_prints_its_f
     assert result["ratio"] > 0
     assert result["worker_peak_rss_mb"] > 0 and result["bare_worker_peak_rss_mb"] > 0
     assert isinstance(result["slow_workflow_tasks"], int)
-    # a first reminder due as the case opens: the case chooses its policy, opens (its ledger and its account told
-    # in one), hands its step to the account (a case opened within the hour may be one of an import's several
-    # invoices) and writes its ledger again, all as local activities; the account sends it with one activity
+    # a first reminder due as the case opens: the case chooses its policy, opens (its ledger written), hands its
+    # step to the account (a case opened within the hour may be one of an import's several invoices) and writes
+    # its ledger again, all as local activities; the account sends it with one activity
     assert result["per_case"] == {"activities": 0.0, "local_activities": 4.0, "events": result["per_case"]["events"]}
     assert result["per_customer_account"]["activities"] == 1.0
     assert (result["customers_written_twice"], result["cases_covered"]) == (0, 12)
@@ -43,6 +43,18 @@ def test_the_burst_benchmark_delivers_every_first_reminder_once_and_prints_its_f
     # --profile: the project worker ran under cProfile, and its statistics show the e-mail leaving
     functions = pstats.Stats(str(profile)).stats
     assert any(path.endswith("activities/debtor_contact.py") for path, _line, _name in functions)
+
+
+def test_the_early_burst_sends_each_lone_case_itself_and_starts_no_account():
+    """Cases opened before their step (70 minutes of case time, seven real seconds): each sends its own e-mail
+    with one activity (send_email_alone), and no customer account ever starts."""
+    result = bench("--mode", "burst", "--cases", "6", "--shape", "early")
+    assert (result["shape"], result["customers"], result["customer_accounts"]) == ("early", 6, 0)
+    assert (result["emails_delivered"], result["duplicates"], result["cases_covered"]) == (6, 0, 6)
+    assert result["customers_written_twice"] == 0
+    # policy chosen and ledger written (one local activity each), the e-mail (an activity), the ledger again
+    assert result["per_case"] == {"activities": 1.0, "local_activities": 3.0, "events": result["per_case"]["events"]}
+    assert result["per_customer_account"] == {"activities": 0.0, "local_activities": 0.0, "events": 0.0}
 
 
 def test_the_hold_benchmark_settles_every_case_with_its_ledger_row_and_no_account(tmp_path):
