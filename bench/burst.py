@@ -343,7 +343,8 @@ async def burst(count: int, workdir: Path, profile: Path | None = None, shape: s
             bare.stop()
         bare_received = len(endpoint.requests)
 
-        log(f"project: {count} overdue cases of {customers} customers, first e-mail due now")
+        when = "opened 70 minutes (case time) before their first e-mail" if shape == "early" else "first e-mail due now"
+        log(f"project: {count} overdue cases of {customers} customers, {when}")
         worker = relance_worker(env, workdir, profile)
         try:
             await worker.polling(client, "relance")
