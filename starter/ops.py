@@ -17,14 +17,14 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.customer_voice import start_account
-from relance.domain.account import account_id
+from relance.domain.account import AccountState, CustomerHoldNotice, account_id
 from relance.domain.actions import Action, PaymentReversed
 from relance.domain.case import CaseState
 from relance.domain.case_start import RunOptions
 from relance.domain.case_view import CaseStatus
 from relance.domain.invoice import workflow_id_for
 from relance.domain.reopening import Reopen, reopen_refusal
-from relance.ledger.customer_days import open_cases_of_customer
+from relance.ledger.customer_days import customer_hold, open_cases_of_customer, set_customer_hold
 from relance.ledger.rejections import keep_rejections, rejected_account_action, rejected_action
 from starter.executions import describe_execution, execution_status
 from starter.importer import summary_for
@@ -211,3 +211,20 @@ async def act_or_keep_refusal(
         payload = action.model_dump(mode="json", exclude_none=True)
         keep_rejections(engine, [rejected_action(invoice_id, action.name, payload, str(exc), action.by or "?")])
         raise
+
+
+async def sync_holds(client: Client, engine: Engine, task_queue: str) -> list[str]:
+    """Write to the ledger the holds that running accounts keep and the ledger lacks: holds set before
+    generation v18, when the account alone kept them (cases told it when they opened; now they read the ledger).
+    Run once after upgrading; running it again writes nothing. Returns the customers written."""
+    query = f"WorkflowType = 'CustomerAccount' AND ExecutionStatus = 'Running' AND TaskQueue = '{task_queue}'"
+    written = []
+    async for execution in client.list_workflows(query):
+        state = await client.get_workflow_handle(execution.id).query("account", result_type=AccountState)
+        if state.hold is None or await asyncio.to_thread(customer_hold, engine, state.customer_id) is not None:
+            continue
+        hold = state.hold
+        notice = CustomerHoldNotice(kind=hold.kind, reason=hold.reason, until=hold.until, by=hold.by)
+        await asyncio.to_thread(set_customer_hold, engine, state.customer_id, notice)
+        written.append(state.customer_id)
+    return written

@@ -90,3 +90,23 @@ def pay(
         UnallocatedPayment, amount=parse_amount(amount), paid_on=parse_date(on, "--on"), reference=reference, by=who(by)
     )
     send(customer_id, action, as_json)
+
+
+@account_app.command("sync-holds")
+def sync_holds(as_json: JsonFlag = False) -> None:
+    """Once after upgrading to generation v18: holds kept by running accounts are written to the ledger, where
+    cases that open read them (an account held before the upgrade knew its cases; now they look it up)."""
+    from relance.ledger.db import engine_for
+    from starter.connect import connect
+    from starter.ops import sync_holds as sync
+
+    settings = get_settings()
+
+    async def go() -> list[str]:
+        return await sync(await connect(settings), engine_for(settings.database_url), settings.task_queue)
+
+    written = run(go())
+    if as_json:
+        out.print_json(json.dumps(written))
+        return
+    out.print(f"holds written to the ledger: {', '.join(written) or 'none (every hold was there)'}", highlight=False)

@@ -22,7 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from relance.cli.demo import dated_sample
-from relance.ledger.db import RejectedInput, engine_for
+from relance.ledger.db import CustomerHoldRow, RejectedInput, engine_for
 from tests.builders import ROOT
 from tests.conftest import server_binary
 from tests.patch_probe import LegacyCase
@@ -161,6 +161,20 @@ async def test_import_run_and_operate_cases_from_the_command_line(ops_env, tmp_p
     wait_for(
         lambda: json.loads(relance(ops_env, "status", f"F-1002-{stamp}", "--json").stdout)["stage"] == "customer_hold"
     )
+    # a hold from before v18 lived in the account alone: `sync-holds` writes it where new cases look, once
+    with Session(engine_for(ops_env["RELANCE_DATABASE_URL"])) as session, session.begin():
+        session.delete(session.get(CustomerHoldRow, "C-MARTIN"))
+
+    def synced() -> list[str]:
+        done = relance(ops_env, "account", "sync-holds", "--json")
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    wait_for(lambda: synced() == ["C-MARTIN"])  # once visibility lists the account
+    assert synced() == []
+    with Session(engine_for(ops_env["RELANCE_DATABASE_URL"])) as session:
+        row = session.get(CustomerHoldRow, "C-MARTIN")
+        assert row is not None and (row.kind, row.reason) == ("hold", "négociation en cours")
     again = relance(ops_env, "account", "include", "C-MARTIN")
     assert (again.returncode, "the customer is not excluded" in again.stderr) == (1, True)
     nobody = relance(ops_env, "account", "release", "C-NOBODY")
