@@ -6,6 +6,7 @@ batch (the batch key is made of its items' keys).
 """
 
 import asyncio
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -35,6 +36,12 @@ from relance.domain.case_view import CaseStatus
 from relance.ledger.customer_days import claim_day, open_cases_of_customer, set_customer_hold
 from relance.ledger.work_queue import append_to_task, create_task
 from relance.rendering.messages import render_grouped
+
+
+def natural_order(number: str) -> list[str | int]:
+    """An invoice number's sort key with its digit runs as numbers: G-2 before G-10, as a reader counts. The
+    split alternates text and digits, so two keys always compare text with text and number with number."""
+    return [int(part) if n % 2 else part for n, part in enumerate(re.split(r"(\d+)", number))]
 
 
 async def start_account(
@@ -116,7 +123,7 @@ class CustomerVoice:
                 continue
             # oldest due first, then by number: the debtor and each case's history read the same order on every
             # run (a batch's items come in the order its cases signalled, which varies)
-            due.sort(key=lambda d: (d[1].due_date, d[1].invoice_id))
+            due.sort(key=lambda d: (d[1].due_date, natural_order(d[1].invoice_id)))
             for n, result in zip([d[0] for d in due], await self._send_grouped(batch, channel, due), strict=True):
                 results[n] = result
         return [r or StepResult(status="deferred", detail="not decided") for r in results]

@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Literal
 
 import pytest
 
+from activities.customer_voice import natural_order
 from relance.domain import holds
 from relance.domain.access import Role
 from relance.domain.account import (
@@ -759,3 +760,15 @@ def test_a_reply_from_another_address_is_recorded_as_such_and_pauses_all_the_sam
     (entry,) = [h for h in state.history if h.event == "reply_received"]
     assert entry.detail == "reply from assistante@autre.example (not compta@acme.example): Re: F-1"
     assert state.manual_pause is not None and state.manual_pause.kind == "reply"
+
+
+@pytest.mark.parametrize(
+    ("numbers", "ordered"),
+    [
+        (["G-10", "G-2", "G-1"], ["G-1", "G-2", "G-10"]),
+        (["FAC-2026-0012", "FAC-2026-0003", "FAC-2025-0100"], ["FAC-2025-0100", "FAC-2026-0003", "FAC-2026-0012"]),
+        (["10", "9", "A1", "A"], ["9", "10", "A", "A1"]),
+    ],
+)
+def test_a_grouped_message_lists_invoice_numbers_as_a_reader_counts(numbers, ordered):
+    assert sorted(numbers, key=natural_order) == ordered
