@@ -17,7 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.customer_voice import start_account
-from relance.domain.account import AccountState, CustomerHoldNotice, account_id
+from relance.domain.account import AccountState, account_id
 from relance.domain.actions import Action, PaymentReversed
 from relance.domain.case import CaseState
 from relance.domain.case_start import RunOptions
@@ -223,8 +223,6 @@ async def sync_holds(client: Client, engine: Engine, task_queue: str) -> list[st
         state = await client.get_workflow_handle(execution.id).query("account", result_type=AccountState)
         if state.hold is None or await asyncio.to_thread(customer_hold, engine, state.customer_id) is not None:
             continue
-        hold = state.hold
-        notice = CustomerHoldNotice(kind=hold.kind, reason=hold.reason, until=hold.until, by=hold.by)
-        await asyncio.to_thread(set_customer_hold, engine, state.customer_id, notice)
+        await asyncio.to_thread(set_customer_hold, engine, state.customer_id, state.hold.notice())
         written.append(state.customer_id)
     return written

@@ -226,21 +226,17 @@ class CustomerAccount(TakesOpsActions):
     async def _allocate(self, payment: UnallocatedPayment) -> list[Allocation]:
         state = self.state
         if patched("ledger-cases-v1"):  # the open cases as the ledger lists them
-            views = await workflow.execute_activity(
-                READ_OPEN_CASES,
-                state.customer_id,
-                result_type=list[CaseView],
-                start_to_close_timeout=timedelta(seconds=30),
-                summary=f"balances of customer {state.customer_id}'s open cases",
-            )
+            read: tuple[str, Any, str] = (READ_OPEN_CASES, state.customer_id, f"customer {state.customer_id}'s")
         else:  # the cases that reported to the account
-            views = await workflow.execute_activity(
-                READ_CASES,
-                list(state.cases),
-                result_type=list[CaseView],
-                start_to_close_timeout=timedelta(seconds=30),
-                summary=f"balances of {len(state.cases)} open case(s)",
-            )
+            read = (READ_CASES, list(state.cases), f"{len(state.cases)}")
+        activity, arg, whose = read
+        views = await workflow.execute_activity(
+            activity,
+            arg,
+            result_type=list[CaseView],
+            start_to_close_timeout=timedelta(seconds=30),
+            summary=f"balances of {whose} open case(s)",
+        )
         if not views:  # (before ledger-cases-v1, the validator refused an account without cases)
             raise ApplicationError("the customer has no open case to allocate the payment to", type="Rejected")
         state.payments.append(payment.reference)
@@ -289,7 +285,7 @@ class CustomerAccount(TakesOpsActions):
     def _hold_payload(self) -> CustomerHoldNotice:
         hold = self.state.hold
         assert hold is not None
-        return CustomerHoldNotice(kind=hold.kind, reason=hold.reason, until=hold.until, by=hold.by)
+        return hold.notice()
 
     def _hold_expired(self) -> bool:
         hold = self.state.hold

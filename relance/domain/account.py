@@ -100,8 +100,8 @@ class CustomerReleaseNotice(Strict):
 
 
 class OpeningResult(BaseModel):
-    """What `open_case_counted` answers: the entries written, and the customer's other open cases then (a case
-    with none tries to speak for itself; one with some leaves its messages to the account)."""
+    """What `open_case_counted` and `open_case_quiet` answer: the entries written, and the customer's other open
+    cases then (a case with none tries to speak for itself; one with some leaves its messages to the account)."""
 
     written: int
     others_open: int
@@ -199,6 +199,10 @@ class AccountHold(BaseModel):
     since: datetime
     until: date | None = None
     by: str | None = None  # who held or excluded the customer; each case records it too
+
+    def notice(self) -> CustomerHoldNotice:
+        """The hold as its cases take it: signalled to each, and kept in the ledger for those that open."""
+        return CustomerHoldNotice(kind=self.kind, reason=self.reason, until=self.until, by=self.by)
 
 
 class Allocation(BaseModel):
