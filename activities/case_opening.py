@@ -1,8 +1,8 @@
-"""Opening a case: its first ledger row and the first word to its customer's account, in one local activity.
+"""Opening a case in one local activity: its policy chosen (since v19), its first ledger row written, and what
+the ledger says of its customer read (since v18; before, the first word to its customer's account).
 
-A new case used to run them as two local activities, one after the other; together they save the case a
-workflow activation, a history marker and a round of payload encoding, which is what holding 100,000 cases
-costs the worker (see the README's figures).
+Each activity merged here saves the case a history marker and a round of payload encoding, which is what
+holding 100,000 cases costs the worker (see the README's figures).
 """
 
 import asyncio
@@ -11,15 +11,26 @@ from temporalio import activity
 
 from activities.customer_voice import CustomerVoice
 from activities.ledger import LedgerWriter
-from relance.domain.account import OPEN_CASE, OPEN_CASE_COUNTED, OPEN_CASE_QUIET, CaseOpening, OpeningResult
-from relance.domain.activity_contract import LedgerUpdate
+from activities.policy_resolution import PolicyResolution
+from relance.domain.account import (
+    OPEN_CASE,
+    OPEN_CASE_COUNTED,
+    OPEN_CASE_QUIET,
+    OPEN_NEW_CASE,
+    CaseOpening,
+    CaseToOpen,
+    OpenedCase,
+    OpeningResult,
+)
+from relance.domain.activity_contract import LedgerUpdate, ledger_update
 from relance.ledger.customer_days import customer_hold, others_open
 
 
 class CaseOpener:
-    def __init__(self, ledger: LedgerWriter, voice: CustomerVoice):
+    def __init__(self, ledger: LedgerWriter, voice: CustomerVoice, policies: PolicyResolution):
         self.ledger = ledger
         self.voice = voice
+        self.policies = policies
 
     @activity.defn(name=OPEN_CASE)
     async def open_case(self, opening: CaseOpening) -> int:
@@ -42,11 +53,26 @@ class CaseOpener:
     async def open_case_quiet(self, update: LedgerUpdate) -> OpeningResult:
         """The case's first ledger write, then what the ledger says of its customer: other open cases, and a
         hold. Its account is not told (quiet-open-v1): a case not yet due costs no account."""
+        return await asyncio.to_thread(self._write_then_read, update)
 
-        def write_then_read() -> OpeningResult:
-            written = self.ledger.write(update)  # first: a hold set from now on finds this case (customer_days)
-            customer, engine = update.case.customer.id, self.ledger.engine
-            others = others_open(engine, customer, update.case_id)
-            return OpeningResult(written=written, others_open=others, hold=customer_hold(engine, customer))
+    @activity.defn(name=OPEN_NEW_CASE)
+    async def open_new_case(self, opening: CaseToOpen) -> OpenedCase:
+        """A new case's policy chosen (a typed refusal when none takes it: nothing is written), then
+        `open_case_quiet` with the ledger update the workflow will have once it takes the policy: both sides
+        apply the same `CaseState.take_policy` at the same instant and sequence."""
 
-        return await asyncio.to_thread(write_then_read)
+        def choose_write_read() -> OpenedCase:
+            state = opening.state
+            policy = self.policies.policy_for(state.case)
+            seq = state.history_end()
+            state.take_policy(policy, opening.at, seq=seq)
+            opened = self._write_then_read(ledger_update(state, opening.case_id, opening.at, seq + 1))
+            return OpenedCase(**dict(opened), policy=policy)
+
+        return await asyncio.to_thread(choose_write_read)
+
+    def _write_then_read(self, update: LedgerUpdate) -> OpeningResult:
+        written = self.ledger.write(update)  # first: a hold set from now on finds this case (customer_days)
+        customer, engine = update.case.customer.id, self.ledger.engine
+        others = others_open(engine, customer, update.case_id)
+        return OpeningResult(written=written, others_open=others, hold=customer_hold(engine, customer))

@@ -51,6 +51,11 @@ class PolicyResolution:
 
     @activity.defn(name=RESOLVE_POLICY)
     async def resolve_policy(self, case: CaseInput) -> Policy:
+        return await asyncio.to_thread(self.policy_for, case)
+
+    def policy_for(self, case: CaseInput) -> Policy:
+        """The case's policy, or the typed refusal the workflow acts on: a demo clock on a production worker and
+        an invoice no policy takes refuse the case; broken policy files are retried until ops fix them."""
         if case.clock is not None and not self.demo_clocks:
             raise ApplicationError(
                 "clock: a demo clock is refused on this worker (start the worker with RELANCE_DEMO_MODE=1 "
@@ -59,7 +64,7 @@ class PolicyResolution:
                 non_retryable=True,
             )
         try:
-            return await asyncio.to_thread(self.choose, case)
+            return self.choose(case)
         except NoPolicy as err:
             raise ApplicationError(str(err), type="NoPolicy", non_retryable=True) from err
         except PolicyError as err:

@@ -60,7 +60,7 @@ from relance.domain.invoice import CaseInput
 from relance.encryption import new_key_line
 from relance.settings import Settings
 from starter.executions import describe_execution
-from starter.importer import start_case
+from starter.importer import customer_counts, in_batch, start_case
 from tests.recording_endpoint import RecordingEndpoint
 from workflows.search_attributes import attribute_types
 
@@ -352,7 +352,10 @@ async def burst(count: int, workdir: Path, profile: Path | None = None, shape: s
             clock = early_clock(due) if shape == "early" else None
             server_cpu, worker_cpu = cpu_seconds(server_pid), worker.cpu_seconds()
             began = time.monotonic()
-            await start_all(count, lambda n: start_case(client, bench_case(n, due, customers, clock), "relance"))
+            counts = customer_counts(bench_case(n, due, customers) for n in range(count))  # as `relance import` does
+            await start_all(
+                count, lambda n: start_case(client, in_batch(bench_case(n, due, customers, clock), counts), "relance")
+            )
             ended = await settled(endpoint, bare_received, count, customers, 1800)
             project_seconds = ended - began
             project_cpu = {

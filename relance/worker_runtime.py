@@ -74,7 +74,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
     watcher = BankWatcher(client, settings, engine)
     notices = DebtorNotices(contact)
     voice = CustomerVoice(client, contact, task_queue or settings.task_queue)
-    opener = CaseOpener(ledger, voice)
+    opener = CaseOpener(ledger, voice, policies)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -99,6 +99,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
             opener.open_case,
             opener.open_case_counted,
             opener.open_case_quiet,
+            opener.open_new_case,
             voice.send_customer_messages,
             voice.read_cases,
             voice.read_open_cases,

@@ -9,7 +9,8 @@ good ones, so that a file of 100,000 invoices is never held in memory as cases.
 import asyncio
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,8 @@ from starter.import_files import ImportFileError, RawRow, csv_rows, detect_encod
 from workflows import InvoiceCollection
 
 __all__ = [
-    "ImportFileError", "ImportReport", "ParsedFile", "RowError", "RowProblem", "case_from_fields", "parse_file",
-    "start_cases", "start_or_find",
+    "ImportFileError", "ImportReport", "ParsedFile", "RowError", "RowProblem", "case_from_fields", "customer_counts",
+    "in_batch", "parse_file", "start_cases", "start_or_find",
 ]  # fmt: skip
 
 CSV_COLUMNS = {
@@ -93,6 +94,7 @@ class ParsedFile:
     clock: DemoClock | None
     errors: list[RowError] = field(default_factory=list)
     count: int = 0  # rows that will start
+    per_customer: Counter[str] = field(default_factory=Counter)  # of those, per customer (each case is told its)
     stamp: tuple[int, int] = (0, 0)  # the file's size and modification time when it was checked
 
     def cases(self) -> Iterator[tuple[int, CaseInput]]:
@@ -198,8 +200,21 @@ def parse_file(
                 parsed.errors.append(RowError(row.line, row.case.invoice_id, str(err), row.item))
                 continue
         parsed.count += 1
+        parsed.per_customer[row.case.customer.id] += 1
     parsed.errors.sort(key=lambda e: (e.line, e.item or 0))
     return parsed
+
+
+def customer_counts(cases: Iterable[CaseInput]) -> Counter[str]:
+    return Counter(case.customer.id for case in cases)
+
+
+def in_batch(case: CaseInput, counts: Mapping[str, int]) -> CaseInput:
+    """The case told how many invoices of its customer came with it (`customer_invoices_in_batch`), unless its
+    sender said so itself: a customer's only invoice need not wait an hour for others to group with."""
+    if case.customer_invoices_in_batch is not None:
+        return case
+    return case.model_copy(update={"customer_invoices_in_batch": counts[case.customer.id]})
 
 
 def _stamp(path: Path) -> tuple[int, int]:
@@ -325,7 +340,7 @@ async def start_cases(
         for line, case in parsed.cases():
             if len(in_flight) >= concurrency:
                 in_flight = await settle(asyncio.FIRST_COMPLETED)
-            in_flight.add(asyncio.create_task(one(line, case)))
+            in_flight.add(asyncio.create_task(one(line, in_batch(case, parsed.per_customer))))
         if in_flight:
             in_flight = await settle(asyncio.ALL_COMPLETED)
     finally:

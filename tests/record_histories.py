@@ -244,6 +244,17 @@ async def held_newcomer(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[
     return case.handle
 
 
+async def fresh_alone(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any]:
+    """An overdue invoice imported ten minutes before its first e-mail, its import's only one of its customer
+    (batch-alone-v1): it sends the e-mail itself, then its reminders, and no account starts."""
+    only = invoice(
+        "H-FRESH", customer={"id": "C-FRESH"}, starts_at=paris(2026, 4, 27, 8, 50), customer_invoices_in_batch=1
+    )
+    case = Case(env, await start_case(env.client, only, queue))
+    await case.advance_to(paris(2026, 5, 12, 12))
+    return case.handle
+
+
 SCENARIOS = (
     full_timeline,
     arrangements,
@@ -257,6 +268,7 @@ SCENARIOS = (
     late,
     late_account,
     held_newcomer,
+    fresh_alone,
 )
 
 

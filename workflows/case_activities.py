@@ -19,9 +19,12 @@ with workflow.unsafe.imports_passed_through():
         OPEN_CASE,
         OPEN_CASE_COUNTED,
         OPEN_CASE_QUIET,
+        OPEN_NEW_CASE,
         REPORT_TO_CUSTOMER,
         CaseOpening,
+        CaseToOpen,
         CustomerReport,
+        OpenedCase,
         OpeningResult,
     )
     from relance.domain.activity_contract import (
@@ -158,6 +161,14 @@ async def open_case_quiet(update: LedgerUpdate) -> OpeningResult:
     result: OpeningResult = await _bookkeeping(
         OPEN_CASE_QUIET, update, summary, retry=LEDGER_RETRY, result_type=OpeningResult
     )
+    return result
+
+
+async def open_new_case(opening: CaseToOpen) -> OpenedCase:
+    """A new case's policy chosen, its first ledger write, and its customer's other open cases and hold, in one
+    local activity (generation v19); refused like `resolve_policy` when no policy takes the case."""
+    summary = f"choose the policy of {opening.state.case.invoice_id} and open it in the ledger"
+    result: OpenedCase = await _bookkeeping(OPEN_NEW_CASE, opening, summary, retry=POLICY_RETRY, result_type=OpenedCase)
     return result
 
 

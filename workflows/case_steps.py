@@ -3,7 +3,7 @@ account) or a side step (the call that replaces an unreachable e-mail, the limit
 reminder), and record the outcome in the case. `relance.domain.planning` decided the event; this acts on it."""
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -14,6 +14,7 @@ from workflows.patches import patched
 
 with workflow.unsafe.imports_passed_through():
     from relance.domain import arrangements, holds, payments, planning
+    from relance.domain.account import speaks_alone
     from relance.domain.activity_contract import (
         CONTACTED_TODAY,
         CREATE_PHONE_TASK,
@@ -34,7 +35,6 @@ with workflow.unsafe.imports_passed_through():
     from relance.domain.case_records import StepRecord
     from relance.domain.policy import LEGAL_ACTIONS, Policy, StepAction
 
-FRESH = timedelta(hours=1)  # case time: a case opened so recently may be one of an import's several invoices
 EMAIL_UNREACHABLE_TEMPLATE = "email_unreachable"  # the phone task that replaces an e-mail that cannot arrive
 LIMITATION_WARNING_TEMPLATE = "limitation_warning"  # the task that tells a person to interrupt limitation
 
@@ -243,11 +243,12 @@ class CaseSteps:
     ) -> StepResult | None:
         """A lone invoice speaks for itself (no round trip to its customer's account); when the customer has
         other open cases (when it opened, or now), its account speaks for them all (grouped, one voice). A case
-        opened within the hour leaves its message to the account too: an import's invoices of one customer open
-        seconds or minutes apart, and only the account's gathering groups them."""
+        opened within the hour leaves its message to the account too (`speaks_alone`), unless its import said it
+        is its customer's only invoice."""
         state = self.state
-        opened = state.opened_at or state.history[0].at
-        if state.others_open_at_start or self.now() - opened < FRESH:
+        opened, in_batch = state.opened_at or state.history[0].at, state.case.customer_invoices_in_batch
+        batch_known = in_batch is not None and patched("batch-alone-v1")  # asked only of a case that has it
+        if not speaks_alone(state.others_open_at_start, opened, self.now(), in_batch, batch_known=batch_known):
             return await self._through_account(action, request)
         result = await self._execute(SEND_EMAIL_ALONE, request, label)
         if result is not None and result.error_type == NOT_ALONE:

@@ -22,6 +22,7 @@ from workflows.case_activities import (
     open_case,
     open_case_counted,
     open_case_quiet,
+    open_new_case,
     read_closed_case,
     record_case,
     refuse_start,
@@ -41,9 +42,11 @@ with workflow.unsafe.imports_passed_through():
     from relance.domain import case_view, holds, planning
     from relance.domain.account import (
         CaseOpening,
+        CaseToOpen,
         CustomerHoldNotice,
         CustomerReleaseNotice,
         MessageOutcome,
+        OpeningResult,
     )
     from relance.domain.actions import Action, AgencyUpdate, JudgmentPaid, ReapplyPolicy
     from relance.domain.activity_contract import (
@@ -95,6 +98,8 @@ class InvoiceCollection(TakesOpsActions):
             self._account = AccountLink(self.state)
             self._steps = CaseSteps(self.state, self._account, self.now)
         self._version = 0
+        self._opening = False  # the opening local activity is running (v19): the account's word waits for it
+        self._heard_while_opening: list[CustomerHoldNotice | CustomerReleaseNotice] = []
         self._next: NextEvent | None = None
         self._shown: list[Any] = []
 
@@ -110,11 +115,10 @@ class InvoiceCollection(TakesOpsActions):
         if options.reopen is not None and state.policy is None:
             state = await self._reopen(args)
         try:
-            if state.policy is None:
-                policy = await self._first_policy(case, args)
-                state.policy = policy
-                why = f"; {policy.selected_for}" if policy.selected_for else ""
-                state.record(self.now(), "policy_resolved", f"policy {policy.label} chosen for the case{why}")
+            if state.policy is None and patched("open-with-policy-v1"):
+                await self._open_new(args)
+            elif state.policy is None:
+                state.take_policy(await self._first_policy(case, args), self.now())
                 self._changed()
                 if patched("open-in-one-v1"):
                     await self._open()
@@ -203,8 +207,12 @@ class InvoiceCollection(TakesOpsActions):
 
     @workflow.signal(name="customer_hold")
     def customer_hold(self, *args: Any) -> None:
-        if (hold := self._signal(CustomerHoldNotice, "customer_hold", args)) is not None:
-            self._held_by_customer(hold)
+        if (hold := self._signal(CustomerHoldNotice, "customer_hold", args)) is None:
+            return
+        if self._opening:  # the case has no policy yet: it takes the hold once it has one
+            self._heard_while_opening.append(hold)
+            return
+        self._held_by_customer(hold)
 
     def _held_by_customer(self, hold: CustomerHoldNotice) -> None:
         """The account's hold, from its signal or (a case opening during it) from the ledger: since v18 both
@@ -219,22 +227,63 @@ class InvoiceCollection(TakesOpsActions):
     @workflow.signal(name="customer_release")
     def customer_release(self, *args: Any) -> None:
         release = self._signal(CustomerReleaseNotice, "customer_release", args)
-        if release is None or self.state.customer_hold is None:
+        if release is not None and self._opening:
+            self._heard_while_opening.append(release)
+        elif release is not None:
+            self._released_by_customer(release)
+
+    def _released_by_customer(self, release: CustomerReleaseNotice) -> None:
+        if self.state.customer_hold is None:
             return
         holds.release_for_customer(self.state, release.by, self.now())
         self._changed()
 
     async def _first_policy(self, case: CaseInput, args: Sequence[Any]) -> Policy:
-        """The policy a new case starts with; a case no policy takes, or a refused clock, is refused."""
+        """The policy a new case starts with (before v19); a case no policy takes, or a refused clock, is refused."""
         try:
             return await resolve_policy(case)
         except (ActivityError, ApplicationError) as err:
-            cause = failure_of(err)
-            refused = cause is not None and cause.type in ("NoPolicy", *REFUSED_AT_START)
-            if refused:
-                assert cause is not None
-                await refuse_start(cause.message, args)
+            await self._refuse_unopened(err, args)
             raise
+
+    async def _refuse_unopened(self, err: ActivityError | ApplicationError, args: Sequence[Any]) -> None:
+        """A case no policy takes, or a refused clock, is refused (this does not return); else the caller raises."""
+        cause = failure_of(err)
+        if cause is not None and cause.type in ("NoPolicy", *REFUSED_AT_START):
+            await refuse_start(cause.message, args)
+
+    async def _open_new(self, args: Sequence[Any]) -> None:
+        """A new case opens in one local activity (generation v19): its policy chosen, its ledger row written and
+        what the ledger says of its customer read. The activity records the policy at the history's end as it
+        was sent; the case records it at the same place, before what signals added meanwhile, so the history
+        reads as the ledger does (those entries are written next). The account's hold or release that came
+        meanwhile is taken once the case has its policy (its pause counts from then)."""
+        state, at, case_id = self.state, self.now(), workflow.info().workflow_id
+        seq = state.history_end()
+        self._opening = True
+        try:
+            opened = await open_new_case(CaseToOpen(state=state, case_id=case_id, at=at))
+        except (ActivityError, ApplicationError) as err:
+            await self._refuse_unopened(err, args)
+            raise
+        finally:
+            self._opening = False
+        state.take_policy(opened.policy, at, seq=seq)
+        self._changed()
+        self._ledger_written(ledger_update(state, case_id, at, seq + 1), seq + 1)
+        self._heard_from_ledger(opened)
+        for word in self._heard_while_opening:
+            if isinstance(word, CustomerHoldNotice):
+                self._held_by_customer(word)
+            else:
+                self._released_by_customer(word)
+        self._heard_while_opening.clear()
+
+    def _heard_from_ledger(self, opened: OpeningResult) -> None:
+        """The customer as the ledger had it when the case opened: other open cases, and a hold (this case too)."""
+        self.state.others_open_at_start = opened.others_open
+        if opened.hold is not None:
+            self._held_by_customer(opened.hold)
 
     async def _open(self) -> None:
         """The case's first ledger write, with (before v18) its account's first report, in one local activity."""
@@ -243,9 +292,7 @@ class InvoiceCollection(TakesOpsActions):
         if patched("quiet-open-v1"):  # the account is not told: it reads the ledger when it acts
             quiet = await open_case_quiet(update)
             self._ledger_written(update, upto)
-            self.state.others_open_at_start = quiet.others_open
-            if quiet.hold is not None:  # the customer is held: this case too
-                self._held_by_customer(quiet.hold)
+            self._heard_from_ledger(quiet)
             return
         opening = CaseOpening(ledger=update, report=self._account.opened_report())
         if patched("lone-voice-v1"):  # the case learns whether its customer has other open cases

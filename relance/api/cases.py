@@ -19,6 +19,7 @@ from relance.api.problems import Refused, invalid
 from relance.domain.access import Role, Undeclared, role_for_action
 from relance.domain.actions import Action
 from relance.domain.case_view import CaseStatus
+from relance.domain.invoice import CaseInput
 from relance.domain.limits import decimal_text
 from relance.domain.penalties import MissingRate, Statement
 from relance.domain.policy import NoPolicy, load_policies, select_policy
@@ -29,7 +30,7 @@ from relance.ledger.documents import stored_file
 from relance.ledger.rejections import keep_rejections, rejected_action
 from starter.case_search import CaseFilter, ListedCase, list_cases, visibility_query
 from starter.einvoicing import import_einvoices
-from starter.importer import RowProblem, case_from_fields, start_or_find
+from starter.importer import RowProblem, case_from_fields, customer_counts, in_batch, start_or_find
 from starter.ops import ActionRejected, UnknownCase, act_or_keep_refusal, status
 from starter.statements import statement_at
 
@@ -118,19 +119,27 @@ def cases_router(context: ApiContext) -> APIRouter:
             raise HTTPException(422, f"invoices: a list of 1 to {MAX_BATCH} invoices")
         policies = load_policies(settings.policy_dir, settings.template_dir)
         client = await context.temporal()
-        results = []
+        read: list[CaseInput | CreatedCase] = []  # each item, as a case to start or as its refusal
         for item in items:
             if not isinstance(item, dict):
-                results.append(CreatedCase(invoice_id="", outcome="rejected", reason="an invoice is a JSON object"))
+                read.append(CreatedCase(invoice_id="", outcome="rejected", reason="an invoice is a JSON object"))
                 continue
             try:
                 case = case_from_fields(item)
                 select_policy(policies, case)
             except (RowProblem, NoPolicy) as err:
                 raw_id = item.get("invoice_id")
-                results.append(CreatedCase(invoice_id=str(raw_id)[:60] if raw_id else "", outcome="rejected",
-                                           reason=str(err)))  # fmt: skip
+                read.append(CreatedCase(invoice_id=str(raw_id)[:60] if raw_id else "", outcome="rejected",
+                                        reason=str(err)))  # fmt: skip
                 continue
+            read.append(case)
+        counts = customer_counts(c for c in read if isinstance(c, CaseInput))  # the request is one batch
+        results = []
+        for one in read:
+            if isinstance(one, CreatedCase):
+                results.append(one)
+                continue
+            case = in_batch(one, counts)
             started = await start_or_find(client, case, settings.task_queue, by=f"api:{caller.name}")
             results.append(CreatedCase(invoice_id=case.invoice_id, outcome="started" if started else "existing"))
         return results

@@ -15,15 +15,35 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError, model_valid
 
 from relance.domain.actions import Action
 from relance.domain.activity_contract import CONTACTED_TODAY, LedgerUpdate, StepRequest, StepResult
+from relance.domain.case import CaseState
 from relance.domain.case_records import HistoryEntry
 from relance.domain.errors import Rejected, explain
 from relance.domain.invoice import Strict
 from relance.domain.limits import Amount, Currency, Day, Identifier, Name, Reason, ShortText
+from relance.domain.policy import Policy
 
 GATHER = timedelta(seconds=5)  # case time: the steps of one customer due at the same slot meet within it
 # Real time, for demo clocks that run a day in seconds: their sending window lasts about a second, so
 # they gather only what reached the account together (best effort: the window matters more).
 GATHER_FLOOR = timedelta(milliseconds=20)
+
+# Case time: a case opened so recently may be one of an import's several invoices of its customer, which only
+# the account's gathering groups (they open seconds or minutes apart).
+FRESH = timedelta(hours=1)
+
+
+def speaks_alone(
+    others_open_at_start: int | None, opened_at: datetime, now: datetime, in_batch: int | None, *, batch_known: bool
+) -> bool:
+    """Whether a case's message step may leave from the case itself (the ledger's last-second check still
+    decides): not when its customer had other open cases when it opened, nor while it is fresh, unless its
+    import said it is the customer's only invoice (`batch_known`: the generation that reads that, v19)."""
+    if others_open_at_start:
+        return False
+    if now - opened_at >= FRESH:
+        return True
+    return batch_known and in_batch == 1
+
 
 REPORT_TO_CUSTOMER = "report_to_customer"
 OPEN_CASE = "open_case"
@@ -31,6 +51,8 @@ OPEN_CASE_COUNTED = "open_case_counted"  # the same, answering how many other op
 # Since quiet-open-v1 (v18): the ledger write alone, answering the other open cases and the customer's hold;
 # the account is not told of the case (it reads the customer's open cases from the ledger when it acts).
 OPEN_CASE_QUIET = "open_case_quiet"
+# Since open-with-policy-v1 (v19): a new case's policy chosen, then open_case_quiet's write and reads, in one.
+OPEN_NEW_CASE = "open_new_case"
 SET_CUSTOMER_HOLD = "set_customer_hold"  # the account records its hold (or its end), then lists the open cases
 READ_OPEN_CASES = "read_open_cases"  # the customer's open cases from the ledger, each asked its balance
 SEND_CUSTOMER_MESSAGES = "send_customer_messages"
@@ -106,6 +128,21 @@ class OpeningResult(BaseModel):
     written: int
     others_open: int
     hold: CustomerHoldNotice | None = None  # the customer's hold as the ledger has it (open_case_quiet)
+
+
+class CaseToOpen(BaseModel):
+    """A new case as the workflow has it (its first entries, no policy yet), and the instant it opens at."""
+
+    state: CaseState
+    case_id: str
+    at: datetime
+
+
+class OpenedCase(OpeningResult):
+    """What `open_new_case` answers: the policy it chose (the workflow takes it as the activity did), and
+    `open_case_quiet`'s answer."""
+
+    policy: Policy
 
 
 class HoldChange(BaseModel):

@@ -147,6 +147,15 @@ class CaseState(BaseModel):
     def record(self, now: datetime, event: str, detail: str, by: str | None = None, **data: Any) -> None:
         self.history.append(HistoryEntry(at=now, event=event, detail=detail, by=by, data=data))
 
+    def take_policy(self, policy: Policy, now: datetime, *, seq: int | None = None) -> None:
+        """The policy chosen for a new case, recorded in its history. `seq` places the entry at that ledger
+        sequence: the opening activity wrote it there (generation v19), before the entries a signal may
+        have added while the activity ran, and the history must read as the ledger does."""
+        self.policy = policy
+        why = f"; {policy.selected_for}" if policy.selected_for else ""
+        entry = HistoryEntry(at=now, event="policy_resolved", detail=f"policy {policy.label} chosen for the case{why}")
+        self.history.insert(len(self.history) if seq is None else seq - self.history_base, entry)
+
     def refuse(self, now: datetime, action: str, reason: str, payload: str) -> None:
         """A refused signal: recorded with a bounded excerpt of what it carried, up to a count per case."""
         self.refusals += 1

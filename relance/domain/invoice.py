@@ -94,6 +94,14 @@ class CaseInput(Strict):
     clock: DemoClock | None = Field(default=None, description="demo workers only: a compressed case clock")
     # the late-payment rate of the terms of sale, annual %; none: the legal default (L441-10)
     penalty_rate: PenaltyRate | None = None
+    customer_invoices_in_batch: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description="how many invoices of this customer the same import or request brought, this one included;"
+        " 1 tells a case just opened that it is its customer's only one, so its first message need not wait an"
+        " hour for others to group with (set by `relance import` and `POST /cases`)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> "CaseInput":

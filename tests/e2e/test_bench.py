@@ -33,11 +33,11 @@ def test_the_burst_benchmark_delivers_every_first_reminder_once_and_prints_its_f
     assert result["ratio"] > 0
     assert result["worker_peak_rss_mb"] > 0 and result["bare_worker_peak_rss_mb"] > 0
     assert isinstance(result["slow_workflow_tasks"], int)
-    # a first reminder due as the case opens: the case chooses its policy, opens (its ledger written), hands its
-    # step to the account (a case opened within the hour may be one of an import's several invoices) and writes
-    # its ledger again, all as local activities; the account sends it with one activity
-    assert result["per_case"] == {"activities": 0.0, "local_activities": 4.0, "events": result["per_case"]["events"]}
-    assert result["per_customer_account"]["activities"] == 1.0
+    # a first reminder due as the case opens, each case told (as `relance import` tells it) that it is its
+    # customer's only invoice (v19): it opens in one local activity, sends its own e-mail (an activity) and
+    # writes its ledger again; no customer account starts
+    assert result["per_case"] == {"activities": 1.0, "local_activities": 2.0, "events": result["per_case"]["events"]}
+    assert (result["customer_accounts"], result["per_customer_account"]["activities"]) == (0, 0.0)
     assert (result["customers_written_twice"], result["cases_covered"]) == (0, 12)
     assert result["full_timeline"]["history"].startswith("full_timeline-v")
     # --profile: the project worker ran under cProfile, and its statistics show the e-mail leaving
@@ -52,9 +52,19 @@ def test_the_early_burst_sends_each_lone_case_itself_and_starts_no_account():
     assert (result["shape"], result["customers"], result["customer_accounts"]) == ("early", 6, 0)
     assert (result["emails_delivered"], result["duplicates"], result["cases_covered"]) == (6, 0, 6)
     assert result["customers_written_twice"] == 0
-    # policy chosen and ledger written (one local activity each), the e-mail (an activity), the ledger again
-    assert result["per_case"] == {"activities": 1.0, "local_activities": 3.0, "events": result["per_case"]["events"]}
+    # policy chosen and ledger written (one local activity since v19), the e-mail (an activity), the ledger again
+    assert result["per_case"] == {"activities": 1.0, "local_activities": 2.0, "events": result["per_case"]["events"]}
     assert result["per_customer_account"] == {"activities": 0.0, "local_activities": 0.0, "events": 0.0}
+
+
+def test_the_portfolio_burst_writes_once_to_each_customer_through_its_account():
+    """Ten invoices of four customers, due as they open: each case is told its customer has two or three in the
+    import, so it leaves its e-mail to its customer's account, which gathers them into one."""
+    result = bench("--mode", "burst", "--cases", "10", "--shape", "portfolio")
+    assert (result["shape"], result["customers"], result["customer_accounts"]) == ("portfolio", 4, 4)
+    assert (result["emails_delivered"], result["duplicates"], result["customers_written_twice"]) == (4, 0, 0)
+    assert result["cases_covered"] == 10
+    assert result["per_customer_account"]["activities"] == 1.0
 
 
 def test_the_hold_benchmark_settles_every_case_with_its_ledger_row_and_no_account(tmp_path):

@@ -17,6 +17,7 @@ from temporalio.service import RPCError
 
 from relance.api.app import api_app
 from relance.domain.access import Role
+from relance.domain.case import CaseState
 from relance.ledger.api_tokens import create_token, revoke_token
 from relance.ledger.db import CaseRow, Document, RejectedInput, engine_for
 from relance.settings import Settings
@@ -77,6 +78,10 @@ async def test_cases_are_created_once_and_bad_invoices_are_refused_one_by_one(ap
     assert empty.status_code == 422 and empty.headers["content-type"] == "application/problem+json"
     assert empty.json()["detail"] == "invoices: a list of 1 to 1000 invoices"
     await Case(env, env.client.get_workflow_handle("invoice-API-1")).settled()
+    # a request is one batch: API-1 came alone; API-2 came with API-1 (already open), of the same customer
+    for invoice_id, in_batch in (("API-1", 1), ("API-2", 2)):
+        state = await env.client.get_workflow_handle(f"invoice-{invoice_id}").query("case_state", result_type=CaseState)
+        assert state.case.customer_invoices_in_batch == in_batch, invoice_id
 
 
 async def test_actions_are_recorded_with_the_token_name_and_bad_payloads_name_their_fields(api, env):

@@ -311,6 +311,7 @@ async def test_a_case_not_yet_due_costs_one_workflow_task_a_timer_and_no_account
     assert kinds.count("WORKFLOW_TASK_COMPLETED") == 1, " ".join(kinds)
     assert kinds[-2:] == ["UPSERT_WORKFLOW_SEARCH_ATTRIBUTES", "TIMER_STARTED"], kinds
     assert not [k for k in kinds if k.startswith(("ACTIVITY_", "SIGNAL_", "START_CHILD"))], kinds
+    assert kinds.count("MARKER_RECORDED") == 2, kinds  # its generation, and one local activity (v19)
     with pytest.raises(RPCError) as no_account:
         await describe_execution(env.client, "customer-C-EARLY")
     assert no_account.value.status == RPCStatusCode.NOT_FOUND

@@ -125,10 +125,10 @@ async def test_a_new_case_records_one_patch_marker_for_its_generation_not_one_pe
         upserts += event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
         activities += event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
     assert patches == [GENERATION]
-    # the generation answered its patches True without their markers: the case chose its policy as a local
-    # activity, and open-in-one-v1's branch wrote its ledger and told its account in one more
-    assert {"open-in-one-v1", "keep-moved-cursor-v1"} <= IMPLIED
-    assert (local_activities, activities) == (2, 0)
+    # the generation answered its patches True without their markers: open-with-policy-v1's branch chose the
+    # case's policy and wrote its ledger in one local activity
+    assert {"open-with-policy-v1", "keep-moved-cursor-v1"} <= IMPLIED
+    assert (local_activities, activities) == (1, 0)
     # the generation's TemporalChangeVersion upsert and the case's own attributes, not one per patch asked
     assert upserts == 2
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from relance.domain.case import CaseState
 from starter.importer import ImportFileError, parse_file, start_cases
 from tests.builders import ROOT
 from tests.conftest import Case, terminate_all
@@ -133,4 +134,31 @@ async def test_importing_the_same_file_twice_starts_nothing_new(env, worker, tmp
     finally:
         for case in cases:
             await case.settled()
+        await terminate_all(env.client, (case.handle for case in cases))
+
+
+async def test_each_case_is_told_how_many_invoices_of_its_customer_its_file_brought(env, worker, tmp_path):
+    """Two invoices of C1 and one of C2 (the refused row counts for nobody): C2's case knows it is its
+    customer's only one, and may send its first e-mail at once instead of leaving it to the account."""
+    path = write(
+        tmp_path,
+        "b.csv",
+        HEADER + "\n"
+        "N-1;C1;Dupont SA;business;a@d.example;1 rue X;75001;Paris;FR;100,00;2026-04-01;2026-04-30\n"
+        "N-2;C2;Martin SARL;business;m@d.example;1 rue Y;75001;Paris;FR;200,00;2026-04-01;2026-04-30\n"
+        "N-3;C2;Martin SARL;business;m@d.example;1 rue Y;75001;Paris;FR;2,00.0;2026-04-01;2026-04-30\n"
+        "N-4;C1;Dupont SA;business;a@d.example;1 rue X;75001;Paris;FR;300,00;2026-04-01;2026-04-30\n",
+    )
+    parsed = parse_file(path)
+    assert dict(parsed.per_customer) == {"C1": 2, "C2": 1}
+    report = await start_cases(env.client, parsed, worker.task_queue)
+    cases = [Case(env, env.client.get_workflow_handle(f"invoice-{i}")) for i in report.started]
+    try:
+        told = {}
+        for case in cases:
+            await case.settled()
+            state = await case.handle.query("case_state", result_type=CaseState)
+            told[state.case.invoice_id] = state.case.customer_invoices_in_batch
+        assert told == {"N-1": 2, "N-2": 1, "N-4": 2}
+    finally:
         await terminate_all(env.client, (case.handle for case in cases))

@@ -1,0 +1,51 @@
+"""Whether a case's message leaves from the case itself, and what an import tells each case of its batch."""
+
+from datetime import timedelta
+
+import pytest
+
+from relance.domain.account import speaks_alone
+from starter.importer import customer_counts, in_batch
+from tests.builders import invoice, paris
+
+
+@pytest.mark.parametrize(
+    ("others", "age_minutes", "in_batch", "batch_known", "alone"),
+    [
+        (None, 90, None, False, True),  # opened long ago, nobody else: alone
+        (0, 90, None, True, True),
+        (1, 90, 1, True, False),  # its customer had another open case: the account speaks
+        (0, 10, None, False, False),  # fresh, and nobody said it is the only one: the account gathers
+        (0, 10, None, True, False),
+        (0, 10, 1, True, True),  # fresh, its import's only invoice of its customer (v19)
+        (0, 10, 1, False, False),  # the same before v19: the hour's rule
+        (0, 10, 2, True, False),  # fresh, one of two of its import: the account gathers
+        (0, 60, 2, True, True),  # the hour is over: its sibling opened by now, the ledger decides at send
+    ],
+)
+def test_speaks_alone(
+    others: int | None, age_minutes: int, in_batch: int | None, batch_known: bool, alone: bool
+) -> None:
+    opened = paris(2026, 4, 27, 8)
+    now = opened + timedelta(minutes=age_minutes)
+    assert speaks_alone(others, opened, now, in_batch, batch_known=batch_known) is alone
+
+
+def test_a_case_is_told_its_import_count_unless_it_says_it_itself() -> None:
+    cases = [invoice("A-1"), invoice("A-2"), invoice("B-1", customer={"id": "C-B"}), invoice("A-3")]
+    counts = customer_counts(cases)
+    assert [in_batch(c, counts).customer_invoices_in_batch for c in cases] == [3, 3, 1, 3]
+    said = invoice("A-4", customer_invoices_in_batch=7)
+    assert in_batch(said, counts).customer_invoices_in_batch == 7
+    assert in_batch(cases[0], counts).model_dump(exclude={"customer_invoices_in_batch"}) == cases[0].model_dump(
+        exclude={"customer_invoices_in_batch"}
+    )  # nothing else changes
+
+
+@pytest.mark.parametrize("said", [0, -1, "deux", 1.5, 1_000_001])
+def test_a_batch_count_that_is_no_count_refuses_the_start_naming_the_field(said: object) -> None:
+    from relance.domain.case_start import StartRefused, read_start
+
+    raw = invoice("Z-1").model_dump(mode="json") | {"customer_invoices_in_batch": said}
+    with pytest.raises(StartRefused, match="customer_invoices_in_batch"):
+        read_start([raw], workflow_id="invoice-Z-1", continued=False)
