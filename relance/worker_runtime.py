@@ -79,7 +79,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=[InvoiceCollection, CustomerAccount, BankWatch, DebtorNoticeWorkflow],
-        workflow_runner=workflow_runner(),
+        workflow_runner=workflow_runner(client.data_converter),
         activities=[
             policies.resolve_policy,
             contact.send_email,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from relance.converter import data_converter
 from workflows.sandbox import OUR_PASSTHROUGH, PASSTHROUGH, workflow_runner
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -75,7 +76,7 @@ def problems_in(source: str, relative: str) -> list[str]:
 
 def test_the_modules_passed_through_the_sandbox_are_ours_and_the_pure_data_libraries():
     assert set(OUR_PASSTHROUGH) == {"relance.domain", "workflows"}
-    runner = workflow_runner()
+    runner = workflow_runner(data_converter)
     assert set(PASSTHROUGH) <= runner.restrictions.passthrough_modules
     assert not runner.restrictions.passthrough_all_modules  # anything else a workflow imports is re-imported
 

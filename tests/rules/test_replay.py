@@ -67,7 +67,7 @@ async def test_history_replays_on_current_code(path: Path):
     replayer = Replayer(
         workflows=[InvoiceCollection, CustomerAccount],
         data_converter=data_converter,
-        workflow_runner=workflow_runner(),
+        workflow_runner=workflow_runner(data_converter),
     )
     text = path.read_text(encoding="utf-8")
     history = WorkflowHistory.from_json(recorded_workflow_id(text), text)
