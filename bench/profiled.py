@@ -43,7 +43,7 @@ def dump(path: str) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         files = []
         for n, profile in enumerate(profiles):
-            profile.snapshot_stats()  # type: ignore[attr-defined]  # what create_stats does, without disable()
+            profile.snapshot_stats()  # what create_stats does, without disable()
             stats = profile.stats
             if not stats:
                 continue
