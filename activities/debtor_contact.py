@@ -22,6 +22,7 @@ from activities.side_effects import SideEffects
 from relance.domain.account import contacted_today
 from relance.domain.activity_contract import (
     CREATE_PHONE_TASK,
+    CREATE_PHONE_TASK_ALONE,
     NOT_ALONE,
     SEND_EMAIL,
     SEND_EMAIL_ALONE,
@@ -155,14 +156,31 @@ class DebtorContact:
         stop, balance = await self._still_wanted(request)
         if stop is not None:
             return stop
+        if (not_alone := await self._not_alone(request)) is not None:
+            return not_alone
         customer = request.customer.id
-        if await asyncio.to_thread(others_open, self.engine, customer, request.case_id):
-            detail = "the customer has other open cases: its account speaks for them"
-            return StepResult(status="deferred", error_type=NOT_ALONE, detail=detail)
         holder = await asyncio.to_thread(claim_day, self.engine, customer, request.as_of, request.idempotency_key)
         if holder is not None:  # another message wrote to the customer today: this one waits a day
             return contacted_today(customer, request.as_of)
         return await self.deliver_email(request, self.render("email", request, balance), balance)
+
+    @activity.defn(name=CREATE_PHONE_TASK_ALONE)
+    async def create_phone_task_alone(self, request: StepRequest) -> StepResult:
+        """The call task of a case whose customer has no other open case, made without the account's round trip
+        (the account gathers the calls due together into one task; alone, there is nothing to gather)."""
+        stop, balance = await self._still_wanted(request)
+        if stop is not None:
+            return stop
+        if (not_alone := await self._not_alone(request)) is not None:
+            return not_alone
+        return await self.record_phone_task(request, self.render("phone", request, balance), balance)
+
+    async def _not_alone(self, request: StepRequest) -> StepResult | None:
+        """`NotAlone` when the customer has another open case (read right before the step): its account speaks."""
+        if await asyncio.to_thread(others_open, self.engine, request.customer.id, request.case_id):
+            detail = "the customer has other open cases: its account speaks for them"
+            return StepResult(status="deferred", error_type=NOT_ALONE, detail=detail)
+        return None
 
     @activity.defn(name=CREATE_PHONE_TASK)
     async def create_phone_task(self, request: StepRequest) -> StepResult:

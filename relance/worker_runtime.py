@@ -85,6 +85,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
             contact.send_email,
             contact.send_email_alone,
             contact.create_phone_task,
+            contact.create_phone_task_alone,
             notices.send_debtor_notice,
             ledger.record_case,
             ledger.record_refused_start,

@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from relance.domain.activity_contract import (
         CONTACTED_TODAY,
         CREATE_PHONE_TASK,
+        CREATE_PHONE_TASK_ALONE,
         MISSING_RATE,
         NOT_ALONE,
         REPRESENT_DIRECT_DEBIT,
@@ -102,7 +103,7 @@ class CaseSteps:
             request = self._request(step.id, step.template, now)
         request.assignee = step.assignee
         via_account = step.action in (StepAction.email, StepAction.phone_task) and self.account.groups_messages()
-        if via_account and step.action is StepAction.email and patched("lone-voice-v1"):
+        if via_account and self._may_speak_alone(step.action):
             result = await self._alone_or_through_account(step.action, request, step.id)
         elif via_account:
             result = await self._through_account(step.action, request)
@@ -238,6 +239,13 @@ class CaseSteps:
         if result is not None:
             state.record(self.now(), "installment_reminder", f"{key}: {result.detail}", status=result.status)
 
+    @staticmethod
+    def _may_speak_alone(action: StepAction) -> bool:
+        """E-mails since v17; call tasks since v19 (before, the account made every call task)."""
+        if action is StepAction.email:
+            return patched("lone-voice-v1")
+        return action is StepAction.phone_task and patched("lone-call-v1")
+
     async def _alone_or_through_account(
         self, action: StepAction, request: StepRequest, label: str
     ) -> StepResult | None:
@@ -250,7 +258,8 @@ class CaseSteps:
         batch_known = in_batch is not None and patched("batch-alone-v1")  # asked only of a case that has it
         if not speaks_alone(state.others_open_at_start, opened, self.now(), in_batch, batch_known=batch_known):
             return await self._through_account(action, request)
-        result = await self._execute(SEND_EMAIL_ALONE, request, label)
+        alone = SEND_EMAIL_ALONE if action is StepAction.email else CREATE_PHONE_TASK_ALONE
+        result = await self._execute(alone, request, label)
         if result is not None and result.error_type == NOT_ALONE:
             return await self._through_account(action, request)
         return result

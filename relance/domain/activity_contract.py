@@ -22,6 +22,7 @@ RESOLVE_POLICY = "resolve_policy"
 SEND_EMAIL = "send_email"
 SEND_EMAIL_ALONE = "send_email_alone"  # a case whose customer has no other open case: no round trip
 CREATE_PHONE_TASK = "create_phone_task"
+CREATE_PHONE_TASK_ALONE = "create_phone_task_alone"  # the same for a lone case's call (v19): no round trip
 RECORD_CASE = "record_case"
 SEND_FORMAL_NOTICE = "send_formal_notice"
 SEND_LETTER = "send_letter"

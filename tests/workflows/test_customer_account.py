@@ -268,6 +268,19 @@ async def test_a_lone_invoice_speaks_for_itself_without_its_account(open_case, w
     assert claim_day(engine, "C-SOLO", date(2026, 4, 28), "customer-C-SOLO:batch-x") is None
 
 
+async def test_a_lone_invoice_makes_its_own_call_task_without_its_account(open_case, env):
+    """Call steps too (generation v19): a customer with one open case gets its call task from the case itself."""
+    solo = {"id": "C-CALL", "name": "Appel SARL", "email": "compta@appel.example"}
+    case = await open_case(invoice("CALL-1", starts_at=START, customer=solo))
+    status = await case.advance_to(paris(2026, 5, 16, 12))
+    (call,) = [s for s in status.steps if s.step_id == "call-1"]
+    assert (call.status, call.channel, minute(call.at)) == ("done", "phone", paris(2026, 5, 15, 9))
+    assert call.detail.startswith("phone task #")
+    with pytest.raises(RPCError) as no_account:
+        await describe_execution(env.client, "customer-C-CALL")
+    assert no_account.value.status == RPCStatusCode.NOT_FOUND
+
+
 async def test_invoices_of_one_customer_opening_at_the_same_instant_never_make_two_emails_a_day(open_case, worker):
     """Eight customers, each with two invoices started at the same instant: whichever way each pair decides
     (alone, or through the account), every customer gets one e-mail on the day, and no case is lost."""
