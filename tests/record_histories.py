@@ -255,6 +255,18 @@ async def fresh_alone(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[An
     return case.handle
 
 
+async def import_account(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any]:
+    """The account of three invoices one import brought of a customer, their cases opened three minutes apart:
+    it waits for the three (gather-import-v1) and sends one e-mail."""
+    customer = {"id": "C-IMPORT"}
+    for n in range(3):
+        opened = paris(2026, 4, 27, 9) - timedelta(minutes=3 * n)
+        only = invoice(f"H-IMP-{n}", customer=customer, starts_at=opened, customer_invoices_in_batch=3)
+        await Case(env, await start_case(env.client, only, queue)).settled()
+    await Case(env, env.client.get_workflow_handle("invoice-H-IMP-0")).advance_to(paris(2026, 4, 27, 12))
+    return env.client.get_workflow_handle("customer-C-IMPORT")
+
+
 SCENARIOS = (
     full_timeline,
     arrangements,
@@ -269,6 +281,7 @@ SCENARIOS = (
     late_account,
     held_newcomer,
     fresh_alone,
+    import_account,
 )
 
 

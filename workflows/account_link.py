@@ -59,6 +59,7 @@ class AccountLink:
             request=request,
             speed=self.state.clock.speed,
             waits_a_day=patched("contact-day-v1"),
+            in_batch=self.state.case.customer_invoices_in_batch,  # None before v19: the field did not exist
         )
         step_id = request.step_id
 

@@ -6,6 +6,7 @@ what became of its step. It also holds, excludes or releases every open case of 
 spreads a payment that names no invoice over the oldest balances first.
 """
 
+import contextlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -23,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         ACCOUNT_ACTIONS,
         GATHER,
         GATHER_FLOOR,
+        GATHER_IMPORT,
         READ_CASES,
         READ_OPEN_CASES,
         SEND_CUSTOMER_MESSAGES,
@@ -49,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         check_account_action,
         contacted_today,
         held_for_next_day,
+        import_gathered,
         note_sent,
         read_account_start,
     )
@@ -105,10 +108,18 @@ class CustomerAccount(TakesOpsActions):
     # ---- grouped messages -------------------------------------------------------------------------------
 
     async def _send_batch(self) -> None:
-        """Gather what else comes due at the same moment, then one activity sends for all of it."""
+        """Gather what else comes due at the same moment, and the rest of an import's invoices of the customer
+        (GATHER_IMPORT at most: they open minutes apart), then one activity sends for all of it."""
         state = self.state
         fastest = max(item.speed for item in state.pending)
         await workflow.sleep(max(GATHER / fastest, GATHER_FLOOR))
+        if not import_gathered(state.pending) and patched("gather-import-v1"):
+            with contextlib.suppress(TimeoutError):  # what has not come by then goes in a later message
+                await workflow.wait_condition(
+                    lambda: import_gathered(state.pending),
+                    timeout=max(GATHER_IMPORT / fastest, GATHER_FLOOR),
+                    timeout_summary="the rest of the import's invoices",
+                )
         items, held = held_for_next_day(state, state.pending)
         state.pending = []
         for item in held:  # the customer already had today's e-mail: these go on their next contact day

@@ -26,6 +26,9 @@ GATHER = timedelta(seconds=5)  # case time: the steps of one customer due at the
 # Real time, for demo clocks that run a day in seconds: their sending window lasts about a second, so
 # they gather only what reached the account together (best effort: the window matters more).
 GATHER_FLOOR = timedelta(milliseconds=20)
+# Case time: how long an account waits, past GATHER, for the rest of the invoices one import brought of its
+# customer (an import of thousands starts them minutes apart), before it sends what it has.
+GATHER_IMPORT = timedelta(minutes=10)
 
 # Case time: a case opened so recently may be one of an import's several invoices of its customer, which only
 # the account's gathering groups (they open seconds or minutes apart).
@@ -97,6 +100,7 @@ class MessageDue(BaseModel):
     # The case waits for the next contact day when the account says the customer already had an e-mail that
     # day (since contact-day-v1; older cases cannot, and are sent as before).
     waits_a_day: bool = False
+    in_batch: int | None = None  # the case's customer_invoices_in_batch: how many its import brought (v19)
 
 
 class CaseOpened(BaseModel):
@@ -311,6 +315,13 @@ def check_account_action(state: AccountState, action: Action, today: date) -> No
             if action.paid_on > today:
                 raise Rejected(f"paid_on {action.paid_on} is in the future (today is {today})")
             # whether the customer has an open case is read from the ledger when the payment is spread
+
+
+def import_gathered(pending: Sequence[MessageDue]) -> bool:
+    """Whether the account has a step from as many cases as the largest import among them brought of the
+    customer (unknown counts as one): then one message can cover them all, else it waits (GATHER_IMPORT)."""
+    wanted = max((item.in_batch or 1 for item in pending), default=1)
+    return len({item.case_id for item in pending}) >= wanted
 
 
 def held_for_next_day(state: AccountState, items: list[MessageDue]) -> tuple[list[MessageDue], list[MessageDue]]:

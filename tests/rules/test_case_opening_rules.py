@@ -4,9 +4,10 @@ from datetime import timedelta
 
 import pytest
 
-from relance.domain.account import speaks_alone
+from relance.domain.account import MessageDue, import_gathered, speaks_alone
+from relance.domain.activity_contract import step_request
 from starter.importer import customer_counts, in_batch
-from tests.builders import invoice, paris
+from tests.builders import case, invoice, paris
 
 
 @pytest.mark.parametrize(
@@ -49,3 +50,21 @@ def test_a_batch_count_that_is_no_count_refuses_the_start_naming_the_field(said:
     raw = invoice("Z-1").model_dump(mode="json") | {"customer_invoices_in_batch": said}
     with pytest.raises(StartRefused, match="customer_invoices_in_batch"):
         read_start([raw], workflow_id="invoice-Z-1", continued=False)
+
+
+@pytest.mark.parametrize(
+    ("items", "gathered"),
+    [
+        ([("a", None)], True),  # no word of an import: nothing to wait for
+        ([("a", 1)], True),
+        ([("a", 3)], False),  # an import brought three of the customer's invoices: one step so far
+        ([("a", 3), ("b", 3)], False),
+        ([("a", 3), ("b", 3), ("c", 3)], True),
+        ([("a", 2), ("a", 2)], False),  # two steps of one case are one case
+        ([("a", 2), ("b", None)], True),  # another import's (or none) counts too: the message covers both
+    ],
+)
+def test_import_gathered(items: list[tuple[str, int | None]], gathered: bool) -> None:
+    request = step_request(case(), "invoice-X", "courtesy", "pre_due", paris(2026, 4, 27, 9))
+    pending = [MessageDue(case_id=case, channel="email", request=request, in_batch=n) for case, n in items]
+    assert import_gathered(pending) is gathered

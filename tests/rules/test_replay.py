@@ -37,7 +37,16 @@ RECORDINGS = {
     # a case opens without telling its account; the account reads open cases and keeps its hold in the ledger
     "v18-quiet-open": (*SINCE_V6, "represented", "raced", "late", "late_account", "held_newcomer"),
     # a new case opens in one local activity; a customer's only invoice of an import speaks at once
-    "v19-open-with-policy": (*SINCE_V6, "represented", "raced", "late", "late_account", "held_newcomer", "fresh_alone"),
+    "v19-open-with-policy": (
+        *SINCE_V6,
+        "represented",
+        "raced",
+        "late",
+        "late_account",
+        "held_newcomer",
+        "fresh_alone",
+        "import_account",
+    ),
 }
 
 

@@ -2,7 +2,7 @@
 
 import asyncio
 from collections import Counter
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from email import message_from_bytes
 from email.policy import default
@@ -266,6 +266,32 @@ async def test_a_lone_invoice_speaks_for_itself_without_its_account(open_case, w
     assert claim_day(engine, "C-SOLO", date(2026, 4, 27), "customer-C-SOLO:batch-x") == "invoice-S-1:courtesy"
     assert claim_day(engine, "C-SOLO", date(2026, 4, 27), "invoice-S-1:courtesy") is None
     assert claim_day(engine, "C-SOLO", date(2026, 4, 28), "customer-C-SOLO:batch-x") is None
+
+
+@pytest.mark.parametrize("in_batch", [3, None])
+async def test_an_imports_invoices_of_one_customer_opening_minutes_apart_make_one_email(open_case, worker, in_batch):
+    """Three invoices of one customer in one import, already due, whose cases open three minutes apart (an import
+    of thousands): told their import brought three, the account waits for the three and sends one e-mail; not
+    told, it sends the first after its 5 s gathering and the other two wait for the customer's next day."""
+    cases = [
+        await open_case(
+            invoice(f"IMP-{n}", amount="100.00", starts_at=paris(2026, 4, 27, 9) - timedelta(minutes=3 * n),
+                    customer_invoices_in_batch=in_batch)
+        )
+        for n in range(3)
+    ]  # fmt: skip
+    await cases[0].advance_to(paris(2026, 4, 27, 12))
+    mails = grouped_mails(worker)
+    if in_batch:
+        (mail,) = mails
+        assert mail["Subject"] == "Rappel : 3 factures, 300,00\xa0€ à régler"
+        for case in cases:
+            (courtesy,) = (await case.status()).steps
+            assert (courtesy.step_id, courtesy.status) == ("courtesy", "done")
+    else:
+        assert mails == [] and outbox_messages(worker) == ["invoice-IMP-0_courtesy.eml"]  # the first, alone
+        for case in cases[1:]:
+            assert (await case.status()).waiting_for.startswith("the next contact day")
 
 
 async def test_a_lone_invoice_makes_its_own_call_task_without_its_account(open_case, env):
