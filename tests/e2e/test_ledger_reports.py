@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from activities.ledger import LedgerWriter
+from activities.ledger import CASE_COLUMNS, LedgerWriter, case_row
 from relance.domain.activity_contract import LedgerEntry, LedgerUpdate
 from relance.domain.case_records import HistoryEntry, PaymentRecord
 from relance.ledger.customer_view import (
@@ -129,6 +129,12 @@ def load(url: str) -> None:
         assert writer.write(item) == len(item.events)
     for item in PORTFOLIO:  # a retried activity writes nothing twice
         assert writer.write(item) == 0
+
+
+def test_a_case_is_written_with_every_column_of_its_row():
+    """The upsert sets every column it names from what it inserts: one left out would be set to its default."""
+    assert set(CASE_COLUMNS) == {column.name for column in CaseRow.__table__.columns}
+    assert tuple(case_row(PORTFOLIO[0])) == CASE_COLUMNS
 
 
 def test_ledger_writes_are_idempotent(ledger_url):
