@@ -17,7 +17,8 @@ class Settings(BaseSettings):
 
     temporal_address: str = Field("localhost:7233", validation_alias=_env("TEMPORAL_ADDRESS"))
     temporal_namespace: str = Field("default", validation_alias=_env("TEMPORAL_NAMESPACE"))
-    task_queue: str = Field("relance", validation_alias=_env("RELANCE_TASK_QUEUE"))
+    # a name, never quoted text: it goes into visibility queries (`relance account sync-holds`)
+    task_queue: str = Field("relance", pattern=r"^[A-Za-z0-9._-]{1,200}$", validation_alias=_env("RELANCE_TASK_QUEUE"))
     database_url: str = Field("sqlite:///var/relance.db", validation_alias=_env("RELANCE_DATABASE_URL"))
     email_backend: Literal["outbox", "sendgrid"] = Field("outbox", validation_alias=_env("RELANCE_EMAIL_BACKEND"))
     outbox_dir: Path = Field(Path("var/outbox"), validation_alias=_env("RELANCE_OUTBOX_DIR"))

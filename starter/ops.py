@@ -24,7 +24,7 @@ from relance.domain.case_start import RunOptions
 from relance.domain.case_view import CaseStatus
 from relance.domain.invoice import workflow_id_for
 from relance.domain.reopening import Reopen, reopen_refusal
-from relance.ledger.customer_days import customer_hold, open_cases_of_customer, set_customer_hold
+from relance.ledger.customer_days import customer_hold, others_open, set_customer_hold
 from relance.ledger.rejections import keep_rejections, rejected_account_action, rejected_action
 from starter.executions import describe_execution, execution_status
 from starter.importer import summary_for
@@ -106,7 +106,7 @@ async def act_on_account(
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:
             raise
-        if not await asyncio.to_thread(open_cases_of_customer, engine, customer_id):
+        if not await asyncio.to_thread(others_open, engine, customer_id, None):  # a count, not the list
             raise UnknownCase(f"customer {customer_id} has no open case: there is nothing to act on") from err
     await start_account(client, customer_id, task_queue)
     return await _update(handle, action, target, dict)

@@ -17,18 +17,16 @@ from relance.domain.account import CaseOpened, CustomerHoldNotice
 from relance.ledger.db import CaseRow, CustomerDay, CustomerHoldRow, utcnow
 
 
-def others_open(engine: Engine, customer_id: str, case_id: str) -> int:
-    """How many other open cases the customer has, as the ledger knows them (a case's row is written when it
-    opens, before its first step)."""
+def others_open(engine: Engine, customer_id: str, case_id: str | None) -> int:
+    """How many open cases the customer has besides `case_id` (None: all of them), as the ledger knows them (a
+    case's row is written when it opens, before its first step)."""
+    query = (
+        select(func.count()).select_from(CaseRow).where(CaseRow.customer_id == customer_id, CaseRow.outcome.is_(None))
+    )
+    if case_id is not None:
+        query = query.where(CaseRow.case_id != case_id)
     with Session(engine) as session:
-        return (
-            session.scalar(
-                select(func.count())
-                .select_from(CaseRow)
-                .where(CaseRow.customer_id == customer_id, CaseRow.case_id != case_id, CaseRow.outcome.is_(None))
-            )
-            or 0
-        )
+        return session.scalar(query) or 0
 
 
 def claim_day(engine: Engine, customer_id: str, day: date, key: str) -> str | None:

@@ -2,8 +2,9 @@
 its backends need."""
 
 import pytest
+from pydantic import ValidationError
 
-from relance.settings import SettingsError, get_settings
+from relance.settings import Settings, SettingsError, get_settings
 from relance.worker_runtime import WorkerConfigError, build_worker
 
 
@@ -49,3 +50,11 @@ async def test_a_provider_backend_without_its_credentials_stops_the_worker_namin
     with pytest.raises(WorkerConfigError) as refused:
         build_worker(env.client, settings.model_copy(update=backends))
     assert str(refused.value) == said
+
+
+@pytest.mark.parametrize("queue", ["relance' OR TaskQueue != '", "a b", "", "x" * 201])
+def test_a_task_queue_that_is_not_a_plain_name_is_refused_naming_the_setting(queue):
+    """The task queue goes into visibility queries (`relance account sync-holds`): a name, never quoted text."""
+    with pytest.raises(ValidationError, match=r"RELANCE_TASK_QUEUE|task_queue"):
+        Settings(task_queue=queue)
+    assert Settings(task_queue="relance-prod_2.eu").task_queue == "relance-prod_2.eu"
