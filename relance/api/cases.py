@@ -22,7 +22,7 @@ from relance.domain.case_view import CaseStatus
 from relance.domain.invoice import CaseInput
 from relance.domain.limits import decimal_text
 from relance.domain.penalties import MissingRate, Statement
-from relance.domain.policy import NoPolicy, load_policies, select_policy
+from relance.domain.policy import NoPolicy, select_policy
 from relance.domain.rules import OPS_ACTIONS
 from relance.ledger.api_tokens import Caller
 from relance.ledger.db import CaseRow, Document
@@ -91,7 +91,7 @@ def cases_router(context: ApiContext) -> APIRouter:
         body opens its case (a credit note reduces the invoice it names: `credited`)."""
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind in EINVOICE_TYPES:
-            policies = load_policies(settings.policy_dir, settings.template_dir)
+            policies = context.policies()
             outcomes = await import_einvoices(
                 await context.temporal(), context.engine, settings, [("body", await request.body())], policies,
                 f"api:{caller.name}",
@@ -117,7 +117,7 @@ def cases_router(context: ApiContext) -> APIRouter:
         items = body.get("invoices") if "invoices" in body else [body]
         if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
             raise HTTPException(422, f"invoices: a list of 1 to {MAX_BATCH} invoices")
-        policies = load_policies(settings.policy_dir, settings.template_dir)
+        policies = context.policies()
         client = await context.temporal()
         read: list[CaseInput | CreatedCase] = []  # each item, as a case to start or as its refusal
         for item in items:

@@ -11,7 +11,9 @@ from temporalio.client import Client
 
 from relance.api.access import Gate
 from relance.domain.limits import bounded
+from relance.domain.policy import Policy
 from relance.ledger.rejections import keep_rejections, rejected_action
+from relance.policy_files import PolicyFiles
 from relance.settings import Settings
 from starter.connect import connect
 
@@ -23,6 +25,13 @@ class ApiContext:
     gate: Gate
     client_factory: Callable[[], Awaitable[Client]] | None = None
     clients: list[Client] = field(default_factory=list)
+    policy_files: PolicyFiles | None = None  # made on first use, from the settings
+
+    def policies(self) -> dict[str, Policy]:
+        """The policies, read again only when their files changed (not once per request)."""
+        if self.policy_files is None:
+            self.policy_files = PolicyFiles(self.settings.policy_dir, self.settings.template_dir)
+        return self.policy_files.policies()
 
     async def temporal(self) -> Client:
         if not self.clients:
