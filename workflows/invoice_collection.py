@@ -52,7 +52,6 @@ with workflow.unsafe.imports_passed_through():
     from relance.domain.activity_contract import (
         REFUSED_AT_START,
         ClosedRun,
-        LedgerUpdate,
         ledger_update,
     )
     from relance.domain.case import CaseState, NextEvent, Outcome, Rejected
@@ -270,7 +269,7 @@ class InvoiceCollection(TakesOpsActions):
             self._opening = False
         state.take_policy(opened.policy, at, seq=seq)
         self._changed()
-        self._ledger_written(ledger_update(state, case_id, at, seq + 1), seq + 1)
+        self._ledger_written(seq + 1)
         self._heard_from_ledger(opened)
         for word in self._heard_while_opening:
             if isinstance(word, CustomerHoldNotice):
@@ -291,7 +290,7 @@ class InvoiceCollection(TakesOpsActions):
         update = ledger_update(self.state, workflow.info().workflow_id, self.now(), upto)
         if patched("quiet-open-v1"):  # the account is not told: it reads the ledger when it acts
             quiet = await open_case_quiet(update)
-            self._ledger_written(update, upto)
+            self._ledger_written(upto)
             self._heard_from_ledger(quiet)
             return
         opening = CaseOpening(ledger=update, report=self._account.opened_report())
@@ -300,7 +299,7 @@ class InvoiceCollection(TakesOpsActions):
             self.state.others_open_at_start = opened.others_open
         else:
             await open_case(opening)
-        self._ledger_written(update, upto)
+        self._ledger_written(upto)
 
     async def _sync_ledger(self) -> None:
         """Write history entries the SQL ledger has not seen, with the case's current state."""
@@ -310,12 +309,15 @@ class InvoiceCollection(TakesOpsActions):
         upto = state.history_end()
         update = ledger_update(state, workflow.info().workflow_id, self.now(), upto)
         await record_case(update)
-        self._ledger_written(update, upto)
+        self._ledger_written(upto)
 
-    def _ledger_written(self, update: LedgerUpdate, upto: int) -> None:
-        """Entries up to `upto` (the history's end when the update was made: signals may have added since)."""
-        self.state.ledger_synced = upto
-        case_metrics.emit([e.entry for e in update.events], self.state.case.currency)
+    def _ledger_written(self, upto: int) -> None:
+        """Entries up to `upto` (the history's end when the write was made: signals may have added since) are in
+        the ledger; the metrics count them once, read from the history rather than from a rebuilt update."""
+        state = self.state
+        written = state.history[state.ledger_synced - state.history_base : upto - state.history_base]
+        state.ledger_synced = upto
+        case_metrics.emit(written, state.case.currency)
 
     # ---- time ----------------------------------------------------------------------------------------
 
