@@ -20,9 +20,7 @@ from relance.ledger.db import CaseRow, CustomerDay, CustomerHoldRow, utcnow
 def others_open(engine: Engine, customer_id: str, case_id: str | None) -> int:
     """How many open cases the customer has besides `case_id` (None: all of them), as the ledger knows them (a
     case's row is written when it opens, before its first step)."""
-    query = (
-        select(func.count()).select_from(CaseRow).where(CaseRow.customer_id == customer_id, CaseRow.outcome.is_(None))
-    )
+    query = select(func.count()).select_from(CaseRow).where(*CaseRow.open_of(customer_id))
     if case_id is not None:
         query = query.where(CaseRow.case_id != case_id)
     with Session(engine) as session:
@@ -49,7 +47,7 @@ def open_cases_of_customer(engine: Engine, customer_id: str) -> list[CaseOpened]
     with Session(engine) as session:
         rows = session.execute(
             select(CaseRow.case_id, CaseRow.invoice_id, CaseRow.due_date, CaseRow.currency)
-            .where(CaseRow.customer_id == customer_id, CaseRow.outcome.is_(None))
+            .where(*CaseRow.open_of(customer_id))
             .order_by(CaseRow.due_date, CaseRow.invoice_id)
         ).all()
     return [CaseOpened(case_id=c, invoice_id=i, due_date=d, currency=cur) for c, i, d, cur in rows]

@@ -105,7 +105,7 @@ def payment_behaviour(engine: Engine, customer_id: str, as_of: date) -> PaymentB
         first = session.scalar(select(func.min(CaseRow.issue_date)).where(CaseRow.customer_id == customer_id))
         overdue = session.scalar(
             select(func.coalesce(func.sum(type_coerce(CaseRow.balance, BigInteger)), 0)).where(
-                CaseRow.customer_id == customer_id, CaseRow.outcome.is_(None), CaseRow.due_date < as_of
+                *CaseRow.open_of(customer_id), CaseRow.due_date < as_of
             )
         )
         causes = session.scalars(
@@ -178,7 +178,7 @@ def customer_view(engine: Engine, customer_id: str, as_of: date) -> CustomerView
         case_ids = [c.case_id for c in cases]
         balances = session.execute(
             select(CaseRow.currency, func.sum(type_coerce(CaseRow.balance, BigInteger)))
-            .where(CaseRow.customer_id == customer_id, CaseRow.outcome.is_(None))
+            .where(*CaseRow.open_of(customer_id))
             .group_by(CaseRow.currency)
             .order_by(CaseRow.currency)
         ).all()
@@ -323,7 +323,7 @@ def standing_card(engine: Engine, customer_id: str, as_of: date) -> StandingCard
         talked = session.execute(
             select(CaseEvent.at, CaseEvent.event, CaseEvent.detail, CaseEvent.data, CaseRow.invoice_id)
             .join(CaseRow, CaseRow.case_id == CaseEvent.case_id)
-            .where(CaseRow.customer_id == customer_id, CaseRow.outcome.is_(None))
+            .where(*CaseRow.open_of(customer_id))
             .where(CaseEvent.event.in_(list(CONVERSATION)))
             .order_by(CaseEvent.at.desc(), CaseEvent.seq.desc())
             .limit(CONVERSATION_SHOWN)

@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    ColumnElement,
     Date,
     DateTime,
     Dialect,
@@ -106,6 +107,11 @@ class CaseRow(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @classmethod
+    def open_of(cls, customer_id: str) -> tuple[ColumnElement[bool], ...]:
+        """What makes a row one of the customer's open cases (no outcome yet), for a query's `where(*...)`."""
+        return cls.customer_id == customer_id, cls.outcome.is_(None)
 
 
 class CaseEvent(Base):
