@@ -15,7 +15,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from activities.case_guard import live_balance, still_wanted
+from activities.case_guard import still_wanted_balance
 from activities.delivery import deliver_once
 from activities.email_delivery import EmailBackend, OutgoingEmail
 from activities.side_effects import SideEffects
@@ -59,8 +59,7 @@ class DebtorContact:
         self.side_effects = SideEffects(engine)
 
     async def _still_wanted(self, request: StepRequest) -> tuple[StepResult | None, Decimal]:
-        stop, status = await still_wanted(self.client, request)
-        return stop, live_balance(status)
+        return await still_wanted_balance(self.client, request)
 
     def render(
         self, channel: str, request: StepRequest, balance: Decimal, extra: dict[str, Any] | None = None

@@ -1,6 +1,7 @@
 """Shared fixtures: one real Temporal time-skipping server per session, one worker per test."""
 
 import asyncio
+import json
 import os
 import shutil
 import uuid
@@ -160,6 +161,21 @@ async def task_failures(client: Client, workflow_id: str) -> int:
     async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
         count += event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
     return count
+
+
+async def activities_run(client: Client, workflow_id: str) -> list[str]:
+    """The activities a workflow ran, in order, as `local:<type>` (a local activity's marker) or `server:<type>`
+    (scheduled through the server): the route a step took."""
+    route: list[str] = []
+    async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            route.append(f"server:{event.activity_task_scheduled_event_attributes.activity_type.name}")
+        elif event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+            marker = event.marker_recorded_event_attributes
+            if marker.marker_name == "core_local_activity":
+                data = json.loads(marker.details["data"].payloads[0].data)
+                route.append(f"local:{data['activity_type']}")
+    return route
 
 
 async def until_idle(client: Client, workflow_id: str) -> bool:

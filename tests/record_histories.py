@@ -14,12 +14,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.customer_voice import start_account
-from activities.email_delivery import OutboxBackend
+from activities.email_delivery import DeliveryFailed, OutboxBackend, OutgoingEmail
 from relance.domain.actions import PaymentReversed
 from relance.domain.direct_debit import DebitMandate
 from relance.settings import Settings
@@ -267,6 +268,27 @@ async def import_account(env: WorkflowEnvironment, queue: str) -> WorkflowHandle
     return env.client.get_workflow_handle("customer-C-IMPORT")
 
 
+async def failed_here(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any]:
+    """A customer's only invoice of its import, due as it opens: its e-mail, tried in its first workflow task
+    (send-here-v1), fails once (the provider away), goes through the server and leaves there."""
+    only = invoice("H-HERE", customer={"id": "C-HERE"}, starts_at=paris(2026, 4, 27, 10), customer_invoices_in_batch=1)
+    send = OutboxBackend.send
+    failed: list[str] = []
+
+    def away_once(backend: OutboxBackend, email: OutgoingEmail) -> str:
+        if email.idempotency_key == "invoice-H-HERE:courtesy" and not failed:
+            failed.append(email.idempotency_key)
+            raise DeliveryFailed("the provider is away (recorded scenario)")
+        return send(backend, email)
+
+    with patch.object(OutboxBackend, "send", away_once):
+        case = Case(env, await start_case(env.client, only, queue))
+        await case.advance_to(paris(2026, 4, 27, 12))
+    assert failed, "the provider never failed: the scenario recorded nothing of the fallback"
+    await case.advance_to(paris(2026, 5, 12, 12))
+    return case.handle
+
+
 SCENARIOS = (
     full_timeline,
     arrangements,
@@ -282,6 +304,7 @@ SCENARIOS = (
     held_newcomer,
     fresh_alone,
     import_account,
+    failed_here,
 )
 
 

@@ -104,6 +104,24 @@ async def run_step(activity: str, request: StepRequest, label: str) -> StepResul
     )
 
 
+# A lone message run in the case's own workflow task tries once: what is worth retrying goes through the server.
+HERE_ONCE = RetryPolicy(maximum_attempts=1)
+
+
+async def run_step_here(activity: str, request: StepRequest, label: str) -> StepResult:
+    """A lone case's message step in its own workflow task (a local activity, generation v20): no round trip
+    through the server, and the last check reads `request.seen`. One attempt: the caller sends a failure worth
+    retrying through `run_step` (the step's claim keeps it at most once across both)."""
+    return await workflow.execute_local_activity(
+        activity,
+        request,
+        result_type=StepResult,
+        start_to_close_timeout=timedelta(minutes=2),
+        retry_policy=HERE_ONCE,
+        summary=f"{label} for {request.invoice_id}",
+    )
+
+
 async def read_closed_case(run: ClosedRun) -> CaseState:
     """The state a closed run of this case ended with (a reopening goes on from it)."""
     state: CaseState = await workflow.execute_activity(

@@ -9,11 +9,12 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.account_link import AccountLink
-from workflows.case_activities import ACTIVITY_FOR_ACTION, run_step
+from workflows.case_activities import ACTIVITY_FOR_ACTION, failure_of, run_step, run_step_here
 from workflows.patches import patched
+from workflows.retries import STEP_RETRY
 
 with workflow.unsafe.imports_passed_through():
-    from relance.domain import arrangements, holds, payments, planning
+    from relance.domain import arrangements, case_view, holds, payments, planning
     from relance.domain.account import speaks_alone
     from relance.domain.activity_contract import (
         CONTACTED_TODAY,
@@ -47,8 +48,15 @@ WAITS_A_DAY: dict[str, DayWaitKind] = {MISSING_RATE: "rate", CONTACTED_TODAY: "c
 class CaseSteps:
     """Runs a case's due events; `now` is the case's clock (real, or a demo's compressed time)."""
 
-    def __init__(self, state: CaseState, account: AccountLink, now: Callable[[], datetime]) -> None:
-        self.state, self.account, self.now = state, account, now
+    def __init__(
+        self,
+        state: CaseState,
+        account: AccountLink,
+        now: Callable[[], datetime],
+        show: Callable[[], None] = lambda: None,
+    ) -> None:
+        """`show` upserts what the UI was not yet shown before a step leaves the workflow task (v20)."""
+        self.state, self.account, self.now, self.show = state, account, now, show
 
     async def fire(self, event: NextEvent) -> None:
         state, now = self.state, max(self.now(), event.at)
@@ -136,6 +144,7 @@ class CaseSteps:
         self._advance(index, self.now(), before)
 
     async def _through_account(self, action: StepAction, request: StepRequest) -> StepResult | None:
+        self.show()
         result = await self.account.send(action, request)
         if result.status == "failed":
             refused = action is StepAction.email and result.error_type == "DeliveryRefused"
@@ -259,21 +268,48 @@ class CaseSteps:
         if not speaks_alone(state.others_open_at_start, opened, self.now(), in_batch, batch_known=batch_known):
             return await self._through_account(action, request)
         alone = SEND_EMAIL_ALONE if action is StepAction.email else CREATE_PHONE_TASK_ALONE
-        result = await self._execute(alone, request, label)
+        if patched("send-here-v1"):
+            result = await self._here_or_through_server(alone, request, label)
+        else:
+            result = await self._execute(alone, request, label)
         if result is not None and result.error_type == NOT_ALONE:
             return await self._through_account(action, request)
         return result
 
+    async def _here_or_through_server(self, activity: str, request: StepRequest, label: str) -> StepResult | None:
+        """A lone case's message in its own workflow task (v20: a local activity, no round trip through the
+        server), checked against the case as it reads itself now. One attempt: a failure worth retrying (the
+        provider away, a timeout) sends the step through the server as before, retried and checked by a query at
+        each attempt; the step's claim keeps it at most once across both."""
+        here = request.model_copy(update={"seen": case_view.seen(self.state, self.now())})
+        try:
+            return await run_step_here(activity, here, label)
+        except (ActivityError, ApplicationError) as err:
+            cause = failure_of(err)
+            if cause is not None and (
+                cause.non_retryable or cause.type in (STEP_RETRY.non_retryable_error_types or ())
+            ):
+                self._failed_for_good(activity, request, label, err)
+                return None
+        return await self._execute(activity, request, label)
+
     async def _execute(self, activity: str, request: StepRequest, label: str) -> StepResult | None:
         """Run a step's activity; a permanent failure is recorded and the case goes on."""
+        self.show()
         try:
             return await run_step(activity, request, label)
         except ActivityError as err:
-            cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err.cause or err)
-            refused = isinstance(err.cause, ApplicationError) and err.cause.type == "DeliveryRefused"
-            email = activity in (SEND_EMAIL, SEND_EMAIL_ALONE)
-            self._step_failed(request, label, cause, email_refused=email and refused)
+            self._failed_for_good(activity, request, label, err)
             return None
+
+    def _failed_for_good(
+        self, activity: str, request: StepRequest, label: str, err: ActivityError | ApplicationError
+    ) -> None:
+        cause = failure_of(err)
+        detail = cause.message if cause is not None else str(err.cause or err)
+        refused = cause is not None and cause.type == "DeliveryRefused"
+        email = activity in (SEND_EMAIL, SEND_EMAIL_ALONE)
+        self._step_failed(request, label, detail, email_refused=email and refused)
 
     def _wait_a_day(self, kind: DayWaitKind, step_id: str, reason: str, waited: DayWait | None) -> None:
         """A step that cannot run today: a legal step needs a rate the table lacks (a person has a task to add

@@ -95,12 +95,13 @@ class InvoiceCollection(TakesOpsActions):
                 clock = CaseClock.anchor(workflow.now(), case.clock)
                 self.state = CaseState.open(case, clock, clock.case_time(workflow.now()))
             self._account = AccountLink(self.state)
-            self._steps = CaseSteps(self.state, self._account, self.now)
+            self._steps = CaseSteps(self.state, self._account, self.now, self._show_unshown)
         self._version = 0
         self._opening = False  # the opening local activity is running (v19): the account's word waits for it
         self._heard_while_opening: list[CustomerHoldNotice | CustomerReleaseNotice] = []
         self._next: NextEvent | None = None
         self._shown: list[Any] = []
+        self._unshown = False  # the loop left the search attributes for the end of the workflow task (v20)
 
     # ---- the collection process ------------------------------------------------------------------
 
@@ -138,7 +139,7 @@ class InvoiceCollection(TakesOpsActions):
                     carried = options.model_copy(update={"carried": state, "reopen": None})
                     workflow.continue_as_new(args=[carried])
                 self._next = planning.next_event(state, self.now(), commit=True)
-                self._show_details()
+                self._show_details(upsert=not self._due_now())
                 if self._next is None:
                     await self._wait_for_change()
                 elif await self._sleep_until(self._next):
@@ -177,7 +178,7 @@ class InvoiceCollection(TakesOpsActions):
         except Rejected as err:
             await refuse_start(str(err), args)
         self._account = AccountLink(self.state)
-        self._steps = CaseSteps(self.state, self._account, self.now)
+        self._steps = CaseSteps(self.state, self._account, self.now, self._show_unshown)
         self._changed()
         if patched("quiet-open-v1"):
             await self._open()  # the ledger learns it is open again, and the case whether its customer is held
@@ -444,8 +445,24 @@ class InvoiceCollection(TakesOpsActions):
         )
         return case_view.status(state, now, upcoming, planning.waiting_for(state, now))
 
-    def _show_details(self) -> None:
-        """What the Temporal UI shows and filters on for the case right now."""
+    def _show_details(self, *, upsert: bool = True) -> None:
+        """What the Temporal UI shows and filters on for the case right now (the search attributes, an event
+        each time they change, left for later when `upsert` is False)."""
         state, now = self.state, self.now()
         workflow.set_current_details(case_view.details(state, now, self._next, planning.waiting_for(state, now)))
-        self._shown = upsert_changed_attributes(state, self._next, self._shown, now)
+        self._unshown = not upsert
+        if upsert:
+            self._shown = upsert_changed_attributes(state, self._next, self._shown, now)
+
+    def _due_now(self) -> bool:
+        """The next event is due now (since v20): it runs in this workflow task, and the loop shows the search
+        attributes once after it, not also before (an event fewer). A step that leaves the task first (an
+        activity through the server, the account) shows them before it goes (`_show_unshown`)."""
+        event = self._next
+        return event is not None and event.at <= self.now() and patched("fire-unshown-v1")
+
+    def _show_unshown(self) -> None:
+        if self._unshown:
+            self._unshown = False
+            state = self.state
+            self._shown = upsert_changed_attributes(state, self._next, self._shown, self.now())

@@ -22,7 +22,9 @@ _V16 = _V15 | {"contact-day-v1", "signal-trace-v1", "letter-first-v1", "notices-
 _V17 = _V16 | {"lone-voice-v1"}
 _V18 = _V17 | {"quiet-open-v1"}
 _V19 = _V18 | {"batch-alone-v1", "open-with-policy-v1", "lone-call-v1"}
+_V20 = _V19 | {"send-here-v1", "fire-unshown-v1"}
 GENERATIONS = (  # newest first: a new workflow records the first one's marker; the last is the oldest kept
+    ("generation-v20", _V20),
     ("generation-v19", _V19),
     ("generation-v18", _V18),
     ("generation-v17", _V17),

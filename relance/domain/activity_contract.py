@@ -13,6 +13,7 @@ from relance.domain.calendar import local_day, window_closes
 from relance.domain.case import CaseState
 from relance.domain.case_legal import FormalNotice
 from relance.domain.case_records import HistoryEntry, PaymentRecord, StepRecord
+from relance.domain.case_view import CaseSeen
 from relance.domain.deliveries import MessageTrail
 from relance.domain.direct_debit import DebitMandate, end_to_end_id
 from relance.domain.invoice import CaseInput, Customer
@@ -73,6 +74,10 @@ class StepRequest(BaseModel):
     pay_by: date | None = None  # a dispute's outcome: the day the next step would come; an offer: its date
     offer_amount: Decimal | None = None  # a settlement offer: what the debtor pays to settle
     waived: list[str] | None = None  # a settlement offer: principal, interest, indemnity
+    # A step the case runs in its own workflow task (a local activity, generation v20): the case as it read
+    # itself right before, for the last check (such an activity cannot query the case it runs in). A step run
+    # through the server leaves it empty and queries the case at each attempt.
+    seen: CaseSeen | None = None
 
 
 class LegalStepRequest(StepRequest):

@@ -69,11 +69,33 @@ class CaseStatus(BaseModel):
     @property
     def chased(self) -> Decimal:
         """What the reminders ask for: the balance, less a part the buyer contested on the platform (206)."""
-        return max(ZERO, self.balance - (self.einvoice.contested if self.einvoice else ZERO))
+        return _chased(self.balance, self.einvoice)
+
+    def seen(self) -> "CaseSeen":
+        return CaseSeen(
+            state=self.state, stage=self.stage, balance=self.balance, chased=self.chased, pause_reason=self.pause_reason
+        )
 
 
-def status(state: CaseState, now: datetime, next_event: NextEvent | None, waiting_for: str | None = None) -> CaseStatus:
-    """The case as its callers see it at `now`."""
+class CaseSeen(BaseModel):
+    """What the last check before a message reads of its case: whether it still chases, and for how much.
+
+    Asked of the case by a query, or (a step the case runs in its own workflow task, as a local activity, which
+    cannot query the case it runs in) read by the case itself right before and carried in the request."""
+
+    state: Literal["open", "paused", "closed"]
+    stage: str
+    balance: Decimal
+    chased: Decimal
+    pause_reason: str | None
+
+
+def _chased(balance: Decimal, einvoice: EInvoiceTrail | None) -> Decimal:
+    return max(ZERO, balance - (einvoice.contested if einvoice else ZERO))
+
+
+def _standing(state: CaseState) -> tuple[Literal["open", "paused", "closed"], str | None]:
+    """Whether the case chases, is paused (and why) or is closed."""
     hold = state.dispute or state.manual_pause or state.customer_hold
     if state.closed:
         kind: Literal["open", "paused", "closed"] = "closed"
@@ -98,6 +120,25 @@ def status(state: CaseState, now: datetime, next_event: NextEvent | None, waitin
         pause_reason = f"in court ({state.court.court}): {state.court.status}"
     elif state.agency is not None:
         pause_reason = f"handed to {state.agency.agency}"
+    return kind, pause_reason
+
+
+def seen(state: CaseState, now: datetime) -> CaseSeen:
+    """The case as the last check before a message reads it, at `now` (the fields `status` gives it)."""
+    kind, pause_reason = _standing(state)
+    balance = state.balance
+    return CaseSeen(
+        state=kind,
+        stage=state.stage(now),
+        balance=balance,
+        chased=_chased(balance, state.einvoice),
+        pause_reason=pause_reason,
+    )
+
+
+def status(state: CaseState, now: datetime, next_event: NextEvent | None, waiting_for: str | None = None) -> CaseStatus:
+    """The case as its callers see it at `now`."""
+    kind, pause_reason = _standing(state)
     return CaseStatus(
         invoice_id=state.case.invoice_id,
         workflow_id=state.case.workflow_id,

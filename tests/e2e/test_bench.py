@@ -34,9 +34,11 @@ def test_the_burst_benchmark_delivers_every_first_reminder_once_and_prints_its_f
     assert result["worker_peak_rss_mb"] > 0 and result["bare_worker_peak_rss_mb"] > 0
     assert isinstance(result["slow_workflow_tasks"], int)
     # a first reminder due as the case opens, each case told (as `relance import` tells it) that it is its
-    # customer's only invoice (v19): it opens in one local activity, sends its own e-mail (an activity) and
-    # writes its ledger again; no customer account starts
-    assert result["per_case"] == {"activities": 1.0, "local_activities": 2.0, "events": result["per_case"]["events"]}
+    # customer's only invoice (v19): it opens in one local activity, sends its own e-mail in another (v20) and
+    # writes its ledger again, all in its first workflow task; no customer account starts. Its 11 events:
+    # started, the task (3), the generation's marker and its search attribute, 3 local activities, the search
+    # attributes once, the next timer
+    assert result["per_case"] == {"activities": 0.0, "local_activities": 3.0, "events": 11.0}
     assert (result["customer_accounts"], result["per_customer_account"]["activities"]) == (0, 0.0)
     assert (result["customers_written_twice"], result["cases_covered"]) == (0, 12)
     assert result["full_timeline"]["history"].startswith("full_timeline-v")
@@ -49,13 +51,14 @@ def test_the_burst_benchmark_delivers_every_first_reminder_once_and_prints_its_f
 
 def test_the_early_burst_sends_each_lone_case_itself_and_starts_no_account():
     """Cases opened before their step (70 minutes of case time, seven real seconds): each sends its own e-mail
-    with one activity (send_email_alone), and no customer account ever starts."""
+    (send_email_alone, in its own workflow task), and no customer account ever starts."""
     result = bench("--mode", "burst", "--cases", "6", "--shape", "early")
     assert (result["shape"], result["customers"], result["customer_accounts"]) == ("early", 6, 0)
     assert (result["emails_delivered"], result["duplicates"], result["cases_covered"]) == (6, 0, 6)
     assert result["customers_written_twice"] == 0
-    # policy chosen and ledger written (one local activity since v19), the e-mail (an activity), the ledger again
-    assert result["per_case"] == {"activities": 1.0, "local_activities": 2.0, "events": result["per_case"]["events"]}
+    # policy chosen and ledger written (one local activity since v19), the e-mail (a local activity since v20), the
+    # ledger again
+    assert result["per_case"] == {"activities": 0.0, "local_activities": 3.0, "events": 17.0}
     assert result["per_customer_account"] == {"activities": 0.0, "local_activities": 0.0, "events": 0.0}
 
 

@@ -47,6 +47,18 @@ RECORDINGS = {
         "fresh_alone",
         "import_account",
     ),
+    # a lone case's message leaves in its own workflow task (a local activity), the case shown once after it
+    "v20-send-here": (
+        *SINCE_V6,
+        "represented",
+        "raced",
+        "late",
+        "late_account",
+        "held_newcomer",
+        "fresh_alone",
+        "import_account",
+        "failed_here",
+    ),
 }
 
 

@@ -27,7 +27,7 @@ from starter.executions import describe_execution
 from starter.importer import start_case
 from starter.ops import ActionRejected, UnknownCase, act_on_account
 from tests.builders import invoice, minute, paris
-from tests.conftest import outbox_messages
+from tests.conftest import activities_run, outbox_messages
 
 START = paris(2026, 4, 20, 8)
 STEPS = ("courtesy", "reminder-1", "reminder-2")
@@ -354,6 +354,42 @@ async def test_a_case_not_yet_due_costs_one_workflow_task_a_timer_and_no_account
     with pytest.raises(RPCError) as no_account:
         await describe_execution(env.client, "customer-C-EARLY")
     assert no_account.value.status == RPCStatusCode.NOT_FOUND
+
+
+async def test_a_lone_first_reminder_due_as_its_case_opens_leaves_in_its_first_workflow_task(worker, env):
+    """Issue "Performance by design", item 3 (generation v20): a customer's only invoice of its import, already
+    due, opens, sends its e-mail and writes the ledger in its first workflow task, with three local activities and
+    nothing through the server: 11 events to its next timer, as many as bare Temporal's one-activity reminder."""
+    alone = {"id": "C-HERE", "name": "Ici SAS", "email": "ap@ici.example"}
+    case = invoice("H-1", starts_at=paris(2026, 4, 27, 10), customer=alone, customer_invoices_in_batch=1)
+    handle = await start_case(env.client, case, worker.task_queue)
+    kinds: list[str] = []
+    try:
+        for _ in range(200):
+            kinds = [
+                EventType.Name(e.event_type).removeprefix("EVENT_TYPE_") async for e in handle.fetch_history_events()
+            ]
+            if "TIMER_STARTED" in kinds:
+                break
+            await asyncio.sleep(0.05)
+        route = await activities_run(env.client, "invoice-H-1")
+    finally:
+        await handle.terminate()
+    assert kinds[: kinds.index("TIMER_STARTED") + 1] == [
+        "WORKFLOW_EXECUTION_STARTED",
+        "WORKFLOW_TASK_SCHEDULED",
+        "WORKFLOW_TASK_STARTED",
+        "WORKFLOW_TASK_COMPLETED",
+        "MARKER_RECORDED",  # the generation
+        "UPSERT_WORKFLOW_SEARCH_ATTRIBUTES",  # its TemporalChangeVersion
+        "MARKER_RECORDED",
+        "MARKER_RECORDED",
+        "MARKER_RECORDED",
+        "UPSERT_WORKFLOW_SEARCH_ATTRIBUTES",  # the case shown once, after its step
+        "TIMER_STARTED",  # the next step
+    ]
+    assert route == ["local:open_new_case", "local:send_email_alone", "local:record_case"]
+    assert outbox_messages(worker) == ["invoice-H-1_courtesy.eml"]
 
 
 async def test_an_action_on_a_customer_without_open_cases_is_refused_and_starts_nothing(worker, env):

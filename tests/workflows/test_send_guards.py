@@ -13,6 +13,7 @@ from activities.debtor_contact import DebtorContact
 from activities.email_delivery import OutboxBackend
 from activities.side_effects import SideEffects
 from relance.domain.activity_contract import StepRequest
+from relance.domain.case_view import CaseSeen
 from relance.ledger.db import SideEffect, Task, engine_for
 from tests.builders import invoice, paris
 from tests.conftest import outbox_messages
@@ -110,3 +111,35 @@ async def test_outbox_resolves_an_attempt_that_died_mid_send(open_case, contact,
     with Session(engine_for(worker.database_url)) as session:
         row = session.get(SideEffect, key)
         assert (row.status, row.attempts) == ("sent", 1)
+
+
+class NoQueries:
+    """A client for an activity that must not query the case (it runs inside the case's own workflow task)."""
+
+    def get_workflow_handle(self, workflow_id: str) -> None:
+        raise AssertionError(f"queried {workflow_id}")
+
+
+async def test_a_step_in_the_cases_own_task_checks_what_the_case_read_of_itself_and_never_queries(
+    open_case, contact, worker
+):
+    """A lone message run as a local activity (v20) cannot query the case whose task it runs in: the case's own
+    reading (`seen`) is its last check. Sent through the server, the same request queries the live case."""
+    case_input = invoice("G-HERE", starts_at=START)
+    case = await open_case(case_input)
+    here = activity_env()
+    here.info = replace(here.info, is_local=True)
+    local = DebtorContact(NoQueries(), worker, contact.backend, contact.engine)
+    disputed = CaseSeen(
+        state="paused", stage="disputed", balance=Decimal(1250), chased=Decimal(1250), pause_reason="dispute: x"
+    )
+    paused = await here.run(local.send_email_alone, request_for(case_input, seen=disputed))
+    assert (paused.status, paused.detail) == ("skipped_paused", "not sent: case is disputed (dispute: x)")
+    assert outbox_messages(worker) == []
+    chasing = CaseSeen(state="open", stage="reminder", balance=Decimal(1250), chased=Decimal(1000), pause_reason=None)
+    await case.update("payment_received", {"amount": "1250", "paid_on": "2026-04-20", "reference": "R"})
+    through_server = await activity_env().run(contact.send_email, request_for(case_input, seen=chasing))
+    assert (through_server.status, through_server.balance) == ("skipped_settled", Decimal(0))  # the live case
+    sent = await here.run(local.send_email_alone, request_for(case_input, seen=chasing))
+    assert (sent.status, sent.balance) == ("sent", Decimal(1000))  # what the case asks for, as it read itself
+    assert outbox_messages(worker) == ["invoice-G-HERE_reminder-1.eml"]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
+from temporalio.api.enums.v1 import EventType
 
 from activities.email_delivery import (
     MAX_COVERS_CHARS,
@@ -20,6 +21,7 @@ from relance.ledger.db import SideEffect, engine_for
 from relance.ledger.work_queue import list_tasks
 from relance.settings import Settings
 from tests.builders import ROOT, invoice, paris
+from tests.conftest import activities_run
 from tests.recording_endpoint import RecordingEndpoint, Reply
 
 START = paris(2026, 4, 27, 8)  # the courtesy e-mail of an invoice due 30 April leaves at 09:00
@@ -47,10 +49,18 @@ def settings(tmp_path: Path, endpoint: RecordingEndpoint) -> Settings:
     )
 
 
-async def test_server_error_is_retried_without_a_duplicate(open_case, endpoint, worker):
+async def test_server_error_is_retried_without_a_duplicate(open_case, endpoint, worker, env):
+    """A lone case tries its e-mail once in its own workflow task (v20); the provider's error sends the step
+    through the server, retried there, and the claim makes the second attempt the one e-mail."""
     endpoint.script = [Reply(status=500, body={"errors": [{"message": "internal"}]}), Reply(status=202)]
     case = await open_case(invoice("SG-1", starts_at=START))
     status = await case.advance_to(paris(2026, 4, 27, 12))
+    route = await activities_run(env.client, "invoice-SG-1")
+    assert route[route.index("local:send_email_alone") :][:3] == [
+        "local:send_email_alone",
+        "server:send_email_alone",
+        "local:record_case",
+    ]
     assert len(endpoint.requests) == 2
     first, second = endpoint.requests
     assert first.body == second.body
@@ -68,11 +78,13 @@ async def test_server_error_is_retried_without_a_duplicate(open_case, endpoint, 
         assert (row.status, row.attempts, row.provider_id) == ("sent", 2, "msg-2")
 
 
-async def test_bad_request_flags_the_address_and_moves_to_a_call(open_case, endpoint, worker):
+async def test_bad_request_flags_the_address_and_moves_to_a_call(open_case, endpoint, worker, env):
     """A 400 is not retried; the address is flagged and the next e-mail steps become calls for a person."""
     endpoint.default = Reply(status=400, body={"errors": [{"message": "Does not contain a valid address."}]})
     case = await open_case(invoice("SG-2", starts_at=START))
     status = await case.advance_to(paris(2026, 5, 4, 12))
+    # refused in the case's own workflow task (v20): never sent through the server to be refused again
+    assert "server:send_email_alone" not in await activities_run(env.client, "invoice-SG-2")
     assert [r.body["subject"] for r in endpoint.requests] == ["Facture SG-2 : échéance le 30 avril 2026"]
     assert [(s.step_id, s.status, s.channel) for s in status.steps] == [
         ("courtesy", "failed", None),
@@ -131,3 +143,27 @@ def test_a_grouped_email_names_the_invoices_it_covers_within_sendgrids_limit(end
     sent = endpoint.requests[0].body["custom_args"]["relance_covers"].split(",")
     assert sent == list(keys[: len(sent)]) and len(",".join(sent)) <= MAX_COVERS_CHARS < len(",".join(keys))
     assert len(sent) == 307  # 25 characters and a comma each
+
+
+async def test_a_step_that_leaves_for_the_server_shows_the_case_in_the_ui_first(open_case, endpoint, worker, env):
+    """Due as it opens, a lone case sends in its first workflow task and shows its search attributes once, after
+    the step (v20). When that try fails and the step goes through the server (an outage may last hours), the
+    case is shown before the activity is scheduled, not only once it ends."""
+    endpoint.script = [Reply(status=500, body={"errors": [{"message": "internal"}]})]
+    case = await open_case(invoice("SG-6", starts_at=paris(2026, 4, 27, 10), customer_invoices_in_batch=1))
+    status = await case.advance_to(paris(2026, 4, 27, 12))
+    kinds = [
+        EventType.Name(e.event_type).removeprefix("EVENT_TYPE_")
+        async for e in env.client.get_workflow_handle("invoice-SG-6").fetch_history_events()
+    ]
+    first_task = kinds[kinds.index("WORKFLOW_TASK_COMPLETED") + 1 : kinds.index("ACTIVITY_TASK_SCHEDULED") + 1]
+    assert first_task == [
+        "MARKER_RECORDED",  # the generation
+        "UPSERT_WORKFLOW_SEARCH_ATTRIBUTES",  # its TemporalChangeVersion
+        "MARKER_RECORDED",  # opened (a local activity)
+        "MARKER_RECORDED",  # the e-mail tried in the task, refused by the provider (500)
+        "UPSERT_WORKFLOW_SEARCH_ATTRIBUTES",  # the case shown
+        "ACTIVITY_TASK_SCHEDULED",  # the e-mail through the server
+    ]
+    assert len(endpoint.requests) == 2
+    assert [(s.step_id, s.status, s.provider_id) for s in status.steps] == [("courtesy", "done", "msg-2")]
