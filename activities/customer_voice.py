@@ -103,8 +103,8 @@ class CustomerVoice:
         """One result per item, in order: sent (alone or grouped), or why it was left out."""
         results: list[StepResult | None] = []
         live: dict[str, list[tuple[int, StepRequest, Decimal]]] = {"email": [], "phone": []}
-        for n, item in enumerate(batch.items):
-            stop, status = await still_wanted(self.client, item.request)
+        checks = await asyncio.gather(*(still_wanted(self.client, item.request) for item in batch.items))
+        for n, (item, (stop, status)) in enumerate(zip(batch.items, checks, strict=True)):
             results.append(stop)
             if stop is None and status is not None:
                 live[item.channel].append((n, item.request, status.chased))

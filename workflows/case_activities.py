@@ -12,7 +12,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.ops_handlers import shown_name
-from workflows.retries import LEDGER_RETRY, STEP_RETRY
+from workflows.retries import HERE_ONCE, LEDGER_RETRY, STEP_RETRY
 
 with workflow.unsafe.imports_passed_through():
     from relance.domain.account import (
@@ -102,10 +102,6 @@ async def run_step(activity: str, request: StepRequest, label: str) -> StepResul
         retry_policy=STEP_RETRY,
         summary=f"{label} for {request.invoice_id}",
     )
-
-
-# A lone message run in the case's own workflow task tries once: what is worth retrying goes through the server.
-HERE_ONCE = RetryPolicy(maximum_attempts=1)
 
 
 async def run_step_here(activity: str, request: StepRequest, label: str) -> StepResult:

@@ -11,7 +11,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from workflows.account_link import AccountLink
 from workflows.case_activities import ACTIVITY_FOR_ACTION, failure_of, run_step, run_step_here
 from workflows.patches import patched
-from workflows.retries import STEP_RETRY
+from workflows.retries import worth_retrying
 
 with workflow.unsafe.imports_passed_through():
     from relance.domain import arrangements, case_view, holds, payments, planning
@@ -285,10 +285,7 @@ class CaseSteps:
         try:
             return await run_step_here(activity, here, label)
         except (ActivityError, ApplicationError) as err:
-            cause = failure_of(err)
-            if cause is not None and (
-                cause.non_retryable or cause.type in (STEP_RETRY.non_retryable_error_types or ())
-            ):
+            if not worth_retrying(failure_of(err)):
                 self._failed_for_good(activity, request, label, err)
                 return None
         return await self._execute(activity, request, label)

@@ -6,6 +6,7 @@ what became of its step. It also holds, excludes or releases every open case of 
 spreads a payment that names no invoice over the oldest balances first.
 """
 
+import asyncio
 import contextlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -15,9 +16,10 @@ from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
+from workflows.case_activities import failure_of
 from workflows.ops_handlers import TakesOpsActions, ops_actions, read_signal
 from workflows.patches import patched
-from workflows.retries import LEDGER_RETRY, STEP_RETRY
+from workflows.retries import HERE_ONCE, LEDGER_RETRY, STEP_RETRY, worth_retrying
 
 with workflow.unsafe.imports_passed_through():
     from relance.domain.account import (
@@ -122,15 +124,40 @@ class CustomerAccount(TakesOpsActions):
                 )
         items, held = held_for_next_day(state, state.pending)
         state.pending = []
-        for item in held:  # the customer already had today's e-mail: these go on their next contact day
-            outcome = MessageOutcome(
-                step_id=item.request.step_id, result=contacted_today(state.customer_id, state.emailed_on)
-            )
-            await self._tell(item.case_id, "message_outcome", outcome)
+        here = patched("account-here-v1")
+        waits = contacted_today(state.customer_id, state.emailed_on)
+        # the customer already had today's e-mail: these go on their next contact day
+        await self._tell_each([(i, waits) for i in held], here)
         if not items:
             return
         state.batches += 1
         batch = CustomerBatch(customer_id=state.customer_id, number=state.batches, items=items)
+        results = await self._send(batch, here)
+        note_sent(state, items, results)
+        sent = sum(1 for r in results if r.status in ("sent", "already_done"))
+        state.record(self._now(), "batch", f"batch {batch.number}: {sent} of {len(items)} step(s) sent")
+        await self._tell_each(list(zip(items, results, strict=True)), here, answer=True)
+        self._forget_old_answers()
+
+    async def _send(self, batch: CustomerBatch, here: bool) -> list[StepResult]:
+        """One activity sends for the whole batch. Since account-here-v1 it is tried once in the account's own
+        workflow task (a local activity: it queries each case, never the account), and goes through the server,
+        retried, when that try failed in a way worth retrying; the messages' claims keep it at most once."""
+        summary = f"{len(batch.items)} message step(s) for customer {batch.customer_id}"
+        if here:
+            try:
+                results: list[StepResult] = await workflow.execute_local_activity(
+                    SEND_CUSTOMER_MESSAGES,
+                    batch,
+                    result_type=list[StepResult],
+                    start_to_close_timeout=timedelta(minutes=2),
+                    retry_policy=HERE_ONCE,
+                    summary=summary,
+                )
+                return results
+            except (ActivityError, ApplicationError) as err:
+                if not worth_retrying(failure_of(err)):
+                    return self._failed(batch, err)
         try:
             results = await workflow.execute_activity(
                 SEND_CUSTOMER_MESSAGES,
@@ -138,22 +165,37 @@ class CustomerAccount(TakesOpsActions):
                 result_type=list[StepResult],
                 start_to_close_timeout=timedelta(minutes=2),
                 retry_policy=STEP_RETRY,
-                summary=f"{len(items)} message step(s) for customer {state.customer_id}",
+                summary=summary,
             )
-        except ActivityError as err:  # the cases record the failure of their step, as if they had sent alone
-            cause = err.cause
-            detail = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
-            kind = cause.type if isinstance(cause, ApplicationError) else None
-            results = [StepResult(status="failed", detail=detail, error_type=kind) for _ in items]
-        note_sent(state, items, results)
-        sent = sum(1 for r in results if r.status in ("sent", "already_done"))
-        state.record(self._now(), "batch", f"batch {batch.number}: {sent} of {len(items)} step(s) sent")
-        for item, result in zip(items, results, strict=True):
-            state.answered[item.request.idempotency_key] = result
-            await self._tell(
+            return results
+        except ActivityError as err:
+            return self._failed(batch, err)
+
+    @staticmethod
+    def _failed(batch: CustomerBatch, err: ActivityError | ApplicationError) -> list[StepResult]:
+        """The cases record the failure of their step, as if they had sent alone."""
+        cause = failure_of(err)
+        detail = cause.message if cause is not None else str(err.cause or err)
+        kind = cause.type if cause is not None else None
+        return [StepResult(status="failed", detail=detail, error_type=kind) for _ in batch.items]
+
+    async def _tell_each(
+        self, outcomes: list[tuple[MessageDue, StepResult]], together: bool, *, answer: bool = False
+    ) -> None:
+        """Each case what became of its step (kept as the step's answer when `answer`, for a case that asks
+        again): since account-here-v1 all at once (one workflow task), not one after the other (a task each)."""
+        tells = []
+        for item, result in outcomes:
+            if answer:
+                self.state.answered[item.request.idempotency_key] = result
+            tell = self._tell(
                 item.case_id, "message_outcome", MessageOutcome(step_id=item.request.step_id, result=result)
             )
-        self._forget_old_answers()
+            if not together:  # older accounts: each answer kept right before its case is told, in turn
+                await tell
+            else:
+                tells.append(tell)
+        await asyncio.gather(*tells)
 
     def _forget_old_answers(self) -> None:
         """Answers are kept for cases that ask again; the oldest go once there are many (the account lives long)."""

@@ -50,7 +50,7 @@ def grouped_mails(settings: Any) -> list[Any]:
     return [message_from_bytes(path.read_bytes(), policy=default) for path in found]
 
 
-async def test_six_invoices_falling_due_together_make_one_email(open_case, worker):
+async def test_six_invoices_falling_due_together_make_one_email(open_case, worker, env):
     numbered = list(enumerate(AMOUNTS, 1))
     opened = [numbered[k] for k in (3, 1, 5, 0, 4, 2)]  # not in the invoices' order
     cases = [await open_case(invoice(f"G-{n}", amount=amount, starts_at=START)) for n, amount in opened]
@@ -68,6 +68,13 @@ async def test_six_invoices_falling_due_together_make_one_email(open_case, worke
         (courtesy,) = status.steps
         assert (courtesy.step_id, courtesy.status, minute(courtesy.at)) == ("courtesy", "done", paris(2026, 4, 27, 9))
         assert courtesy.detail.startswith("grouped e-mail for 6 invoices (G-1, G-2, G-3, G-4, G-5, G-6)")
+    # account-here-v1: the account sent in its own workflow task, and told its six cases in one task
+    assert await activities_run(env.client, "customer-C-ACME") == ["local:send_customer_messages"]
+    kinds = [
+        EventType.Name(e.event_type).removeprefix("EVENT_TYPE_") async for e in account(env).fetch_history_events()
+    ]
+    told = kinds.index("SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED")
+    assert kinds[told : told + 6] == ["SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED"] * 6
 
 
 async def test_an_invoice_paid_while_the_batch_gathers_is_left_out(open_case, worker):
