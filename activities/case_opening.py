@@ -23,7 +23,7 @@ from relance.domain.account import (
     OpeningResult,
 )
 from relance.domain.activity_contract import LedgerUpdate, ledger_update
-from relance.ledger.customer_days import customer_hold, others_open
+from relance.ledger.customer_days import others_open, what_a_new_case_reads
 
 
 class CaseOpener:
@@ -73,6 +73,5 @@ class CaseOpener:
 
     def _write_then_read(self, update: LedgerUpdate) -> OpeningResult:
         written = self.ledger.write(update)  # first: a hold set from now on finds this case (customer_days)
-        customer, engine = update.case.customer.id, self.ledger.engine
-        others = others_open(engine, customer, update.case_id)
-        return OpeningResult(written=written, others_open=others, hold=customer_hold(engine, customer))
+        others, hold = what_a_new_case_reads(self.ledger.engine, update.case.customer.id, update.case_id)
+        return OpeningResult(written=written, others_open=others, hold=hold)

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    BindParameter,
     Boolean,
     ColumnElement,
     Date,
@@ -109,7 +110,7 @@ class CaseRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     @classmethod
-    def open_of(cls, customer_id: str) -> tuple[ColumnElement[bool], ...]:
+    def open_of(cls, customer_id: str | BindParameter[str]) -> tuple[ColumnElement[bool], ...]:
         """What makes a row one of the customer's open cases (no outcome yet), for a query's `where(*...)`."""
         return cls.customer_id == customer_id, cls.outcome.is_(None)
 

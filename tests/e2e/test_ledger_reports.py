@@ -23,8 +23,16 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from activities.ledger import CASE_COLUMNS, LedgerWriter, case_row
+from relance.domain.account import CustomerHoldNotice
 from relance.domain.activity_contract import LedgerEntry, LedgerUpdate
 from relance.domain.case_records import HistoryEntry, PaymentRecord
+from relance.ledger.customer_days import (
+    claim_day,
+    customer_hold,
+    others_open,
+    set_customer_hold,
+    what_a_new_case_reads,
+)
 from relance.ledger.customer_view import (
     STANDING_WORDS,
     CustomerMatch,
@@ -362,3 +370,20 @@ def test_a_refusal_is_kept_and_a_ledger_out_of_reach_does_not_hide_it(ledger_url
     again = rejected_action("F-1", "resume", {}, "refused", "ops")
     failed = keep_rejections(unreachable, [again])
     assert failed is not None and "unable to open database file" in failed
+
+
+def test_what_one_voice_reads_and_claims_in_the_ledger(ledger_url):
+    """The statements built once in relance/ledger/customer_days.py, on both databases: the other open cases a
+    case counts, the hold it reads, and the day a message claims (the day's holder wins; its own key may retry)."""
+    load(ledger_url)
+    engine = engine_for(ledger_url)
+    assert what_a_new_case_reads(engine, "C-ACME", "invoice-A") == (5, None)  # B, C, D, F, G (E is paid)
+    assert others_open(engine, "C-ACME", None) == 6
+    assert what_a_new_case_reads(engine, "C-NOBODY", "invoice-X") == (0, None)
+    hold = CustomerHoldNotice(kind="hold", reason="négociation", until=date(2026, 7, 1), by="ops")
+    set_customer_hold(engine, "C-ACME", hold)
+    assert what_a_new_case_reads(engine, "C-ACME", "invoice-A") == (5, hold)
+    assert customer_hold(engine, "C-ACME") == hold
+    assert claim_day(engine, "C-ACME", date(2026, 7, 2), "invoice-A:courtesy") is None
+    assert claim_day(engine, "C-ACME", date(2026, 7, 2), "invoice-A:courtesy") is None  # a retry of the same
+    assert claim_day(engine, "C-ACME", date(2026, 7, 2), "customer-C-ACME:batch-1") == "invoice-A:courtesy"
