@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from activities.ledger import CASE_COLUMNS, LedgerWriter, case_row
+from activities.side_effects import Claim, SideEffects
 from relance.domain.account import CustomerHoldNotice
 from relance.domain.activity_contract import LedgerEntry, LedgerUpdate
 from relance.domain.case_records import HistoryEntry, PaymentRecord
@@ -45,7 +46,7 @@ from relance.ledger.customer_view import (
     standing_code,
     standing_of,
 )
-from relance.ledger.db import CaseEvent, CaseRow, PaymentRow, RejectedInput, engine_for
+from relance.ledger.db import CaseEvent, CaseRow, PaymentRow, RejectedInput, SideEffect, engine_for
 from relance.ledger.rejections import keep_rejections, rejected_action
 from relance.ledger.reports import Amount, aging_chart, build_report
 from tests.builders import ROOT, invoice
@@ -387,3 +388,21 @@ def test_what_one_voice_reads_and_claims_in_the_ledger(ledger_url):
     assert claim_day(engine, "C-ACME", date(2026, 7, 2), "invoice-A:courtesy") is None
     assert claim_day(engine, "C-ACME", date(2026, 7, 2), "invoice-A:courtesy") is None  # a retry of the same
     assert claim_day(engine, "C-ACME", date(2026, 7, 2), "customer-C-ACME:batch-1") == "invoice-A:courtesy"
+
+
+def test_a_side_effects_claim_makes_it_at_most_once_on_both_databases(ledger_url):
+    """The claim protocol of activities/side_effects.py (statements built once), on SQLite and PostgreSQL."""
+    engine = engine_for(ledger_url)
+    guard, key = SideEffects(engine), "invoice-A:courtesy"
+    assert guard.claim(key, "invoice-A", "courtesy", "email") == Claim("new")
+    assert guard.claim(key, "invoice-A", "courtesy", "email") == Claim("in_doubt")  # claimed, never confirmed
+    guard.release(key, "SendGrid answered 500")
+    assert guard.claim(key, "invoice-A", "courtesy", "email") == Claim("new")  # a failure may be tried again
+    guard.confirm(key, "msg-2", "Facture A : échéance")
+    assert guard.claim(key, "invoice-A", "courtesy", "email") == Claim("sent", "msg-2")
+    with Session(engine) as session:
+        row = session.get(SideEffect, key)
+        assert (row.status, row.attempts, row.provider_id, row.detail) == ("sent", 2, "msg-2", "Facture A : échéance")
+        assert row.updated_at >= row.created_at
+    with pytest.raises(LookupError, match="no claim for side effect invoice-Z:courtesy"):
+        guard.confirm("invoice-Z:courtesy", "msg-9", "never claimed")
