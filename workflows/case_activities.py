@@ -3,7 +3,7 @@
 The workflow reads as the collection process and calls these; what each activity does is in activities/.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, NoReturn
 
@@ -12,7 +12,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.ops_handlers import shown_name
-from workflows.retries import HERE_ONCE, LEDGER_RETRY, STEP_RETRY
+from workflows.retries import HERE_ONCE, LEDGER_RETRY, STEP_RETRY, worth_retrying
 
 with workflow.unsafe.imports_passed_through():
     from relance.domain.account import (
@@ -93,29 +93,43 @@ async def resolve_policy(case: CaseInput) -> Policy:
 
 
 async def run_step(activity: str, request: StepRequest, label: str) -> StepResult:
-    """A step that reaches a debtor or a third party; an ActivityError when it failed for good."""
+    """A step that reaches a debtor or a third party, through the server; an ActivityError when it failed for
+    good."""
+    result: StepResult = await run_here_first(
+        activity, None, request, result_type=StepResult, summary=f"{label} for {request.invoice_id}", in_task=False
+    )
+    return result
+
+
+async def run_here_first(
+    activity: str,
+    here: Any,
+    through_server: Any,
+    *,
+    result_type: Any,
+    summary: str,
+    in_task: bool = True,
+    before_server: Callable[[], None] = lambda: None,
+) -> Any:
+    """A message step tried once in the workflow task (`in_task`, generation v20: a local activity, no round trip
+    through the server, given `here`), then through the server (retried with STEP_RETRY, given `through_server`)
+    when that try failed in a way worth retrying. A final failure is raised: the local activity's, or the
+    activity's ActivityError. The step's claim keeps it at most once across both routes."""
+    timeout = timedelta(minutes=2)
+    if in_task:
+        try:
+            return await workflow.execute_local_activity(
+                activity, here, result_type=result_type, start_to_close_timeout=timeout, retry_policy=HERE_ONCE,
+                summary=summary,
+            )  # fmt: skip
+        except (ActivityError, ApplicationError) as err:
+            if not worth_retrying(failure_of(err)):
+                raise
+    before_server()
     return await workflow.execute_activity(
-        activity,
-        request,
-        result_type=StepResult,
-        start_to_close_timeout=timedelta(minutes=2),
-        retry_policy=STEP_RETRY,
-        summary=f"{label} for {request.invoice_id}",
-    )
-
-
-async def run_step_here(activity: str, request: StepRequest, label: str) -> StepResult:
-    """A lone case's message step in its own workflow task (a local activity, generation v20): no round trip
-    through the server, and the last check reads `request.seen`. One attempt: the caller sends a failure worth
-    retrying through `run_step` (the step's claim keeps it at most once across both)."""
-    return await workflow.execute_local_activity(
-        activity,
-        request,
-        result_type=StepResult,
-        start_to_close_timeout=timedelta(minutes=2),
-        retry_policy=HERE_ONCE,
-        summary=f"{label} for {request.invoice_id}",
-    )
+        activity, through_server, result_type=result_type, start_to_close_timeout=timeout, retry_policy=STEP_RETRY,
+        summary=summary,
+    )  # fmt: skip
 
 
 async def read_closed_case(run: ClosedRun) -> CaseState:

@@ -9,9 +9,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.account_link import AccountLink
-from workflows.case_activities import ACTIVITY_FOR_ACTION, failure_of, run_step, run_step_here
+from workflows.case_activities import ACTIVITY_FOR_ACTION, failure_of, run_here_first, run_step
 from workflows.patches import patched
-from workflows.retries import worth_retrying
 
 with workflow.unsafe.imports_passed_through():
     from relance.domain import arrangements, case_view, holds, payments, planning
@@ -282,13 +281,15 @@ class CaseSteps:
         provider away, a timeout) sends the step through the server as before, retried and checked by a query at
         each attempt; the step's claim keeps it at most once across both."""
         here = request.model_copy(update={"seen": case_view.seen(self.state, self.now())})
+        summary = f"{label} for {request.invoice_id}"
         try:
-            return await run_step_here(activity, here, label)
+            result: StepResult = await run_here_first(
+                activity, here, request, result_type=StepResult, summary=summary, before_server=self.show
+            )
+            return result
         except (ActivityError, ApplicationError) as err:
-            if not worth_retrying(failure_of(err)):
-                self._failed_for_good(activity, request, label, err)
-                return None
-        return await self._execute(activity, request, label)
+            self._failed_for_good(activity, request, label, err)
+            return None
 
     async def _execute(self, activity: str, request: StepRequest, label: str) -> StepResult | None:
         """Run a step's activity; a permanent failure is recorded and the case goes on."""

@@ -16,10 +16,10 @@ from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
-from workflows.case_activities import failure_of
+from workflows.case_activities import failure_of, run_here_first
 from workflows.ops_handlers import TakesOpsActions, ops_actions, read_signal
 from workflows.patches import patched
-from workflows.retries import HERE_ONCE, LEDGER_RETRY, STEP_RETRY, worth_retrying
+from workflows.retries import LEDGER_RETRY
 
 with workflow.unsafe.imports_passed_through():
     from relance.domain.account import (
@@ -142,33 +142,14 @@ class CustomerAccount(TakesOpsActions):
     async def _send(self, batch: CustomerBatch, here: bool) -> list[StepResult]:
         """One activity sends for the whole batch. Since account-here-v1 it is tried once in the account's own
         workflow task (a local activity: it queries each case, never the account), and goes through the server,
-        retried, when that try failed in a way worth retrying; the messages' claims keep it at most once."""
+        retried, when that try failed in a way worth retrying (`run_here_first`)."""
         summary = f"{len(batch.items)} message step(s) for customer {batch.customer_id}"
-        if here:
-            try:
-                results: list[StepResult] = await workflow.execute_local_activity(
-                    SEND_CUSTOMER_MESSAGES,
-                    batch,
-                    result_type=list[StepResult],
-                    start_to_close_timeout=timedelta(minutes=2),
-                    retry_policy=HERE_ONCE,
-                    summary=summary,
-                )
-                return results
-            except (ActivityError, ApplicationError) as err:
-                if not worth_retrying(failure_of(err)):
-                    return self._failed(batch, err)
         try:
-            results = await workflow.execute_activity(
-                SEND_CUSTOMER_MESSAGES,
-                batch,
-                result_type=list[StepResult],
-                start_to_close_timeout=timedelta(minutes=2),
-                retry_policy=STEP_RETRY,
-                summary=summary,
+            results: list[StepResult] = await run_here_first(
+                SEND_CUSTOMER_MESSAGES, batch, batch, result_type=list[StepResult], summary=summary, in_task=here
             )
             return results
-        except ActivityError as err:
+        except (ActivityError, ApplicationError) as err:
             return self._failed(batch, err)
 
     @staticmethod
