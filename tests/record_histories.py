@@ -289,6 +289,22 @@ async def failed_here(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[An
     return case.handle
 
 
+async def all_in(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any]:
+    """The account of three invoices one import brought of a customer, opened at the same instant: it sends once it
+    has the three steps, before its gathering ends (account-here-v1)."""
+    customer = {"id": "C-ALLIN"}
+    opened = paris(2026, 4, 27, 10)
+    handles = await asyncio.gather(
+        *(
+            start_case(env.client, invoice(f"H-ALL-{n}", customer=customer, starts_at=opened,
+                                           customer_invoices_in_batch=3), queue)
+            for n in range(3)
+        )
+    )  # fmt: skip
+    await Case(env, handles[0]).advance_to(paris(2026, 4, 27, 12))
+    return env.client.get_workflow_handle("customer-C-ALLIN")
+
+
 SCENARIOS = (
     full_timeline,
     arrangements,
@@ -305,6 +321,7 @@ SCENARIOS = (
     fresh_alone,
     import_account,
     failed_here,
+    all_in,
 )
 
 

@@ -60,6 +60,7 @@ class AccountLink:
             speed=self.state.clock.speed,
             waits_a_day=patched("contact-day-v1"),
             in_batch=self.state.case.customer_invoices_in_batch,  # None before v19: the field did not exist
+            customer_cases=None if (others := self.state.others_open_at_start) is None else others + 1,
         )
         step_id = request.step_id
 

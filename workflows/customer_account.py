@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         allocate_oldest_first,
         check_account_action,
         contacted_today,
+        every_case_in,
         held_for_next_day,
         import_gathered,
         note_sent,
@@ -114,7 +115,14 @@ class CustomerAccount(TakesOpsActions):
         (GATHER_IMPORT at most: they open minutes apart), then one activity sends for all of it."""
         state = self.state
         fastest = max(item.speed for item in state.pending)
-        await workflow.sleep(max(GATHER / fastest, GATHER_FLOOR))
+        here, gather = patched("account-here-v1"), max(GATHER / fastest, GATHER_FLOOR)
+        if not here:
+            await workflow.sleep(gather)
+        elif not every_case_in(state.pending):  # since account-here-v1: no longer than until no other case can join
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: every_case_in(state.pending), timeout=gather, timeout_summary="steps due together"
+                )
         if not import_gathered(state.pending) and patched("gather-import-v1"):
             with contextlib.suppress(TimeoutError):  # what has not come by then goes in a later message
                 await workflow.wait_condition(
@@ -124,7 +132,6 @@ class CustomerAccount(TakesOpsActions):
                 )
         items, held = held_for_next_day(state, state.pending)
         state.pending = []
-        here = patched("account-here-v1")
         waits = contacted_today(state.customer_id, state.emailed_on)
         # the customer already had today's e-mail: these go on their next contact day
         await self._tell_each([(i, waits) for i in held], here)

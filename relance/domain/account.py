@@ -101,6 +101,9 @@ class MessageDue(BaseModel):
     # day (since contact-day-v1; older cases cannot, and are sent as before).
     waits_a_day: bool = False
     in_batch: int | None = None  # the case's customer_invoices_in_batch: how many its import brought (v19)
+    # How many open cases the customer had with this one when it opened (the ledger's count, plus one; v20):
+    # with `in_batch`, whether the account has every step that can come due with this one (`every_case_in`).
+    customer_cases: int | None = None
 
 
 class CaseOpened(BaseModel):
@@ -315,6 +318,18 @@ def check_account_action(state: AccountState, action: Action, today: date) -> No
             if action.paid_on > today:
                 raise Rejected(f"paid_on {action.paid_on} is in the future (today is {today})")
             # whether the customer has an open case is read from the ledger when the payment is spread
+
+
+def every_case_in(pending: Sequence[MessageDue]) -> bool:
+    """Whether the account already has a step from every case of the customer that can come due with these (since
+    account-here-v1): each case says how many its import brought (`in_batch`) and how many open cases the customer
+    had with it when it opened (`customer_cases`); with a step from as many cases as the largest of those, no other
+    case is open to join, and the message need not wait the gathering. A case that says neither may have
+    siblings it does not know of (an older case, a case opened first): the account gathers as before."""
+    if not pending or any(item.in_batch is None or item.customer_cases is None for item in pending):
+        return False
+    wanted = max(max(item.in_batch or 1, item.customer_cases or 1) for item in pending)
+    return len({item.case_id for item in pending}) >= wanted
 
 
 def import_gathered(pending: Sequence[MessageDue]) -> bool:

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from relance.domain.account import MessageDue, import_gathered, speaks_alone
+from relance.domain.account import MessageDue, every_case_in, import_gathered, speaks_alone
 from relance.domain.activity_contract import step_request
 from starter.importer import customer_counts, in_batch
 from tests.builders import case, invoice, paris
@@ -68,3 +68,26 @@ def test_import_gathered(items: list[tuple[str, int | None]], gathered: bool) ->
     request = step_request(case(), "invoice-X", "courtesy", "pre_due", paris(2026, 4, 27, 9))
     pending = [MessageDue(case_id=case, channel="email", request=request, in_batch=n) for case, n in items]
     assert import_gathered(pending) is gathered
+
+
+@pytest.mark.parametrize(
+    ("items", "every"),
+    [
+        ([], False),
+        ([("a", 1, 1)], True),  # an import's only invoice, the customer's only open case
+        ([("a", 3, 1)], False),  # opened first of an import of three: the others are to come
+        ([("a", 3, 1), ("b", 3, 2), ("c", 3, 3)], True),
+        ([("a", 2, 3), ("b", 2, 3)], False),  # a third open case (an older one) may come due with them
+        ([("a", 2, 3), ("b", 2, 3), ("old", 1, 1)], True),
+        ([("a", 1, None)], False),  # a case that cannot say (opened before v20): the account gathers
+        ([("a", None, 1)], False),  # not told its import's count: siblings may be opening
+        ([("a", 2, 1), ("a", 2, 2)], False),  # two steps of one case are one case
+    ],
+)
+def test_every_case_in(items: list[tuple[str, int | None, int | None]], every: bool) -> None:
+    request = step_request(case(), "invoice-X", "courtesy", "pre_due", paris(2026, 4, 27, 9))
+    pending = [
+        MessageDue(case_id=case_id, channel="email", request=request, in_batch=n, customer_cases=known)
+        for case_id, n, known in items
+    ]
+    assert every_case_in(pending) is every

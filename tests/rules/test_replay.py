@@ -58,6 +58,7 @@ RECORDINGS = {
         "fresh_alone",
         "import_account",
         "failed_here",
+        "all_in",
     ),
 }
 

@@ -301,6 +301,28 @@ async def test_an_imports_invoices_of_one_customer_opening_minutes_apart_make_on
             assert (await case.status()).waiting_for.startswith("the next contact day")
 
 
+async def test_an_imports_invoices_of_one_customer_all_in_are_sent_without_the_gathering_wait(open_case, worker, env):
+    """Three invoices one import brought of a customer, due as they open (at the same instant): once the account
+    has the three steps, no other case of the customer can join (each case said how many were open with it), so it
+    sends then rather than at the end of its 5 s gathering (account-here-v1): no gathering timer fires."""
+    customer = {"id": "C-ALLIN", "name": "Tout SAS", "email": "ap@tout.example"}
+    opened = paris(2026, 4, 27, 10)
+    cases = await asyncio.gather(
+        *(
+            open_case(invoice(f"AI-{n}", customer=customer, starts_at=opened, customer_invoices_in_batch=3))
+            for n in range(3)
+        )
+    )
+    await cases[0].advance_to(paris(2026, 4, 27, 12))
+    handle = env.client.get_workflow_handle("customer-C-ALLIN")
+    kinds = [EventType.Name(e.event_type).removeprefix("EVENT_TYPE_") async for e in handle.fetch_history_events()]
+    sent = kinds.index("MARKER_RECORDED", kinds.index("MARKER_RECORDED") + 1)  # after account-here-v1's marker
+    assert "TIMER_FIRED" not in kinds[:sent], " ".join(kinds)
+    assert await activities_run(env.client, "customer-C-ALLIN") == ["local:send_customer_messages"]
+    mails = sorted(worker.outbox_dir.glob("customer-C-ALLIN_batch-*.eml"))
+    assert len(mails) == 1 and len(outbox_messages(worker)) == 1
+
+
 async def test_a_lone_invoice_makes_its_own_call_task_without_its_account(open_case, env):
     """Call steps too (generation v19): a customer with one open case gets its call task from the case itself."""
     solo = {"id": "C-CALL", "name": "Appel SARL", "email": "compta@appel.example"}
