@@ -13,6 +13,7 @@ from decimal import Decimal
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.case_guard import still_wanted
 from activities.debtor_contact import DebtorContact
@@ -22,11 +23,14 @@ from relance.domain.account import (
     REPORT_TO_CUSTOMER,
     SEND_CUSTOMER_MESSAGES,
     SET_CUSTOMER_HOLD,
+    TELL_CASES,
     CaseOpened,
+    CaseUnreachable,
     CaseView,
     CustomerBatch,
     CustomerReport,
     HoldChange,
+    OutcomeToTell,
     account_id,
     contacted_today,
     tone_of,
@@ -97,6 +101,22 @@ class CustomerVoice:
             )
 
         return list(await asyncio.gather(*(one(c) for c in case_ids)))
+
+    @activity.defn(name=TELL_CASES)
+    async def tell_cases(self, tells: list[OutcomeToTell]) -> list[CaseUnreachable]:
+        """Each case the outcome of its step (signal `message_outcome`), all at once; a case that has closed is
+        named, not retried. A case takes the same outcome twice as once (an attempt that ran again)."""
+
+        async def tell(item: OutcomeToTell) -> CaseUnreachable | None:
+            try:
+                await self.client.get_workflow_handle(item.case_id).signal("message_outcome", item.outcome)
+            except RPCError as err:
+                if err.status != RPCStatusCode.NOT_FOUND:
+                    raise
+                return CaseUnreachable(case_id=item.case_id, detail=err.message)
+            return None
+
+        return [found for found in await asyncio.gather(*(tell(t) for t in tells)) if found is not None]
 
     @activity.defn(name=SEND_CUSTOMER_MESSAGES)
     async def send_customer_messages(self, batch: CustomerBatch) -> list[StepResult]:

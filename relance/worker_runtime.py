@@ -102,6 +102,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
             opener.open_case_quiet,
             opener.open_new_case,
             voice.send_customer_messages,
+            voice.tell_cases,
             voice.read_cases,
             voice.read_open_cases,
             voice.set_customer_hold,

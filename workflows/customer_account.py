@@ -6,7 +6,6 @@ what became of its step. It also holds, excludes or releases every open case of 
 spreads a payment that names no invoice over the oldest balances first.
 """
 
-import asyncio
 import contextlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -31,12 +30,14 @@ with workflow.unsafe.imports_passed_through():
         READ_OPEN_CASES,
         SEND_CUSTOMER_MESSAGES,
         SET_CUSTOMER_HOLD,
+        TELL_CASES,
         AccountHold,
         AccountState,
         Action,
         Allocation,
         CaseClosed,
         CaseOpened,
+        CaseUnreachable,
         CaseView,
         CustomerBatch,
         CustomerHoldNotice,
@@ -47,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         IncludeCustomer,
         MessageDue,
         MessageOutcome,
+        OutcomeToTell,
         ReleaseCustomer,
         UnallocatedPayment,
         allocate_oldest_first,
@@ -171,19 +173,29 @@ class CustomerAccount(TakesOpsActions):
         self, outcomes: list[tuple[MessageDue, StepResult]], together: bool, *, answer: bool = False
     ) -> None:
         """Each case what became of its step (kept as the step's answer when `answer`, for a case that asks
-        again): since account-here-v1 all at once (one workflow task), not one after the other (a task each)."""
-        tells = []
+        again): since account-here-v1 all at once, from a local activity in the account's task (its history keeps
+        one marker), not by a signal and a workflow task each."""
+        tells: list[OutcomeToTell] = []
         for item, result in outcomes:
             if answer:
                 self.state.answered[item.request.idempotency_key] = result
-            tell = self._tell(
-                item.case_id, "message_outcome", MessageOutcome(step_id=item.request.step_id, result=result)
-            )
+            outcome = MessageOutcome(step_id=item.request.step_id, result=result)
             if not together:  # older accounts: each answer kept right before its case is told, in turn
-                await tell
+                await self._tell(item.case_id, "message_outcome", outcome)
             else:
-                tells.append(tell)
-        await asyncio.gather(*tells)
+                tells.append(OutcomeToTell(case_id=item.case_id, outcome=outcome))
+        if not tells:
+            return
+        unreachable: list[CaseUnreachable] = await workflow.execute_local_activity(
+            TELL_CASES,
+            tells,
+            result_type=list[CaseUnreachable],
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=LEDGER_RETRY,
+            summary=f"tell {len(tells)} case(s) what became of their step",
+        )
+        for case in unreachable:
+            self._unreachable(case.case_id, "message_outcome", case.detail)
 
     def _forget_old_answers(self) -> None:
         """Answers are kept for cases that ask again; the oldest go once there are many (the account lives long)."""
@@ -195,8 +207,11 @@ class CustomerAccount(TakesOpsActions):
         try:
             await workflow.get_external_workflow_handle(case_id).signal(signal, payload)
         except FailureError as err:
-            self.state.cases.pop(case_id, None)
-            self.state.record(self._now(), "case_unreachable", f"{case_id} did not take {signal}: {err}")
+            self._unreachable(case_id, signal, str(err))
+
+    def _unreachable(self, case_id: str, signal: str, detail: str) -> None:
+        self.state.cases.pop(case_id, None)
+        self.state.record(self._now(), "case_unreachable", f"{case_id} did not take {signal}: {detail}")
 
     # ---- what cases report ---------------------------------------------------------------------------
 

@@ -60,6 +60,7 @@ SET_CUSTOMER_HOLD = "set_customer_hold"  # the account records its hold (or its 
 READ_OPEN_CASES = "read_open_cases"  # the customer's open cases from the ledger, each asked its balance
 SEND_CUSTOMER_MESSAGES = "send_customer_messages"
 READ_CASES = "read_cases"
+TELL_CASES = "tell_cases"  # since account-here-v1: the outcomes of a batch, signalled from a local activity
 
 
 def account_id(customer_id: str) -> str:
@@ -167,6 +168,18 @@ class CaseClosed(BaseModel):
 class MessageOutcome(BaseModel):
     step_id: str
     result: StepResult
+
+
+class OutcomeToTell(BaseModel):
+    case_id: str
+    outcome: MessageOutcome
+
+
+class CaseUnreachable(BaseModel):
+    """A case that did not take its outcome: it has closed meanwhile (no longer listens, no longer needs to)."""
+
+    case_id: str
+    detail: str
 
 
 class CustomerBatch(BaseModel):

@@ -178,7 +178,7 @@ async def test_a_grouped_email_whose_try_in_the_accounts_task_failed_leaves_thro
     cases = [await open_case(invoice(f"SG-G{n}", starts_at=START)) for n in (1, 2)]
     await cases[0].advance_to(paris(2026, 4, 27, 12))
     route = await activities_run(env.client, "customer-C-ACME")
-    assert route == ["local:send_customer_messages", "server:send_customer_messages"]
+    assert route == ["local:send_customer_messages", "server:send_customer_messages", "local:tell_cases"]
     assert len(endpoint.requests) == 2 and endpoint.requests[0].body == endpoint.requests[1].body
     for case in cases:
         (courtesy,) = (await case.status()).steps
