@@ -23,6 +23,16 @@ HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
 
 # every scenario the recorder plays since the start contract (v6)
 SINCE_V6 = ("arrangements", "continued", "continued_run", "edge", "full_timeline", "grouped", "legal", "refused")
+SINCE_V19 = (
+    *SINCE_V6,
+    "represented",
+    "raced",
+    "late",
+    "late_account",
+    "held_newcomer",
+    "fresh_alone",
+    "import_account",
+)
 # Each release's recordings, kept until its generation (workflows/patches.py) is retired: recordings of v1–v12
 # went with the retirement of those generations (cases without a generation marker, refused since).
 RECORDINGS = {
@@ -37,29 +47,10 @@ RECORDINGS = {
     # a case opens without telling its account; the account reads open cases and keeps its hold in the ledger
     "v18-quiet-open": (*SINCE_V6, "represented", "raced", "late", "late_account", "held_newcomer"),
     # a new case opens in one local activity; a customer's only invoice of an import speaks at once
-    "v19-open-with-policy": (
-        *SINCE_V6,
-        "represented",
-        "raced",
-        "late",
-        "late_account",
-        "held_newcomer",
-        "fresh_alone",
-        "import_account",
-    ),
-    # a lone case's message leaves in its own workflow task (a local activity), the case shown once after it
-    "v20-send-here": (
-        *SINCE_V6,
-        "represented",
-        "raced",
-        "late",
-        "late_account",
-        "held_newcomer",
-        "fresh_alone",
-        "import_account",
-        "failed_here",
-        "all_in",
-    ),
+    "v19-open-with-policy": SINCE_V19,
+    # a lone case's message leaves in its own workflow task (a local activity), the case shown once after it; the
+    # account sends and tells its cases in its own task
+    "v20-send-here": (*SINCE_V19, "failed_here", "all_in"),
 }
 
 
