@@ -291,7 +291,7 @@ async def failed_here(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[An
 
 async def all_in(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any]:
     """The account of three invoices one import brought of a customer, opened at the same instant: it sends once it
-    has the three steps, before its gathering ends (account-here-v1)."""
+    has the three steps, before its gathering ends (account-tells-v1)."""
     customer = {"id": "C-ALLIN"}
     opened = paris(2026, 4, 27, 10)
     handles = await asyncio.gather(

@@ -60,7 +60,7 @@ SET_CUSTOMER_HOLD = "set_customer_hold"  # the account records its hold (or its 
 READ_OPEN_CASES = "read_open_cases"  # the customer's open cases from the ledger, each asked its balance
 SEND_CUSTOMER_MESSAGES = "send_customer_messages"
 READ_CASES = "read_cases"
-TELL_CASES = "tell_cases"  # since account-here-v1: the outcomes of a batch, signalled from a local activity
+TELL_CASES = "tell_cases"  # since account-tells-v1: the outcomes of a batch, signalled from a local activity
 
 
 def account_id(customer_id: str) -> str:
@@ -335,7 +335,7 @@ def check_account_action(state: AccountState, action: Action, today: date) -> No
 
 def every_case_in(pending: Sequence[MessageDue]) -> bool:
     """Whether the account already has a step from every case of the customer that can come due with these (since
-    account-here-v1): each case says how many its import brought (`in_batch`) and how many open cases the customer
+    account-tells-v1): each case says how many its import brought (`in_batch`) and how many open cases the customer
     had with it when it opened (`customer_cases`); with a step from as many cases as the largest of those, no other
     case is open to join, and the message need not wait the gathering. A case that says neither may have
     siblings it does not know of (an older case, a case opened first): the account gathers as before."""

@@ -287,9 +287,12 @@ async def test_the_debtor_opens_the_link_of_a_real_e_mail_and_promises_a_date(se
     a promise made there reaches the case; axe-core finds no serious accessibility violation."""
     from axe_playwright_python.async_playwright import Axe
 
-    async def reminded() -> Path | None:  # SRV-101 has a promise: only SRV-102 was reminded
-        found = served.settings.outbox_dir / "invoice-SRV-102_reminder-1.eml"
-        return found if found.exists() else None
+    async def reminded() -> Path | None:
+        """SRV-102's reminder alone, or grouped with SRV-101's: since v20 the account sends as soon as both steps
+        are in, which may be before the fixture's promise on SRV-101 reaches it."""
+        outbox = served.settings.outbox_dir
+        found = [outbox / "invoice-SRV-102_reminder-1.eml", *sorted(outbox.glob("customer-C-DUPONT_batch-*.eml"))]
+        return next((path for path in found if path.exists()), None)
 
     mail = message_from_bytes((await until(reminded, "SRV-102's reminder")).read_bytes(), policy=default)
     (link,) = re.findall(r"(http://127\.0\.0\.1:\d+/portal/\S+)", mail.get_content())

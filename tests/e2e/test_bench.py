@@ -69,11 +69,11 @@ def test_the_portfolio_burst_writes_once_to_each_customer_through_its_account():
     assert (result["shape"], result["customers"], result["customer_accounts"]) == ("portfolio", 4, 4)
     assert (result["emails_delivered"], result["duplicates"], result["customers_written_twice"]) == (4, 0, 0)
     assert result["cases_covered"] == 10
-    # the account sends, and tells its cases, in its own workflow task (account-here-v1): two local activities,
-    # nothing through the server
+    # the account sends through the server (its check queries the cases) and tells its cases from one local
+    # activity (account-tells-v1)
     assert (result["per_customer_account"]["activities"], result["per_customer_account"]["local_activities"]) == (
-        0.0,
-        2.0,
+        1.0,
+        1.0,
     )
 
 

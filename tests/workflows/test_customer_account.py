@@ -72,9 +72,9 @@ async def test_six_invoices_falling_due_together_make_one_email(open_case, worke
         (courtesy,) = status.steps
         assert (courtesy.step_id, courtesy.status, minute(courtesy.at)) == ("courtesy", "done", paris(2026, 4, 27, 9))
         assert courtesy.detail.startswith("grouped e-mail for 6 invoices (G-1, G-2, G-3, G-4, G-5, G-6)")
-    # account-here-v1: the account sent in its own workflow task, and told its six cases from a local activity in
-    # the same task (no signal of its own in its history)
-    assert await activities_run(env.client, "customer-C-ACME") == ["local:send_customer_messages", "local:tell_cases"]
+    # account-tells-v1: the account sent through the server (its check queries the cases), and told its six cases
+    # from one local activity (no signal of its own in its history)
+    assert await activities_run(env.client, "customer-C-ACME") == ["server:send_customer_messages", "local:tell_cases"]
     kinds = [
         EventType.Name(e.event_type).removeprefix("EVENT_TYPE_") async for e in account(env).fetch_history_events()
     ]
@@ -308,7 +308,7 @@ async def test_an_imports_invoices_of_one_customer_opening_minutes_apart_make_on
 async def test_an_imports_invoices_of_one_customer_all_in_are_sent_without_the_gathering_wait(open_case, worker, env):
     """Three invoices one import brought of a customer, due as they open (at the same instant): once the account
     has the three steps, no other case of the customer can join (each case said how many were open with it), so it
-    sends then rather than at the end of its 5 s gathering (account-here-v1): no gathering timer fires."""
+    sends then rather than at the end of its 5 s gathering (account-tells-v1): no gathering timer fires."""
     customer = {"id": "C-ALLIN", "name": "Tout SAS", "email": "ap@tout.example"}
     opened = paris(2026, 4, 27, 10)
     cases = await asyncio.gather(
@@ -320,9 +320,8 @@ async def test_an_imports_invoices_of_one_customer_all_in_are_sent_without_the_g
     await cases[0].advance_to(paris(2026, 4, 27, 12))
     handle = env.client.get_workflow_handle("customer-C-ALLIN")
     kinds = [EventType.Name(e.event_type).removeprefix("EVENT_TYPE_") async for e in handle.fetch_history_events()]
-    sent = kinds.index("MARKER_RECORDED", kinds.index("MARKER_RECORDED") + 1)  # after account-here-v1's marker
-    assert "TIMER_FIRED" not in kinds[:sent], " ".join(kinds)
-    assert await activities_run(env.client, "customer-C-ALLIN") == ["local:send_customer_messages", "local:tell_cases"]
+    assert "TIMER_FIRED" not in kinds[: kinds.index("ACTIVITY_TASK_SCHEDULED")], " ".join(kinds)
+    assert await activities_run(env.client, "customer-C-ALLIN") == ["server:send_customer_messages", "local:tell_cases"]
     mails = sorted(worker.outbox_dir.glob("customer-C-ALLIN_batch-*.eml"))
     assert len(mails) == 1 and len(outbox_messages(worker)) == 1
 
@@ -470,7 +469,7 @@ async def test_a_hold_set_while_cases_of_the_customer_open_reaches_every_one_onc
 
 
 async def test_telling_cases_their_outcomes_names_a_case_that_has_closed_and_tells_the_others(open_case, worker, env):
-    """`tell_cases` (the account's local activity since account-here-v1): an open case takes its outcome; a case
+    """`tell_cases` (the account's local activity since account-tells-v1): an open case takes its outcome; a case
     that closed meanwhile is named, not retried (the account records it as unreachable)."""
     listening = await open_case(invoice("TC-1", starts_at=START))
     closed = await open_case(invoice("TC-2", starts_at=START))

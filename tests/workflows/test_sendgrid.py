@@ -169,16 +169,16 @@ async def test_a_step_that_leaves_for_the_server_shows_the_case_in_the_ui_first(
     assert [(s.step_id, s.status, s.provider_id) for s in status.steps] == [("courtesy", "done", "msg-2")]
 
 
-async def test_a_grouped_email_whose_try_in_the_accounts_task_failed_leaves_through_the_server(
+async def test_a_grouped_email_the_provider_failed_once_leaves_once_and_every_case_hears(
     open_case, endpoint, worker, env
 ):
-    """The account tries its grouped e-mail once in its own workflow task (account-here-v1); the provider's error
-    sends it through the server, where it leaves once, and every case records it."""
+    """The account's grouped e-mail goes through the server (retried there); the provider's error (503) is retried
+    and the e-mail leaves once; the account tells both cases from one local activity (account-tells-v1)."""
     endpoint.script = [Reply(status=503, body={"errors": [{"message": "unavailable"}]})]
     cases = [await open_case(invoice(f"SG-G{n}", starts_at=START)) for n in (1, 2)]
     await cases[0].advance_to(paris(2026, 4, 27, 12))
     route = await activities_run(env.client, "customer-C-ACME")
-    assert route == ["local:send_customer_messages", "server:send_customer_messages", "local:tell_cases"]
+    assert route == ["server:send_customer_messages", "local:tell_cases"]
     assert len(endpoint.requests) == 2 and endpoint.requests[0].body == endpoint.requests[1].body
     for case in cases:
         (courtesy,) = (await case.status()).steps
