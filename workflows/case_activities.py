@@ -65,6 +65,7 @@ POLICY_RETRY = RetryPolicy(
 )
 # A refused start still fails promptly when the ledger is down: the refusal is in the failure itself too.
 REFUSAL_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=5)
+STEP_TIMEOUT = timedelta(minutes=2)  # one attempt of a message step, in the task or through the server
 
 
 def failure_of(err: ActivityError | ApplicationError) -> ApplicationError | None:
@@ -73,6 +74,12 @@ def failure_of(err: ActivityError | ApplicationError) -> ApplicationError | None
     if isinstance(err, ApplicationError):
         return err
     return err.cause if isinstance(err.cause, ApplicationError) else None
+
+
+def failure_detail(err: ActivityError | ApplicationError) -> str:
+    """What a step that failed for good records: the application's message, else its cause's (a timeout)."""
+    cause = failure_of(err)
+    return cause.message if cause is not None else str(err.cause or err)
 
 
 async def _bookkeeping(activity: str, arg: Any, summary: str, *, retry: RetryPolicy, result_type: Any = None) -> Any:
@@ -95,41 +102,44 @@ async def resolve_policy(case: CaseInput) -> Policy:
 async def run_step(activity: str, request: StepRequest, label: str) -> StepResult:
     """A step that reaches a debtor or a third party, through the server; an ActivityError when it failed for
     good."""
-    result: StepResult = await run_here_first(
-        activity, None, request, result_type=StepResult, summary=f"{label} for {request.invoice_id}", in_task=False
+    result: StepResult = await through_server(
+        activity, request, result_type=StepResult, summary=f"{label} for {request.invoice_id}"
     )
     return result
+
+
+async def through_server(activity: str, arg: Any, *, result_type: Any, summary: str) -> Any:
+    """A message step through the server, retried with STEP_RETRY (each attempt checks the case again); an
+    ActivityError when it failed for good."""
+    return await workflow.execute_activity(
+        activity, arg, result_type=result_type, start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY,
+        summary=summary,
+    )  # fmt: skip
 
 
 async def run_here_first(
     activity: str,
     here: Any,
-    through_server: Any,
+    server_arg: Any,
     *,
     result_type: Any,
     summary: str,
-    in_task: bool = True,
     before_server: Callable[[], None] = lambda: None,
 ) -> Any:
-    """A message step tried once in the workflow task (`in_task`, generation v20: a local activity, no round trip
-    through the server, given `here`), then through the server (retried with STEP_RETRY, given `through_server`)
-    when that try failed in a way worth retrying. A final failure is raised: the local activity's, or the
-    activity's ActivityError. The step's claim keeps it at most once across both routes."""
-    timeout = timedelta(minutes=2)
-    if in_task:
-        try:
-            return await workflow.execute_local_activity(
-                activity, here, result_type=result_type, start_to_close_timeout=timeout, retry_policy=HERE_ONCE,
-                summary=summary,
-            )  # fmt: skip
-        except (ActivityError, ApplicationError) as err:
-            if not worth_retrying(failure_of(err)):
-                raise
+    """A message step tried once in the workflow task (generation v20: a local activity, no round trip through the
+    server, given `here`), then `through_server` (given `server_arg`) when that try failed in a way worth
+    retrying. A final failure is raised: the local activity's, or the activity's ActivityError. The step's claim
+    keeps it at most once across both routes."""
+    try:
+        return await workflow.execute_local_activity(
+            activity, here, result_type=result_type, start_to_close_timeout=STEP_TIMEOUT, retry_policy=HERE_ONCE,
+            summary=summary,
+        )  # fmt: skip
+    except (ActivityError, ApplicationError) as err:
+        if not worth_retrying(failure_of(err)):
+            raise
     before_server()
-    return await workflow.execute_activity(
-        activity, through_server, result_type=result_type, start_to_close_timeout=timeout, retry_policy=STEP_RETRY,
-        summary=summary,
-    )  # fmt: skip
+    return await through_server(activity, server_arg, result_type=result_type, summary=summary)
 
 
 async def read_closed_case(run: ClosedRun) -> CaseState:

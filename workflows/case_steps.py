@@ -9,7 +9,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.account_link import AccountLink
-from workflows.case_activities import ACTIVITY_FOR_ACTION, failure_of, run_here_first, run_step
+from workflows.case_activities import ACTIVITY_FOR_ACTION, failure_detail, failure_of, run_here_first, run_step
 from workflows.patches import patched
 
 with workflow.unsafe.imports_passed_through():
@@ -304,10 +304,9 @@ class CaseSteps:
         self, activity: str, request: StepRequest, label: str, err: ActivityError | ApplicationError
     ) -> None:
         cause = failure_of(err)
-        detail = cause.message if cause is not None else str(err.cause or err)
         refused = cause is not None and cause.type == "DeliveryRefused"
         email = activity in (SEND_EMAIL, SEND_EMAIL_ALONE)
-        self._step_failed(request, label, detail, email_refused=email and refused)
+        self._step_failed(request, label, failure_detail(err), email_refused=email and refused)
 
     def _wait_a_day(self, kind: DayWaitKind, step_id: str, reason: str, waited: DayWait | None) -> None:
         """A step that cannot run today: a legal step needs a rate the table lacks (a person has a task to add

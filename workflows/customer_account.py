@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
-from workflows.case_activities import failure_of, run_here_first
+from workflows.case_activities import failure_detail, failure_of, through_server
 from workflows.ops_handlers import TakesOpsActions, ops_actions, read_signal
 from workflows.patches import patched
 from workflows.retries import LEDGER_RETRY
@@ -154,8 +154,8 @@ class CustomerAccount(TakesOpsActions):
         own tasks: measured, 350 of 800 accounts' tasks then took over 5 s in the portfolio burst)."""
         summary = f"{len(batch.items)} message step(s) for customer {batch.customer_id}"
         try:
-            results: list[StepResult] = await run_here_first(
-                SEND_CUSTOMER_MESSAGES, None, batch, result_type=list[StepResult], summary=summary, in_task=False
+            results: list[StepResult] = await through_server(
+                SEND_CUSTOMER_MESSAGES, batch, result_type=list[StepResult], summary=summary
             )
             return results
         except ActivityError as err:
@@ -165,9 +165,8 @@ class CustomerAccount(TakesOpsActions):
     def _failed(batch: CustomerBatch, err: ActivityError | ApplicationError) -> list[StepResult]:
         """The cases record the failure of their step, as if they had sent alone."""
         cause = failure_of(err)
-        detail = cause.message if cause is not None else str(err.cause or err)
         kind = cause.type if cause is not None else None
-        return [StepResult(status="failed", detail=detail, error_type=kind) for _ in batch.items]
+        return [StepResult(status="failed", detail=failure_detail(err), error_type=kind) for _ in batch.items]
 
     async def _tell_each(
         self, outcomes: list[tuple[MessageDue, StepResult]], together: bool, *, answer: bool = False

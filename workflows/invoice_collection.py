@@ -450,9 +450,9 @@ class InvoiceCollection(TakesOpsActions):
         each time they change, left for later when `upsert` is False)."""
         state, now = self.state, self.now()
         workflow.set_current_details(case_view.details(state, now, self._next, planning.waiting_for(state, now)))
-        self._unshown = not upsert
+        self._unshown = True
         if upsert:
-            self._shown = upsert_changed_attributes(state, self._next, self._shown, now)
+            self._show_unshown()
 
     def _due_now(self) -> bool:
         """The next event is due now (since v20): it runs in this workflow task, and the loop shows the search
@@ -462,7 +462,7 @@ class InvoiceCollection(TakesOpsActions):
         return event is not None and event.at <= self.now() and patched("fire-unshown-v1")
 
     def _show_unshown(self) -> None:
+        """The search attributes that changed since last shown, upserted (each upsert is an event)."""
         if self._unshown:
             self._unshown = False
-            state = self.state
-            self._shown = upsert_changed_attributes(state, self._next, self._shown, self.now())
+            self._shown = upsert_changed_attributes(self.state, self._next, self._shown, self.now())
