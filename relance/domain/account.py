@@ -101,10 +101,11 @@ class MessageDue(BaseModel):
     # The case waits for the next contact day when the account says the customer already had an e-mail that
     # day (since contact-day-v1; older cases cannot, and are sent as before).
     waits_a_day: bool = False
-    in_batch: int | None = None  # the case's customer_invoices_in_batch: how many its import brought (v19)
+    # the case's customer_invoices_in_batch: how many its import brought (v19); bounded as the case's field is
+    in_batch: int | None = Field(default=None, ge=1, le=1_000_000)
     # How many open cases the customer had with this one when it opened (the ledger's count, plus one; v20):
     # with `in_batch`, whether the account has every step that can come due with this one (`every_case_in`).
-    customer_cases: int | None = None
+    customer_cases: int | None = Field(default=None, ge=1, le=1_000_000)
 
 
 class CaseOpened(BaseModel):

@@ -26,12 +26,15 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 
 from activities.customer_voice import start_account
+from relance.domain.account import MessageDue
+from relance.domain.activity_contract import step_request
 from relance.domain.case import MAX_REFUSALS_RECORDED
 from relance.domain.case_view import CaseStatus
 from relance.domain.rules import OPS_ACTIONS
 from relance.ledger.db import RejectedInput, engine_for
 from relance.settings import Settings
 from relance.worker_runtime import build_worker
+from tests.builders import case as case_state
 from tests.builders import invoice, paris
 from tests.conftest import Case, task_failures, terminate_all
 
@@ -280,6 +283,12 @@ async def test_a_flood_of_large_refused_signals_cannot_bloat_the_case(env, open_
     assert await task_failures(env.client, case.handle.id) == 0
 
 
+def due_with(**bad: object) -> dict[str, Any]:
+    """A message step as a case hands it to its account, with the fields `bad` sets."""
+    request = step_request(case_state(), "invoice-P-ACC", "courtesy", "pre_due", START)
+    return MessageDue(case_id="invoice-P-ACC", channel="email", request=request).model_dump(mode="json") | bad
+
+
 async def test_the_customer_account_refuses_bad_input_without_failing_a_task(env, open_case, worker):
     case = await open_case(invoice("P-ACC", starts_at=START, customer={"id": "C-EDGE"}))
     await start_account(env.client, "C-EDGE", worker.task_queue)  # as an operator's first action starts it
@@ -294,6 +303,7 @@ async def test_the_customer_account_refuses_bad_input_without_failing_a_task(env
     for name, args in (
         ("case_opened", [{"case_id": 1}]),
         ("message_due", ["garbage"]),
+        ("message_due", [due_with(customer_cases=0)]),  # a count of open cases that is none (v20)
         ("case_closed", []),
         ("unallocated_payment_received", [{"amount": 5, "paid_on": "2026-04-20", "reference": "R"}]),
         ("frobnicate", [{}]),
@@ -304,17 +314,19 @@ async def test_the_customer_account_refuses_bad_input_without_failing_a_task(env
     for _ in range(100):
         state = await account.query("account", result_type=dict)
         rejected = [h["detail"] for h in state["history"] if h["event"] == "rejected"]
-        if len(rejected) == 5:
+        if len(rejected) == 6:
             break
         await asyncio.sleep(0.05)
     assert [r.split(":")[0] for r in rejected] == [
         "case_opened rejected",
         "message_due rejected",
+        "message_due rejected",
         "case_closed rejected",
         "unallocated_payment_received rejected",
         "frobnicate rejected",
     ]
-    assert (state["cases"], state["payments"], state["hold"]) == ({}, [], None)  # nothing taken from them
+    assert "customer_cases" in rejected[2]
+    assert (state["cases"], state["payments"], state["hold"], state["pending"]) == ({}, [], None, [])  # nothing taken
     assert await task_failures(env.client, "customer-C-EDGE") == 0
     assert await task_failures(env.client, case.handle.id) == 0
 
