@@ -12,7 +12,7 @@ from temporalio import activity
 from temporalio.client import Client
 
 from relance.domain.activity_contract import StepRequest, StepResult
-from relance.domain.case_view import CaseSeen, CaseStatus
+from relance.domain.case_view import SEEN_QUERY, CaseSeen, CaseStatus
 
 
 def window_closed(request: StepRequest) -> StepResult | None:
@@ -44,7 +44,8 @@ def stop_for(request: StepRequest, case: CaseSeen) -> StepResult | None:
 
 
 async def still_wanted(client: Client, request: StepRequest) -> tuple[StepResult | None, CaseStatus | None]:
-    """A result that stops the step (window closed, settled, paused), or None and the case's live status."""
+    """A result that stops the step (window closed, settled, paused), or None and the case's live status (for a
+    step that needs more of the case than a message: a legal step, a debit)."""
     if (closed := window_closed(request)) is not None:
         return closed, None
     status = await client.get_workflow_handle(request.case_id).query("status", result_type=CaseStatus)
@@ -52,14 +53,14 @@ async def still_wanted(client: Client, request: StepRequest) -> tuple[StepResult
 
 
 async def still_wanted_balance(client: Client, request: StepRequest) -> tuple[StepResult | None, Decimal]:
-    """`still_wanted` for a message, answering what it asks for: from the request's reading of the case when the
-    case runs the step in its own workflow task (a local activity), else from a query."""
-    seen = request.seen if activity.info().is_local else None
-    if seen is None:
-        stop, status = await still_wanted(client, request)
-        return stop, live_balance(status)
+    """The last check of a message, answering what it asks for: from the request's reading of the case when the
+    case runs the step in its own workflow task (a local activity), else from the case's `seen` query (what this
+    check reads, not the whole status: the account checks every case of a batch so)."""
     if (closed := window_closed(request)) is not None:
         return closed, Decimal(0)
+    seen = request.seen if activity.info().is_local else None
+    if seen is None:
+        seen = await client.get_workflow_handle(request.case_id).query(SEEN_QUERY, result_type=CaseSeen)
     return stop_for(request, seen), seen.chased
 
 

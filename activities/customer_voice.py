@@ -15,7 +15,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.case_guard import still_wanted
+from activities.case_guard import still_wanted_balance
 from activities.debtor_contact import DebtorContact
 from relance.domain.account import (
     READ_CASES,
@@ -123,11 +123,11 @@ class CustomerVoice:
         """One result per item, in order: sent (alone or grouped), or why it was left out."""
         results: list[StepResult | None] = []
         live: dict[str, list[tuple[int, StepRequest, Decimal]]] = {"email": [], "phone": []}
-        checks = await asyncio.gather(*(still_wanted(self.client, item.request) for item in batch.items))
-        for n, (item, (stop, status)) in enumerate(zip(batch.items, checks, strict=True)):
+        checks = await asyncio.gather(*(still_wanted_balance(self.client, item.request) for item in batch.items))
+        for n, (item, (stop, balance)) in enumerate(zip(batch.items, checks, strict=True)):
             results.append(stop)
-            if stop is None and status is not None:
-                live[item.channel].append((n, item.request, status.chased))
+            if stop is None:
+                live[item.channel].append((n, item.request, balance))
         for channel, due in live.items():
             if not due:
                 continue

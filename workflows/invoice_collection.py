@@ -56,7 +56,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from relance.domain.case import CaseState, NextEvent, Outcome, Rejected
     from relance.domain.case_start import RunOptions, StartRefused, read_start
-    from relance.domain.case_view import CaseStatus, SeenAt
+    from relance.domain.case_view import SEEN_QUERY, CaseSeen, CaseStatus, SeenAt
     from relance.domain.clock import CaseClock
     from relance.domain.errors import CaseClosed, LetterNeverSent
     from relance.domain.invoice import CaseInput
@@ -432,6 +432,13 @@ class InvoiceCollection(TakesOpsActions):
         at = parse_payload(SeenAt, [{"at": args[0] if args else None}]).at
         seen_at = self.state.clock.case_time(at) if at is not None and at > workflow.now() else None
         return self._status(seen_at)
+
+    @workflow.query(name=SEEN_QUERY)
+    def seen(self) -> CaseSeen:
+        """What the last check before a message reads of the case (whether it chases, for how much): the part of
+        `status` that check needs, without the history, the plan and the encoding of both."""
+        self._check_started()
+        return case_view.seen(self.state, self.now())
 
     # ---- reading -------------------------------------------------------------------------------------
 

@@ -77,6 +77,9 @@ class CaseStatus(BaseModel):
         )
 
 
+SEEN_QUERY = "seen"  # the case's query that answers its `CaseSeen`
+
+
 class CaseSeen(BaseModel):
     """What the last check before a message reads of its case: whether it still chases, and for how much.
 

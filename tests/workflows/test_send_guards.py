@@ -13,7 +13,7 @@ from activities.debtor_contact import DebtorContact
 from activities.email_delivery import OutboxBackend
 from activities.side_effects import SideEffects
 from relance.domain.activity_contract import StepRequest
-from relance.domain.case_view import CaseSeen
+from relance.domain.case_view import CaseSeen, CaseStatus
 from relance.ledger.db import SideEffect, Task, engine_for
 from tests.builders import invoice, paris
 from tests.conftest import outbox_messages
@@ -143,3 +143,49 @@ async def test_a_step_in_the_cases_own_task_checks_what_the_case_read_of_itself_
     sent = await here.run(local.send_email_alone, request_for(case_input, seen=chasing))
     assert (sent.status, sent.balance) == ("sent", Decimal(1000))  # what the case asks for, as it read itself
     assert outbox_messages(worker) == ["invoice-G-HERE_reminder-1.eml"]
+
+
+class CountedQueries:
+    """A client that lets an activity query cases, and notes which queries it made."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self.asked: list[str] = []
+
+    def get_workflow_handle(self, workflow_id: str):
+        handle, asked = self.client.get_workflow_handle(workflow_id), self.asked
+
+        class Noted:
+            async def query(self, name: str, *args, **kwargs):
+                asked.append(name)
+                return await handle.query(name, *args, **kwargs)
+
+        return Noted()
+
+
+async def test_a_message_through_the_server_reads_the_cases_seen_query_which_answers_as_its_status_does(
+    open_case, contact, worker, env
+):
+    """The last check of a message asks the case its `seen` (what the check reads), not its whole status; both
+    answer the same: open and chased, disputed, then paid."""
+    case_input = invoice("G-SEEN", starts_at=START)
+    case = await open_case(case_input)
+    handle = env.client.get_workflow_handle(case_input.workflow_id)
+    counted = CountedQueries(env.client)
+    noted = DebtorContact(counted, worker, contact.backend, contact.engine)
+    answers = []
+    for change in (
+        None,
+        ("dispute_opened", {"reason": "wrong quantity"}),
+        ("dispute_resolved", {"outcome": "rejected"}),
+        ("payment_received", {"amount": "1250", "paid_on": "2026-04-20", "reference": "R"}),
+    ):
+        if change is not None:
+            await case.update(*change)
+        seen = await handle.query("seen", result_type=CaseSeen)
+        assert seen == (await handle.query("status", result_type=CaseStatus)).seen()
+        answers.append((seen.state, seen.stage, seen.chased))
+    assert [a[0] for a in answers] == ["open", "paused", "open", "closed"]
+    result = await activity_env().run(noted.send_email, request_for(case_input))
+    assert (result.status, result.balance) == ("skipped_settled", Decimal(0))
+    assert counted.asked == ["seen"]
