@@ -15,8 +15,13 @@ from typing import Any
 
 import temporalio.api.common.v1
 from temporalio import workflow
-from temporalio.contrib.pydantic import PydanticPayloadConverter
-from temporalio.converter import DataConverter
+from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter, PydanticPayloadConverter
+from temporalio.converter import (
+    CompositePayloadConverter,
+    DataConverter,
+    DefaultPayloadConverter,
+    JSONPlainPayloadConverter,
+)
 from temporalio.exceptions import ApplicationError
 
 from relance.domain.errors import Undecodable
@@ -24,8 +29,23 @@ from relance.domain.limits import bounded
 from relance.encryption import EncryptionCodec, KeyRing, KeyRingError, ring_from_environment
 from relance.settings import Settings
 
+# pydantic's JSON converter, one per process: the SDK builds a payload converter for every workflow instance,
+# each with its own cache of type adapters, so each case built its adapters again (2 % of a busy worker's CPU).
+# A type adapter is safe to share between threads; the hints are our passed-through classes, the same in every
+# instance.
+_SHARED_JSON = PydanticJSONPlainPayloadConverter()
+
 
 class RefusingPayloadConverter(PydanticPayloadConverter):
+    def __init__(self) -> None:  # PydanticPayloadConverter's, with the shared JSON converter
+        CompositePayloadConverter.__init__(
+            self,
+            *(
+                _SHARED_JSON if isinstance(c, JSONPlainPayloadConverter) else c
+                for c in DefaultPayloadConverter.default_encoding_payload_converters
+            ),
+        )
+
     def from_payloads(
         self, payloads: Sequence[temporalio.api.common.v1.Payload], type_hints: list[type] | None = None
     ) -> list[Any]:

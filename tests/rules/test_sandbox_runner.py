@@ -2,8 +2,10 @@
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Self
+from typing import Annotated, Self
 
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import CoreSchema
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec, SerializationContext, WithSerializationContext
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
@@ -47,3 +49,19 @@ def test_a_converter_that_reads_its_context_keeps_the_sdks_sandbox_unchanged():
     reading = dataclasses.replace(data_converter, payload_codec=ContextCodec())
     assert not takes_no_context(reading)
     assert type(workflow_runner(reading)) is SandboxedWorkflowRunner
+
+
+def test_every_payload_converter_the_sdk_builds_shares_one_set_of_type_adapters() -> None:
+    """The SDK builds a payload converter per workflow instance: a type adapter is still built once per process."""
+    built: list[object] = []
+
+    class Counted:
+        def __get_pydantic_core_schema__(self, source: object, handler: GetCoreSchemaHandler) -> CoreSchema:
+            built.append(source)
+            return handler(source)
+
+    hint = Annotated[int, Counted()]
+    payload = data_converter.payload_converter.to_payloads([7])[0]
+    for _ in range(3):  # as three new cases would
+        assert data_converter.payload_converter_class().from_payloads([payload], [hint]) == [7]
+    assert built == [int]
