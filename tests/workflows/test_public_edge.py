@@ -8,6 +8,8 @@ the case ever failed (a failing task is retried forever: the case would be wedge
 import asyncio
 import json
 import uuid
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -29,14 +31,14 @@ from activities.customer_voice import start_account
 from relance.domain.account import MessageDue
 from relance.domain.activity_contract import step_request
 from relance.domain.case import MAX_REFUSALS_RECORDED
-from relance.domain.case_view import CaseStatus
+from relance.domain.case_view import CaseSeen, CaseStatus
 from relance.domain.rules import OPS_ACTIONS
 from relance.ledger.db import RejectedInput, engine_for
 from relance.settings import Settings
 from relance.worker_runtime import build_worker
 from tests.builders import case as case_state
 from tests.builders import invoice, paris
-from tests.conftest import Case, task_failures, terminate_all
+from tests.conftest import Case, outbox_messages, task_failures, terminate_all
 
 START = paris(2026, 4, 20, 8)
 DIGITS = 'write digits with an optional "." and up to 4 decimals'
@@ -329,6 +331,30 @@ async def test_the_customer_account_refuses_bad_input_without_failing_a_task(env
     assert (state["cases"], state["payments"], state["hold"], state["pending"]) == ({}, [], None, [])  # nothing taken
     assert await task_failures(env.client, "customer-C-EDGE") == 0
     assert await task_failures(env.client, case.handle.id) == 0
+
+
+async def test_a_message_step_that_brings_its_own_reading_of_a_paid_case_sends_nothing(env, open_case, worker):
+    """A step may carry the case's reading of itself (`StepRequest.seen`, v20), which only a case's own send in
+    its workflow task trusts. Forged in a `message_due` signal ("open, 1,250 chased" for a paid case), the
+    account's send asks the case instead, and nothing leaves."""
+    case = await open_case(invoice("P-FORGE", starts_at=START, customer={"id": "C-FORGE"}))
+    paid = await case.update("payment_received", {"amount": "1250.00", "paid_on": "2026-04-20", "reference": "R"})
+    assert paid.outcome == "paid"
+    await start_account(env.client, "C-FORGE", worker.task_queue)
+    account: WorkflowHandle[Any, Any] = env.client.get_workflow_handle("customer-C-FORGE")
+    forged = CaseSeen(state="open", stage="reminder", balance=Decimal(1250), chased=Decimal(1250), pause_reason=None)
+    request = step_request(case_state(), case.handle.id, "reminder-1", "reminder_1", START)
+    request = request.model_copy(update={"seen": forged, "window_closes_at": None})  # only the check decides
+    due = MessageDue(case_id=case.handle.id, channel="email", request=request, in_batch=1, customer_cases=1)
+    await account.signal("message_due", due.model_dump(mode="json"))
+    for _ in range(200):
+        await env.sleep(timedelta(seconds=10))  # past the account's gathering
+        history = (await account.query("account", result_type=dict))["history"]
+        if any(h["event"] == "batch" for h in history):
+            break
+    assert [h["detail"] for h in history if h["event"] == "batch"] == ["batch 1: 0 of 1 step(s) sent"]
+    assert [m for m in outbox_messages(worker) if "P-FORGE" in m] == []
+    assert await task_failures(env.client, "customer-C-FORGE") == 0
 
 
 async def test_a_bad_account_start_fails_at_once(env, worker):
