@@ -434,10 +434,12 @@ class InvoiceCollection(TakesOpsActions):
         return self._status(seen_at)
 
     @workflow.query(name=SEEN_QUERY)
-    def seen(self) -> CaseSeen:
+    def seen(self, *args: Any) -> CaseSeen:
         """What the last check before a message reads of the case (whether it chases, for how much): the part of
         `status` that check needs, without the history, the plan and the encoding of both."""
         self._check_started()
+        if args:
+            raise Rejected(f"{SEEN_QUERY} takes no argument; got {len(args)}")
         return case_view.seen(self.state, self.now())
 
     # ---- reading -------------------------------------------------------------------------------------

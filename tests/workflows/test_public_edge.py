@@ -255,6 +255,8 @@ async def test_queries_refuse_bad_arguments_with_a_message(env, open_case):
     ):
         with pytest.raises(WorkflowQueryFailedError, match=message):
             await case.handle.query("status", args=args, result_type=CaseStatus)
+    with pytest.raises(WorkflowQueryFailedError, match="seen takes no argument; got 1"):
+        await case.handle.query("seen", "now", result_type=CaseSeen)
     seen = await case.handle.query("status", "2026-04-20T10:00:00+00:00", result_type=CaseStatus)
     assert seen.invoice_id == "P-QRY"
     assert await task_failures(env.client, case.handle.id) == 0
