@@ -1,7 +1,7 @@
 """The last check before anything reaches the debtor, made on the case itself right before it happens.
 
 A payment, a dispute or a pause that arrived a second ago counts; so does a sending window that closed
-while the attempt waited for a retry. A step run through the server asks the case by a query at each attempt;
+while the attempt waited for a retry. A step run through the server asks the case (its `seen` query) at each attempt;
 a step the case runs in its own workflow task (a local activity, which cannot query the case it runs in) reads
 what the case saw of itself right before, carried in the request (`StepRequest.seen`).
 """
@@ -12,7 +12,7 @@ from temporalio import activity
 from temporalio.client import Client
 
 from relance.domain.activity_contract import StepRequest, StepResult
-from relance.domain.case_view import SEEN_QUERY, CaseSeen, CaseStatus
+from relance.domain.case_view import SEEN_QUERY, CaseSeen
 
 
 def window_closed(request: StepRequest) -> StepResult | None:
@@ -43,26 +43,29 @@ def stop_for(request: StepRequest, case: CaseSeen) -> StepResult | None:
     return None
 
 
-async def still_wanted(client: Client, request: StepRequest) -> tuple[StepResult | None, CaseStatus | None]:
-    """A result that stops the step (window closed, settled, paused), or None and the case's live status (for a
-    step that needs more of the case than a message: a legal step, a debit)."""
-    if (closed := window_closed(request)) is not None:
-        return closed, None
-    status = await client.get_workflow_handle(request.case_id).query("status", result_type=CaseStatus)
-    return stop_for(request, status.seen()), status
-
-
-async def still_wanted_balance(client: Client, request: StepRequest) -> tuple[StepResult | None, Decimal]:
-    """The last check of a message, answering what it asks for: from the request's reading of the case when the
-    case runs the step in its own workflow task (a local activity), else from the case's `seen` query (what this
-    check reads, not the whole status: the account checks every case of a batch so)."""
-    if (closed := window_closed(request)) is not None:
-        return closed, Decimal(0)
+async def read_case(client: Client, request: StepRequest) -> CaseSeen:
+    """The case as the last check reads it: its own reading, carried in the request, when the step runs in the
+    case's workflow task (a local activity, which cannot query it); else its `seen` query, asked now (the part of
+    its status a check reads: the account asks it of every case of a batch)."""
     seen = request.seen if activity.info().is_local else None
     if seen is None:
         seen = await client.get_workflow_handle(request.case_id).query(SEEN_QUERY, result_type=CaseSeen)
-    return stop_for(request, seen), seen.chased
+    return seen
 
 
-def live_balance(status: CaseStatus | None) -> Decimal:
-    return status.chased if status is not None else Decimal(0)
+async def still_wanted(client: Client, request: StepRequest) -> tuple[StepResult | None, CaseSeen | None]:
+    """A result that stops the step (window closed, settled, paused), or None and the case as just read."""
+    if (closed := window_closed(request)) is not None:
+        return closed, None
+    case = await read_case(client, request)
+    return stop_for(request, case), case
+
+
+async def still_wanted_balance(client: Client, request: StepRequest) -> tuple[StepResult | None, Decimal]:
+    """`still_wanted` for a message, answering what it asks for."""
+    stop, case = await still_wanted(client, request)
+    return stop, live_balance(case)
+
+
+def live_balance(case: CaseSeen | None) -> Decimal:
+    return case.chased if case is not None else Decimal(0)

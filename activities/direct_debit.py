@@ -28,10 +28,10 @@ class DirectDebits:
 
     @activity.defn(name=REPRESENT_DIRECT_DEBIT)
     async def represent_direct_debit(self, request: DebitRequest) -> StepResult:
-        stop, status = await still_wanted(self.client, request)
+        stop, case = await still_wanted(self.client, request)
         if stop is not None:
             return stop
-        amount = min(request.debit_amount, live_balance(status))
+        amount = min(request.debit_amount, live_balance(case))
         settings = self.settings
         if not settings.sepa_creditor_id or not settings.creditor_iban:
             raise ApplicationError(
@@ -62,7 +62,7 @@ class DirectDebits:
             status="sent" if done.state == "done" else "already_done",
             channel=CHANNEL,
             provider_id=done.provider_id,
-            balance=live_balance(status),
+            balance=live_balance(case),
             document=str(path),
             detail=(
                 f"{amount} {request.currency} presented again on mandate {request.mandate.umr} for collection on "

@@ -140,8 +140,8 @@ class LegalEscalation:
 
     @activity.defn(name=SEND_FORMAL_NOTICE)
     async def send_formal_notice(self, request: LegalStepRequest) -> StepResult:
-        stop, status = await still_wanted(self.client, request)
-        if stop is not None or status is None:
+        stop, case = await still_wanted(self.client, request)
+        if stop is not None or case is None:
             return stop or StepResult(status="deferred", detail="case not readable")
         address = address_lines(request)
         result = self._statement(request, request.as_of)
@@ -152,7 +152,7 @@ class LegalEscalation:
         text = self._render(
             "letter",
             request,
-            status.balance,
+            case.balance,
             {
                 "total_due": self._money(request, result.total_due),
                 "deadline_days": request.deadline_days,
@@ -181,7 +181,7 @@ class LegalEscalation:
             channel="letter",
             provider_id=done.provider_id,
             document=str(copy),
-            balance=status.balance,
+            balance=case.balance,
             detail=f"formal notice by registered letter ({done.provider_id}): {self._money(request, result.total_due)} "
             f"due, {request.deadline_days} days from delivery",
         )
@@ -190,13 +190,13 @@ class LegalEscalation:
 
     @activity.defn(name=PREPARE_COURT_DOSSIER)
     async def prepare_court_dossier(self, request: LegalStepRequest) -> StepResult:
-        stop, status = await still_wanted(self.client, request)
-        if stop is not None or status is None:
+        stop, case = await still_wanted(self.client, request)
+        if stop is not None or case is None:
             return stop or StepResult(status="deferred", detail="case not readable")
         result = self._statement(request, request.as_of)
         if isinstance(result, StepResult):
             return result
-        return await asyncio.to_thread(self._build_dossier, request, status.balance, result)
+        return await asyncio.to_thread(self._build_dossier, request, case.balance, result)
 
     def _build_dossier(self, request: LegalStepRequest, balance: Any, result: Statement) -> StepResult:
         route, court = court_for(request.customer.kind.value, result.total_due, request.small_claims)
@@ -300,8 +300,8 @@ class LegalEscalation:
         if agency is None or not agency.mandate_reference:
             name = agency.name if agency else "no agency"
             raise _refused(f"hand-off to {name} refused: no written mandate reference (CPCE R124-3)")
-        stop, status = await still_wanted(self.client, request)
-        if stop is not None or status is None:
+        stop, case = await still_wanted(self.client, request)
+        if stop is not None or case is None:
             return stop or StepResult(status="deferred", detail="case not readable")
         result = self._statement(request, request.as_of)
         if isinstance(result, StepResult):
@@ -322,7 +322,7 @@ class LegalEscalation:
         script = self._render(
             "task",
             request,
-            status.balance,
+            case.balance,
             {
                 "agency": agency.name,
                 "mandate": agency.mandate_reference,
@@ -336,7 +336,7 @@ class LegalEscalation:
             channel="agency",
             provider_id=done.provider_id,
             document=str(folder / "agency_case.json"),
-            balance=status.balance,
+            balance=case.balance,
             detail=f"handed to {agency.name} (mandate {agency.mandate_reference}): {total} to recover",
         )
 

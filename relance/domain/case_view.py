@@ -71,11 +71,6 @@ class CaseStatus(BaseModel):
         """What the reminders ask for: the balance, less a part the buyer contested on the platform (206)."""
         return _chased(self.balance, self.einvoice)
 
-    def seen(self) -> "CaseSeen":
-        return CaseSeen(
-            state=self.state, stage=self.stage, balance=self.balance, chased=self.chased, pause_reason=self.pause_reason
-        )
-
 
 SEEN_QUERY = "seen"  # the case's query that answers its `CaseSeen`
 
