@@ -28,7 +28,19 @@ from relance.ledger.einvoices import invoice_document, known_einvoice, outbox_ro
 from relance.ledger.work_queue import list_tasks
 from starter.einvoicing import Outcome, apply_statuses, import_einvoices, read_statuses, send_outbox
 from starter.ops import act
-from tests.builders import BUYER_SIREN, ROOT, START, cdar, cii_xml, einvoice_terms, facturx_pdf, invoice, paris, ubl_xml
+from tests.builders import (
+    BUYER_SIREN,
+    PARIS,
+    ROOT,
+    START,
+    cdar,
+    cii_xml,
+    einvoice_terms,
+    facturx_pdf,
+    invoice,
+    paris,
+    ubl_xml,
+)
 from tests.conftest import policies_copy, terminate_all
 from tests.recording_endpoint import RecordingEndpoint, Reply
 from workflows.search_attributes import EINVOICE_STATUS
@@ -118,7 +130,7 @@ async def test_e_invoices_open_cases_and_the_platforms_statuses_drive_them(env, 
             refused_case.pause_reason == "dispute: plateforme de facturation, 210 Refusée: TX_TVA_ERR; Taux de TVA faux"
         )
         assert disputed.stage == "disputed" and "LIT_QTE; 3 cartons manquent" in (disputed.pause_reason or "")
-        today = held.as_of.date()
+        today = held.as_of.astimezone(PARIS).date()  # the policy calendar's day (Paris), not UTC's
         assert (held.state, held.paused_until) == ("paused", today + timedelta(days=7))
         tasks = {t.invoice_id + ":" + t.script.split(":")[0]: t for t in list_tasks(engine, today=today, due="all")}
         assert "issue the credit note, or the corrected invoice" in tasks["FA-E1:210 Refusée"].script
