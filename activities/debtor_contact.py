@@ -58,9 +58,6 @@ class DebtorContact:
         self.engine = engine
         self.side_effects = SideEffects(engine)
 
-    async def _still_wanted(self, request: StepRequest) -> tuple[StepResult | None, Decimal]:
-        return await still_wanted_balance(self.client, request)
-
     def render(
         self, channel: str, request: StepRequest, balance: Decimal, extra: dict[str, Any] | None = None
     ) -> Rendered:
@@ -78,7 +75,7 @@ class DebtorContact:
 
     @activity.defn(name=SEND_EMAIL)
     async def send_email(self, request: StepRequest) -> StepResult:
-        stop, balance = await self._still_wanted(request)
+        stop, balance = await still_wanted_balance(self.client, request)
         if stop is not None:
             return stop
         return await self.deliver_email(request, self.render("email", request, balance), balance)
@@ -152,7 +149,7 @@ class DebtorContact:
         """The e-mail of a case whose customer has no other open case, sent without the account's round trip:
         after the last-second checks, and after claiming the customer's day (one e-mail per customer per day,
         whoever writes). `NotAlone` when another case is open: the case hands the step to its account."""
-        stop, balance = await self._still_wanted(request)
+        stop, balance = await still_wanted_balance(self.client, request)
         if stop is not None:
             return stop
         if (not_alone := await self._not_alone(request)) is not None:
@@ -167,7 +164,7 @@ class DebtorContact:
     async def create_phone_task_alone(self, request: StepRequest) -> StepResult:
         """The call task of a case whose customer has no other open case, made without the account's round trip
         (the account gathers the calls due together into one task; alone, there is nothing to gather)."""
-        stop, balance = await self._still_wanted(request)
+        stop, balance = await still_wanted_balance(self.client, request)
         if stop is not None:
             return stop
         if (not_alone := await self._not_alone(request)) is not None:
@@ -183,7 +180,7 @@ class DebtorContact:
 
     @activity.defn(name=CREATE_PHONE_TASK)
     async def create_phone_task(self, request: StepRequest) -> StepResult:
-        stop, balance = await self._still_wanted(request)
+        stop, balance = await still_wanted_balance(self.client, request)
         if stop is not None:
             return stop
         return await self.record_phone_task(request, self.render("phone", request, balance), balance)

@@ -5,6 +5,7 @@ import asyncio
 
 from temporalio import activity
 
+from activities.case_guard import still_wanted_balance
 from activities.debtor_contact import DebtorContact
 from activities.delivery import deliver_once
 from activities.letter_delivery import Letter, LetterProvider, address_lines
@@ -19,7 +20,7 @@ class PostalReminders:
     @activity.defn(name=SEND_LETTER)
     async def send_letter(self, request: StepRequest) -> StepResult:
         """Checked against the case right before (paid, paused: not sent), then posted once."""
-        stop, balance = await self.contact._still_wanted(request)
+        stop, balance = await still_wanted_balance(self.contact.client, request)
         if stop is not None:
             return stop
         address = address_lines(request)

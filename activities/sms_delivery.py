@@ -15,6 +15,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client as TwilioClient
 
+from activities.case_guard import still_wanted_balance
 from activities.debtor_contact import DebtorContact
 from activities.delivery import DeliveryFailed, DeliveryRefused, deliver_once, file_stem
 from relance.domain.activity_contract import SEND_SMS, StepRequest, StepResult
@@ -110,7 +111,7 @@ class SmsReminders:
 
     @activity.defn(name=SEND_SMS)
     async def send_sms(self, request: StepRequest) -> StepResult:
-        stop, balance = await self.contact._still_wanted(request)
+        stop, balance = await still_wanted_balance(self.contact.client, request)
         if stop is not None:
             return stop
         customer = request.customer
